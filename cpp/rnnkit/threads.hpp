@@ -1,0 +1,77 @@
+// Splitting a batch across our own threads. The BLAS runs single-threaded while a kernel runs, so
+// there is one pool of threads at a time and never two fighting over the cores (design.md §5).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace rnnkit {
+
+// The thread count the user configured: the BLAS's own setting (so rnnkit.set_num_threads and
+// threadpoolctl limit both), read as it was before any running kernel lowered it to one.
+int configured_threads();
+void set_configured_threads(int n);
+
+// While alive, the BLAS runs single-threaded. Our per-step calls are far too small for OpenBLAS's
+// pool (which pays only from ~8 MFLOP a call and collapses under load), and batch-split workers
+// must not each wake it. scipy-openblas32 exports no thread-local setting, so this lowers the
+// process-wide one; nested and concurrent kernels share the section and the last restores it.
+class SerialBlasSection {
+ public:
+  SerialBlasSection();
+  ~SerialBlasSection();
+  SerialBlasSection(const SerialBlasSection&) = delete;
+  SerialBlasSection& operator=(const SerialBlasSection&) = delete;
+};
+
+struct Slice {
+  int index;  // which worker, 0 is the calling thread
+  int begin;  // first batch row
+  int end;    // one past the last batch row
+};
+
+// How many workers to use for `rows` independent sequences costing `flops` in all.
+inline int choose_workers(int rows, double flops) {
+  // Below this much work per worker, starting a thread (~20 µs) costs more than a core gains.
+  constexpr double min_flops_per_worker = 4.0e5;
+  const int by_work = std::max(1, static_cast<int>(flops / min_flops_per_worker));
+  return std::max(1, std::min({configured_threads(), by_work, rows}));
+}
+
+// Calls fn(Slice) for `workers` near-equal slices of [0, rows); the caller runs slice 0. Exceptions
+// from any slice are rethrown in the caller once all have finished.
+template <typename Fn>
+void for_each_slice(int rows, int workers, Fn&& fn) {
+  auto run = [&](int index, std::exception_ptr& error) {
+    try {
+      const int64_t begin = static_cast<int64_t>(rows) * index / workers;
+      const int64_t end = static_cast<int64_t>(rows) * (index + 1) / workers;
+      fn(Slice{index, static_cast<int>(begin), static_cast<int>(end)});
+    } catch (...) {
+      error = std::current_exception();
+    }
+  };
+  std::vector<std::exception_ptr> errors(workers);
+  std::vector<std::thread> threads;
+  threads.reserve(workers > 0 ? workers - 1 : 0);
+  std::vector<int> run_here{0};
+  for (int i = 1; i < workers; ++i) {
+    try {
+      threads.emplace_back(run, i, std::ref(errors[i]));
+    } catch (const std::system_error&) {
+      run_here.push_back(i);  // no thread to be had: do that slice here instead
+    }
+  }
+  for (int i : run_here) run(i, errors[i]);
+  for (auto& t : threads) t.join();
+  for (auto& e : errors) {
+    if (e) std::rethrow_exception(e);
+  }
+}
+
+}  // namespace rnnkit
