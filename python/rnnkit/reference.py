@@ -1,0 +1,169 @@
+"""Plain NumPy reference of the vanilla (Elman) RNN layer: the oracle for the tests.
+
+Written to be read, not to be fast: one time step at a time, no fused tricks. The C++-backed
+:mod:`rnnkit.ops` has the same two functions with the same signatures and must agree with these.
+
+Shapes (batch-first, design.md §2)::
+
+    x (N, T, D)   Wx (D, H)   Wh (H, H)   b (H,)   h0 (N, H)   lengths (N,)
+    hs (N, T, H)  h_last (N, H)
+
+Cell::
+
+    a_t = x_t · Wx + h_{t-1} · Wh + b
+    h_t = f(a_t),   f in {"tanh", "relu"}
+
+Variable lengths: sample ``i`` has ``lengths[i]`` valid steps (0 allowed). Its padded steps
+``t >= lengths[i]`` are never read: the state stays as it was, ``hs[i, t]`` is zero, and no
+gradient flows through them. ``h_last[i]`` is the state after the last valid step (``h0[i]``
+when ``lengths[i] == 0``).
+
+Truncated BPTT (``truncate=k``): the backward link from ``h_t`` to ``h_{t-1}`` is dropped
+whenever ``t % k == 0`` and ``t > 0``. The forward pass is untouched; the weight gradient of step
+``t`` still contains ``h_{t-1}^T · dA_t`` (``h_{t-1}`` is treated as a constant input there).
+The link from ``h0`` into step 0 is never cut.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["RNNCache", "rnn_forward", "rnn_backward"]
+
+_ACTIVATIONS = ("tanh", "relu")
+
+
+@dataclass(frozen=True)
+class RNNCache:
+    """What :func:`rnn_backward` needs from :func:`rnn_forward` (private copies, in ``dtype``)."""
+
+    x: np.ndarray  # (N, T, D)
+    Wx: np.ndarray  # (D, H)
+    Wh: np.ndarray  # (H, H)
+    b: np.ndarray  # (H,)
+    h0: np.ndarray  # (N, H), zeros when the caller gave None
+    hs: np.ndarray  # (N, T, H), zeros at padded steps
+    lengths: np.ndarray  # (N,) int64, T for every sample when the caller gave None
+    activation: str
+
+
+def _activate(a: np.ndarray, activation: str) -> np.ndarray:
+    if activation == "tanh":
+        return np.tanh(a)
+    return np.maximum(a, 0)  # relu; np.maximum propagates NaN
+
+
+def _activation_grad(h: np.ndarray, activation: str) -> np.ndarray:
+    """f'(a) written through the output h = f(a)."""
+    if activation == "tanh":
+        return 1 - h * h
+    return (h > 0).astype(h.dtype)  # relu: derivative 0 at a = 0
+
+
+def _check_activation(activation: str) -> None:
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
+
+
+def rnn_forward(
+    x: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    h0: np.ndarray | None = None,
+    activation: str = "tanh",
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, RNNCache]:
+    """Run the layer over whole sequences.
+
+    The computation dtype is ``Wx.dtype``; every other input is converted to it.
+
+    Returns:
+        hs: (N, T, H) hidden state after every step (zeros at padded steps).
+        h_last: (N, H) state after each sample's last valid step.
+        cache: an :class:`RNNCache` for :func:`rnn_backward`.
+    """
+    _check_activation(activation)
+    dtype = np.asarray(Wx).dtype
+    Wx = np.array(Wx, dtype=dtype)
+    Wh = np.array(Wh, dtype=dtype)
+    b = np.array(b, dtype=dtype)
+    x = np.array(x, dtype=dtype)
+    N, T, _ = x.shape
+    H = Wx.shape[1]
+    h0 = np.zeros((N, H), dtype) if h0 is None else np.array(h0, dtype=dtype)
+    lengths = np.full(N, T, np.int64) if lengths is None else np.array(lengths, dtype=np.int64)
+
+    hs = np.zeros((N, T, H), dtype)
+    h = h0.copy()  # running state of every sample
+    for t in range(T):
+        active = t < lengths  # samples for which step t is a valid step
+        a = x[active, t] @ Wx + h[active] @ Wh + b
+        h[active] = _activate(a, activation)
+        hs[active, t] = h[active]
+    h_last = h
+
+    cache = RNNCache(x=x, Wx=Wx, Wh=Wh, b=b, h0=h0, hs=hs, lengths=lengths, activation=activation)
+    return hs, h_last.copy(), cache
+
+
+def rnn_backward(
+    cache: RNNCache,
+    dhs: np.ndarray | None = None,
+    dh_last: np.ndarray | None = None,
+    truncate: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Backpropagate through the whole sequences saved in ``cache``.
+
+    Args:
+        cache: from :func:`rnn_forward`.
+        dhs: (N, T, H) gradient of the loss w.r.t. ``hs`` (None = zeros). Entries at padded
+            steps are ignored (``hs`` is a constant zero there).
+        dh_last: (N, H) gradient w.r.t. ``h_last`` (None = zeros); it flows into the state after
+            each sample's last valid step (into ``h0`` when ``lengths[i] == 0``).
+        truncate: None for full BPTT, or k >= 1 to drop the link h_t -> h_{t-1} when
+            ``t % k == 0 and t > 0``.
+
+    Returns:
+        dict with ``"x"``, ``"Wx"``, ``"Wh"``, ``"b"``, ``"h0"``, each shaped like its input
+        (``"h0"`` is (N, H) even when ``h0`` was None).
+    """
+    x, Wx, Wh, hs, h0, lengths = cache.x, cache.Wx, cache.Wh, cache.hs, cache.h0, cache.lengths
+    dtype = Wx.dtype
+    N, T, _ = x.shape
+    H = Wx.shape[1]
+    dhs = np.zeros((N, T, H), dtype) if dhs is None else np.asarray(dhs, dtype=dtype)
+    dh_last = np.zeros((N, H), dtype) if dh_last is None else np.asarray(dh_last, dtype=dtype)
+
+    dx = np.zeros_like(x)
+    dWx = np.zeros_like(Wx)
+    dWh = np.zeros_like(Wh)
+    db = np.zeros_like(cache.b)
+    dh = np.zeros((N, H), dtype)  # gradient w.r.t. the running state after step t
+    for t in reversed(range(T)):
+        # The state after a sample's last valid step is its h_last.
+        last = lengths - 1 == t
+        dh[last] += dh_last[last]
+
+        active = t < lengths
+        dh[active] += dhs[active, t]
+        h_t = hs[active, t]
+        h_prev = hs[active, t - 1] if t > 0 else h0[active]
+        dA = dh[active] * _activation_grad(h_t, cache.activation)  # (n_active, H)
+
+        dx[active, t] = dA @ Wx.T
+        dWx += x[active, t].T @ dA
+        dWh += h_prev.T @ dA
+        db += dA.sum(axis=0)
+
+        dh_prev = dA @ Wh.T
+        if truncate is not None and t > 0 and t % truncate == 0:
+            dh_prev = np.zeros_like(dh_prev)  # truncated BPTT: cut h_t -> h_{t-1}
+        dh[active] = dh_prev
+
+    # Samples with no valid step: h_last is h0 itself.
+    empty = lengths == 0
+    dh[empty] += dh_last[empty]
+    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh}

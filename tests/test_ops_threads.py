@@ -1,0 +1,175 @@
+"""Threads: the kernels release the GIL and are safe to call from several Python threads; the
+thread count (rnnkit.set_num_threads / threadpoolctl) changes speed, not results."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+import threadpoolctl
+from _rnn_testing import max_rel_diff, random_case
+
+import rnnkit
+from rnnkit import ops
+
+SHAPE = (32, 50, 16, 64)  # N, T, D, H: enough work per call for the kernels to use two threads
+
+
+@pytest.fixture(autouse=True)
+def restore_threads():
+    original = rnnkit.get_num_threads()
+    yield
+    rnnkit.set_num_threads(original)
+
+
+def medium_case(seed: int, activation: str = "tanh", dtype: Any = np.float64) -> dict[str, Any]:
+    lengths = np.random.default_rng(seed).integers(0, SHAPE[1] + 1, SHAPE[0])
+    lengths[:2] = [SHAPE[1], 0]
+    case = random_case(seed, SHAPE, dtype=dtype, lengths=lengths)
+    case["activation"] = activation
+    return case
+
+
+def run(case: dict[str, Any], truncate: int | None = None) -> dict[str, np.ndarray]:
+    hs, h_last, cache = ops.rnn_forward(case["x"], case["Wx"], case["Wh"], case["b"], case["h0"],
+                                        case["activation"], case["lengths"])
+    grads = ops.rnn_backward(cache, case["dhs"], case["dh_last"], truncate)
+    return {"hs": hs, "h_last": h_last, **{f"d{k}": v for k, v in grads.items()}}
+
+
+def assert_close(actual: dict, expected: dict, tol: float) -> None:
+    errors = {k: max_rel_diff(actual[k], expected[k]) for k in expected}
+    assert all(e <= tol for e in errors.values()), errors
+
+
+def run_in_threads(target, count: int) -> None:
+    """Run target(k) for k < count in Python threads started together; re-raise any error."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def body(k: int) -> None:
+        try:
+            barrier.wait()
+            target(k)
+        except BaseException as error:  # noqa: BLE001 - re-raised below
+            errors.append(error)
+
+    threads = [threading.Thread(target=body, args=(k,)) for k in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+
+
+@pytest.mark.parametrize("threads_setting", [1, 2])
+def test_concurrent_calls_match_sequential(threads_setting):
+    rnnkit.set_num_threads(threads_setting)
+    cases = [medium_case(60, "tanh"), medium_case(61, "relu")]
+    truncates = [None, 7]
+    expected = [run(c, k) for c, k in zip(cases, truncates)]
+    repetitions = 4
+    results: list[list[dict]] = [[], []]
+
+    def work(k: int) -> None:
+        for _ in range(repetitions):
+            results[k].append(run(cases[k], truncates[k]))
+
+    run_in_threads(work, 2)
+    for k in range(2):
+        assert len(results[k]) == repetitions
+        for result in results[k]:
+            assert_close(result, expected[k], 1e-12)
+    # concurrent calls must not have disturbed the shared setting
+    assert rnnkit.get_num_threads() == threads_setting
+
+
+def test_gil_is_released_during_a_call():
+    # While one Python thread is inside a long kernel call, another Python thread keeps running.
+    # If the call held the GIL, the main thread's loop below would stall for the whole call.
+    rnnkit.set_num_threads(1)  # one core for the kernel, one for the main thread's loop
+    case = random_case(62, (1, 3000, 8, 256))
+    case["activation"] = "tanh"
+    window: dict[str, float] = {}
+    done = threading.Event()
+
+    def worker() -> None:
+        try:
+            window["start"] = time.perf_counter()
+            run(case)
+            window["end"] = time.perf_counter()
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=worker)
+    stamps = []
+    thread.start()
+    while not done.is_set():
+        stamps.append(time.perf_counter())
+    thread.join()
+    duration = window["end"] - window["start"]
+    inside = np.array([window["start"]] + [s for s in stamps if window["start"] < s < window["end"]]
+                      + [window["end"]])
+    longest_stall = float(np.max(np.diff(inside)))
+    assert duration > 0.02, f"call too short ({duration:.4f} s) to tell"
+    assert longest_stall < 0.5 * duration, (
+        f"main thread stalled {longest_stall * 1e3:.1f} ms of a {duration * 1e3:.1f} ms call: "
+        "the GIL seems held"
+    )
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("truncate", [None, 5])
+def test_thread_count_does_not_change_results(activation, truncate):
+    case = medium_case(63, activation)
+    rnnkit.set_num_threads(1)
+    one = run(case, truncate)
+    rnnkit.set_num_threads(2)
+    two = run(case, truncate)
+    assert_close(two, one, 1e-12)
+    case32 = medium_case(63, activation, np.float32)
+    rnnkit.set_num_threads(1)
+    one = run(case32, truncate)
+    rnnkit.set_num_threads(2)
+    two = run(case32, truncate)
+    assert_close(two, one, 1e-5)
+
+
+def rnnkit_blas_entries() -> list[dict]:
+    """threadpoolctl's entries for the BLAS rnnkit links: scipy-openblas32's
+    ``libscipy_openblas.so`` (NumPy's own ``libscipy_openblas64_`` is another library)."""
+    return [
+        info for info in threadpoolctl.threadpool_info()
+        if "scipy_openblas" in info["filepath"]
+        and "openblas64" not in os.path.basename(info["filepath"])
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_set_and_get_num_threads(n):
+    rnnkit.set_num_threads(n)
+    assert rnnkit.get_num_threads() == n
+    entries = rnnkit_blas_entries()
+    assert entries, threadpoolctl.threadpool_info()
+    assert all(info["num_threads"] == n for info in entries), entries
+
+
+def test_threadpoolctl_limits_rnnkit():
+    rnnkit.set_num_threads(2)
+    with threadpoolctl.threadpool_limits(1):
+        assert rnnkit.get_num_threads() == 1
+        assert all(info["num_threads"] == 1 for info in rnnkit_blas_entries())
+    assert rnnkit.get_num_threads() == 2
+
+
+@pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError)])
+def test_set_num_threads_rejects_bad_values(bad, exc):
+    before = rnnkit.get_num_threads()
+    with pytest.raises(exc):
+        rnnkit.set_num_threads(bad)
+    assert rnnkit.get_num_threads() == before
