@@ -1,0 +1,31 @@
+"""Command line: ``python -m rnnkit bench`` (speed against NumPy)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Optional, Sequence
+
+USAGE = """usage: python -m rnnkit COMMAND [options]
+
+commands:
+  bench   time forward+backward against the best plain NumPy (and PyTorch if installed)
+
+Run `python -m rnnkit COMMAND --help` for a command's options."""
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(USAGE)
+        return 0
+    command, rest = args[0], args[1:]
+    if command == "bench":
+        from .bench import main as bench_main
+
+        return bench_main(rest)
+    print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
