@@ -43,34 +43,45 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _require_shape(name: str, array: np.ndarray, expected: tuple, legend: str) -> None:
-    """Raise ValueError naming ``name`` unless ``array.shape`` matches ``expected`` (None = any)."""
-    ok = array.ndim == len(expected) and all(
-        want is None or got == want for got, want in zip(array.shape, expected)
-    )
-    if not ok:
-        raise ValueError(f"{name} must have shape {legend}, got {_shape_text(array.shape)}")
+    """Raise ValueError naming ``name`` unless ``array.shape`` matches ``expected`` (None = any).
+
+    ``legend`` may hold ``{}`` fields filled from ``expected``, so the message costs nothing when
+    the shape is right (these checks run on every call of a kernel that can take microseconds).
+    """
+    shape = array.shape
+    if len(shape) == len(expected):
+        for got, want in zip(shape, expected):
+            if want is not None and got != want:
+                break
+        else:
+            return
+    raise ValueError(f"{name} must have shape {legend.format(*expected)}, "
+                     f"got {_shape_text(shape)}")
 
 
 def _float_input(name: str, value: object, dtype: np.dtype) -> np.ndarray:
     """``value`` as a C-contiguous array of ``dtype``; copies only when it must."""
+    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous:
+        return value  # the common case, without conversion calls
     array = np.asarray(value)
     if array.dtype.kind not in "biuf":
         raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
     return np.ascontiguousarray(array, dtype=dtype)
 
 
-def _weight_dtype(Wx: object, Wh: object, b: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    weights = {"Wx": np.asarray(Wx), "Wh": np.asarray(Wh), "b": np.asarray(b)}
-    dtype = weights["Wx"].dtype
+def _weight_arrays(Wx: object, Wh: object, b: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weights as C-contiguous arrays of their shared float dtype, or TypeError."""
+    Wx, Wh, b = np.asarray(Wx), np.asarray(Wh), np.asarray(b)
+    dtype = Wx.dtype
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"Wx must have dtype float32 or float64, got {dtype}")
-    for name in ("Wh", "b"):
-        if weights[name].dtype != dtype:
+    for name, w in (("Wh", Wh), ("b", b)):
+        if w.dtype != dtype:
             raise TypeError(
-                f"{name} has dtype {weights[name].dtype} but Wx has {dtype}: "
+                f"{name} has dtype {w.dtype} but Wx has {dtype}: "
                 "Wx, Wh and b must share one dtype (float32 or float64)"
             )
-    return tuple(np.ascontiguousarray(w) for w in weights.values())  # type: ignore[return-value]
+    return np.ascontiguousarray(Wx), np.ascontiguousarray(Wh), np.ascontiguousarray(b)
 
 
 def _lengths_input(lengths: object, n: int, t: int) -> Optional[np.ndarray]:
@@ -79,7 +90,7 @@ def _lengths_input(lengths: object, n: int, t: int) -> Optional[np.ndarray]:
     array = np.asarray(lengths)
     if array.dtype.kind not in "iu":
         raise TypeError(f"lengths must hold integers, got dtype {array.dtype}")
-    _require_shape("lengths", array, (n,), f"(N,) = ({n},)")
+    _require_shape("lengths", array, (n,), "(N,) = ({},)")
     if n and (array.min() < 0 or array.max() > t):
         raise ValueError(f"lengths must lie in [0, T] = [0, {t}], got values in "
                          f"[{array.min()}, {array.max()}]")
@@ -118,18 +129,18 @@ def rnn_forward(
         the cache :func:`rnn_backward` takes.
     """
     activation = _activation_input(activation)
-    Wx, Wh, b = _weight_dtype(Wx, Wh, b)
+    Wx, Wh, b = _weight_arrays(Wx, Wh, b)
     dtype = Wx.dtype
     x = _float_input("x", x, dtype)
     _require_shape("x", x, (None, None, None), "(N, T, D)")
     n, t, d = x.shape
-    _require_shape("Wx", Wx, (d, None), f"(D, H) with D = x.shape[2] = {d}")
+    _require_shape("Wx", Wx, (d, None), "(D, H) with D = x.shape[2] = {}")
     h = Wx.shape[1]
-    _require_shape("Wh", Wh, (h, h), f"(H, H) = ({h}, {h}) to match Wx")
-    _require_shape("b", b, (h,), f"(H,) = ({h},) to match Wx")
+    _require_shape("Wh", Wh, (h, h), "(H, H) = ({}, {}) to match Wx")
+    _require_shape("b", b, (h,), "(H,) = ({},) to match Wx")
     if h0 is not None:
         h0 = _float_input("h0", h0, dtype)
-        _require_shape("h0", h0, (n, h), f"(N, H) = ({n}, {h})")
+        _require_shape("h0", h0, (n, h), "(N, H) = ({}, {})")
     lengths = _lengths_input(lengths, n, t)
     hs, h_last = _core.rnn_forward(x, Wx, Wh, b, h0, lengths, activation)
     return hs, h_last, RNNCache(x, Wx, Wh, b, h0, hs, lengths, activation)
@@ -177,10 +188,10 @@ def rnn_backward(
     dtype = cache.Wx.dtype
     if dhs is not None:
         dhs = _float_input("dhs", dhs, dtype)
-        _require_shape("dhs", dhs, (n, t, h), f"(N, T, H) = ({n}, {t}, {h}) like hs")
+        _require_shape("dhs", dhs, (n, t, h), "(N, T, H) = ({}, {}, {}) like hs")
     if dh_last is not None:
         dh_last = _float_input("dh_last", dh_last, dtype)
-        _require_shape("dh_last", dh_last, (n, h), f"(N, H) = ({n}, {h}) like h_last")
+        _require_shape("dh_last", dh_last, (n, h), "(N, H) = ({}, {}) like h_last")
     k = _truncate_input(truncate)
     dx, dWx, dWh, db, dh0 = _core.rnn_backward(
         dhs, dh_last, cache.x, cache.Wx, cache.Wh, cache.h0, cache.hs, cache.lengths,
