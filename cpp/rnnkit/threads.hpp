@@ -6,8 +6,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <system_error>
-#include <thread>
 #include <vector>
 
 namespace rnnkit {
@@ -43,32 +41,26 @@ inline int choose_workers(int rows, double flops) {
   return std::max(1, std::min({configured_threads(), by_work, rows}));
 }
 
-// Calls fn(Slice) for `workers` near-equal slices of [0, rows); the caller runs slice 0. Exceptions
-// from any slice are rethrown in the caller once all have finished.
+// Runs task(i) for every i in [0, count), i = 0 on the calling thread and the others on a pool of
+// long-lived workers (starting a thread per call cost ~20 µs, as much as a small kernel's work).
+// If the pool is busy with another caller's kernel, or a worker cannot be started, the calling
+// thread runs those indices itself: results never depend on which thread ran what.
+void run_parallel(int count, const std::function<void(int)>& task);
+
+// Calls fn(Slice) for `workers` near-equal slices of [0, rows). Exceptions from any slice are
+// rethrown in the caller once all have finished.
 template <typename Fn>
 void for_each_slice(int rows, int workers, Fn&& fn) {
-  auto run = [&](int index, std::exception_ptr& error) {
+  std::vector<std::exception_ptr> errors(workers);
+  run_parallel(workers, [&](int index) {
     try {
       const int64_t begin = static_cast<int64_t>(rows) * index / workers;
       const int64_t end = static_cast<int64_t>(rows) * (index + 1) / workers;
       fn(Slice{index, static_cast<int>(begin), static_cast<int>(end)});
     } catch (...) {
-      error = std::current_exception();
+      errors[index] = std::current_exception();
     }
-  };
-  std::vector<std::exception_ptr> errors(workers);
-  std::vector<std::thread> threads;
-  threads.reserve(workers > 0 ? workers - 1 : 0);
-  std::vector<int> run_here{0};
-  for (int i = 1; i < workers; ++i) {
-    try {
-      threads.emplace_back(run, i, std::ref(errors[i]));
-    } catch (const std::system_error&) {
-      run_here.push_back(i);  // no thread to be had: do that slice here instead
-    }
-  }
-  for (int i : run_here) run(i, errors[i]);
-  for (auto& t : threads) t.join();
+  });
   for (auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }
