@@ -47,12 +47,12 @@ void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const T* Wh, int M, 
 }
 
 // out (M×H, contiguous) = dA (M×H, rows ld apart) · Whᵀ. WhT holds Whᵀ row-major: OpenBLAS's
-// small-matrix kernel for a transposed B ran at half the speed of the plain one (measured at
-// M = H = 32, where this product is half of the backward pass).
+// kernels for the other orientation ran at half the speed, both the small-matrix gemm (measured
+// at M = H = 32, where this product is half of the backward pass) and the gemv (N = 1, H = 32).
 template <typename T>
 void times_Wh_transposed(T* out, const T* dA, int ld_dA, const T* Wh, const T* WhT, int M, int H) {
   if (M == 1) {
-    blas::gemv(Trans::No, H, H, T(1), Wh, H, dA, T(0), out);
+    blas::gemv(Trans::Yes, H, H, T(1), WhT, H, dA, T(0), out);
   } else {
     blas::gemm(Trans::No, Trans::No, M, H, H, T(1), dA, ld_dA, WhT, H, T(0), out, H);
   }
@@ -256,12 +256,8 @@ void rnn_backward(T* dx, T* dWx, T* dWh, T* db, T* dh0, const T* dhs, const T* d
   // dA alone cost ~10% of a small backward pass.
   const std::unique_ptr<T[]> dA(new T[static_cast<size_t>(shape.N) * shape.T * H]);
   const std::unique_ptr<T[]> carry(new T[static_cast<size_t>(shape.N) * H]);
-  // Single rows use a gemv on Wh itself; don't pay for a transpose they never read.
-  std::unique_ptr<T[]> WhT;
-  if (shape.N > 1) {
-    WhT.reset(new T[static_cast<size_t>(wh_size)]);
-    MatrixMap<T>(WhT.get(), H, H) = ConstMatrixMap<T>(Wh, H, H).transpose();
-  }
+  const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(wh_size)]);
+  MatrixMap<T>(WhT.get(), H, H) = ConstMatrixMap<T>(Wh, H, H).transpose();
   const int workers = choose_workers(shape.N, 2.0 * sequence_flops(shape));
   const int64_t per_worker = wx_size + wh_size + H;
   std::vector<T> extra(static_cast<size_t>(std::max(0, workers - 1) * per_worker), T(0));
