@@ -12,8 +12,7 @@ is converted to it once. ``rnnkit.reference`` holds the same two functions in pl
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
-from typing import Literal, Optional
+from typing import Literal, NamedTuple, Optional
 
 import numpy as np
 
@@ -24,9 +23,11 @@ ACTIVATIONS: tuple[str, ...] = ("tanh", "relu")
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-@dataclass(frozen=True)
-class RNNCache:
-    """What :func:`rnn_backward` needs from a forward pass: the converted inputs and ``hs``."""
+class RNNCache(NamedTuple):
+    """What :func:`rnn_backward` needs from a forward pass: the converted inputs and ``hs``.
+
+    A NamedTuple rather than a frozen dataclass: as immutable, at a third of the cost per call.
+    """
 
     x: np.ndarray
     Wx: np.ndarray
@@ -71,6 +72,9 @@ def _float_input(name: str, value: object, dtype: np.dtype) -> np.ndarray:
 
 def _weight_arrays(Wx: object, Wh: object, b: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The weights as C-contiguous arrays of their shared float dtype, or TypeError."""
+    if all(type(w) is np.ndarray and w.flags.c_contiguous for w in (Wx, Wh, b)) and \
+            Wx.dtype == Wh.dtype == b.dtype and Wx.dtype in FLOAT_DTYPES:
+        return Wx, Wh, b  # the common case, without conversion calls
     Wx, Wh, b = np.asarray(Wx), np.asarray(Wh), np.asarray(b)
     dtype = Wx.dtype
     if dtype not in FLOAT_DTYPES:
