@@ -173,3 +173,36 @@ def test_set_num_threads_rejects_bad_values(bad, exc):
     with pytest.raises(exc):
         rnnkit.set_num_threads(bad)
     assert rnnkit.get_num_threads() == before
+
+
+def test_worker_pool_survives_many_varied_calls_and_callers():
+    # The kernels' worker pool is reused across calls: vary the slice count per call (more
+    # threads than rows, more than cores, one row) and race two Python callers, checking every
+    # result against a single-threaded run. A lost wake-up here would hang rather than fail, so
+    # each caller runs in a daemon thread joined with a timeout.
+    rng = np.random.default_rng(7)
+    shapes = [(n, 40, 8, 64) for n in (1, 2, 3, 5, 8)]  # 0.4–3 MFLOP: 1 to 4 slices
+    cases = [random_case(int(rng.integers(1 << 30)), shape) for shape in shapes]
+    for case in cases:
+        case["activation"] = "tanh"
+    rnnkit.set_num_threads(1)
+    expected = [run(case) for case in cases]
+    rnnkit.set_num_threads(4)
+
+    failures: list[BaseException] = []
+
+    def caller(offset: int) -> None:
+        try:
+            for i in range(150):
+                k = (i + offset) % len(cases)
+                assert_close(run(cases[k]), expected[k], 1e-12)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            failures.append(error)
+
+    threads = [threading.Thread(target=caller, args=(k,), daemon=True) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads), "kernel calls did not finish: pool deadlock"
+    assert not failures, failures

@@ -35,9 +35,11 @@ class WorkerPool {
       return;
     }
     const int on_workers = std::min(count - 1, start_workers(count - 1));
+    // Every started worker takes part in every generation (those beyond `count` do nothing), so
+    // none can skip one and later read a newer task's fields for an older generation.
     task_ = &task;
     task_count_ = on_workers + 1;
-    remaining_.store(on_workers, std::memory_order_relaxed);
+    remaining_.store(started_, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       generation_.fetch_add(1, std::memory_order_release);
@@ -94,8 +96,7 @@ class WorkerPool {
         wake_.wait(lock, moved);
       }
       seen = generation_.load(std::memory_order_acquire);
-      if (index >= task_count_) continue;
-      (*task_)(index);
+      if (index < task_count_) (*task_)(index);
       if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_.notify_one();
@@ -107,7 +108,7 @@ class WorkerPool {
   std::mutex mutex_;  // pairs with the condition variables for sleeping waits
   std::condition_variable wake_, done_;
   std::atomic<uint64_t> generation_{0};  // bumped once per task; publishes task_ and task_count_
-  std::atomic<int> remaining_{0};        // worker indices of the current task still running
+  std::atomic<int> remaining_{0};        // workers not yet done with the current generation
   const std::function<void(int)>* task_ = nullptr;
   int task_count_ = 0;
   int started_ = 0;  // only touched by the holder of busy_
