@@ -1,0 +1,230 @@
+"""The layer protocol every rnnkit layer follows.
+
+A layer is an explicit forward/backward object in the "deep learning from scratch" style, with a
+Keras-familiar surface:
+
+* ``build(input_shape)`` creates ``params`` from the per-sample input shape (no batch axis);
+  calling the layer builds it on first use.
+* ``forward(x, training=False, lengths=None)`` returns the output and keeps what ``backward``
+  needs. ``lengths`` (``(N,)`` int64 or None) carries a sequence mask: sample ``i`` has
+  ``lengths[i]`` valid leading time steps.
+* ``backward(dy)`` returns ``dx`` and *overwrites* ``grads`` (same keys and shapes as ``params``).
+* ``output_lengths(lengths)`` tells the next layer which mask follows this one.
+* ``get_config()`` returns JSON-serialisable constructor arguments; ``from_config`` rebuilds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+Shape = tuple[Optional[int], ...]
+
+_layer_counter = itertools.count(1)
+
+# Every Layer subclass registers itself here by class name (see ``Layer.__init_subclass__``), so
+# wrappers (TimeDistributed, Bidirectional) and model loaders can rebuild a layer from
+# ``{"class_name": ..., "config": ...}`` without a hand-kept table.
+_LAYER_CLASSES: dict[str, type["Layer"]] = {}
+
+# Source of seeds for layers built with ``seed=None`` once :func:`set_random_seed` was called.
+_global_seed_rng: Optional[np.random.Generator] = None
+
+
+def _snake_case(name: str) -> str:
+    """``SimpleRNN`` -> ``simple_rnn``, ``TimeDistributed`` -> ``time_distributed`` (Keras names)."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
+
+
+def set_random_seed(seed: Optional[int]) -> None:
+    """Make layers created afterwards with ``seed=None`` reproducible (like
+    ``keras.utils.set_random_seed``): their seeds are drawn from one generator seeded here.
+    ``set_random_seed(None)`` goes back to fresh OS entropy for every such layer."""
+    global _global_seed_rng
+    _global_seed_rng = None if seed is None else np.random.default_rng(seed)
+
+
+def make_rng(seed: Optional[int]) -> np.random.Generator:
+    """The generator a layer draws its initial weights (or dropout masks) from.
+
+    An explicit ``seed`` always gives the same stream; ``None`` takes a seed from
+    :func:`set_random_seed`'s generator when one is set, else OS entropy.
+    """
+    if seed is None and _global_seed_rng is not None:
+        seed = int(_global_seed_rng.integers(2**63))
+    return np.random.default_rng(seed)
+
+
+def get_layer_class(class_name: str) -> type["Layer"]:
+    """The registered Layer subclass called ``class_name`` (ValueError naming the known ones)."""
+    try:
+        return _LAYER_CLASSES[class_name]
+    except KeyError:
+        known = ", ".join(sorted(_LAYER_CLASSES))
+        raise ValueError(f"unknown layer class {class_name!r}; known: {known}") from None
+
+
+def serialize_layer(layer: "Layer") -> dict[str, Any]:
+    """``{"class_name": ..., "config": layer.get_config()}`` (JSON-serialisable)."""
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+def deserialize_layer(spec: dict[str, Any]) -> "Layer":
+    """Inverse of :func:`serialize_layer` (an unbuilt layer with fresh weights)."""
+    if not isinstance(spec, dict) or "class_name" not in spec:
+        raise TypeError(f"expected {{'class_name': ..., 'config': ...}}, got {spec!r}")
+    return get_layer_class(spec["class_name"]).from_config(dict(spec.get("config", {})))
+
+
+class Layer:
+    """Base class: subclasses implement ``build``, ``forward``, ``backward`` and
+    ``compute_output_shape`` and extend ``get_config``.
+
+    Class attribute ``requires_sequence``: True for layers that need ``(N, T, ...)`` input with
+    a time axis (recurrent layers); :func:`check_stack` uses it together with
+    :meth:`collapses_time`.
+    """
+
+    requires_sequence: bool = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _LAYER_CLASSES[cls.__name__] = cls
+
+    def __init__(
+        self,
+        name: Optional[str] = None,
+        input_shape: Optional[Sequence[Optional[int]]] = None,
+        dtype: str = "float32",
+    ) -> None:
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        self.name = name or f"{_snake_case(type(self).__name__)}_{next(_layer_counter)}"
+        self.input_shape: Optional[Shape] = tuple(input_shape) if input_shape is not None else None
+        self.dtype = np.dtype(dtype)
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.trainable = True
+        self.built = False
+
+    # -- construction -------------------------------------------------------------------------
+    def build(self, input_shape: Shape) -> None:
+        """Create ``params`` (and zeroed ``grads``) for per-sample ``input_shape``."""
+        self.input_shape = tuple(input_shape)
+        self.built = True
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        """Per-sample output shape for a per-sample input shape."""
+        return tuple(input_shape)
+
+    def _add_param(self, key: str, value: np.ndarray) -> np.ndarray:
+        value = np.ascontiguousarray(value, dtype=self.dtype)
+        self.params[key] = value
+        self.grads[key] = np.zeros_like(value)
+        return value
+
+    # -- computation --------------------------------------------------------------------------
+    def __call__(self, x: np.ndarray, training: bool = False, lengths: Optional[np.ndarray] = None,
+                 **kwargs: Any) -> Any:
+        if not self.built:
+            self.build(np.shape(x)[1:])
+        return self.forward(x, training=training, lengths=lengths, **kwargs)
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """The mask that follows this layer; by default it passes through."""
+        return lengths
+
+    def collapses_time(self) -> bool:
+        """True when this layer's output has no time axis although its input has one (a
+        recurrent layer with ``return_sequences=False``)."""
+        return False
+
+    def _check_built_input(self, x: np.ndarray, min_ndim: int, legend: str) -> None:
+        """ValueError naming the layer unless ``x`` has ``min_ndim`` dims or more and its last
+        axis matches the built feature size (``legend`` describes the expected shape)."""
+        if x.ndim < min_ndim or (self.input_shape is not None and self.input_shape[-1] is not None
+                                 and x.shape[-1] != self.input_shape[-1]):
+            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) expects input of shape "
+                             f"{legend}, got {x.shape}")
+
+    # -- bookkeeping --------------------------------------------------------------------------
+    def zero_grads(self) -> None:
+        for g in self.grads.values():
+            g.fill(0)
+
+    def count_params(self) -> int:
+        return int(sum(p.size for p in self.params.values()))
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of ``params`` in key order (Keras's ``get_weights``)."""
+        return [p.copy() for p in self.params.values()]
+
+    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
+        """Copy ``weights`` (in ``params`` key order) into the parameter arrays in place, so
+        references held elsewhere (optimizer, wrappers) stay valid."""
+        if len(weights) != len(self.params):
+            raise ValueError(f"layer {self.name!r} has {len(self.params)} weights "
+                             f"({list(self.params)}), got {len(weights)}")
+        for (key, param), value in zip(self.params.items(), weights):
+            value = np.asarray(value)
+            if value.shape != param.shape:
+                raise ValueError(f"layer {self.name!r}: weight {key!r} has shape {param.shape}, "
+                                 f"got {value.shape}")
+            param[...] = value
+
+    def _set_grad(self, key: str, value: np.ndarray) -> None:
+        """Overwrite ``grads[key]`` in place (wrappers hold references to these arrays)."""
+        np.copyto(self.grads[key], value, casting="unsafe")
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = {"name": self.name, "dtype": self.dtype.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+
+def check_stack(layers: Sequence[Layer]) -> None:
+    """Check that a linear stack of layers can feed each other, before any data flows.
+
+    Raises ValueError when a layer that needs ``(N, T, ...)`` input (``requires_sequence``, e.g.
+    SimpleRNN, Bidirectional, TimeDistributed) follows a layer that dropped the time axis (a
+    recurrent layer with ``return_sequences=False``), with layers that keep the rank (Dense,
+    Dropout, Activation) in between or not. The message names both layers by index and name and
+    says ``set return_sequences=True on <name>``. Also raises ValueError for a layer with
+    ``return_state=True`` (its output is a list, which a linear stack cannot pass on).
+    """
+    collapsed: Optional[tuple[int, Layer]] = None  # the last layer that dropped the time axis
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer {index} is not an rnnkit Layer: {layer!r}")
+        if getattr(layer, "return_state", False):
+            raise ValueError(
+                f"layer {index} ({layer.name!r}) has return_state=True: it returns a list "
+                "[output, state], which a stack of layers cannot pass on; use return_state only "
+                "when calling the layer directly")
+        if layer.requires_sequence and collapsed is not None:
+            j, prev = collapsed
+            raise ValueError(
+                f"layer {index} ({layer.name!r}, {type(layer).__name__}) needs 3-D input "
+                f"(N, T, features) but layer {j} ({prev.name!r}, {type(prev).__name__}) returns "
+                f"only its last state (N, units): set return_sequences=True on {prev.name!r}")
+        if layer.collapses_time():
+            collapsed = (index, layer)

@@ -1,0 +1,232 @@
+"""Bidirectional: run a SimpleRNN forwards and a copy backwards in time, then merge."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from .base import Layer, Shape, deserialize_layer, serialize_layer
+from .recurrent import SimpleRNN, reverse_sequences
+
+__all__ = ["Bidirectional"]
+
+MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _clone(layer: SimpleRNN, name: str, go_backwards: bool,
+           seed_offset: int) -> SimpleRNN:
+    """A fresh copy of ``layer``'s configuration (new weights) under another name."""
+    config = layer.get_config()
+    config.update(name=name, go_backwards=go_backwards)
+    if config.get("seed") is not None:
+        config["seed"] = int(config["seed"]) + seed_offset  # separate, reproducible weights
+    return SimpleRNN.from_config(config)
+
+
+class Bidirectional(Layer):
+    """Bidirectional wrapper of a :class:`SimpleRNN`.
+
+    Two layers are made from ``layer``'s config (the ``layer`` object itself is only a template;
+    its weights are not used): ``forward_layer`` (named ``"forward_<name>"``) and
+    ``backward_layer`` (``"backward_<name>"``, ``go_backwards`` flipped, seed + 1 when a seed is
+    set). An explicit ``backward_layer`` SimpleRNN is used as given instead; it must have the
+    opposite ``go_backwards`` and the same ``return_sequences`` / ``return_state``.
+
+    With ``return_sequences`` the backward layer's output (in reversed order) is reversed back
+    (valid part only, with ``lengths``) so both are aligned in time before merging, as Keras
+    does. ``merge_mode``: "concat" (last axis), "sum", "mul", "ave", or None (``forward``
+    returns ``[y_forward, y_backward]`` and ``backward`` takes a list of both gradients).
+
+    With ``return_state``, ``forward`` returns ``[merged, h_forward, h_backward]`` (``merged``
+    itself a list when merge_mode is None) and ``backward`` takes the same structure.
+    ``initial_state`` is ``[h0_forward, h0_backward]``; after ``backward``,
+    ``d_initial_state`` is ``[dh0_forward, dh0_backward]``.
+
+    ``params``/``grads`` keys: ``"forward_" + key`` and ``"backward_" + key`` (the same arrays
+    as the sub-layers' own, so updates reach them). ``truncate`` set here is passed to both.
+    """
+
+    requires_sequence = True
+
+    def __init__(self, layer: SimpleRNN, merge_mode: Optional[str] = "concat",
+                 backward_layer: Optional[SimpleRNN] = None, name: Optional[str] = None,
+                 input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
+        if not isinstance(layer, SimpleRNN):
+            raise TypeError(f"Bidirectional wraps a SimpleRNN, got {type(layer).__name__}")
+        if merge_mode not in MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
+        super().__init__(name=name or f"bidirectional_{layer.name}", input_shape=None,
+                         dtype=layer.dtype.name)
+        self.merge_mode = merge_mode
+        self._template = layer
+        self.forward_layer = _clone(layer, "forward_" + layer.name, layer.go_backwards, 0)
+        if backward_layer is None:
+            self._explicit_backward = False
+            self.backward_layer = _clone(layer, "backward_" + layer.name,
+                                         not layer.go_backwards, 1)
+        else:
+            if not isinstance(backward_layer, SimpleRNN):
+                raise TypeError("backward_layer must be a SimpleRNN, got "
+                                f"{type(backward_layer).__name__}")
+            if backward_layer.go_backwards == layer.go_backwards:
+                raise ValueError("backward_layer must have the opposite go_backwards of layer")
+            for attr in ("return_sequences", "return_state", "units"):
+                if getattr(backward_layer, attr) != getattr(layer, attr):
+                    raise ValueError(f"backward_layer.{attr} = "
+                                     f"{getattr(backward_layer, attr)!r} must match layer's "
+                                     f"{getattr(layer, attr)!r}")
+            self._explicit_backward = True
+            self.backward_layer = backward_layer
+        self.return_sequences = layer.return_sequences
+        self.return_state = layer.return_state
+        self.units = layer.units
+        self.d_initial_state: Optional[list[np.ndarray]] = None
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+        elif self.forward_layer.built and self.backward_layer.built:
+            self.build(self.forward_layer.input_shape)
+
+    @property
+    def truncate(self) -> Optional[int]:
+        return self.forward_layer.truncate
+
+    @truncate.setter
+    def truncate(self, k: Optional[int]) -> None:
+        self.forward_layer.truncate = k
+        self.backward_layer.truncate = k
+
+    def reset_state(self) -> None:
+        """Reset both sub-layers' carried states (stateful layers)."""
+        self.forward_layer.reset_state()
+        self.backward_layer.reset_state()
+
+    reset_states = reset_state
+
+    def initial_state_grad(self) -> Optional[list[np.ndarray]]:
+        """``[dh0_forward, dh0_backward]`` of the last ``backward``."""
+        return self.d_initial_state
+
+    def build(self, input_shape: Shape) -> None:
+        input_shape = tuple(input_shape)
+        for sub in (self.forward_layer, self.backward_layer):
+            if not sub.built:
+                sub.build(input_shape)
+        self.params.clear()
+        self.grads.clear()
+        for prefix, sub in (("forward_", self.forward_layer), ("backward_", self.backward_layer)):
+            for key in sub.params:
+                self.params[prefix + key] = sub.params[key]
+                self.grads[prefix + key] = sub.grads[key]
+        super().build(input_shape)
+
+    def collapses_time(self) -> bool:
+        return not self.return_sequences
+
+    def compute_output_shape(self, input_shape: Shape) -> Union[Shape, list[Shape]]:
+        one: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)
+        merged: Any
+        if self.merge_mode == "concat":
+            merged = one[:-1] + (2 * self.units,)
+        elif self.merge_mode is None:
+            merged = [one, one]
+        else:
+            merged = one
+        if self.return_state:
+            return [merged, (self.units,), (self.units,)]
+        return merged
+
+    def forward(self, x: np.ndarray, training: bool = False, lengths: Optional[np.ndarray] = None,
+                initial_state: Optional[Sequence[np.ndarray]] = None) -> Any:
+        if not self.built:
+            self.build(np.shape(x)[1:])
+        h0_f = h0_b = None
+        if initial_state is not None:
+            if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
+                raise ValueError(f"layer {self.name!r}: initial_state must be a list "
+                                 "[h0_forward, h0_backward]")
+            h0_f, h0_b = initial_state
+        out_f = self.forward_layer.forward(x, training=training, lengths=lengths,
+                                           initial_state=h0_f)
+        out_b = self.backward_layer.forward(x, training=training, lengths=lengths,
+                                            initial_state=h0_b)
+        states: list[np.ndarray] = []
+        if self.return_state:
+            (y_f, s_f), (y_b, s_b) = out_f, out_b
+            states = [s_f, s_b]
+        else:
+            y_f, y_b = out_f, out_b
+        self._lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+        if self.return_sequences:
+            y_b = reverse_sequences(y_b, self._lengths)  # align the backward pass in time
+        self._y = (y_f, y_b)
+        merged = self._merge(y_f, y_b)
+        return [merged] + states if self.return_state else merged
+
+    def _merge(self, y_f: np.ndarray, y_b: np.ndarray) -> Any:
+        if self.merge_mode == "concat":
+            return np.concatenate([y_f, y_b], axis=-1)
+        if self.merge_mode == "sum":
+            return y_f + y_b
+        if self.merge_mode == "mul":
+            return y_f * y_b
+        if self.merge_mode == "ave":
+            return (y_f + y_b) / 2
+        return [y_f, y_b]
+
+    def _split(self, d: Any) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+        """The merge's backward: gradients of ``y_forward`` and ``y_backward`` (time-aligned)."""
+        y_f, y_b = self._y
+        if self.merge_mode is None:
+            if not isinstance(d, (list, tuple)) or len(d) != 2:
+                raise ValueError(f"layer {self.name!r} (merge_mode=None): dy must be a list "
+                                 "[dy_forward, dy_backward]")
+            return d[0], d[1]
+        d = np.asarray(d)
+        if self.merge_mode == "concat":
+            return d[..., :self.units], d[..., self.units:]
+        if self.merge_mode == "sum":
+            return d, d
+        if self.merge_mode == "mul":
+            return d * y_b, d * y_f
+        return d / 2, d / 2  # ave
+
+    def backward(self, dy: Any) -> np.ndarray:
+        d_states: list[Optional[np.ndarray]] = [None, None]
+        if self.return_state:
+            if not isinstance(dy, (list, tuple)) or len(dy) != 3:
+                raise ValueError(f"layer {self.name!r} (return_state=True): dy must be "
+                                 "[d_output, d_state_forward, d_state_backward]")
+            dy, d_states = dy[0], [dy[1], dy[2]]
+        d_f, d_b = self._split(dy)
+        if self.return_sequences and d_b is not None:
+            d_b = reverse_sequences(np.asarray(d_b), self._lengths)  # back to processing order
+        grads = []
+        for sub, d_out, d_state in ((self.forward_layer, d_f, d_states[0]),
+                                    (self.backward_layer, d_b, d_states[1])):
+            if d_out is None:
+                d_out = np.zeros_like(self._y[0])
+            grads.append(sub.backward([d_out, d_state] if self.return_state else d_out))
+        self.d_initial_state = [self.forward_layer.d_initial_state,
+                                self.backward_layer.d_initial_state]
+        return grads[0] + grads[1]
+
+    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        return lengths if self.return_sequences else None
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("dtype", None)  # the wrapped layer's dtype rules
+        config["layer"] = serialize_layer(self._template)
+        config["merge_mode"] = self.merge_mode
+        config["backward_layer"] = (serialize_layer(self.backward_layer)
+                                    if self._explicit_backward else None)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Bidirectional":
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"))
+        backward = config.pop("backward_layer", None)
+        return cls(layer, backward_layer=None if backward is None else deserialize_layer(backward),
+                   **config)

@@ -1,0 +1,139 @@
+"""Dense (fully connected) and Activation layers.
+
+Dense acts on the last axis of any input of 2 or more axes, like Keras: ``(N, D) -> (N, units)``
+and ``(N, T, D) -> (N, T, units)``; a 3-D input is handled as one ``(N*T, D) @ (D, units)`` matmul,
+never a loop over time steps.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .. import activations, initializers
+from .base import Layer, Shape, make_rng
+
+__all__ = ["Dense", "Activation"]
+
+
+class Dense(Layer):
+    """``y = activation(x @ W + b)`` over the last axis.
+
+    Args:
+        units: output features.
+        activation: None/"linear", "tanh", "relu", "sigmoid", "softmax" (last axis).
+        use_bias: with False there is no ``"b"`` parameter.
+        kernel_initializer, bias_initializer: see :mod:`rnnkit.initializers`.
+        dtype, seed, input_shape, name: as for every layer (``input_shape`` per sample, e.g.
+            ``(D,)`` or ``(T, D)``).
+
+    Params: ``"W"`` ``(D, units)``, ``"b"`` ``(units,)``. Masks (``lengths``) pass through:
+    padded steps are computed like any other and left for the loss to ignore.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: Optional[str] = None,
+        use_bias: bool = True,
+        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+        bias_initializer: initializers.InitializerLike = "zeros",
+        dtype: str = "float32",
+        seed: Optional[int] = None,
+        input_shape: Optional[Sequence[Optional[int]]] = None,
+        name: Optional[str] = None,
+    ) -> None:
+        super().__init__(name=name, input_shape=None, dtype=dtype)
+        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"Dense units must be a positive int, got {units!r}")
+        self.units = int(units)
+        self.activation = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = initializers.serialize(kernel_initializer)
+        self.bias_initializer = initializers.serialize(bias_initializer)
+        self._inits = (initializers.get(kernel_initializer), initializers.get(bias_initializer))
+        self.seed = seed
+        self._x2: Optional[np.ndarray] = None
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 1 or input_shape[-1] is None:
+            raise ValueError(f"layer {self.name!r} (Dense) needs a per-sample input shape whose "
+                             f"last axis is known, got {input_shape}")
+        rng = make_rng(self.seed)
+        kernel, bias = self._inits
+        self._add_param("W", kernel((int(input_shape[-1]), self.units), rng))
+        if self.use_bias:
+            self._add_param("b", bias((self.units,), rng))
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape[:-1]) + (self.units,)
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        if not self.built:
+            self.build(np.shape(x)[1:])
+        x = np.asarray(x, dtype=self.dtype)
+        d = self.input_shape[-1]
+        self._check_built_input(x, 2, f"(N, ..., {d})")
+        self._lead = x.shape[:-1]
+        self._x2 = x.reshape(-1, d)  # all N*T rows at once: one GEMM
+        a = self._x2 @ self.params["W"]
+        if self.use_bias:
+            a += self.params["b"]
+        self._a = a
+        self._y = self.activation.forward(a)
+        return self._y.reshape(self._lead + (self.units,))
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._x2 is None:
+            raise RuntimeError(f"layer {self.name!r}: backward called before forward")
+        dy2 = np.asarray(dy, dtype=self.dtype).reshape(-1, self.units)
+        da = self.activation.backward(dy2, self._a, self._y)
+        self._set_grad("W", self._x2.T @ da)
+        if self.use_bias:
+            self._set_grad("b", da.sum(axis=0))
+        return (da @ self.params["W"].T).reshape(self._lead + (self._x2.shape[1],))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(units=self.units, activation=activations.serialize(self.activation),
+                      use_bias=self.use_bias, kernel_initializer=self.kernel_initializer,
+                      bias_initializer=self.bias_initializer, seed=self.seed)
+        return config
+
+
+class Activation(Layer):
+    """Applies an element-wise activation (``"tanh"``, ``"relu"``, ``"sigmoid"``,
+    ``"softmax"`` on the last axis, ``"linear"``); no parameters."""
+
+    def __init__(self, activation: Optional[str], dtype: str = "float32",
+                 input_shape: Optional[Sequence[Optional[int]]] = None,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name=name, input_shape=input_shape, dtype=dtype)
+        self.activation = activations.get(activation)
+        self._x: Optional[np.ndarray] = None
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        if not self.built:
+            self.build(np.shape(x)[1:])
+        self._x = np.asarray(x, dtype=self.dtype)
+        self._y = self.activation.forward(self._x)
+        return self._y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        if self._x is None:
+            raise RuntimeError(f"layer {self.name!r}: backward called before forward")
+        return self.activation.backward(np.asarray(dy, dtype=self.dtype), self._x, self._y)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["activation"] = activations.serialize(self.activation)
+        return config

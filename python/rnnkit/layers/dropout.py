@@ -1,0 +1,62 @@
+"""Dropout: inverted dropout during training, the identity at inference."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .base import Layer, make_rng
+
+__all__ = ["Dropout"]
+
+
+class Dropout(Layer):
+    """Zero each input entry with probability ``rate`` during training and scale the kept ones
+    by ``1 / (1 - rate)`` ("inverted" dropout, as Keras and PyTorch), so inference is the
+    identity with no rescaling.
+
+    Args:
+        rate: drop probability in [0, 1).
+        seed: seed of the mask stream (None: see :func:`rnnkit.layers.set_random_seed`). The
+            masks are reproducible: the same seed and the same call sequence give the same masks.
+
+    Attributes:
+        rng: the ``numpy.random.Generator`` the masks come from (replace it to replay masks).
+        mask: the scaled mask of the last training forward (None at inference).
+    """
+
+    def __init__(self, rate: float, seed: Optional[int] = None, dtype: str = "float32",
+                 input_shape: Optional[Sequence[Optional[int]]] = None,
+                 name: Optional[str] = None) -> None:
+        super().__init__(name=name, input_shape=input_shape, dtype=dtype)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
+                or not 0.0 <= float(rate) < 1.0:
+            raise ValueError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
+        self.rate = float(rate)
+        self.seed = seed
+        self.rng = make_rng(seed)
+        self.mask: Optional[np.ndarray] = None
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        if not self.built:
+            self.build(np.shape(x)[1:])
+        x = np.asarray(x, dtype=self.dtype)
+        if not training or self.rate == 0.0:
+            self.mask = None
+            return x
+        keep = self.rng.random(x.shape) >= self.rate
+        self.mask = keep.astype(self.dtype) / self.dtype.type(1.0 - self.rate)
+        return x * self.mask
+
+    def backward(self, dy: np.ndarray) -> np.ndarray:
+        dy = np.asarray(dy, dtype=self.dtype)
+        return dy if self.mask is None else dy * self.mask
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(rate=self.rate, seed=self.seed)
+        return config

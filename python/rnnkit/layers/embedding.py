@@ -1,0 +1,140 @@
+"""Embedding: integer token ids -> dense vectors (a row lookup in a trainable matrix)."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from .. import initializers
+from .base import Layer, Shape, make_rng
+
+__all__ = ["Embedding"]
+
+
+class Embedding(Layer):
+    """Look up ``ids (N, T)`` (or any integer shape) in ``embeddings (input_dim, output_dim)``:
+    output ``ids.shape + (output_dim,)``.
+
+    Args:
+        input_dim: vocabulary size; valid ids are ``0 .. input_dim - 1``.
+        output_dim: vector size.
+        mask_zero: id 0 is padding (so it is reserved: real tokens use ids 1..). Padding must
+            come after the tokens in each row (post-padding: non-zero ids form a prefix), else
+            ``forward`` raises ValueError. :meth:`output_lengths` then returns the per-row count
+            of non-zero ids of the last forward input, for the recurrent layers that follow.
+        embeddings_initializer: default ``"uniform"``: Keras's U(-0.05, 0.05).
+        dtype, seed, input_shape, name: as for every layer (``input_shape=(T,)``).
+
+    ``backward(dy)`` accumulates ``dy`` into ``grads["embeddings"]`` with ``np.add.at`` (repeated
+    ids add up) and returns None: integer inputs have no gradient, so an Embedding must be the
+    first layer of a model.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        output_dim: int,
+        mask_zero: bool = False,
+        embeddings_initializer: initializers.InitializerLike = "uniform",
+        dtype: str = "float32",
+        seed: Optional[int] = None,
+        input_shape: Optional[Sequence[Optional[int]]] = None,
+        name: Optional[str] = None,
+    ) -> None:
+        super().__init__(name=name, input_shape=None, dtype=dtype)
+        for label, value in (("input_dim", input_dim), ("output_dim", output_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"Embedding {label} must be a positive int, got {value!r}")
+        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.mask_zero = bool(mask_zero)
+        self.embeddings_initializer = initializers.serialize(embeddings_initializer)
+        self._init = initializers.get(embeddings_initializer)
+        self.seed = seed
+        self._ids: Optional[np.ndarray] = None
+        self._mask_lengths: Optional[np.ndarray] = None
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        self._add_param("embeddings",
+                        self._init((self.input_dim, self.output_dim), make_rng(self.seed)))
+        super().build(tuple(input_shape))
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return tuple(input_shape) + (self.output_dim,)
+
+    def _as_ids(self, x: Any) -> np.ndarray:
+        ids = np.asarray(x)
+        if ids.dtype.kind == "f":
+            # Float arrays of whole numbers (data loaded as float) are accepted; fractions not.
+            if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
+                raise ValueError(f"layer {self.name!r} (Embedding) expects integer token ids, "
+                                 "got non-integer values")
+        elif ids.dtype.kind not in "iu":
+            raise TypeError(f"layer {self.name!r} (Embedding) expects integer token ids, "
+                            f"got dtype {ids.dtype}")
+        ids = ids.astype(np.int64, copy=False)
+        if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
+            raise ValueError(f"layer {self.name!r} (Embedding): token ids must lie in "
+                             f"[0, input_dim) = [0, {self.input_dim}), got values in "
+                             f"[{ids.min()}, {ids.max()}]")
+        return ids
+
+    def compute_lengths(self, x: Any) -> np.ndarray:
+        """Per-row count of non-zero ids of ``x (N, T)``; ValueError unless they form a prefix
+        of each row (post-padding), naming the first offending row."""
+        ids = self._as_ids(x)
+        if ids.ndim != 2:
+            raise ValueError(f"layer {self.name!r} (Embedding) with mask_zero derives lengths "
+                             f"from (N, T) ids, got shape {ids.shape}")
+        nonzero = ids != 0
+        lengths = nonzero.sum(axis=1)
+        prefix = np.arange(ids.shape[1]) < lengths[:, None]
+        bad = np.flatnonzero(np.any(nonzero != prefix, axis=1))
+        if bad.size:
+            raise ValueError(f"layer {self.name!r} (Embedding, mask_zero=True): row {bad[0]} has "
+                             "a padding id 0 before a token; pad at the end (post-padding) so the "
+                             "tokens form a prefix of every row")
+        return lengths.astype(np.int64)
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        if not self.built:
+            self.build(np.shape(x)[1:])
+        ids = self._as_ids(x)
+        if ids.ndim < 1:
+            raise ValueError(f"layer {self.name!r} (Embedding) expects ids of shape (N, T), "
+                             f"got {ids.shape}")
+        self._mask_lengths = self.compute_lengths(ids) if self.mask_zero else None
+        self._ids = ids
+        return self.params["embeddings"][ids]
+
+    def backward(self, dy: np.ndarray) -> None:
+        if self._ids is None:
+            raise RuntimeError(f"layer {self.name!r}: backward called before forward")
+        grad = self.grads["embeddings"]
+        grad.fill(0)
+        np.add.at(grad, self._ids.ravel(),
+                  np.asarray(dy, dtype=self.dtype).reshape(-1, self.output_dim))
+        return None
+
+    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """With ``mask_zero``: the lengths derived in the last ``forward`` (the element-wise
+        minimum with ``lengths`` when both exist). Call it after ``forward``. Otherwise
+        ``lengths`` pass through."""
+        if not self.mask_zero:
+            return lengths
+        if self._mask_lengths is None:
+            raise RuntimeError(f"layer {self.name!r} (Embedding, mask_zero=True): call forward "
+                               "before output_lengths (the mask comes from the ids)")
+        if lengths is None:
+            return self._mask_lengths
+        return np.minimum(np.asarray(lengths, dtype=np.int64), self._mask_lengths)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(input_dim=self.input_dim, output_dim=self.output_dim,
+                      mask_zero=self.mask_zero,
+                      embeddings_initializer=self.embeddings_initializer, seed=self.seed)
+        return config

@@ -1,0 +1,86 @@
+"""TimeDistributed: apply a layer to every time step of ``(N, T, ...)`` input.
+
+The time axis is folded into the batch, ``(N, T, ...) -> (N*T, ...)``, the wrapped layer runs
+once on all rows, and the result is unfolded: no Python loop over steps, and the wrapped layer's
+weights are shared by all steps (their gradients sum over steps, as they must).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import numpy as np
+
+from .base import Layer, Shape, deserialize_layer, serialize_layer
+
+__all__ = ["TimeDistributed"]
+
+
+class TimeDistributed(Layer):
+    """Wrap ``layer`` so it applies to each time step of a ``(N, T, ...)`` input.
+
+    ``params`` and ``grads`` *are* the wrapped layer's dicts (same objects, same keys: no
+    prefix); a model prefixes them with this wrapper's name like any layer's. ``lengths`` pass
+    through unchanged (the wrapped layer sees single steps, which have no mask); padded steps
+    are computed like the others and left for the loss to ignore. ``get_config()["layer"]`` is
+    the wrapped layer's ``{"class_name", "config"}``.
+    """
+
+    requires_sequence = True
+
+    def __init__(self, layer: Layer, name: Optional[str] = None,
+                 input_shape: Optional[tuple[Optional[int], ...]] = None) -> None:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"TimeDistributed wraps an rnnkit Layer, got {type(layer).__name__}")
+        if layer.requires_sequence:
+            raise ValueError(f"TimeDistributed cannot wrap {type(layer).__name__} "
+                             f"({layer.name!r}): it needs a time axis of its own")
+        super().__init__(name=name, input_shape=None, dtype=layer.dtype.name)
+        self.layer = layer
+        # Shared dict objects: the inner layer fills them in build() and overwrites its grads in
+        # place, so the wrapper never has to copy.
+        self.params = layer.params
+        self.grads = layer.grads
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    def build(self, input_shape: Shape) -> None:
+        input_shape = tuple(input_shape)
+        if len(input_shape) < 2:
+            raise ValueError(f"layer {self.name!r} (TimeDistributed) expects a per-sample input "
+                             f"shape (T, ...) with a time axis, got {input_shape}")
+        if not self.layer.built:
+            self.layer.build(input_shape[1:])
+        super().build(input_shape)
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[0],) + tuple(self.layer.compute_output_shape(tuple(input_shape[1:])))
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        if not self.built:
+            self.build(np.shape(x)[1:])
+        x = np.asarray(x)
+        if x.ndim < 3:
+            raise ValueError(f"layer {self.name!r} (TimeDistributed) expects input of shape "
+                             f"(N, T, ...), got {x.shape}")
+        self._nt = x.shape[:2]
+        y = self.layer.forward(x.reshape((-1,) + x.shape[2:]), training=training)
+        return y.reshape(self._nt + y.shape[1:])
+
+    def backward(self, dy: np.ndarray) -> Optional[np.ndarray]:
+        dy = np.asarray(dy)
+        dx = self.layer.backward(dy.reshape((-1,) + dy.shape[2:]))
+        return None if dx is None else dx.reshape(self._nt + dx.shape[1:])
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.pop("dtype", None)  # the wrapped layer's dtype rules
+        config["layer"] = serialize_layer(self.layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "TimeDistributed":
+        config = dict(config)
+        layer = deserialize_layer(config.pop("layer"))
+        return cls(layer, **config)

@@ -1,0 +1,403 @@
+"""Optimizers, learning-rate schedules and gradient clipping.
+
+An optimizer updates parameters **in place**: ``opt.step(params, grads)`` with two dicts keyed by
+model-wide unique names (e.g. ``"simple_rnn_1/Wx"``) holding arrays of equal shapes. Its state
+(moments, accumulators) is keyed by the same names, created on first sight of a name, and can be
+saved and restored with ``get_state()`` / ``set_state()`` (arrays only: ``"iterations"`` is a 0-d
+int64 array and every slot is ``"<slot>/<param name>"``).
+
+Update rules (``g`` the gradient, ``t`` the 1-based step, ``lr`` the learning rate of this step):
+
+* ``SGD`` (Keras; with ``momentum=0`` it is PyTorch's too): ``p -= lr g``; with momentum
+  ``v = m v - lr g`` then ``p += v``, or with ``nesterov=True`` ``p += m v - lr g``.
+* ``Adagrad`` (Keras 3): ``a += g²``, ``p -= lr g / sqrt(a + eps)``, ``a`` starting at
+  ``initial_accumulator_value`` (Keras: 0.1). Karpathy's min-char-rnn update is
+  ``Adagrad(learning_rate=0.1, epsilon=1e-8, initial_accumulator_value=0.0)``.
+* ``RMSprop`` (Keras): ``v = rho v + (1 - rho) g²``, ``p -= lr g / sqrt(v + eps)``; optional
+  ``centered`` (subtracts the squared mean gradient in the root) and ``momentum``.
+* ``Adam`` (Keras's "epsilon hat" form, also TensorFlow's): ``m = b1 m + (1 - b1) g``,
+  ``v = b2 v + (1 - b2) g²``, ``lr_t = lr sqrt(1 - b2^t) / (1 - b1^t)``,
+  ``p -= lr_t m / (sqrt(v) + eps)``. (PyTorch's Adam puts eps after the bias correction of v;
+  the two differ only in how eps is scaled.)
+
+``learning_rate`` may be a float, a :class:`LearningRateSchedule`, or any callable
+``step -> float``; it is evaluated once per step at the 0-based count of steps already taken
+(Keras's ``optimizer.iterations``).
+
+Clipping (design.md §2) is available as functions and as optimizer arguments
+(``global_clipnorm=``, ``clipvalue=``, applied to the grads in place before each update).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Optional, Union
+
+import numpy as np
+
+__all__ = [
+    "LearningRateSchedule", "StepDecay", "ExponentialDecay",
+    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
+    "clip_by_global_norm", "clip_by_value", "get",
+]
+
+
+# -- clipping ---------------------------------------------------------------------------------
+
+def _arrays(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]]) -> list[np.ndarray]:
+    return list(grads.values()) if isinstance(grads, Mapping) else list(grads)
+
+
+def clip_by_global_norm(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]],
+                        max_norm: float) -> float:
+    """Scale every gradient in place by ``max_norm / (norm + 1e-6)`` when that is below 1,
+    where ``norm`` is the L2 norm of all gradients together (PyTorch's ``clip_grad_norm_``,
+    DLFS2's ``clip_grads``). Returns ``norm`` (before clipping)."""
+    if not max_norm > 0:
+        raise ValueError(f"max_norm must be positive, got {max_norm!r}")
+    arrays = _arrays(grads)
+    # Accumulate in float64 so float32 gradients of large models do not lose the sum.
+    norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in arrays))
+    scale = max_norm / (norm + 1e-6)
+    if scale < 1:
+        for g in arrays:
+            g *= scale
+    return norm
+
+
+def clip_by_value(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]],
+                  clip_value: float) -> None:
+    """Clip every gradient in place to ``[-clip_value, clip_value]`` (min-char-rnn uses 5)."""
+    if not clip_value > 0:
+        raise ValueError(f"clip_value must be positive, got {clip_value!r}")
+    for g in _arrays(grads):
+        np.clip(g, -clip_value, clip_value, out=g)
+
+
+# -- learning-rate schedules ------------------------------------------------------------------
+
+class LearningRateSchedule:
+    """A learning rate as a function of the 0-based step count."""
+
+    def __call__(self, step: int) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class StepDecay(LearningRateSchedule):
+    """``initial_learning_rate * drop ** floor(step / every)``: multiply by ``drop`` every
+    ``every`` steps."""
+
+    def __init__(self, initial_learning_rate: float, drop: float, every: int) -> None:
+        if not every >= 1:
+            raise ValueError(f"StepDecay every must be a positive number of steps, got {every!r}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.drop = float(drop)
+        self.every = int(every)
+
+    def __call__(self, step: int) -> float:
+        return self.initial_learning_rate * self.drop ** (int(step) // self.every)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate, "drop": self.drop,
+                "every": self.every}
+
+
+class ExponentialDecay(LearningRateSchedule):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (Keras's formula; with
+    ``staircase`` the exponent is floored).
+
+    Note the positional order ``(initial_learning_rate, decay_rate, decay_steps)`` differs from
+    Keras's ``(initial_learning_rate, decay_steps, decay_rate)``; the keyword names are Keras's,
+    so keyword calls work the same in both.
+    """
+
+    def __init__(self, initial_learning_rate: float, decay_rate: float, decay_steps: float,
+                 staircase: bool = False) -> None:
+        if not decay_steps > 0:
+            raise ValueError(f"ExponentialDecay decay_steps must be positive, got {decay_steps!r}")
+        if not decay_rate > 0:
+            raise ValueError(f"ExponentialDecay decay_rate must be positive, got {decay_rate!r}")
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.decay_rate = float(decay_rate)
+        self.decay_steps = decay_steps
+        self.staircase = bool(staircase)
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        if self.staircase:
+            p = math.floor(p)
+        return self.initial_learning_rate * self.decay_rate ** p
+
+    def get_config(self) -> dict[str, Any]:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_rate": self.decay_rate, "decay_steps": self.decay_steps,
+                "staircase": self.staircase}
+
+
+_SCHEDULES = {"StepDecay": StepDecay, "ExponentialDecay": ExponentialDecay}
+
+LearningRate = Union[float, LearningRateSchedule, Callable[[int], float]]
+
+
+# -- optimizers -------------------------------------------------------------------------------
+
+class Optimizer:
+    """Base class: subclasses define ``slots`` and :meth:`_update` for one parameter.
+
+    Args:
+        learning_rate: float, schedule, or callable ``step -> float``.
+        global_clipnorm: if set, :func:`clip_by_global_norm` over all grads before each step.
+        clipvalue: if set, :func:`clip_by_value` before each step.
+
+    Attributes:
+        iterations: steps taken so far.
+    """
+
+    slots: tuple[str, ...] = ()
+
+    def __init__(self, learning_rate: LearningRate = 0.001,
+                 global_clipnorm: Optional[float] = None,
+                 clipvalue: Optional[float] = None) -> None:
+        if isinstance(learning_rate, dict):
+            learning_rate = _SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
+        if not callable(learning_rate):
+            learning_rate = float(learning_rate)
+            if not learning_rate >= 0:
+                raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
+        self.learning_rate = learning_rate
+        self.global_clipnorm = global_clipnorm
+        self.clipvalue = clipvalue
+        self.iterations = 0
+        self._state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
+
+    def current_learning_rate(self) -> float:
+        """The learning rate the next :meth:`step` will use."""
+        lr = self.learning_rate
+        return float(lr(self.iterations)) if callable(lr) else float(lr)
+
+    def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
+        """Update every ``params[name]`` in place from ``grads[name]``."""
+        if set(params) != set(grads):
+            raise ValueError("params and grads must have the same keys; only in params: "
+                             f"{sorted(set(params) - set(grads))}, only in grads: "
+                             f"{sorted(set(grads) - set(params))}")
+        for name, p in params.items():
+            if np.shape(grads[name]) != p.shape:
+                raise ValueError(f"grads[{name!r}] has shape {np.shape(grads[name])}, "
+                                 f"params[{name!r}] has shape {p.shape}")
+        if self.clipvalue is not None:
+            clip_by_value(grads, self.clipvalue)
+        if self.global_clipnorm is not None:
+            clip_by_global_norm(grads, self.global_clipnorm)
+        lr = self.current_learning_rate()
+        t = self.iterations + 1
+        for name, p in params.items():
+            self._update(name, p, np.asarray(grads[name]), lr, t)
+        self.iterations = t
+
+    def _slot(self, slot: str, name: str, p: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """The ``slot`` array of parameter ``name``, created (filled with ``fill``) on first use."""
+        store = self._state[slot]
+        if name not in store:
+            store[name] = np.full(p.shape, fill, dtype=p.dtype)
+        return store[name]
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
+        raise NotImplementedError
+
+    # -- saving -------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, np.ndarray]:
+        """Copies of the state: ``"iterations"`` (0-d int64) and ``"<slot>/<param name>"``."""
+        state = {"iterations": np.array(self.iterations, dtype=np.int64)}
+        for slot, store in self._state.items():
+            for name, value in store.items():
+                state[f"{slot}/{name}"] = value.copy()
+        return state
+
+    def set_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`get_state` returned (arrays are copied)."""
+        stores: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
+        for key, value in state.items():
+            if key == "iterations":
+                continue
+            slot, sep, name = key.partition("/")
+            if not sep or slot not in stores:
+                raise ValueError(f"{type(self).__name__}.set_state: unknown state key {key!r}; "
+                                 f"expected 'iterations' or '<slot>/<name>' with slot in "
+                                 f"{self.slots}")
+            stores[slot][name] = np.array(value, copy=True)
+        self.iterations = int(np.asarray(state.get("iterations", 0)))
+        self._state = stores
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-able constructor arguments (a schedule as ``{"class_name", "config"}``)."""
+        lr = self.learning_rate
+        if isinstance(lr, LearningRateSchedule):
+            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+        elif callable(lr):
+            raise TypeError("cannot serialise a plain callable learning_rate; use a "
+                            "LearningRateSchedule")
+        return {"learning_rate": lr, "global_clipnorm": self.global_clipnorm,
+                "clipvalue": self.clipvalue}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "Optimizer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(learning_rate={self.learning_rate!r})"
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional (Nesterov) momentum, Keras's formulas."""
+
+    def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0,
+                 nesterov: bool = False, **kwargs: Any) -> None:
+        if not 0.0 <= momentum <= 1.0:
+            raise ValueError(f"SGD momentum must lie in [0, 1], got {momentum!r}")
+        self.momentum = float(momentum)
+        self.nesterov = bool(nesterov)
+        self.slots = ("momentum",) if self.momentum > 0 else ()
+        super().__init__(learning_rate, **kwargs)
+
+    def _update(self, name, p, g, lr, t):
+        if self.momentum == 0:
+            p -= lr * g
+            return
+        v = self._slot("momentum", name, p)
+        v *= self.momentum
+        v -= lr * g
+        if self.nesterov:
+            p += self.momentum * v - lr * g
+        else:
+            p += v
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
+
+
+class Adagrad(Optimizer):
+    """Adagrad, Keras 3's form ``p -= lr g / sqrt(a + eps)``; see the module docstring for
+    min-char-rnn's settings."""
+
+    slots = ("accumulator",)
+
+    def __init__(self, learning_rate: LearningRate = 0.001,
+                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
+                 **kwargs: Any) -> None:
+        if not initial_accumulator_value >= 0:
+            raise ValueError("initial_accumulator_value must be >= 0, got "
+                             f"{initial_accumulator_value!r}")
+        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.epsilon = float(epsilon)
+        super().__init__(learning_rate, **kwargs)
+
+    def _update(self, name, p, g, lr, t):
+        a = self._slot("accumulator", name, p, self.initial_accumulator_value)
+        a += g * g
+        p -= lr * g / np.sqrt(a + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(),
+                "initial_accumulator_value": self.initial_accumulator_value,
+                "epsilon": self.epsilon}
+
+
+class RMSprop(Optimizer):
+    """RMSprop (Hinton), Keras's form ``p -= lr g / sqrt(v + eps)``."""
+
+    def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9,
+                 momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
+                 **kwargs: Any) -> None:
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"RMSprop rho must lie in [0, 1), got {rho!r}")
+        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.centered = bool(centered)
+        self.slots = ("velocity",) + (("average_gradient",) if self.centered else ()) \
+            + (("momentum",) if self.momentum > 0 else ())
+        super().__init__(learning_rate, **kwargs)
+
+    def _update(self, name, p, g, lr, t):
+        v = self._slot("velocity", name, p)
+        v *= self.rho
+        v += (1 - self.rho) * g * g
+        denominator = v + self.epsilon
+        if self.centered:
+            mg = self._slot("average_gradient", name, p)
+            mg *= self.rho
+            mg += (1 - self.rho) * g
+            denominator = denominator - mg * mg
+        increment = lr * g / np.sqrt(denominator)
+        if self.momentum > 0:
+            mom = self._slot("momentum", name, p)
+            mom *= self.momentum
+            mom += increment
+            p -= mom
+        else:
+            p -= increment
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
+                "epsilon": self.epsilon, "centered": self.centered}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba), Keras's epsilon-hat form (see the module docstring)."""
+
+    slots = ("m", "v")
+
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9,
+                 beta_2: float = 0.999, epsilon: float = 1e-7, **kwargs: Any) -> None:
+        for label, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
+            if not 0.0 <= beta < 1.0:
+                raise ValueError(f"Adam {label} must lie in [0, 1), got {beta!r}")
+        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        super().__init__(learning_rate, **kwargs)
+
+    def _update(self, name, p, g, lr, t):
+        m = self._slot("m", name, p)
+        v = self._slot("v", name, p)
+        m += (1 - self.beta_1) * (g - m)
+        v += (1 - self.beta_2) * (g * g - v)
+        lr_t = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        p -= lr_t * m / (np.sqrt(v) + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
+                "epsilon": self.epsilon}
+
+
+_BY_NAME: dict[str, type[Optimizer]] = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop,
+                                        "adam": Adam}
+
+
+def get(identifier: Union[str, Optimizer, dict]) -> Optimizer:
+    """An optimizer from a Keras name (``"sgd"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
+    case-insensitive: Keras defaults), a ``{"class_name", "config"}`` dict, or an Optimizer
+    (returned as is)."""
+    if isinstance(identifier, Optimizer):
+        return identifier
+    if isinstance(identifier, dict):
+        cls = _BY_NAME.get(str(identifier.get("class_name", "")).lower())
+        if cls is None:
+            raise ValueError(f"unknown optimizer class {identifier.get('class_name')!r}")
+        return cls.from_config(dict(identifier.get("config", {})))
+    if isinstance(identifier, str):
+        cls = _BY_NAME.get(identifier.lower())
+        if cls is None:
+            raise ValueError(f"unknown optimizer {identifier!r}; known: {sorted(_BY_NAME)}")
+        return cls()
+    raise TypeError(f"optimizer must be a name or an Optimizer, got {type(identifier).__name__}")
+
+
+def serialize(optimizer: Optimizer) -> dict[str, Any]:
+    """``{"class_name", "config"}`` that :func:`get` accepts back."""
+    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
