@@ -50,7 +50,7 @@ void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const T* Wh, int M, 
 // kernels for the other orientation ran at half the speed, both the small-matrix gemm (measured
 // at M = H = 32, where this product is half of the backward pass) and the gemv (N = 1, H = 32).
 template <typename T>
-void times_Wh_transposed(T* out, const T* dA, int ld_dA, const T* Wh, const T* WhT, int M, int H) {
+void times_Wh_transposed(T* out, const T* dA, int ld_dA, const T* WhT, int M, int H) {
   if (M == 1) {
     blas::gemv(Trans::Yes, H, H, T(1), WhT, H, dA, T(0), out);
   } else {
@@ -125,8 +125,7 @@ struct ParamGrads {
 // (N,H) scratch; this slice only touches its own rows of both.
 template <typename T>
 void backward_slice(T* dx, ParamGrads<T> g, T* dh0, T* dA, T* carry, const T* dhs,
-                    const T* dh_last, const T* x, const T* Wx, const T* Wh, const T* WhT,
-                    const T* h0,
+                    const T* dh_last, const T* x, const T* Wx, const T* WhT, const T* h0,
                     const T* hs, const int64_t* lengths, RnnShape s, Activation act,
                     int truncate, int n0, int n1) {
   const int M = n1 - n0;
@@ -166,11 +165,11 @@ void backward_slice(T* dx, ParamGrads<T> g, T* dh0, T* dA, T* carry, const T* dh
     }
     const T* dA_t = dA_s + static_cast<int64_t>(t) * H;
     if (t == 0) {
-      times_Wh_transposed(dh0_s, dA_t, ld, Wh, WhT, M, H);
+      times_Wh_transposed(dh0_s, dA_t, ld, WhT, M, H);
     } else if (truncate > 0 && t % truncate == 0) {
       std::fill_n(carry_s, static_cast<int64_t>(M) * H, T(0));  // truncated BPTT: cut here
     } else {
-      times_Wh_transposed(carry_s, dA_t, ld, Wh, WhT, M, H);
+      times_Wh_transposed(carry_s, dA_t, ld, WhT, M, H);
     }
   }
   for (int m = 0; m < M; ++m) {
@@ -273,7 +272,7 @@ void rnn_backward(T* dx, T* dWx, T* dWh, T* db, T* dh0, const T* dhs, const T* d
   SerialBlasSection serial_blas;
   for_each_slice(shape.N, workers, [&](Slice slice) {
     backward_slice(dx, grads_of(slice.index), dh0, dA.get(), carry.get(), dhs, dh_last, x, Wx,
-                   Wh, WhT.get(), h0, hs, lengths, shape, act, truncate, slice.begin, slice.end);
+                   WhT.get(), h0, hs, lengths, shape, act, truncate, slice.begin, slice.end);
   });
   for (int w = 1; w < workers; ++w) {
     const ParamGrads<T> part = grads_of(w);

@@ -19,8 +19,10 @@ std::mutex section_mutex;
 int sections_open = 0;     // kernels currently running
 int threads_outside = 1;   // the BLAS setting to restore when the last one ends
 
-// Long-lived workers that each run one index of a task per generation. One task at a time: a
-// second caller that finds the pool busy runs its task inline instead of waiting.
+// Long-lived workers that claim the slices of one task at a time. The caller claims slices too,
+// so a worker the OS does not schedule (a busy machine) costs at most its share of the work, not
+// a wait: whoever gets there first runs a slice, and results never depend on who ran what. A
+// second caller that finds the pool busy runs its task inline.
 //
 // Waiting spins for a while before it sleeps. On these virtual machines waking an idle vCPU costs
 // 15–40 µs, as much as a whole small kernel: measured at (N,T,D,H) = (32,50,1,32), two threads
@@ -30,31 +32,58 @@ class WorkerPool {
  public:
   void run(int count, const std::function<void(int)>& task) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
-    if (!busy.owns_lock() || count <= 1) {
+    if (!busy.owns_lock() || count <= 1 || count > max_slices) {
       for (int i = 0; i < count; ++i) task(i);
       return;
     }
-    const int on_workers = std::min(count - 1, start_workers(count - 1));
-    // Every started worker takes part in every generation (those beyond `count` do nothing), so
-    // none can skip one and later read a newer task's fields for an older generation.
+    start_workers(count - 1);
+    const uint64_t generation = ++generation_;  // only the holder of busy_ writes it
     task_ = &task;
-    task_count_ = on_workers + 1;
-    remaining_.store(started_, std::memory_order_relaxed);
+    completed_.store(0, std::memory_order_relaxed);
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      generation_.fetch_add(1, std::memory_order_release);
+      ticket_.store(pack(generation, count, 0), std::memory_order_release);
     }
     wake_.notify_all();
-    task(0);
-    for (int i = on_workers + 1; i < count; ++i) task(i);  // workers that could not start
-    if (!spin_until([this] { return remaining_.load(std::memory_order_acquire) == 0; })) {
+    run_slices(generation);
+    auto all_done = [&] { return completed_.load(std::memory_order_acquire) == count; };
+    if (!spin_until(all_done)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, [this] { return remaining_.load(std::memory_order_acquire) == 0; });
+      done_.wait(lock, all_done);
     }
   }
 
  private:
   static constexpr auto spin_window = std::chrono::microseconds(300);
+  static constexpr int max_slices = 0xFFFF;
+
+  // One atomic word says which task is current, how many slices it has and the next unclaimed
+  // one, so a claim can never take a slice of a task other than the one it read.
+  static uint64_t pack(uint64_t generation, int count, int next) {
+    return (generation << 32) | (static_cast<uint64_t>(count) << 16) | static_cast<uint64_t>(next);
+  }
+  static uint64_t generation_of(uint64_t t) { return t >> 32; }
+  static int count_of(uint64_t t) { return static_cast<int>((t >> 16) & 0xFFFF); }
+  static int next_of(uint64_t t) { return static_cast<int>(t & 0xFFFF); }
+
+  // Claims and runs slices of `generation` until none is left.
+  void run_slices(uint64_t generation) {
+    for (;;) {
+      uint64_t t = ticket_.load(std::memory_order_acquire);
+      int index;
+      do {
+        if (generation_of(t) != (generation & 0xFFFFFFFFu) || next_of(t) >= count_of(t)) return;
+        index = next_of(t);
+      } while (!ticket_.compare_exchange_weak(t, t + 1, std::memory_order_acq_rel,
+                                              std::memory_order_acquire));
+      // A claimed slice keeps its task alive: the caller waits for every slice to complete.
+      (*task_)(index);
+      if (completed_.fetch_add(1, std::memory_order_acq_rel) + 1 == count_of(t)) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_.notify_all();
+      }
+    }
+  }
 
   template <typename Ready>
   static bool spin_until(Ready ready) {
@@ -72,46 +101,40 @@ class WorkerPool {
 #endif
   }
 
-  // Returns how many workers exist, starting up to `wanted` (the pool never shrinks).
-  int start_workers(int wanted) {
+  // Starts workers up to `wanted` (the pool never shrinks); fewer if threads cannot be had, in
+  // which case the caller simply claims more of the slices.
+  void start_workers(int wanted) {
     while (started_ < wanted) {
       try {
-        // The worker must not miss the task about to be published, so it starts from the
-        // generation before it rather than whatever it reads once scheduled.
-        std::thread(&WorkerPool::work, this, started_ + 1,
-                    generation_.load(std::memory_order_acquire)).detach();
+        std::thread(&WorkerPool::work, this, ticket_.load(std::memory_order_acquire)).detach();
       } catch (const std::system_error&) {
-        break;
+        return;
       }
       ++started_;
     }
-    return started_;
   }
 
-  void work(int index, uint64_t seen) {
+  void work(uint64_t seen) {
     for (;;) {
-      auto moved = [&] { return generation_.load(std::memory_order_acquire) != seen; };
+      auto moved = [&] { return generation_of(ticket_.load(std::memory_order_acquire)) !=
+                                generation_of(seen); };
       if (!spin_until(moved)) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, moved);
       }
-      seen = generation_.load(std::memory_order_acquire);
-      if (index < task_count_) (*task_)(index);
-      if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        done_.notify_one();
-      }
+      seen = ticket_.load(std::memory_order_acquire);
+      run_slices(generation_of(seen));
     }
   }
 
   std::mutex busy_;   // held by the caller whose task the pool runs
   std::mutex mutex_;  // pairs with the condition variables for sleeping waits
   std::condition_variable wake_, done_;
-  std::atomic<uint64_t> generation_{0};  // bumped once per task; publishes task_ and task_count_
-  std::atomic<int> remaining_{0};        // workers not yet done with the current generation
+  std::atomic<uint64_t> ticket_{0};  // generation (32 bits) | slice count | next slice
+  std::atomic<int> completed_{0};    // slices of the current task finished
   const std::function<void(int)>* task_ = nullptr;
-  int task_count_ = 0;
-  int started_ = 0;  // only touched by the holder of busy_
+  uint64_t generation_ = 0;  // only touched by the holder of busy_
+  int started_ = 0;          // only touched by the holder of busy_
 };
 
 // Never destroyed: detached workers may still be waiting on it while the process exits.
