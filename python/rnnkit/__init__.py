@@ -3,17 +3,70 @@
 C++ kernels (Eigen + OpenBLAS) for the forward and backward passes of whole sequences, under a
 NumPy API. Start with :mod:`rnnkit.ops` (functional kernels) and :mod:`rnnkit.reference` (the
 same maths in plain NumPy, one step at a time).
+
+The Keras-familiar API lives in submodules loaded on first use (so ``import rnnkit`` stays
+fast): :mod:`rnnkit.layers`, :mod:`rnnkit.models` (``Sequential``, ``Model``, ``load_model``),
+:mod:`rnnkit.losses`, :mod:`rnnkit.optimizers`, :mod:`rnnkit.metrics`, :mod:`rnnkit.callbacks`,
+:mod:`rnnkit.trainer` (``Trainer``) and :mod:`rnnkit.io` (the ``.npz`` model format).
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from . import gradcheck, ops, reference
 from .threads import build_info, get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 
+# Loaded lazily by __getattr__ (PEP 562): name -> (submodule, attribute or None for the module).
+_LAZY = {
+    "activations": ("activations", None),
+    "callbacks": ("callbacks", None),
+    "initializers": ("initializers", None),
+    "io": ("io", None),
+    "layers": ("layers", None),
+    "losses": ("losses", None),
+    "metrics": ("metrics", None),
+    "models": ("models", None),
+    "optimizers": ("optimizers", None),
+    "trainer": ("trainer", None),
+    "Trainer": ("trainer", "Trainer"),
+    "load_model": ("models", "load_model"),
+}
+
+if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first access
+    from . import (activations, callbacks, initializers, io, layers, losses, metrics, models,
+                   optimizers, trainer)
+    from .models import load_model
+    from .trainer import Trainer
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 __all__ = [
+    "Trainer",
     "build_info",
+    "callbacks",
+    "layers",
+    "load_model",
+    "losses",
+    "metrics",
+    "models",
+    "optimizers",
     "get_num_threads",
     "gradcheck",
     "ops",

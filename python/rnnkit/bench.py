@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import time
@@ -123,8 +124,11 @@ def _time_numpy(p: dict[str, np.ndarray], repeat: int) -> tuple[float, int]:
 def _numpy_blas_threads() -> int:
     from threadpoolctl import threadpool_info
 
+    numpy_dir = os.path.dirname(os.path.dirname(np.__file__))  # NumPy's BLAS is under numpy*/
     for lib in threadpool_info():
-        if lib.get("user_api") == "blas" and "scipy_openblas32" not in lib.get("filepath", ""):
+        path = lib.get("filepath", "")
+        if lib.get("user_api") == "blas" and os.path.basename(os.path.dirname(path)).startswith(
+                "numpy") and path.startswith(numpy_dir):
             return int(lib.get("num_threads", 0))
     return 0
 

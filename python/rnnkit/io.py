@@ -1,0 +1,361 @@
+"""Saving and loading models (and training checkpoints) as one ``.npz`` file.
+
+File layout (``format_version`` 1), a plain NumPy ``.npz`` (zip of ``.npy`` members):
+
+* ``__rnnkit__``: 1-D ``uint8`` array, the UTF-8 bytes of a JSON document::
+
+      {"format": "rnnkit.model", "format_version": 1, "rnnkit_version": "0.1.0",
+       "model": {"class_name": "Sequential", "config": {...model.get_config()...}},
+       "layers": [{"name": "simple_rnn_1", "class_name": "SimpleRNN", "input_shape": [3, 1],
+                   "weights": [{"key": "Wx", "array": "w0", "shape": [1, 10],
+                                "dtype": "float32"}, ...]}, ...],
+       "trainer": null | {"loss": ..., "optimizer": ..., "metrics": [...], "clip_norm": ...,
+                          "clip_value": ..., "epoch": 3,
+                          "optimizer_state": [{"key": "m/simple_rnn_1/Wx", "array": "s0",
+                                               ...}, ...],
+                          "rng_states": {"2": {...bit generator state...}}}}
+
+* ``w0, w1, ...``: the parameter arrays, in ``model.layers`` order, then each layer's
+  ``params`` order; ``s0, s1, ...``: the optimizer state arrays of a checkpoint.
+
+Guarantees: writes are atomic (a temporary file in the same directory, flushed and fsynced, then
+``os.replace``), so an interrupted save leaves any previous file intact; loading never unpickles
+(``np.load(..., allow_pickle=False)``: a file with an object array is refused); a truncated,
+corrupted or mismatched file raises :class:`ModelFileError` naming the path and the problem.
+
+Not saved: stateful layers' carried states (a loaded model starts from zeros), and the dropout
+masks' random streams unless a trainer checkpoint is written (then they are).
+
+Custom :class:`~rnnkit.models.Model` subclasses register by class name when defined; define the
+class before loading (or pass ``custom_objects={"Name": cls}``). Their ``get_config`` must give
+``from_config`` what it needs; layer names and weights come from the file. Custom Layer classes
+register themselves the same way (see :mod:`rnnkit.layers.base`) and need only be defined.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+import zipfile
+import zlib
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
+
+import numpy as np
+
+from .layers.base import Layer
+from .models import Model, get_model_class
+
+if TYPE_CHECKING:
+    from .trainer import Trainer
+
+__all__ = ["ModelFileError", "save_model", "load_model", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+CONFIG_KEY = "__rnnkit__"
+FORMAT_NAME = "rnnkit.model"
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class ModelFileError(ValueError):
+    """A model file is truncated, corrupted, of another format version, or does not match the
+    model its config describes. The message names the path and the problem."""
+
+
+# -- writing ----------------------------------------------------------------------------------
+
+def _json_default(value: Any) -> Any:
+    """numpy scalars/arrays and tuples that may hide in layer configs."""
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating):
+        return float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"config value {value!r} of type {type(value).__name__} is not "
+                    "JSON-serialisable")
+
+
+def _shape_list(shape: Any) -> Optional[list[Optional[int]]]:
+    if shape is None:
+        return None
+    return [None if s is None else int(s) for s in shape]
+
+
+def _sublayers(layer: Layer) -> Iterator[tuple[str, Layer]]:
+    """``(path, layer)`` for a layer and the layers it wraps (TimeDistributed, Bidirectional)."""
+    yield "", layer
+    for attr in ("layer", "forward_layer", "backward_layer"):
+        inner = getattr(layer, attr, None)
+        if isinstance(inner, Layer):
+            for path, sub in _sublayers(inner):
+                yield f"{attr}/{path}" if path else attr, sub
+
+
+def _rng_states(model: Model) -> dict[str, Any]:
+    """The bit-generator states of layers drawing random numbers in training (Dropout)."""
+    states = {}
+    for index, top in enumerate(model.layers):
+        for path, layer in _sublayers(top):
+            rng = getattr(layer, "rng", None)
+            if isinstance(rng, np.random.Generator):
+                states[f"{index}/{path}" if path else str(index)] = rng.bit_generator.state
+    return states
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_directory(directory: str) -> None:
+    """Persist the rename itself (POSIX); harmless where directories cannot be opened."""
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` to ``path`` atomically: write a temporary file in the same directory (same
+    filesystem, so the rename is atomic), fsync it, then ``os.replace``. On any failure the
+    temporary file is removed and an existing ``path`` is left untouched."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, allow_pickle=False, **arrays)  # numeric arrays only, never pickles
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp makes the file 0600; give it the mode a plain open() would (or the old one's).
+        try:
+            mode = os.stat(path).st_mode & 0o777
+        except FileNotFoundError:
+            mode = 0o666 & ~_umask()
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def save_model(model: Model, filepath: PathLike, trainer: Optional["Trainer"] = None) -> str:
+    """Write ``model`` (config + weights) to ``filepath`` (used as given; ``.npz`` is the
+    conventional suffix), atomically. With ``trainer``, also its configuration, optimizer state,
+    epoch count and the layers' random streams, so :meth:`Trainer.load` can resume training.
+    Returns the path."""
+    from . import __version__
+
+    path = os.fspath(filepath)
+    if not isinstance(model, Model):
+        raise TypeError(f"save_model saves an rnnkit Model, got {type(model).__name__}")
+    unbuilt = [layer.name for layer in model.layers if not layer.built]
+    if not model.layers or unbuilt:
+        raise ValueError(f"model {model.name!r} is not built (unbuilt layers: {unbuilt}): call "
+                         "it on data or build it before saving")
+    arrays: dict[str, np.ndarray] = {}
+    layers = []
+    for layer in model.layers:
+        weights = []
+        for key, value in layer.params.items():
+            name = f"w{len(arrays)}"
+            arrays[name] = np.ascontiguousarray(value)
+            weights.append({"key": key, "array": name, "shape": list(value.shape),
+                            "dtype": value.dtype.name})
+        layers.append({"name": layer.name, "class_name": type(layer).__name__,
+                       "input_shape": _shape_list(layer.input_shape), "weights": weights})
+    config: dict[str, Any] = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "rnnkit_version": __version__,
+        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "layers": layers,
+        "trainer": None,
+    }
+    if trainer is not None:
+        state = []
+        for i, (key, value) in enumerate(trainer.optimizer.get_state().items()):
+            value = np.asarray(value)
+            arrays[f"s{i}"] = value
+            state.append({"key": key, "array": f"s{i}", "shape": list(value.shape),
+                          "dtype": value.dtype.name})
+        config["trainer"] = {**trainer.get_config(), "optimizer_state": state,
+                             "rng_states": _rng_states(model)}
+    text = json.dumps(config, default=_json_default)
+    arrays[CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    atomic_savez(path, arrays)
+    return path
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Config and arrays of a model file; every low-level failure becomes ModelFileError."""
+    # Open the file ourselves: np.load leaks its own handle when the archive is unreadable.
+    with open(path, "rb") as f:
+        try:
+            loaded = np.load(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+            raise ModelFileError(f"{path}: not a readable rnnkit model file (expected an .npz "
+                                 f"archive): {type(exc).__name__}: {exc}") from exc
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{path}: holds a single .npy array, not an rnnkit model "
+                                 "(.npz)")
+        with loaded as npz:
+            if CONFIG_KEY not in npz.files:
+                raise ModelFileError(f"{path}: not an rnnkit model file (no {CONFIG_KEY!r} "
+                                     f"entry; entries: {npz.files[:8]})")
+            try:
+                arrays = {name: npz[name] for name in npz.files}
+            except ValueError as exc:
+                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+                    raise ModelFileError(f"{path}: contains an object array (pickled data), "
+                                         "which rnnkit refuses to load: model files hold "
+                                         "numeric arrays only") from exc
+                raise ModelFileError(f"{path}: corrupted array data: {exc}") from exc
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+                raise ModelFileError(f"{path}: truncated or corrupted archive: "
+                                     f"{type(exc).__name__}: {exc}") from exc
+    raw = arrays.pop(CONFIG_KEY)
+    if raw.dtype != np.uint8 or raw.ndim != 1:
+        raise ModelFileError(f"{path}: the {CONFIG_KEY!r} entry must be 1-D uint8 JSON bytes, "
+                             f"got dtype {raw.dtype} and shape {raw.shape}")
+    try:
+        config = json.loads(raw.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: the model config is not valid JSON ({exc})") from exc
+    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path}: not an rnnkit model config (format "
+                             f"{config.get('format') if isinstance(config, dict) else None!r})")
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        newer = isinstance(version, int) and version > FORMAT_VERSION
+        raise ModelFileError(
+            f"{path}: format_version {version!r} is not supported (this rnnkit reads "
+            f"{FORMAT_VERSION})" + ("; it was written by a newer rnnkit: upgrade" if newer else ""))
+    return config, arrays
+
+
+def _array(path: str, arrays: dict[str, np.ndarray], entry: dict[str, Any], what: str
+           ) -> np.ndarray:
+    """The array an entry of the config names, checked against the recorded shape/dtype."""
+    try:
+        name, shape, dtype = entry["array"], tuple(entry["shape"]), entry["dtype"]
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: malformed entry for {what}: {entry!r}") from exc
+    if name not in arrays:
+        raise ModelFileError(f"{path}: array {name!r} for {what} is missing from the file")
+    value = arrays[name]
+    if value.shape != shape or value.dtype.name != dtype:
+        raise ModelFileError(f"{path}: array {name!r} for {what} has shape {value.shape} and "
+                             f"dtype {value.dtype}, the config says {shape} and {dtype}")
+    return value
+
+
+def _restore_layer(path: str, layer: Layer, saved: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> None:
+    if type(layer).__name__ != saved.get("class_name"):
+        raise ModelFileError(f"{path}: layer {saved.get('name')!r} was a "
+                             f"{saved.get('class_name')}, the rebuilt model has a "
+                             f"{type(layer).__name__} there")
+    layer.name = saved["name"]  # params are keyed by layer name (optimizer state too)
+    if not layer.built:
+        shape = saved.get("input_shape")
+        if shape is None:
+            raise ModelFileError(f"{path}: no input shape recorded for layer {layer.name!r}")
+        layer.build(tuple(shape))
+    weights = saved.get("weights", [])
+    keys = [w.get("key") for w in weights]
+    if keys != list(layer.params):
+        raise ModelFileError(f"{path}: layer {layer.name!r} has weights {list(layer.params)} but "
+                             f"the file holds {keys}")
+    for entry in weights:
+        value = _array(path, arrays, entry, f"{layer.name}/{entry['key']}")
+        param = layer.params[entry["key"]]
+        if param.shape != value.shape:
+            raise ModelFileError(f"{path}: weight {layer.name}/{entry['key']} has shape "
+                                 f"{value.shape} in the file but {param.shape} in the model "
+                                 "rebuilt from its config")
+        np.copyto(param, value, casting="same_kind")  # in place: wrappers share these arrays
+
+
+def load_model(filepath: PathLike, custom_objects: Optional[dict[str, type]] = None) -> Model:
+    """Rebuild the model saved at ``filepath``: same classes, names, configuration and weights
+    (so identical predictions). A trainer checkpoint also restores ``model.trainer`` (loss,
+    optimizer with its state, metrics, clipping, epoch count and dropout streams).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ModelFileError: truncated/corrupted file, another format version, an object array, or
+            a config that does not match the arrays or the rebuilt model.
+    """
+    path = os.fspath(filepath)
+    config, arrays = _read(path)
+    custom_objects = dict(custom_objects or {})
+    try:
+        model_spec = config["model"]
+        saved_layers = config["layers"]
+        class_name = model_spec["class_name"]
+        model_config = model_spec.get("config", {})
+    except (KeyError, TypeError) as exc:
+        raise ModelFileError(f"{path}: the model config lacks {exc}") from exc
+    try:
+        cls = custom_objects.get(class_name) or get_model_class(class_name)
+        model = cls.from_config(model_config)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelFileError(f"{path}: cannot rebuild the {class_name} from its config: "
+                             f"{exc}") from exc
+    if len(model.layers) != len(saved_layers):
+        raise ModelFileError(f"{path}: the file describes {len(saved_layers)} layers, the "
+                             f"{class_name} rebuilt from its config has {len(model.layers)}")
+    for layer, saved in zip(model.layers, saved_layers):
+        _restore_layer(path, layer, saved, arrays)
+    if config.get("trainer"):
+        _restore_trainer(path, model, config["trainer"], arrays)
+    return model
+
+
+def _restore_trainer(path: str, model: Model, spec: dict[str, Any],
+                     arrays: dict[str, np.ndarray]) -> None:
+    from .trainer import Trainer
+
+    try:
+        trainer = Trainer(model, loss=spec["loss"], optimizer=spec["optimizer"],
+                          metrics=spec.get("metrics", ()), clip_norm=spec.get("clip_norm"),
+                          clip_value=spec.get("clip_value"))
+        trainer.epoch = int(spec.get("epoch", 0))
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path}: cannot rebuild the trainer from its config: {exc}") from exc
+    state = {e["key"]: _array(path, arrays, e, f"optimizer state {e.get('key')!r}")
+             for e in spec.get("optimizer_state", [])}
+    unknown = sorted({key.partition("/")[2] for key in state if key != "iterations"}
+                     - set(model.params))
+    if unknown:
+        raise ModelFileError(f"{path}: optimizer state for parameters the model does not have: "
+                             f"{unknown[:5]}")
+    try:
+        trainer.optimizer.set_state(state)
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: optimizer state does not fit the optimizer: {exc}") from exc
+    for key, rng_state in spec.get("rng_states", {}).items():
+        index, _, sub = key.partition("/")
+        layer: Any = model.layers[int(index)]
+        for attr in filter(None, sub.split("/")):
+            layer = getattr(layer, attr)
+        try:
+            layer.rng.bit_generator.state = rng_state
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path}: cannot restore the random stream of layer "
+                                 f"{layer.name!r}: {exc}") from exc

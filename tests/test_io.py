@@ -1,0 +1,321 @@
+"""Saving and loading: exact round trips, atomic writes, clear errors for bad files, no
+unpickling, and resuming training from a checkpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+from test_models import EncoderDecoder, seq2seq_data
+
+import rnnkit
+from rnnkit import io as rio
+from rnnkit.layers import (
+    Activation,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    SimpleRNN,
+    TimeDistributed,
+)
+from rnnkit.models import Model, Sequential, load_model
+from rnnkit.trainer import Trainer
+
+rng = np.random.default_rng(0)
+X_SEQ = rng.standard_normal((7, 5, 3)).astype(np.float32)
+IDS = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8], [9, 0, 0, 0, 0]])
+
+
+def sine_model() -> Sequential:
+    return Sequential([SimpleRNN(10, input_shape=(5, 3)), Dense(1)], name="sine")
+
+
+def bidirectional_model() -> Sequential:
+    return Sequential([
+        Bidirectional(SimpleRNN(6, return_sequences=True, activation="relu"),
+                      merge_mode="sum", input_shape=(5, 3)),
+        Dropout(0.2),
+        SimpleRNN(4, return_sequences=True, go_backwards=True, use_bias=False),
+        TimeDistributed(Dense(2, activation="tanh")),
+        Activation("sigmoid"),
+    ])
+
+
+def embedding_model() -> Sequential:
+    return Sequential([Embedding(10, 4, mask_zero=True, input_shape=(5,)),
+                       SimpleRNN(6, return_sequences=True),
+                       SimpleRNN(5, dtype="float64"), Dense(3, dtype="float64")])
+
+
+CASES: list[tuple[Callable[[], Model], Any]] = [
+    (sine_model, X_SEQ),
+    (bidirectional_model, X_SEQ),
+    (embedding_model, IDS),
+    (EncoderDecoder, seq2seq_data()[0]),
+]
+
+
+@pytest.mark.parametrize("make,x", CASES, ids=["sine", "bidirectional", "embedding", "seq2seq"])
+def test_round_trip_is_exact(tmp_path: Path, make: Callable[[], Model], x: Any) -> None:
+    model = make()
+    expected = model.predict(x)
+    path = model.save(tmp_path / "model.npz")
+    restored = load_model(path)
+    assert type(restored) is type(model) and restored.name == model.name
+    assert [layer.name for layer in restored.layers] == [layer.name for layer in model.layers]
+    assert [type(layer) for layer in restored.layers] == [type(layer) for layer in model.layers]
+    assert list(restored.params) == list(model.params)
+    for key, value in model.params.items():
+        assert restored.params[key].dtype == value.dtype
+        np.testing.assert_array_equal(restored.params[key], value)
+    np.testing.assert_array_equal(restored.predict(x), expected)
+    if isinstance(model, Sequential):
+        assert restored.get_config() == model.get_config()
+
+
+def test_load_model_is_exported_like_keras(tmp_path: Path) -> None:
+    model = sine_model()
+    model.save(tmp_path / "m.npz")
+    assert isinstance(rnnkit.load_model(tmp_path / "m.npz"), Sequential)
+
+
+def test_custom_model_through_custom_objects(tmp_path: Path) -> None:
+    model = EncoderDecoder()
+    model.predict(seq2seq_data()[0])  # a custom model builds on its first call
+    model.save(tmp_path / "m.npz")
+
+    class Renamed(EncoderDecoder):
+        pass
+
+    restored = load_model(tmp_path / "m.npz", custom_objects={"EncoderDecoder": Renamed})
+    assert type(restored) is Renamed
+
+
+def test_file_is_one_npz_with_json_config(tmp_path: Path) -> None:
+    sine_model().save(tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as npz:
+        raw = npz[rio.CONFIG_KEY]
+        assert raw.dtype == np.uint8 and raw.ndim == 1
+        config = json.loads(raw.tobytes())
+        assert config["format_version"] == rio.FORMAT_VERSION
+        assert config["model"]["class_name"] == "Sequential"
+        assert sorted(npz.files) == sorted([rio.CONFIG_KEY, "w0", "w1", "w2", "w3", "w4"])
+
+
+def test_unbuilt_model_cannot_be_saved(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="not built"):
+        Sequential([SimpleRNN(3), Dense(1)]).save(tmp_path / "m.npz")
+
+
+# -- atomic writes -----------------------------------------------------------------------------
+
+def _fail_on_second_array(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make np.savez fail after it has written one array (a crash in the middle of a save)."""
+    import numpy.lib._npyio_impl as npyio
+
+    real = npyio.format.write_array
+    calls = {"n": 0}
+
+    def write_array(*args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError("disk full (simulated)")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(npyio.format, "write_array", write_array)
+
+
+@pytest.mark.parametrize("failure", ["mid-write", "fsync"])
+def test_failed_write_leaves_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             failure: str) -> None:
+    path = tmp_path / "model.npz"
+    old = sine_model()
+    old.save(path)
+    old_bytes = path.read_bytes()
+    if failure == "mid-write":
+        _fail_on_second_array(monkeypatch)
+    else:
+        def fsync(fd: int) -> None:
+            raise OSError("I/O error (simulated)")
+        monkeypatch.setattr(rio.os, "fsync", fsync)
+    with pytest.raises(OSError, match="simulated"):
+        bidirectional_model().save(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == old_bytes
+    assert os.listdir(tmp_path) == ["model.npz"]  # no temporary file left behind
+    np.testing.assert_array_equal(load_model(path).predict(X_SEQ), old.predict(X_SEQ))
+
+
+def test_overwrite_keeps_file_mode(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    sine_model().save(path)
+    os.chmod(path, 0o640)
+    sine_model().save(path)
+    assert (os.stat(path).st_mode & 0o777) == 0o640
+
+
+# -- bad files ---------------------------------------------------------------------------------
+
+def _saved(tmp_path: Path) -> Path:
+    path = tmp_path / "model.npz"
+    sine_model().save(path)
+    return path
+
+
+def _rewrite(path: Path, edit_config: Callable[[dict], None] = lambda c: None,
+             edit_arrays: Callable[[dict], None] = lambda a: None) -> None:
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    config = json.loads(arrays[rio.CONFIG_KEY].tobytes())
+    edit_config(config)
+    edit_arrays(arrays)
+    arrays[rio.CONFIG_KEY] = np.frombuffer(json.dumps(config).encode(), np.uint8)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    data = path.read_bytes()
+    for size in (len(data) // 2, len(data) - 30, 10):
+        path.write_bytes(data[:size])
+        with pytest.raises(rio.ModelFileError, match=str(path)):
+            load_model(path)
+
+
+def test_corrupted_bytes(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    data = bytearray(path.read_bytes())
+    with np.load(path) as npz:  # find the weight data of w1 (Wh) inside the archive
+        assert "w1" in npz.files
+    start = data.find(b"w1.npy")
+    assert start > 0
+    data[start + 200] ^= 0xFF  # inside w1's array bytes, past its header
+    path.write_bytes(bytes(data))
+    with pytest.raises(rio.ModelFileError, match=str(path)):
+        load_model(path)
+
+
+def test_not_an_archive_and_not_rnnkit(tmp_path: Path) -> None:
+    path = tmp_path / "x.npz"
+    path.write_bytes(b"hello, this is not a zip file at all" * 10)
+    with pytest.raises(rio.ModelFileError, match="x.npz"):
+        load_model(path)
+    np.savez(path, a=np.zeros(3))
+    with pytest.raises(rio.ModelFileError, match="not an rnnkit model"):
+        load_model(path)
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.npz")
+
+
+def test_wrong_format_version(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    _rewrite(path, edit_config=lambda c: c.update(format_version=rio.FORMAT_VERSION + 1))
+    with pytest.raises(rio.ModelFileError, match="format_version 2 .*newer rnnkit"):
+        load_model(path)
+
+
+def test_mismatched_arrays(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    _rewrite(path, edit_arrays=lambda a: a.update(w1=np.zeros((3, 3), np.float32)))
+    with pytest.raises(rio.ModelFileError, match="'w1'.*shape"):
+        load_model(path)
+    path = _saved(tmp_path)
+    _rewrite(path, edit_arrays=lambda a: a.pop("w2"))
+    with pytest.raises(rio.ModelFileError, match="missing"):
+        load_model(path)
+
+    def wider(config: dict) -> None:  # config says 12 units, arrays hold 10
+        config["model"]["config"]["layers"][0]["config"]["units"] = 12
+
+    path = _saved(tmp_path)
+    _rewrite(path, edit_config=wider)
+    with pytest.raises(rio.ModelFileError, match="shape"):
+        load_model(path)
+
+
+def test_object_arrays_are_refused(tmp_path: Path) -> None:
+    path = _saved(tmp_path)
+    _rewrite(path, edit_arrays=lambda a: a.update(w0=np.array([{"evil": 1}], dtype=object)))
+    with pytest.raises(rio.ModelFileError, match="object array"):
+        load_model(path)
+
+
+def test_loading_never_allows_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _saved(tmp_path)
+    seen = []
+    real_load = np.load
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("allow_pickle"))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(np, "load", spy)
+    load_model(path)
+    assert seen == [False]
+
+
+# -- checkpoints -------------------------------------------------------------------------------
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    r = np.random.default_rng(3)
+    x = r.standard_normal((48, 5, 3)).astype(np.float32)
+    return x, x.mean(axis=(1, 2))[:, None]
+
+
+def _model() -> Sequential:
+    return Sequential([SimpleRNN(8, input_shape=(5, 3), seed=0, name="rnn"),
+                       Dropout(0.25, seed=5, name="drop"), Dense(1, seed=1, name="out")])
+
+
+def test_resuming_from_checkpoint_equals_uninterrupted(tmp_path: Path) -> None:
+    x, y = _data()
+    straight = _model()
+    Trainer(straight, "mse", "adam", metrics=["mae"]).fit(x, y, epochs=4, batch_size=8,
+                                                          verbose=0, seed=11)
+
+    first = _model()
+    trainer = Trainer(first, "mse", "adam", metrics=["mae"])
+    trainer.fit(x, y, epochs=2, batch_size=8, verbose=0, seed=11)
+    trainer.save(tmp_path / "ckpt.npz")
+    resumed = Trainer.load(tmp_path / "ckpt.npz")
+    assert resumed.epoch == 2 and resumed.optimizer.iterations == 12
+    assert [m.name for m in resumed.metrics] == ["mae"]
+    resumed.fit(x, y, epochs=4, initial_epoch=resumed.epoch, batch_size=8, verbose=0, seed=11)
+    for key, value in straight.params.items():
+        np.testing.assert_array_equal(resumed.model.params[key], value)
+
+
+def test_compiled_model_save_keeps_the_optimizer(tmp_path: Path) -> None:
+    x, y = _data()
+    model = _model()
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, y, epochs=1, verbose=0)
+    model.save(tmp_path / "m.npz")
+    restored = load_model(tmp_path / "m.npz")
+    assert restored.trainer is not None and restored.trainer.optimizer.iterations == 2
+    restored.fit(x, y, epochs=1, verbose=0)  # training continues with the restored moments
+    with pytest.raises(rio.ModelFileError, match="without a trainer"):
+        sine_model().save(tmp_path / "plain.npz")
+        Trainer.load(tmp_path / "plain.npz")
+
+
+def test_checkpoint_with_foreign_optimizer_state_is_refused(tmp_path: Path) -> None:
+    x, y = _data()
+    trainer = Trainer(_model(), "mse", "adam")
+    trainer.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "c.npz"
+    trainer.save(path)
+
+    def rename(config: dict) -> None:
+        for entry in config["trainer"]["optimizer_state"]:
+            entry["key"] = entry["key"].replace("rnn/", "other/")
+
+    _rewrite(path, edit_config=rename)
+    with pytest.raises(rio.ModelFileError, match="optimizer state"):
+        Trainer.load(path)

@@ -1,0 +1,321 @@
+"""Trainer: progress output, NaN/inf stops keeping the last finite weights, callbacks,
+bit-for-bit reproducibility, validation_split, clipping."""
+
+from __future__ import annotations
+
+import csv
+import io as stdio
+import json
+import sys
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rnnkit import optimizers
+from rnnkit.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    History,
+    JSONLogger,
+    ModelCheckpoint,
+)
+from rnnkit.layers import Dense, Dropout, SimpleRNN
+from rnnkit.models import Sequential, load_model
+from rnnkit.trainer import NonFiniteLossError, Trainer
+
+
+def data(n: int = 64, t: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n, t, 2)).astype(np.float32)
+    y = x.sum(axis=(1, 2))[:, None] / t
+    return x, y.astype(np.float32)
+
+
+def small_model(dropout: bool = False) -> Sequential:
+    layers = [SimpleRNN(6, input_shape=(6, 2), seed=0)]
+    if dropout:
+        layers.append(Dropout(0.3, seed=7))
+    layers.append(Dense(1, seed=1))
+    return Sequential(layers)
+
+
+def weights(model: Sequential) -> dict[str, np.ndarray]:
+    return {k: v.copy() for k, v in model.params.items()}
+
+
+# -- progress output ---------------------------------------------------------------------------
+
+def test_verbose_one_line_per_epoch_when_not_a_terminal(capsys: pytest.CaptureFixture) -> None:
+    x, y = data()
+    trainer = Trainer(small_model(), "mse", "adam", metrics=["mae"])
+    trainer.fit(x, y, epochs=3, batch_size=16, verbose=1, validation_split=0.25)
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert len(lines) == 3 and "\r" not in out
+    for epoch, line in enumerate(lines, 1):
+        assert line.startswith(f"Epoch {epoch}/3 [")
+        assert "48/48" in line and "loss: " in line and "mae: " in line
+        assert "val_loss: " in line and "samples/s" in line
+
+
+class FakeTTY(stdio.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_verbose_redraws_in_place_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = FakeTTY()
+    monkeypatch.setattr(sys, "stdout", stream)
+    x, y = data()
+    Trainer(small_model(), "mse", "adam").fit(x, y, epochs=2, batch_size=8, verbose=1)
+    out = stream.getvalue()
+    assert out.count("\n") == 2  # one finished line per epoch
+    assert out.count("\r") >= 2  # redrawn in place
+    assert "Epoch 2/2" in out and "samples/s" in out
+
+
+def test_verbose_zero_is_silent(capsys: pytest.CaptureFixture) -> None:
+    x, y = data()
+    model = small_model()
+    model.compile(loss="mse", optimizer="adam", metrics=["mae"])
+    model.fit(x, y, epochs=2, verbose=0, validation_split=0.2)
+    model.evaluate(x, y, verbose=0)
+    model.predict(x)
+    assert capsys.readouterr().out == ""
+
+
+# -- non-finite losses -------------------------------------------------------------------------
+
+class Recorder(Callback):
+    """Copies of the weights after every update."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.after: list[dict[str, np.ndarray]] = []
+
+    def on_batch_end(self, batch: int, logs: Any = None) -> None:
+        self.after.append(weights(self.model))
+
+
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_weights() -> None:
+    x, y = data(n=64)
+    y[40] = np.nan  # batch 5 of 8 (0-based) in every epoch without shuffling
+    model = small_model()
+    recorder = Recorder()
+    trainer = Trainer(model, "mse", "sgd")
+    with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 6") as info:
+        trainer.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0,
+                    callbacks=[recorder])
+    assert isinstance(info.value, FloatingPointError)
+    assert (info.value.epoch, info.value.step, info.value.what) == (0, 5, "loss")
+    assert np.isnan(info.value.loss)
+    assert len(recorder.after) == 5
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, recorder.after[-1][key])
+
+
+class BreaksOnThirdStep(optimizers.SGD):
+    """An SGD whose third update writes an infinity (as a diverging update would)."""
+
+    def step(self, params: Any, grads: Any) -> None:
+        super().step(params, grads)
+        if self.iterations == 3:
+            next(iter(params.values()))[0] = np.inf
+
+
+def test_update_that_breaks_weights_is_undone() -> None:
+    x, y = data()
+    model = small_model()
+    recorder = Recorder()
+    with pytest.raises(NonFiniteLossError, match="step 3") as info:
+        Trainer(model, "mse", BreaksOnThirdStep()).fit(
+            x, y, epochs=1, batch_size=8, shuffle=False, verbose=0, callbacks=[recorder])
+    assert info.value.what == "weights"
+    assert all(np.isfinite(v).all() for v in model.params.values())
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, recorder.after[-1][key])
+
+
+def test_exploding_training_stops_with_finite_weights() -> None:
+    x, y = data()
+    y = y * 1e30  # float32 squares of these overflow
+    model = small_model()
+    with pytest.raises(NonFiniteLossError):
+        Trainer(model, "mse", optimizers.SGD(learning_rate=10.0)).fit(
+            x, y, epochs=5, batch_size=8, verbose=0)
+    assert all(np.isfinite(v).all() for v in model.params.values())
+
+
+# -- callbacks ---------------------------------------------------------------------------------
+
+class HookLog(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        self.calls.append("train_begin")
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.calls.append(f"epoch_begin {epoch}")
+
+    def on_batch_end(self, batch: int, logs: Any = None) -> None:
+        assert "loss" in logs
+        self.calls.append(f"batch_end {batch}")
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        assert {"loss", "val_loss"} <= set(logs)
+        self.calls.append(f"epoch_end {epoch}")
+
+    def on_train_end(self, logs: Any = None) -> None:
+        self.calls.append("train_end")
+
+
+def test_callback_hook_order() -> None:
+    x, y = data(n=20)
+    hooks = HookLog()
+    Trainer(small_model(), "mse", "adam").fit(
+        x, y, epochs=2, batch_size=8, verbose=0, validation_data=(x, y), callbacks=[hooks])
+    per_epoch = ["batch_end 0", "batch_end 1", "batch_end 2"]
+    assert hooks.calls == (["train_begin", "epoch_begin 0", *per_epoch, "epoch_end 0",
+                            "epoch_begin 1", *per_epoch, "epoch_end 1", "train_end"])
+    assert hooks.model is hooks.trainer.model
+
+
+class EpochWeights(Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.after: list[dict[str, np.ndarray]] = []
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.after.append(weights(self.model))
+
+
+def test_early_stopping_patience_and_restore_best_weights() -> None:
+    x, y = data()
+    epochs = EpochWeights()
+    # min_delta so large that only the first epoch counts as an improvement.
+    stopper = EarlyStopping(monitor="loss", patience=2, min_delta=1e9,
+                            restore_best_weights=True)
+    model = small_model()
+    history = Trainer(model, "mse", "adam").fit(x, y, epochs=20, verbose=0,
+                                                callbacks=[epochs, stopper])
+    assert len(history.history["loss"]) == 4  # best at 0, then 3 epochs without improving
+    assert stopper.stopped_epoch == 3 and stopper.best_epoch == 0
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, epochs.after[0][key])
+
+
+def test_early_stopping_on_val_loss_needs_validation_data() -> None:
+    x, y = data()
+    with pytest.raises(KeyError, match="val_loss"):
+        Trainer(small_model(), "mse", "adam").fit(x, y, epochs=2, verbose=0,
+                                                  callbacks=[EarlyStopping()])
+
+
+def test_model_checkpoint_epoch_pattern_and_best_only(tmp_path: Any) -> None:
+    x, y = data()
+    every = ModelCheckpoint(tmp_path / "m-{epoch:02d}.npz", monitor="loss")
+    best = ModelCheckpoint(tmp_path / "best.npz", monitor="val_loss", save_best_only=True)
+    model = small_model()
+    Trainer(model, "mse", "adam").fit(x, y, epochs=3, verbose=0, validation_split=0.25,
+                                      callbacks=[every, best])
+    assert [p.rsplit("/", 1)[1] for p in every.saved] == ["m-01.npz", "m-02.npz", "m-03.npz"]
+    assert 1 <= len(best.saved) <= 3
+    restored = load_model(tmp_path / "m-03.npz")
+    np.testing.assert_array_equal(restored.predict(x), model.predict(x))
+
+
+def test_csv_and_json_loggers(tmp_path: Any) -> None:
+    x, y = data()
+    csv_path, json_path = tmp_path / "log.csv", tmp_path / "log.jsonl"
+    history = Trainer(small_model(), "mse", "adam", metrics=["mae"]).fit(
+        x, y, epochs=3, verbose=0, validation_split=0.25,
+        callbacks=[CSVLogger(csv_path), JSONLogger(json_path)])
+    with open(csv_path, newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
+    assert [int(r[0]) for r in rows[1:]] == [0, 1, 2]
+    assert [float(r[1]) for r in rows[1:]] == history.history["loss"]
+    records = [json.loads(line) for line in json_path.read_text().splitlines()]
+    assert [r["epoch"] for r in records] == [0, 1, 2]
+    assert [r["val_loss"] for r in records] == history.history["val_loss"]
+
+
+def test_history_is_a_callback() -> None:
+    history = History()
+    history.on_epoch_end(0, {"loss": 1.0})
+    history.on_epoch_end(1, {"loss": 0.5})
+    assert history.history == {"loss": [1.0, 0.5]} and history.epoch == [0, 1]
+
+
+# -- reproducibility ---------------------------------------------------------------------------
+
+def run(seed: int, dropout: bool = True) -> list[np.ndarray]:
+    x, y = data()
+    model = small_model(dropout=dropout)
+    Trainer(model, "mse", "adam").fit(x, y, epochs=3, batch_size=8, verbose=0, seed=seed)
+    return model.get_weights()  # in layer order: names differ between the models
+
+
+def test_seeded_runs_are_bit_for_bit_identical() -> None:
+    a, b, c = run(seed=3), run(seed=3), run(seed=4)
+    for wa, wb in zip(a, b):
+        np.testing.assert_array_equal(wa, wb)
+    assert any(not np.array_equal(wa, wc) for wa, wc in zip(a, c))
+
+
+# -- validation_split --------------------------------------------------------------------------
+
+def test_validation_split_holds_out_the_last_samples() -> None:
+    x, y = data(n=40)
+    y[32:] = np.nan  # the last 20%: never trained on, so no NonFiniteLossError
+    model = small_model()
+    model.compile(loss="mse", optimizer="adam")
+    history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.2)
+    assert history.params["samples"] == 32
+    assert all(np.isfinite(history.history["loss"]))
+    assert all(np.isnan(history.history["val_loss"]))
+
+
+def test_validation_loss_is_evaluate_on_held_out_part() -> None:
+    x, y = data(n=40)
+    model = small_model()
+    model.compile(loss="mse", optimizer="adam")
+    history = model.fit(x, y, epochs=2, verbose=0, validation_split=0.2, seed=0)
+    assert history.history["val_loss"][-1] == model.evaluate(x[32:], y[32:], verbose=0)
+
+
+def test_validation_data_with_lengths() -> None:
+    x, y = data(n=24)
+    lengths = np.array([6, 3, 1] * 8)
+    model = small_model()
+    history = Trainer(model, "mse", "adam").fit(
+        x, y, epochs=2, verbose=0, lengths=lengths, validation_data=(x, y, lengths))
+    assert len(history.history["val_loss"]) == 2
+
+
+# -- clipping ----------------------------------------------------------------------------------
+
+def test_clip_value_bounds_each_update() -> None:
+    x, y = data()
+    y = y * 100  # large gradients
+    model = small_model()
+    before = weights(model)
+    Trainer(model, "mse", optimizers.SGD(learning_rate=1.0), clip_value=0.01).fit(
+        x, y, epochs=1, batch_size=64, verbose=0)
+    for key, value in model.params.items():
+        assert np.max(np.abs(value - before[key])) <= 0.01 + 1e-7
+
+
+def test_clip_norm_bounds_the_update_norm() -> None:
+    x, y = data()
+    y = y * 100
+    model = small_model()
+    before = weights(model)
+    Trainer(model, "mse", optimizers.SGD(learning_rate=1.0), clip_norm=0.5).fit(
+        x, y, epochs=1, batch_size=64, verbose=0)
+    norm = np.sqrt(sum(np.sum((model.params[k] - before[k]) ** 2) for k in before))
+    assert norm <= 0.5 + 1e-5
