@@ -319,3 +319,13 @@ def test_checkpoint_with_foreign_optimizer_state_is_refused(tmp_path: Path) -> N
     _rewrite(path, edit_config=rename)
     with pytest.raises(rio.ModelFileError, match="optimizer state"):
         Trainer.load(path)
+
+
+def test_metadata_and_trainable_flags_round_trip(tmp_path: Path) -> None:
+    model = Sequential([Embedding(5, 3, input_shape=(4,), seed=0), SimpleRNN(2, seed=1)])
+    model.layers[0].trainable = False
+    model.metadata["char_vocab"] = {"chars": "abcd", "note": ["json", 1]}
+    path = model.save(tmp_path / "m.npz")
+    loaded = load_model(path)
+    assert loaded.metadata == model.metadata
+    assert [layer.trainable for layer in loaded.layers] == [False, True]

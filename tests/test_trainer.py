@@ -319,3 +319,35 @@ def test_clip_norm_bounds_the_update_norm() -> None:
         x, y, epochs=1, batch_size=64, verbose=0)
     norm = np.sqrt(sum(np.sum((model.params[k] - before[k]) ** 2) for k in before))
     assert norm <= 0.5 + 1e-5
+
+
+def test_stop_training_set_after_a_batch_ends_the_epoch_there() -> None:
+    from rnnkit.callbacks import Callback
+    from rnnkit.layers import Dense, SimpleRNN
+    from rnnkit.models import Sequential
+
+    class StopAfter(Callback):
+        def __init__(self, updates: int) -> None:
+            super().__init__()
+            self.updates, self.seen = updates, 0
+
+        def on_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.seen += 1
+            if self.seen >= self.updates:
+                self.model.stop_training = True
+
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((64, 5, 1)), rng.standard_normal((64, 1))
+    model = Sequential([SimpleRNN(3, input_shape=(5, 1), seed=0), Dense(1, seed=1)])
+    model.compile(loss="mse", optimizer="sgd")
+    stop = StopAfter(3)
+    history = model.fit(x, y, epochs=5, batch_size=8, verbose=0, callbacks=[stop])
+    assert stop.seen == 3 and len(history.history["loss"]) == 1
+
+    stream_stop = StopAfter(4)
+    seq_model = Sequential([SimpleRNN(3, return_sequences=True, input_shape=(None, 1), seed=0),
+                            Dense(1, seed=1)])
+    trainer = Trainer(seq_model, loss="mse", optimizer="sgd")
+    trainer.fit_stream(rng.standard_normal(10_000), batch_size=4, bptt=10, epochs=3,
+                       callbacks=[stream_stop], verbose=0)
+    assert stream_stop.seen == 4 and trainer.epoch == 1

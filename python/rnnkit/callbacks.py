@@ -3,7 +3,8 @@
 Every callback gets ``set_trainer(trainer)`` before training, so ``self.trainer`` and
 ``self.model`` are available in the hooks. Hooks receive ``logs``: a dict of floats such as
 ``{"loss": 0.12, "accuracy": 0.9, "val_loss": 0.15}``. Setting ``self.model.stop_training = True``
-(or ``self.trainer.stop_training = True``) ends training after the current epoch.
+(or ``self.trainer.stop_training = True``) ends training: set in ``on_epoch_end`` after that
+epoch, set in ``on_batch_end`` after that update (the epoch then ends early, with its logs).
 
 Order of the hooks::
 

@@ -173,13 +173,15 @@ def save_model(model: Model, filepath: PathLike, trainer: Optional["Trainer"] = 
             weights.append({"key": key, "array": name, "shape": list(value.shape),
                             "dtype": value.dtype.name})
         layers.append({"name": layer.name, "class_name": type(layer).__name__,
-                       "input_shape": _shape_list(layer.input_shape), "weights": weights})
+                       "input_shape": _shape_list(layer.input_shape), "weights": weights,
+                       "trainable": bool(layer.trainable)})
     config: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "rnnkit_version": __version__,
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
         "layers": layers,
+        "metadata": getattr(model, "metadata", {}),
         "trainer": None,
     }
     if trainer is not None:
@@ -322,6 +324,12 @@ def load_model(filepath: PathLike, custom_objects: Optional[dict[str, type]] = N
                              f"{class_name} rebuilt from its config has {len(model.layers)}")
     for layer, saved in zip(model.layers, saved_layers):
         _restore_layer(path, layer, saved, arrays)
+        layer.trainable = bool(saved.get("trainable", True))
+    metadata = config.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ModelFileError(f"{path}: the model metadata must be a JSON object, got "
+                             f"{type(metadata).__name__}")
+    model.metadata = dict(metadata)
     if config.get("trainer"):
         _restore_trainer(path, model, config["trainer"], arrays)
     return model

@@ -134,6 +134,8 @@ class Model:
         self.name = name or f"{_snake_case(type(self).__name__)}_{next(_model_counter)}"
         self.trainer: Optional["Trainer"] = None
         self.history: Optional["History"] = None
+        # JSON-serialisable extras that travel with a saved model (e.g. a char vocabulary).
+        self.metadata: dict[str, Any] = {}
         self.stop_training = False
 
     def __setattr__(self, key: str, value: Any) -> None:

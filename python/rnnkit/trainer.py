@@ -515,8 +515,12 @@ class Trainer:
                         weight_sum += weight
                         cbs.on_batch_end(step, batch_logs)
                         step += 1
+                        if self.model.stop_training:
+                            break  # a callback asked to stop: end the epoch after this update
                 done += nb
                 progress.update(done, self._running_logs(loss_sum, weight_sum))
+                if self.model.stop_training:
+                    break
         logs = self._running_logs(loss_sum, weight_sum)
         if val is not None:
             xv, yv, lv = val
@@ -710,6 +714,8 @@ class Trainer:
                             cbs.on_batch_end(step, batch_logs)
                             progress.update(end * X.shape[0],
                                             self._running_logs(loss_sum, weight_sum))
+                            if self.model.stop_training:
+                                break  # a callback asked to stop: this epoch ends here
                     logs = self._running_logs(loss_sum, weight_sum)
                     if validation_sequence is not None:
                         states = self._stream_states(rnns)
