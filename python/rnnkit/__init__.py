@@ -34,12 +34,17 @@ _LAZY = {
     "trainer": ("trainer", None),
     "Trainer": ("trainer", "Trainer"),
     "load_model": ("models", "load_model"),
+    "text": ("text", None),
+    "generate": ("text", "generate"),
+    "inspect": ("inspect", None),
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first access
     from . import (activations, callbacks, initializers, io, layers, losses, metrics, models,
                    optimizers, trainer)
+    from . import inspect, text
     from .models import load_model
+    from .text import generate
     from .trainer import Trainer
 
 
@@ -68,6 +73,7 @@ __all__ = [
     "models",
     "optimizers",
     "get_num_threads",
+    "generate",
     "gradcheck",
     "ops",
     "reference",

@@ -1,4 +1,5 @@
-"""Command line: ``python -m rnnkit bench`` (speed against NumPy)."""
+"""Command line: ``python -m rnnkit bench`` (speed against NumPy), ``python -m rnnkit demo``
+(a character model learns Python; the bundled examples)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ USAGE = """usage: python -m rnnkit COMMAND [options]
 
 commands:
   bench   time forward+backward against the best plain NumPy (and PyTorch if installed)
+  demo    a char-level RNN learns Python's standard library (~1 min); --example NAME, --list
 
 Run `python -m rnnkit COMMAND --help` for a command's options."""
 
@@ -23,6 +25,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from .bench import main as bench_main
 
         return bench_main(rest)
+    if command == "demo":
+        from .demo import main as demo_main
+
+        return demo_main(rest)
     print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 

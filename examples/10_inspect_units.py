@@ -1,0 +1,16 @@
+"""Inspecting hidden units of a char model: the quote-detecting cell, bracket and column units.
+
+A thin wrapper over the module rnnkit.examples.inspect_units (read it for the code). Figures go to
+examples/output/ beside this script unless --out-dir says otherwise; --quick runs the small
+configuration the tests use. Needs: pip install "rnnkit[examples]".
+"""
+
+import sys
+from pathlib import Path
+
+from rnnkit.examples.inspect_units import main
+
+if __name__ == "__main__":
+    # The default output folder sits beside this script, wherever it is run from; a user's
+    # own --out-dir comes later on the command line and wins.
+    main(["--out-dir", str(Path(__file__).resolve().parent / "output"), *sys.argv[1:]])

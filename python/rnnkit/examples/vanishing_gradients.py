@@ -1,0 +1,207 @@
+"""Example 9 - vanishing (and exploding) gradients: how far back a vanilla RNN can learn.
+
+Left panel: the norm of ``dL/dh_t`` against the distance ``T - t`` from a loss on the last state
+only, for tanh and relu cells under small (N(0, 0.01^2)), orthogonal (Keras's default) and large
+(N(0, (2.5/sqrt(H))^2)) recurrent weights, averaged over a batch of random input sequences. The
+same figure shows truncated BPTT: with ``truncate=k`` the gradient is exactly zero beyond ``k``
+steps. Right panel: accuracy on the copy-memory task (remember the first symbol across a gap of
+distractors) as the gap grows: what vanishing gradients cost in practice.
+
+Run: ``python examples/09_vanishing_gradients.py`` (``--quick`` for the test-sized run).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from .. import initializers, ops, plot
+from ..layers import Dense, SimpleRNN
+from ..models import Sequential
+from ..optimizers import Adam
+from ._common import Stopwatch, figure_path, parse_config, resolve_config
+
+__all__ = ["Config", "DEFAULT", "SMALL", "recurrent_weights", "state_gradient_norms",
+           "copy_task", "copy_task_accuracy", "run", "main"]
+
+INITS = ("small", "orthogonal", "large")
+ACTIVATIONS = ("tanh", "relu")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Settings of the gradient-norm measurement and of the copy-memory task."""
+
+    hidden: int = 64
+    steps: int = 100             # T of the gradient-norm measurement
+    batch: int = 32              # sequences averaged over
+    truncate: int = 20           # the TBPTT window shown on the same figure
+    gaps: tuple[int, ...] = (5, 20, 40, 55, 70, 85, 100)
+    symbols: int = 4             # copy task: chance accuracy is 1 / symbols
+    copy_units: int = 32
+    copy_samples: int = 1200
+    copy_epochs: int = 30
+
+
+DEFAULT = Config()
+SMALL = Config(steps=60, gaps=(10, 100), copy_samples=800, copy_epochs=20)
+
+
+def recurrent_weights(kind: str, hidden: int, rng: np.random.Generator) -> np.ndarray:
+    """``Wh (H, H)``: ``"small"`` N(0, 0.01^2) (spectral radius ~0.01 sqrt(H) << 1),
+    ``"orthogonal"`` (all singular values 1) or ``"large"`` N(0, (2.5/sqrt(H))^2) (radius
+    ~2.5)."""
+    if kind == "small":
+        return rng.normal(0.0, 0.01, (hidden, hidden))
+    if kind == "orthogonal":
+        return initializers.get("orthogonal")((hidden, hidden), rng).astype(np.float64)
+    if kind == "large":
+        return rng.normal(0.0, 2.5 / np.sqrt(hidden), (hidden, hidden))
+    raise ValueError(f"unknown initialisation {kind!r}; choose from {INITS}")
+
+
+def state_gradient_norms(Wh: np.ndarray, inputs: np.ndarray, activation: str,
+                         truncate: Optional[int] = None, seed: int = 0) -> np.ndarray:
+    """Mean over the batch of ``||dL/dh_t||`` for ``t = 0 .. T-1``, where ``L = v . h_T``
+    (a random unit vector ``v``: a loss on the last state only).
+
+    Method (one forward and one backward kernel call for all ``t``): the kernels return
+    gradients of the inputs and weights, not of every state. Run the cell with ``Wx = I`` and
+    the input projection already applied (``inputs`` are ``x_t @ Wx_real``, shape
+    ``(N, T, H)``): the forward pass is the same network, and the returned ``dx_t`` is then
+    exactly ``dL/da_t``, the gradient of the pre-activation of step ``t``. As ``h_t`` enters the
+    loss only through ``a_{t+1} = ... + h_t @ Wh``, ``dL/dh_t = dL/da_{t+1} @ Wh^T`` for
+    ``t < T-1`` and ``dL/dh_{T-1} = v``. Under truncated BPTT the kernel drops the link
+    ``h_{t} -> a_{t+1}`` when ``t+1`` is a multiple of ``k``, so that gradient is zero there.
+    """
+    n, t, h = inputs.shape
+    v = np.random.default_rng(seed).standard_normal(h)
+    v /= np.linalg.norm(v)
+    eye = np.eye(h)
+    _, _, cache = ops.rnn_forward(inputs, eye, Wh, np.zeros(h), activation=activation)
+    grads = ops.rnn_backward(cache, dh_last=np.broadcast_to(v, (n, h)), truncate=truncate)
+    da = grads["x"]                                # (N, T, H): dL/da_t
+    dh = np.empty_like(da)
+    dh[:, :-1] = da[:, 1:] @ Wh.T                  # dL/dh_t through a_{t+1}
+    dh[:, -1] = v
+    if truncate is not None:
+        cut = (np.arange(1, t) % truncate) == 0    # link h_{t} -> a_{t+1} dropped
+        dh[:, :-1][:, cut] = 0.0
+    return np.linalg.norm(dh, axis=2).mean(axis=0)
+
+
+def copy_task(n: int, gap: int, symbols: int, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Copy-memory data: ``x (n, gap + 2, symbols + 1)`` one-hot: a symbol at step 0, ``gap``
+    random distractor symbols from the same alphabet, then a recall cue (the extra channel);
+    ``y (n,)`` the first symbol, to output at the last step. (With constant blanks instead of
+    distractors an orthogonal tanh RNN holds the symbol for hundreds of steps: the distractors
+    keep moving the state, as real inputs do.)"""
+    t = gap + 2
+    seq = rng.integers(0, symbols, size=(n, t - 1))
+    x = np.zeros((n, t, symbols + 1), dtype=np.float32)
+    x[np.arange(n)[:, None], np.arange(t - 1)[None, :], seq] = 1.0
+    x[:, -1, symbols] = 1.0          # recall cue
+    return x, seq[:, 0]
+
+
+def copy_task_accuracy(gap: int, cfg: Config, activation: str = "tanh", seed: int = 0) -> float:
+    """Held-out accuracy of ``SimpleRNN(copy_units) -> Dense(symbols)`` trained on the copy
+    task with gap ``gap`` (full BPTT, Adam). Chance is ``1 / symbols``."""
+    rng = np.random.default_rng([seed, gap])
+    x, y = copy_task(cfg.copy_samples, gap, cfg.symbols, rng)
+    x_test, y_test = copy_task(400, gap, cfg.symbols, rng)
+    model = Sequential([SimpleRNN(cfg.copy_units, activation=activation, seed=seed,
+                                  input_shape=(None, cfg.symbols + 1)),
+                        Dense(cfg.symbols, seed=seed + 1)])
+    model.compile(optimizer=Adam(3e-3), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"], clip_norm=1.0)
+    model.fit(x, y, epochs=cfg.copy_epochs, batch_size=32, verbose=0, seed=seed)
+    return float(np.mean(model.predict(x_test).argmax(axis=-1) == y_test))
+
+
+def _figure(norms: dict[str, np.ndarray], truncated: np.ndarray, k: int,
+            accuracy: dict[int, float], chance: float, path: Any) -> None:
+    fig, axes = plot.new_figure(1, 2, width=5.6, height=4.2)
+    ax = axes[0, 0]
+    styles = {"small": ":", "orthogonal": "-", "large": "--"}
+    # Zero has no place on a log axis: values below the floor (the truncated gradient beyond k,
+    # underflowing small-init gradients) are drawn at the floor, so curves visibly drop there.
+    floor = 1e-40
+    for label, values in norms.items():
+        act, init = label.split("/")
+        dist = np.arange(len(values))[::-1]           # T - 1 - t: steps back from the loss
+        ax.plot(dist, np.maximum(values, floor), styles[init],
+                color="C0" if act == "tanh" else "C3", label=label)
+    dist = np.arange(len(truncated))[::-1]
+    ax.plot(dist, np.maximum(truncated, floor), "-.", color="k", linewidth=1.5,
+            label=f"tanh/orthogonal, TBPTT k={k} (0 beyond)")
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 10, 1e40)
+    ax.set_xlabel("distance from the loss, T - t (steps)")
+    ax.set_ylabel("mean ||dL/dh_t||")
+    ax.set_title("Gradient reaching earlier states")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
+    ax = axes[0, 1]
+    gaps = sorted(accuracy)
+    ax.plot(gaps, [accuracy[g] for g in gaps], marker="o", label="tanh SimpleRNN, full BPTT")
+    ax.axhline(chance, color="grey", linestyle=":", label="chance")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlabel("gap (distractor steps between symbol and recall)")
+    ax.set_ylabel("held-out accuracy")
+    ax.set_title("Copy-memory task")
+    ax.legend(fontsize=8)
+    plot.save_figure(fig, path)
+
+
+def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
+        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+    """Measure; return ``norms`` (``"act/init"`` -> per-step norms, index ``t``),
+    ``ratio`` (``"act/init"`` -> norm at distance ``steps-1`` over norm at distance 0),
+    ``truncated_norms``, ``copy_accuracy`` (gap -> accuracy), ``seconds`` and ``figures``."""
+    cfg = resolve_config(DEFAULT, config)
+    clock = Stopwatch()
+    rng = np.random.default_rng(seed)
+    # Inputs already projected (x_t @ Wx_real), with unit variance per unit: a typical drive.
+    inputs = rng.standard_normal((cfg.batch, cfg.steps, cfg.hidden))
+    weights = {init: recurrent_weights(init, cfg.hidden, np.random.default_rng([seed, i]))
+               for i, init in enumerate(INITS)}
+    norms = {f"{act}/{init}": state_gradient_norms(weights[init], inputs, act, seed=seed)
+             for act in ACTIVATIONS for init in INITS}
+    truncated = state_gradient_norms(weights["orthogonal"], inputs, "tanh", cfg.truncate,
+                                     seed=seed)
+    ratio = {k: float(v[0] / v[-1]) for k, v in norms.items()}
+    accuracy = {}
+    for gap in cfg.gaps:
+        accuracy[gap] = copy_task_accuracy(gap, cfg, seed=seed)
+        if verbose:
+            print(f"copy task, gap {gap:>3}: held-out accuracy {accuracy[gap]:.1%}")
+    figures = {"gradients": str(figure_path(out_dir, "09_vanishing_gradients.png"))}
+    _figure(norms, truncated, cfg.truncate, accuracy, 1.0 / cfg.symbols, figures["gradients"])
+    return {"norms": norms, "ratio": ratio, "truncated_norms": truncated,
+            "copy_accuracy": accuracy, "seconds": clock.elapsed, "figures": figures}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+    """Command line: measure, then say what was found and where the figure is."""
+    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
+    results = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    print(f"Vanishing gradients: ||dL/dh_t|| {config.steps - 1} steps back from the loss, "
+          "relative to the last step:")
+    for label, r in results["ratio"].items():
+        print(f"  {label:<16} {r:.2e}")
+    k = config.truncate
+    print(f"  TBPTT k={k}: zero beyond {k} steps "
+          f"({int((results['truncated_norms'] == 0).sum())} of {config.steps} states get none)")
+    print("Copy-memory task (tanh, chance {:.0%}): ".format(1 / config.symbols)
+          + ", ".join(f"gap {g}: {a:.0%}" for g, a in results["copy_accuracy"].items()))
+    print(f"  in {results['seconds']:.1f} s")
+    for name, path in results["figures"].items():
+        print(f"  figure ({name}): {path}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
