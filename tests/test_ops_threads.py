@@ -207,3 +207,23 @@ def test_worker_pool_survives_many_varied_calls_and_callers():
         t.join(timeout=60)
     assert not any(t.is_alive() for t in threads), "kernel calls did not finish: pool deadlock"
     assert not failures, failures
+
+
+def test_one_thread_pool_quiets_other_blas_pools_but_not_rnnkits():
+    from rnnkit.threads import one_thread_pool
+
+    rnnkit.set_num_threads(2)
+    others = [i for i in threadpoolctl.threadpool_info() if i not in rnnkit_blas_entries()]
+    before = {i["filepath"]: i["num_threads"] for i in others}
+    with one_thread_pool():
+        assert rnnkit.get_num_threads() == 2
+        inside = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+                  if i["filepath"] in before}
+        assert set(inside.values()) <= {1}, inside
+    after = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+             if i["filepath"] in before}
+    assert after == before
+    rnnkit.set_num_threads(1)
+    with one_thread_pool():  # nothing to quiet when rnnkit itself runs on one thread
+        assert {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
+                if i["filepath"] in before} == before

@@ -13,12 +13,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import statistics
 import sys
-import time
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 import numpy as np
+
+from .bench import median_seconds
+from .threads import in_one_thread_pool
 
 __all__ = ["main", "compare_kernels", "numpy_reference_kernels"]
 
@@ -38,23 +39,7 @@ def numpy_reference_kernels() -> Iterator[None]:
         recurrent.ops = kernels
 
 
-def _median_seconds(fn: Callable[[], object], min_seconds: float, rounds: int = 5) -> float:
-    """Median seconds per call over ``rounds`` rounds of about ``min_seconds / rounds`` each."""
-    fn()  # warm up
-    per_round = min_seconds / rounds
-    times = []
-    for _ in range(rounds):
-        calls, start = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= per_round:
-                break
-        times.append(elapsed / calls)
-    return statistics.median(times)
-
-
+@in_one_thread_pool  # as in training: NumPy's BLAS single-threaded beside the kernels' pool
 def compare_kernels(model: Any, x: np.ndarray, y: np.ndarray,
                     loss: str = "sparse_categorical_crossentropy", optimizer: str = "adam",
                     min_seconds: float = 1.0) -> dict[str, float]:
@@ -96,8 +81,8 @@ def compare_kernels(model: Any, x: np.ndarray, y: np.ndarray,
     for label, context in (("rnnkit", contextlib.nullcontext()),
                            ("numpy", numpy_reference_kernels())):
         with context:
-            times[f"step_{label}_ms"] = _median_seconds(step, min_seconds) * 1e3
-            times[f"rnn_{label}_ms"] = _median_seconds(layer_pass, min_seconds / 2) * 1e3
+            times[f"step_{label}_ms"] = median_seconds(step, 5, min_seconds / 5) * 1e3
+            times[f"rnn_{label}_ms"] = median_seconds(layer_pass, 5, min_seconds / 10) * 1e3
     times["step_ratio"] = times["step_numpy_ms"] / times["step_rnnkit_ms"]
     times["rnn_ratio"] = times["rnn_numpy_ms"] / times["rnn_rnnkit_ms"]
     return times

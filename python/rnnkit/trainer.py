@@ -43,6 +43,7 @@ from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .callbacks import Callback, History
 from .models import Inputs, Model, num_samples, take
+from .threads import in_one_thread_pool
 
 __all__ = ["Trainer", "NonFiniteLossError", "ProgressBar"]
 
@@ -342,6 +343,7 @@ class Trainer:
             else:
                 yield x[:, start:stop], y, lw, stop == t
 
+    @in_one_thread_pool
     def compute_gradients(self, x: Inputs, y: Any, lengths: Optional[np.ndarray] = None,
                           tbptt: Optional[int] = None, training: bool = True
                           ) -> tuple[float, dict[str, np.ndarray]]:
@@ -374,6 +376,7 @@ class Trainer:
         return float(np.mean(window_losses)) if window_losses else 0.0, total
 
     # -- fit ----------------------------------------------------------------------------------
+    @in_one_thread_pool
     def fit(
         self,
         x: Inputs,
@@ -537,6 +540,7 @@ class Trainer:
         return logs
 
     # -- evaluate / predict -------------------------------------------------------------------
+    @in_one_thread_pool
     def evaluate(self, x: Inputs, y: Any, batch_size: int = 32, verbose: int = 0,
                  lengths: Optional[np.ndarray] = None) -> dict[str, float]:
         """Mean loss and metrics over ``(x, y)`` with ``training=False``:
@@ -566,6 +570,7 @@ class Trainer:
             print("evaluate - " + " - ".join(f"{k}: {_fmt(v)}" for k, v in logs.items()))
         return logs
 
+    @in_one_thread_pool
     def predict(self, x: Inputs, batch_size: int = 32,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:
         """``model.predict``: outputs with ``training=False``, in batches."""
@@ -616,6 +621,7 @@ class Trainer:
         for layer, state in zip(rnns, states):
             layer.state = state
 
+    @in_one_thread_pool
     def fit_stream(
         self,
         sequence: np.ndarray,
@@ -737,6 +743,7 @@ class Trainer:
         w = np.ascontiguousarray(A[:, start:stop])  # a small copy: the window only
         return w[..., None] if add_axis else w
 
+    @in_one_thread_pool
     def evaluate_stream(self, sequence: np.ndarray, targets: Optional[np.ndarray] = None,
                         batch_size: int = 32, bptt: int = 35) -> dict[str, float]:
         """Loss and metrics over a stream laid out as in :meth:`fit_stream` (state carried
