@@ -34,6 +34,8 @@ from typing import Any, Union
 
 import numpy as np
 
+from ._registry import Configurable, Registry, class_and_config
+
 __all__ = [
     "Initializer", "GlorotUniform", "Orthogonal", "Zeros", "Ones", "RandomUniform",
     "TorchUniform", "RandomNormal", "Identity", "get", "serialize",
@@ -53,7 +55,7 @@ def _fans(shape: tuple[int, ...]) -> tuple[int, int]:
     return shape[-2] * receptive, shape[-1] * receptive
 
 
-class Initializer:
+class Initializer(Configurable):
     """Base class. Subclasses implement :meth:`draw` (float64) and keep their constructor
     arguments as attributes listed by :meth:`get_config`."""
 
@@ -68,13 +70,6 @@ class Initializer:
 
     def draw(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class GlorotUniform(Initializer):
@@ -213,7 +208,8 @@ _BY_NAME: dict[str, type[Initializer]] = {
     "random_normal": RandomNormal,
     "identity": Identity,
 }
-_CLASSES = {cls.__name__: cls for cls in set(_BY_NAME.values())}
+_REGISTRY = Registry("initializer", Initializer, _BY_NAME,
+                     expected="a name, an Initializer or a callable")
 
 
 def get(identifier: InitializerLike) -> Callable[..., np.ndarray]:
@@ -225,22 +221,10 @@ def get(identifier: InitializerLike) -> Callable[..., np.ndarray]:
         ValueError: unknown name (the message lists the known ones).
         TypeError: anything else.
     """
-    if isinstance(identifier, Initializer) or (callable(identifier)
-                                                and not isinstance(identifier, type)):
+    # Any plain callable is an initialiser too; a class is not (it would be called with a shape).
+    if callable(identifier) and not isinstance(identifier, type):
         return identifier
-    if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name", ""))
-        if cls is None:
-            raise ValueError(f"unknown initializer class {identifier.get('class_name')!r}; "
-                             f"known: {sorted(_CLASSES)}")
-        return cls(**identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(_BY_NAME)}")
-        return cls()
-    raise TypeError(f"initializer must be a name, an Initializer or a callable, "
-                    f"got {type(identifier).__name__}")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(identifier: InitializerLike) -> Union[str, dict[str, Any]]:
@@ -252,6 +236,6 @@ def serialize(identifier: InitializerLike) -> Union[str, dict[str, Any]]:
     if isinstance(identifier, dict):
         return identifier
     if isinstance(identifier, Initializer):
-        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
+        return class_and_config(identifier)
     raise TypeError(f"cannot serialise initializer {identifier!r}: use a name or an "
                     "rnnkit.initializers.Initializer")

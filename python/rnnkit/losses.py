@@ -20,6 +20,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from ._lengths import check_lengths
+from ._registry import Configurable, Registry, class_and_config
 from .activations import log_softmax, sigmoid, softmax
 
 __all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
@@ -37,20 +39,11 @@ def _float(a: Any) -> np.ndarray:
 
 def step_mask(lengths: Optional[np.ndarray], n: int, t: int) -> Optional[np.ndarray]:
     """Boolean ``(N, T)`` mask of valid steps (``t < lengths[i]``), or None without lengths."""
-    if lengths is None:
-        return None
-    lens = np.asarray(lengths)
-    if lens.dtype.kind not in "iu":
-        raise TypeError(f"lengths must hold integers, got dtype {lens.dtype}")
-    if lens.shape != (n,):
-        raise ValueError(f"lengths must have shape (N,) = ({n},), got {lens.shape}")
-    if n and (lens.min() < 0 or lens.max() > t):
-        raise ValueError(f"lengths must lie in [0, T] = [0, {t}], got values in "
-                         f"[{lens.min()}, {lens.max()}]")
-    return np.arange(t) < lens[:, None]
+    lens = check_lengths(lengths, n, t)
+    return None if lens is None else np.arange(t) < lens[:, None]
 
 
-class Loss:
+class Loss(Configurable):
     """Base class. Subclasses implement :meth:`_compute` returning the per-element or per-step
     loss and its gradient, both unreduced; the base class applies the mask and the mean."""
 
@@ -108,13 +101,6 @@ class Loss:
 
     def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        return {}
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class MeanSquaredError(Loss):
@@ -272,9 +258,7 @@ _BY_NAME: dict[str, Any] = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
 }
-_CLASSES = {cls.__name__: cls for cls in (MeanSquaredError, MeanAbsoluteError,
-                                          BinaryCrossentropy, SparseCategoricalCrossentropy,
-                                          CategoricalCrossentropy)}
+_REGISTRY = Registry("loss", Loss, _BY_NAME, expected="a name or a Loss")
 
 
 def get(identifier: Union[str, Loss, type, dict]) -> Loss:
@@ -283,24 +267,11 @@ def get(identifier: Union[str, Loss, type, dict]) -> Loss:
     ``"categorical_crossentropy"``), a class name (``"MeanSquaredError"``), a
     ``{"class_name", "config"}`` dict, a Loss class, or a Loss instance (returned as is).
     Cross-entropies made from a name take logits (``from_logits=True``)."""
-    if isinstance(identifier, Loss):
-        return identifier
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
-    if isinstance(identifier, dict):
-        cls = _CLASSES.get(identifier.get("class_name", ""))
-        if cls is None:
-            raise ValueError(f"unknown loss class {identifier.get('class_name')!r}; "
-                             f"known: {sorted(_CLASSES)}")
-        return cls(**identifier.get("config", {}))
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower()) or _CLASSES.get(identifier)
-        if cls is None:
-            raise ValueError(f"unknown loss {identifier!r}; known: {sorted(_BY_NAME)}")
-        return cls()
-    raise TypeError(f"loss must be a name or a Loss, got {type(identifier).__name__}")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(loss: Loss) -> dict[str, Any]:
     """``{"class_name", "config"}`` that :func:`get` accepts back."""
-    return {"class_name": type(loss).__name__, "config": loss.get_config()}
+    return class_and_config(loss)

@@ -15,6 +15,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from ._registry import Registry
 from .losses import MeanAbsoluteError, MeanSquaredError, SparseCategoricalCrossentropy, step_mask
 
 __all__ = ["Metric", "Accuracy", "Perplexity", "MeanAbsoluteErrorMetric", "MeanSquaredErrorMetric",
@@ -175,16 +176,13 @@ _BY_NAME: dict[str, Any] = {
     "mse": MeanSquaredErrorMetric, "mean_squared_error": MeanSquaredErrorMetric,
 }
 
+# Metrics are chosen by name only (compile(metrics=[...])): no class names, no dicts.
+_REGISTRY = Registry("metric", Metric, _BY_NAME, expected="a name or a Metric",
+                     by_class_name=False)
+
 
 def get(identifier: Union[str, Metric]) -> Metric:
     """A fresh metric from ``"accuracy"``/``"acc"``, ``"perplexity"``/``"ppl"``,
     ``"mae"``/``"mean_absolute_error"``, ``"mse"``/``"mean_squared_error"``, or a Metric
     (returned as is)."""
-    if isinstance(identifier, Metric):
-        return identifier
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"unknown metric {identifier!r}; known: {sorted(_BY_NAME)}")
-        return cls()
-    raise TypeError(f"metric must be a name or a Metric, got {type(identifier).__name__}")
+    return _REGISTRY.get(identifier)

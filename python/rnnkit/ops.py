@@ -16,6 +16,7 @@ from typing import Literal, NamedTuple, Optional
 
 import numpy as np
 
+from ._lengths import check_lengths
 from ._native import _core
 
 Activation = Literal["tanh", "relu"]
@@ -88,19 +89,6 @@ def _weight_arrays(Wx: object, Wh: object, b: object) -> tuple[np.ndarray, np.nd
     return np.ascontiguousarray(Wx), np.ascontiguousarray(Wh), np.ascontiguousarray(b)
 
 
-def _lengths_input(lengths: object, n: int, t: int) -> Optional[np.ndarray]:
-    if lengths is None:
-        return None
-    array = np.asarray(lengths)
-    if array.dtype.kind not in "iu":
-        raise TypeError(f"lengths must hold integers, got dtype {array.dtype}")
-    _require_shape("lengths", array, (n,), "(N,) = ({},)")
-    if n and (array.min() < 0 or array.max() > t):
-        raise ValueError(f"lengths must lie in [0, T] = [0, {t}], got values in "
-                         f"[{array.min()}, {array.max()}]")
-    return np.ascontiguousarray(array, dtype=np.int64)
-
-
 def _activation_input(activation: object) -> str:
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {ACTIVATIONS}, got {activation!r}")
@@ -145,7 +133,8 @@ def rnn_forward(
     if h0 is not None:
         h0 = _float_input("h0", h0, dtype)
         _require_shape("h0", h0, (n, h), "(N, H) = ({}, {})")
-    lengths = _lengths_input(lengths, n, t)
+    if lengths is not None:
+        lengths = np.ascontiguousarray(check_lengths(lengths, n, t))
     hs, h_last = _core.rnn_forward(x, Wx, Wh, b, h0, lengths, activation)
     return hs, h_last, RNNCache(x, Wx, Wh, b, h0, hs, lengths, activation)
 

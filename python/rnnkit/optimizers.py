@@ -36,6 +36,8 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from ._registry import Configurable, Registry, class_and_config
+
 __all__ = [
     "LearningRateSchedule", "StepDecay", "ExponentialDecay",
     "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
@@ -77,7 +79,7 @@ def clip_by_value(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]],
 
 # -- learning-rate schedules ------------------------------------------------------------------
 
-class LearningRateSchedule:
+class LearningRateSchedule(Configurable):
     """A learning rate as a function of the 0-based step count."""
 
     def __call__(self, step: int) -> float:
@@ -85,10 +87,6 @@ class LearningRateSchedule:
 
     def get_config(self) -> dict[str, Any]:
         raise NotImplementedError
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
 
 
 class StepDecay(LearningRateSchedule):
@@ -241,7 +239,7 @@ class Optimizer:
         """JSON-able constructor arguments (a schedule as ``{"class_name", "config"}``)."""
         lr = self.learning_rate
         if isinstance(lr, LearningRateSchedule):
-            lr = {"class_name": type(lr).__name__, "config": lr.get_config()}
+            lr = class_and_config(lr)
         elif callable(lr):
             raise TypeError("cannot serialise a plain callable learning_rate; use a "
                             "LearningRateSchedule")
@@ -377,27 +375,25 @@ class Adam(Optimizer):
 
 _BY_NAME: dict[str, type[Optimizer]] = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop,
                                         "adam": Adam}
+# Class names need no table of their own: each lower-cases to its name above.
+_REGISTRY = Registry("optimizer", Optimizer, _BY_NAME, expected="a name or an Optimizer",
+                     by_class_name=False)
 
 
 def get(identifier: Union[str, Optimizer, dict]) -> Optimizer:
     """An optimizer from a Keras name (``"sgd"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
     case-insensitive: Keras defaults), a ``{"class_name", "config"}`` dict, or an Optimizer
     (returned as is)."""
-    if isinstance(identifier, Optimizer):
-        return identifier
     if isinstance(identifier, dict):
+        # Saved optimizers are matched by class name case-insensitively ("Adam" or "adam"),
+        # and rebuilt through from_config, which a subclass may extend.
         cls = _BY_NAME.get(str(identifier.get("class_name", "")).lower())
         if cls is None:
             raise ValueError(f"unknown optimizer class {identifier.get('class_name')!r}")
         return cls.from_config(dict(identifier.get("config", {})))
-    if isinstance(identifier, str):
-        cls = _BY_NAME.get(identifier.lower())
-        if cls is None:
-            raise ValueError(f"unknown optimizer {identifier!r}; known: {sorted(_BY_NAME)}")
-        return cls()
-    raise TypeError(f"optimizer must be a name or an Optimizer, got {type(identifier).__name__}")
+    return _REGISTRY.get(identifier)
 
 
 def serialize(optimizer: Optimizer) -> dict[str, Any]:
     """``{"class_name", "config"}`` that :func:`get` accepts back."""
-    return {"class_name": type(optimizer).__name__, "config": optimizer.get_config()}
+    return class_and_config(optimizer)

@@ -453,24 +453,38 @@ class Trainer:
             lengths = None if lengths is None else lengths[rows]
             n = split
 
-        history = History()
-        history.params = {"epochs": epochs, "batch_size": batch_size, "samples": n,
-                          "steps": math.ceil(n / batch_size), "verbose": verbose}
-        cbs = _Callbacks([history, *callbacks], self)
-        self.model.stop_training = False
-        self.model.history = history
-        cbs.on_train_begin({})
+        history, cbs = self._begin_training(
+            {"epochs": epochs, "batch_size": batch_size, "samples": n,
+             "steps": math.ceil(n / batch_size), "verbose": verbose}, callbacks)
         try:
             for epoch in range(initial_epoch, epochs):
                 logs = self._fit_epoch(x, y, lengths, n, epoch, epochs, batch_size, shuffle,
                                        seed, tbptt, verbose, val, validation_batch_size, cbs)
-                self.epoch = epoch + 1
-                cbs.on_epoch_end(epoch, logs)
-                if self.model.stop_training:
+                if self._end_epoch(epoch, logs, cbs):
                     break
         finally:
             cbs.on_train_end({})
         return history
+
+    def _begin_training(self, params: dict[str, Any], callbacks: Sequence[Callback]
+                        ) -> tuple[History, _Callbacks]:
+        """Start a :meth:`fit` or :meth:`fit_stream` run: a new History with ``params`` (also
+        ``model.history``), the callbacks bound to this trainer, ``stop_training`` cleared and
+        ``on_train_begin`` called."""
+        history = History()
+        history.params = params
+        cbs = _Callbacks([history, *callbacks], self)
+        self.model.stop_training = False
+        self.model.history = history
+        cbs.on_train_begin({})
+        return history, cbs
+
+    def _end_epoch(self, epoch: int, logs: dict[str, float], cbs: _Callbacks) -> bool:
+        """Count ``epoch`` as done and call ``on_epoch_end``; True when a callback asked to stop
+        (``model.stop_training``)."""
+        self.epoch = epoch + 1
+        cbs.on_epoch_end(epoch, logs)
+        return bool(self.model.stop_training)
 
     def _fit_epoch(self, x: Inputs, y: Any, lengths: Optional[np.ndarray], n: int, epoch: int,
                    epochs: int, batch_size: int, shuffle: bool, seed: Optional[int],
@@ -666,13 +680,9 @@ class Trainer:
         k1, k2 = self._bptt(bptt)
         X, Y, steps, add_axis = self._stream_views(sequence, targets, int(batch_size))
         ends = list(range(k1, steps, k1)) + [steps]
-        history = History()
-        history.params = {"epochs": epochs, "batch_size": batch_size, "steps": len(ends),
-                          "bptt": (k1, k2), "verbose": verbose}
-        cbs = _Callbacks([history, *callbacks], self)
-        self.model.stop_training = False
-        self.model.history = history
-        cbs.on_train_begin({})
+        history, cbs = self._begin_training(
+            {"epochs": epochs, "batch_size": batch_size, "steps": len(ends), "bptt": (k1, k2),
+             "verbose": verbose}, callbacks)
         try:
             with self._carried_state() as rnns:
                 for epoch in range(initial_epoch, epochs):
@@ -730,9 +740,7 @@ class Trainer:
                         self._set_stream_states(rnns, states)
                         logs.update({f"val_{k}": v for k, v in val_logs.items()})
                     progress.finish(logs)
-                    self.epoch = epoch + 1
-                    cbs.on_epoch_end(epoch, logs)
-                    if self.model.stop_training:
+                    if self._end_epoch(epoch, logs, cbs):
                         break
         finally:
             cbs.on_train_end({})

@@ -15,7 +15,8 @@ import numpy as np
 
 C = TypeVar("C")
 
-__all__ = ["Stopwatch", "figure_path", "parse_config", "resolve_config", "rmse"]
+__all__ = ["Stopwatch", "figure_path", "parse_and_run", "parse_config", "print_paths",
+           "resolve_config", "rmse"]
 
 
 def resolve_config(default: C, config: Union[None, C, Mapping[str, Any]]) -> C:
@@ -56,6 +57,21 @@ def parse_config(argv: Optional[Sequence[str]], description: str, default: C, sm
     if args.epochs is not None:
         config = dataclasses.replace(config, epochs=args.epochs)
     return config, args
+
+
+def parse_and_run(argv: Optional[Sequence[str]], doc: str, default: C, small: C,
+                  run: Callable[..., dict[str, Any]]) -> tuple[C, dict[str, Any]]:
+    """The command line of an example with only the common options: parse them (see
+    :func:`parse_config`; the description is ``doc``'s first line), call ``run`` with them and
+    return ``(config, results)`` for the example's own report."""
+    config, args = parse_config(argv, doc.splitlines()[0], default, small)
+    return config, run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+
+
+def print_paths(paths: Mapping[str, Any], kind: str = "figure") -> None:
+    """The last lines of an example's report: ``  <kind> (<name>): <path>`` per saved file."""
+    for name, path in paths.items():
+        print(f"  {kind} ({name}): {path}")
 
 
 def figure_path(out_dir: Union[str, Path], filename: str) -> Path:

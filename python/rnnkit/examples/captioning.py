@@ -23,7 +23,7 @@ from ..layers import Dense
 from ..models import Model
 from ..optimizers import Adam
 from ..trainer import Trainer
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 from ._decoding import Alphabet, Decoder, exact_match, teacher_forcing
 
 __all__ = ["Config", "DEFAULT", "SMALL", "NAMES", "Captioner", "load_data", "run", "main"]
@@ -144,16 +144,14 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figure is."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    results = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print(f"Captioning: Dense(tanh) image features start a SimpleRNN({config.units}) that spells "
           "the digit's name letter by letter.")
     print(f"  exact-match accuracy, greedy decoding: {results['exact_match']:.1%} on "
           f"{results['n_test']} held-out images ({results['train_exact_match']:.1%} on training "
           f"images), in {results['seconds']:.1f} s")
     print("  " + ", ".join(f"{t} -> {c!r}" for t, c in results["examples"]))
-    for name, path in results["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(results["figures"])
     return results
 
 

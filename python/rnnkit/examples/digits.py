@@ -23,7 +23,7 @@ from ..data import load_digits_sequences
 from ..layers import Dense, SimpleRNN
 from ..models import Sequential
 from ..optimizers import Adam
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
 
 @dataclass(frozen=True)
@@ -99,15 +99,13 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figures are."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    r = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, r = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print(f"Digits read row by row: a SimpleRNN({config.units}) classifies 8x8 images as "
           f"8-step sequences of 8 pixels.")
     print(f"  test accuracy {r['accuracy_before']:.1%} before training (chance: 10%) -> "
           f"{r['accuracy']:.1%} after {config.epochs} epochs on {r['n_train']} images "
           f"({r['n_test']} test images), in {r['seconds']:.1f} s")
-    for name, path in r["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(r["figures"])
     return r
 
 

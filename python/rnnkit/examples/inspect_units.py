@@ -22,7 +22,7 @@ from ..io import ModelFileError
 from ..models import load_model
 from ..text import get_vocab, stdlib_corpus
 from . import char_lm
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
 __all__ = ["Config", "DEFAULT", "SMALL", "get_char_model", "run", "main"]
 
@@ -100,18 +100,15 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: rank the units, then print the best ones and where the pictures are."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    results = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print(f"Inspecting the {results['hidden']} hidden units of a character model "
           f"({results['model_source']}) over {results['analysis_chars']:,} unseen characters:")
     for name, units in results["ranking"].items():
         listed = ", ".join(f"unit {u} ({c:+.2f})" for u, c in units)
         print(f"  {name:<17} {listed}")
     print(f"  in {results['seconds']:.1f} s")
-    for name, path in results["figures"].items():
-        print(f"  figure ({name}): {path}")
-    for name, path in results["pages"].items():
-        print(f"  page ({name}): {path}")
+    print_paths(results["figures"])
+    print_paths(results["pages"], "page")
     return results
 
 

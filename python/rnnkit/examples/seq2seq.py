@@ -22,7 +22,7 @@ from ..layers import Embedding, SimpleRNN
 from ..models import Model
 from ..optimizers import Adam
 from ..trainer import Trainer
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 from ._decoding import Alphabet, Decoder, exact_match, teacher_forcing
 
 __all__ = ["Config", "DEFAULT", "SMALL", "Seq2Seq", "make_strings", "run", "main"]
@@ -160,8 +160,7 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figure is."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    results = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print(f"Seq2seq: an encoder SimpleRNN({config.units}) hands its final state to a decoder "
           f"that writes the digit string reversed ({config.min_len}-{config.max_len} digits).")
     print(f"  exact-match accuracy, greedy decoding: {results['exact_match']:.1%} on "
@@ -169,8 +168,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     print("  by length: " + ", ".join(f"{k}: {v:.0%}"
                                       for k, v in results["accuracy_by_length"].items()))
     print("  " + ", ".join(f"{s} -> {o}" for s, o in results["examples"]))
-    for name, path in results["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(results["figures"])
     return results
 
 

@@ -19,7 +19,7 @@ from ..data import make_windows, sine_wave, train_test_split_by_time
 from ..layers import Dense, SimpleRNN
 from ..models import Sequential
 from ..optimizers import Adam
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
 
 @dataclass(frozen=True)
@@ -82,15 +82,13 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figures are."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    results = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print(f"Sine wave, many-to-one: a SimpleRNN({config.units}) learned to predict the next value "
           f"from {config.window} steps.")
     print(f"  test MSE {results['mse_before']:.4f} before training -> "
           f"{results['mse_after']:.2e} after {config.epochs} epochs "
           f"({results['improvement']:.3g}x lower), in {results['seconds']:.1f} s")
-    for name, path in results["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(results["figures"])
     return results
 
 

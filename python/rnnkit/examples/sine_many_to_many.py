@@ -22,7 +22,7 @@ from ..data import make_windows, sine_wave, train_test_split_by_time
 from ..layers import Dense, SimpleRNN, TimeDistributed
 from ..models import Sequential
 from ..optimizers import Adam
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
 
 @dataclass(frozen=True)
@@ -102,8 +102,7 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figures are."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    r = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, r = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     steps = ", ".join(f"{m:.2e}" for m in r["mse_per_step"])
     print(f"Sine wave, many-to-many: {config.window} steps in, the next {config.window} out "
           f"(SimpleRNN({config.units}) + TimeDistributed(Dense(1))).")
@@ -111,8 +110,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
           f"{config.epochs} epochs, in {r['seconds']:.1f} s")
     print(f"  per output step: {steps}; step 0 has seen one value only, and no causal model "
           f"can do better there than {r['floor_step0']:.4f}")
-    for name, path in r["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(r["figures"])
     return r
 
 

@@ -22,7 +22,7 @@ from ..data import make_windows, sine_wave, train_test_split_by_time
 from ..layers import Dense, SimpleRNN
 from ..models import Sequential
 from ..optimizers import Adam
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
 
 @dataclass(frozen=True)
@@ -91,16 +91,14 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figures are."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    r = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, r = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print(f"Stacked RNN: SimpleRNN({config.units[0]}, return_sequences=True) -> "
           f"SimpleRNN({config.units[1]}) -> Dense(1), {config.window} steps in, "
           "the next value out.")
     print(f"  test MSE {r['mse_before']:.4f} before training -> {r['mse_after']:.2e} after "
           f"{config.epochs} epochs ({r['mse_before'] / r['mse_after']:.0f}x lower; the naive "
           f"last-value forecast scores {r['mse_naive']:.4f}), in {r['seconds']:.1f} s")
-    for name, path in r["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(r["figures"])
     return r
 
 

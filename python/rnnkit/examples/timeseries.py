@@ -30,7 +30,7 @@ from ..data import Forecast, TimeSeries, forecast_split, load_series
 from ..layers import Dense, SimpleRNN
 from ..models import Sequential
 from ..optimizers import Adam
-from ._common import Stopwatch, figure_path, parse_config, resolve_config, rmse
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config, rmse
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,7 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: train both runs, then say how much better than naive each forecast is."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    results = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print("Real time series (statsmodels' bundled data), next-step forecasts on the last 20% "
           "of the data, never seen in training:")
     for task in config.tasks:
@@ -137,8 +136,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
               f"{r['window']} steps in): {r['target']} test RMSE {r['rmse']:.3f} vs naive "
               f"{r['rmse_naive']:.3f} {r['unit']}: {verdict} ({r['n_test']} test steps, "
               f"{int(start)}-{int(end)}; trained in {r['seconds']:.2f} s)")
-    for name, path in results["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(results["figures"])
     return results
 
 

@@ -21,7 +21,7 @@ from .. import initializers, ops, plot
 from ..layers import Dense, SimpleRNN
 from ..models import Sequential
 from ..optimizers import Adam
-from ._common import Stopwatch, figure_path, parse_config, resolve_config
+from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
 __all__ = ["Config", "DEFAULT", "SMALL", "recurrent_weights", "state_gradient_norms",
            "copy_task", "copy_task_accuracy", "run", "main"]
@@ -186,8 +186,7 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
 
 def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     """Command line: measure, then say what was found and where the figure is."""
-    config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL)
-    results = run(config, out_dir=args.out_dir, verbose=args.verbose, seed=args.seed)
+    config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     print(f"Vanishing gradients: ||dL/dh_t|| {config.steps - 1} steps back from the loss, "
           "relative to the last step:")
     for label, r in results["ratio"].items():
@@ -198,8 +197,7 @@ def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
     print("Copy-memory task (tanh, chance {:.0%}): ".format(1 / config.symbols)
           + ", ".join(f"gap {g}: {a:.0%}" for g, a in results["copy_accuracy"].items()))
     print(f"  in {results['seconds']:.1f} s")
-    for name, path in results["figures"].items():
-        print(f"  figure ({name}): {path}")
+    print_paths(results["figures"])
     return results
 
 

@@ -21,6 +21,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from .._registry import class_and_config
+
 Shape = tuple[Optional[int], ...]
 
 _layer_counter = itertools.count(1)
@@ -59,6 +61,15 @@ def make_rng(seed: Optional[int]) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def positive_int(value: Any, what: str) -> int:
+    """``value`` as an int when it is an integer (Python or NumPy, not a bool) of 1 or more;
+    else ValueError ``"<what> must be a positive int, got <value!r>"`` (``what`` names the
+    argument, e.g. ``"Dense units"``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{what} must be a positive int, got {value!r}")
+    return int(value)
+
+
 def get_layer_class(class_name: str) -> type["Layer"]:
     """The registered Layer subclass called ``class_name`` (ValueError naming the known ones)."""
     try:
@@ -70,7 +81,7 @@ def get_layer_class(class_name: str) -> type["Layer"]:
 
 def serialize_layer(layer: "Layer") -> dict[str, Any]:
     """``{"class_name": ..., "config": layer.get_config()}`` (JSON-serialisable)."""
-    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+    return class_and_config(layer)
 
 
 def deserialize_layer(spec: dict[str, Any]) -> "Layer":
@@ -121,6 +132,18 @@ class Layer:
         """Per-sample output shape for a per-sample input shape."""
         return tuple(input_shape)
 
+    def _build_if_shape_given(self, input_shape: Optional[Sequence[Optional[int]]]) -> None:
+        """Build at construction when the per-sample ``input_shape`` is given (Keras's
+        ``input_shape=``); subclasses call it last, once their own attributes are set."""
+        if input_shape is not None:
+            self.build(tuple(input_shape))
+
+    def _build_for(self, x: Any) -> None:
+        """Build for ``x``'s per-sample shape (its batch axis dropped) unless built already:
+        ``forward`` may be called directly, without :meth:`__call__`."""
+        if not self.built:
+            self.build(np.shape(x)[1:])
+
     def _add_param(self, key: str, value: np.ndarray) -> np.ndarray:
         value = np.ascontiguousarray(value, dtype=self.dtype)
         self.params[key] = value
@@ -130,8 +153,7 @@ class Layer:
     # -- computation --------------------------------------------------------------------------
     def __call__(self, x: np.ndarray, training: bool = False, lengths: Optional[np.ndarray] = None,
                  **kwargs: Any) -> Any:
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         return self.forward(x, training=training, lengths=lengths, **kwargs)
 
     def forward(self, x: np.ndarray, training: bool = False,

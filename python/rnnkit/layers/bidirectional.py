@@ -138,8 +138,7 @@ class Bidirectional(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False, lengths: Optional[np.ndarray] = None,
                 initial_state: Optional[Sequence[np.ndarray]] = None) -> Any:
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         h0_f = h0_b = None
         if initial_state is not None:
             if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:

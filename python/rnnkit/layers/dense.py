@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .. import activations, initializers
-from .base import Layer, Shape, make_rng
+from .base import Layer, Shape, make_rng, positive_int
 
 __all__ = ["Dense", "Activation"]
 
@@ -45,9 +45,7 @@ class Dense(Layer):
         name: Optional[str] = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"Dense units must be a positive int, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(units, "Dense units")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.serialize(kernel_initializer)
@@ -55,8 +53,7 @@ class Dense(Layer):
         self._inits = (initializers.get(kernel_initializer), initializers.get(bias_initializer))
         self.seed = seed
         self._x2: Optional[np.ndarray] = None
-        if input_shape is not None:
-            self.build(tuple(input_shape))
+        self._build_if_shape_given(input_shape)
 
     def build(self, input_shape: Shape) -> None:
         input_shape = tuple(input_shape)
@@ -75,8 +72,7 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         d = self.input_shape[-1]
         self._check_built_input(x, 2, f"(N, ..., {d})")
@@ -117,13 +113,11 @@ class Activation(Layer):
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         self.activation = activations.get(activation)
         self._x: Optional[np.ndarray] = None
-        if input_shape is not None:
-            self.build(tuple(input_shape))
+        self._build_if_shape_given(input_shape)
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         self._x = np.asarray(x, dtype=self.dtype)
         self._y = self.activation.forward(self._x)
         return self._y

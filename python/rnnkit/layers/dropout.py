@@ -37,13 +37,11 @@ class Dropout(Layer):
         self.seed = seed
         self.rng = make_rng(seed)
         self.mask: Optional[np.ndarray] = None
-        if input_shape is not None:
-            self.build(tuple(input_shape))
+        self._build_if_shape_given(input_shape)
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         if not training or self.rate == 0.0:
             self.mask = None

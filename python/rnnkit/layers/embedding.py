@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .. import initializers
-from .base import Layer, Shape, make_rng
+from .base import Layer, Shape, make_rng, positive_int
 
 __all__ = ["Embedding"]
 
@@ -43,18 +43,15 @@ class Embedding(Layer):
         name: Optional[str] = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        for label, value in (("input_dim", input_dim), ("output_dim", output_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"Embedding {label} must be a positive int, got {value!r}")
-        self.input_dim, self.output_dim = int(input_dim), int(output_dim)
+        self.input_dim = positive_int(input_dim, "Embedding input_dim")
+        self.output_dim = positive_int(output_dim, "Embedding output_dim")
         self.mask_zero = bool(mask_zero)
         self.embeddings_initializer = initializers.serialize(embeddings_initializer)
         self._init = initializers.get(embeddings_initializer)
         self.seed = seed
         self._ids: Optional[np.ndarray] = None
         self._mask_lengths: Optional[np.ndarray] = None
-        if input_shape is not None:
-            self.build(tuple(input_shape))
+        self._build_if_shape_given(input_shape)
 
     def build(self, input_shape: Shape) -> None:
         self._add_param("embeddings",
@@ -100,8 +97,7 @@ class Embedding(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         ids = self._as_ids(x)
         if ids.ndim < 1:
             raise ValueError(f"layer {self.name!r} (Embedding) expects ids of shape (N, T), "

@@ -14,7 +14,8 @@ from typing import Any, Optional, Sequence, Union
 import numpy as np
 
 from .. import initializers, ops
-from .base import Layer, Shape, make_rng
+from .._lengths import check_lengths
+from .base import Layer, Shape, make_rng, positive_int
 
 __all__ = ["SimpleRNN", "reverse_sequences"]
 
@@ -37,20 +38,6 @@ def reverse_sequences(x: np.ndarray, lengths: Optional[np.ndarray] = None) -> np
     lens = np.asarray(lengths, dtype=np.int64)[:, None]
     cols = np.where(steps < lens, lens - 1 - steps, steps)
     return x[np.arange(n)[:, None], cols]
-
-
-def _as_lengths(lengths: Optional[np.ndarray], n: int, t: int, name: str) -> Optional[np.ndarray]:
-    if lengths is None:
-        return None
-    lens = np.asarray(lengths)
-    if lens.dtype.kind not in "iu":
-        raise TypeError(f"layer {name!r}: lengths must hold integers, got dtype {lens.dtype}")
-    if lens.shape != (n,):
-        raise ValueError(f"layer {name!r}: lengths must have shape (N,) = ({n},), got {lens.shape}")
-    if n and (lens.min() < 0 or lens.max() > t):
-        raise ValueError(f"layer {name!r}: lengths must lie in [0, T] = [0, {t}], got values in "
-                         f"[{lens.min()}, {lens.max()}]")
-    return lens.astype(np.int64, copy=False)
 
 
 class SimpleRNN(Layer):
@@ -108,12 +95,10 @@ class SimpleRNN(Layer):
         name: Optional[str] = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        if isinstance(units, bool) or not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"SimpleRNN units must be a positive int, got {units!r}")
+        self.units = positive_int(units, "SimpleRNN units")
         if activation not in _RNN_ACTIVATIONS:
             raise ValueError(f"SimpleRNN activation must be one of {_RNN_ACTIVATIONS} (the C++ "
                              f"kernels' cells), got {activation!r}")
-        self.units = int(units)
         self.activation = activation
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -132,8 +117,7 @@ class SimpleRNN(Layer):
         self.d_initial_state: Optional[np.ndarray] = None
         self._cache: Optional[ops.RNNCache] = None
         self._lengths: Optional[np.ndarray] = None
-        if input_shape is not None:
-            self.build(tuple(input_shape))
+        self._build_if_shape_given(input_shape)
 
     # -- construction -------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
@@ -177,15 +161,14 @@ class SimpleRNN(Layer):
                 initial_state: Union[None, np.ndarray, Sequence[np.ndarray]] = None) -> Any:
         """Run the layer. ``initial_state``: ``(N, H)`` array (or a one-element list, as Keras
         passes it); it overrides a stateful layer's carried state for this call."""
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         d = self.input_shape[1]
         if x.ndim != 3 or x.shape[2] != d:
             raise ValueError(f"layer {self.name!r} (SimpleRNN) expects input of shape "
                              f"(N, T, {d}) (batch, time, features), got {x.shape}")
         n, t, _ = x.shape
-        lengths = _as_lengths(lengths, n, t, self.name)
+        lengths = check_lengths(lengths, n, t, where=f"layer {self.name!r}: ")
         h0 = self._initial_state(initial_state, n)
         if self.go_backwards:
             # Reversing the input is all go_backwards needs: the kernel then runs forwards.

@@ -41,8 +41,7 @@ class TimeDistributed(Layer):
         # place, so the wrapper never has to copy.
         self.params = layer.params
         self.grads = layer.grads
-        if input_shape is not None:
-            self.build(tuple(input_shape))
+        self._build_if_shape_given(input_shape)
 
     def build(self, input_shape: Shape) -> None:
         input_shape = tuple(input_shape)
@@ -58,8 +57,7 @@ class TimeDistributed(Layer):
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:
-        if not self.built:
-            self.build(np.shape(x)[1:])
+        self._build_for(x)
         x = np.asarray(x)
         if x.ndim < 3:
             raise ValueError(f"layer {self.name!r} (TimeDistributed) expects input of shape "
