@@ -306,3 +306,20 @@ def test_inputs_are_never_modified(case, dtype):
         g[...] = 7
     for key, value in before.items():
         np.testing.assert_array_equal(given[key], value, err_msg=key)
+
+
+@pytest.mark.parametrize("k", [None, 10, 2**31, 2**80])
+def test_truncate_at_or_beyond_T_is_full_bptt(case, k):
+    # A cut every k >= T steps never falls inside the sequence: exactly full BPTT, however large.
+    hs, h_last, cache = forward(case)
+    full = ops.rnn_backward(cache, case["dhs"], case["dh_last"])
+    got = ops.rnn_backward(cache, case["dhs"], case["dh_last"], truncate=k)
+    for key in full:
+        np.testing.assert_array_equal(got[key], full[key])
+
+
+def test_big_endian_weights_give_the_native_results(case):
+    expected, _, _ = forward(case)
+    swapped = {k: case[k].astype(case[k].dtype.newbyteorder(">")) for k in ("Wx", "Wh", "b")}
+    got, _, _ = forward(case, **swapped)
+    np.testing.assert_array_equal(got, expected)

@@ -227,3 +227,55 @@ def test_one_thread_pool_quiets_other_blas_pools_but_not_rnnkits():
     with one_thread_pool():  # nothing to quiet when rnnkit itself runs on one thread
         assert {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
                 if i["filepath"] in before} == before
+
+
+@pytest.mark.parametrize("bad, exc", [(2**40, ValueError), (1025, ValueError), (True, TypeError)])
+def test_set_num_threads_rejects_out_of_range(bad, exc):
+    before = rnnkit.get_num_threads()
+    with pytest.raises(exc, match="n must"):
+        rnnkit.set_num_threads(bad)
+    assert rnnkit.get_num_threads() == before
+
+
+def test_one_thread_pool_from_overlapping_threads_restores_the_original_limits():
+    from rnnkit.threads import one_thread_pool
+
+    rnnkit.set_num_threads(2)
+    before = threadpoolctl.threadpool_info()
+    entered, release = threading.Barrier(3), threading.Event()
+
+    def hold(delay: float) -> None:
+        with one_thread_pool():
+            entered.wait()
+            release.wait(10)
+            time.sleep(delay)  # leave in the other order than entering
+
+    threads = [threading.Thread(target=hold, args=(d,)) for d in (0.05, 0.0)]
+    for t in threads:
+        t.start()
+    entered.wait()
+    release.set()
+    for t in threads:
+        t.join(10)
+    assert threadpoolctl.threadpool_info() == before
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+# Python >= 3.12 warns that forking a multi-threaded process may deadlock: that is the very
+# situation this test checks the kernels survive.
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_forked_child_runs_kernels_with_a_fresh_pool():
+    import multiprocessing
+
+    rnnkit.set_num_threads(2)
+    case = medium_case(11)
+    expected = run(case)  # the parent's pool is up and running before the fork
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        got, threads = pool.apply(_run_in_child, (case,))
+    assert threads == 2
+    assert_close(got, expected, 1e-12)
+
+
+def _run_in_child(case: dict[str, Any]) -> tuple[dict[str, np.ndarray], int]:
+    return run(case), rnnkit.get_num_threads()

@@ -30,7 +30,8 @@ void tanh_rational(float* v, std::size_t n) {
   constexpr float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f,
                   b4 = 1.18534705686654e-04f, b6 = 1.19825839466702e-06f;
   for (std::size_t i = 0; i < n; ++i) {
-    const float x = std::min(clamp, std::max(-clamp, v[i]));
+    // On |x| with the sign put back: exactly odd, whatever the rounding of vector and tail code.
+    const float x = std::min(clamp, std::fabs(v[i]));
     const float x2 = x * x;
     float p = a13;
     p = p * x2 + a11;
@@ -44,8 +45,8 @@ void tanh_rational(float* v, std::size_t n) {
     q = q * x2 + b4;
     q = q * x2 + b2;
     q = q * x2 + b0;
-    // Keep NaN as NaN: min/max above would otherwise turn it into the clamp bound.
-    v[i] = (v[i] != v[i]) ? v[i] : p / q;
+    // Keep NaN as NaN: min above would otherwise turn it into the clamp bound.
+    v[i] = (v[i] != v[i]) ? v[i] : std::copysign(p / q, v[i]);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <new>
 #include <system_error>
 #include <thread>
 
@@ -142,14 +143,23 @@ WorkerPool* pool = nullptr;
 std::once_flag pool_once;
 
 WorkerPool& worker_pool() {
-  std::call_once(pool_once, [] {
-    pool = new WorkerPool();
-    // A forked child has none of the parent's threads (and maybe a mutex held mid-call): give it
-    // a fresh pool, leaking the parent's copy.
-    pthread_atfork(nullptr, nullptr, [] { pool = new WorkerPool(); });
-  });
+  std::call_once(pool_once, [] { pool = new WorkerPool(); });
   return *pool;
 }
+
+// A forked child has none of the parent's threads, and a mutex may have been held mid-call by one
+// of them: give it a fresh pool (leaking the parent's copy) and forget kernels that were running
+// in other threads of the parent, restoring the BLAS setting they had lowered.
+void reset_after_fork() {
+  if (pool != nullptr) pool = new WorkerPool();
+  new (&section_mutex) std::mutex();  // its holder, if any, does not exist in the child
+  if (sections_open > 0 && threads_outside != 1) blas::set_num_threads(threads_outside);
+  sections_open = 0;
+}
+
+const bool fork_handler_registered = [] {
+  return pthread_atfork(nullptr, nullptr, reset_after_fork) == 0;
+}();
 
 }  // namespace
 

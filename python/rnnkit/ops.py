@@ -76,7 +76,7 @@ def _weight_arrays(Wx: object, Wh: object, b: object) -> tuple[np.ndarray, np.nd
     if all(type(w) is np.ndarray and w.flags.c_contiguous for w in (Wx, Wh, b)) and \
             Wx.dtype == Wh.dtype == b.dtype and Wx.dtype in FLOAT_DTYPES:
         return Wx, Wh, b  # the common case, without conversion calls
-    Wx, Wh, b = np.asarray(Wx), np.asarray(Wh), np.asarray(b)
+    Wx, Wh, b = (_native_byte_order(np.asarray(w)) for w in (Wx, Wh, b))
     dtype = Wx.dtype
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"Wx must have dtype float32 or float64, got {dtype}")
@@ -87,6 +87,13 @@ def _weight_arrays(Wx: object, Wh: object, b: object) -> tuple[np.ndarray, np.nd
                 "Wx, Wh and b must share one dtype (float32 or float64)"
             )
     return np.ascontiguousarray(Wx), np.ascontiguousarray(Wh), np.ascontiguousarray(b)
+
+
+def _native_byte_order(array: np.ndarray) -> np.ndarray:
+    """Big-endian float32/float64 (e.g. read from a file) as the same values in native order."""
+    if array.dtype.kind == "f" and not array.dtype.isnative:
+        return array.astype(array.dtype.newbyteorder("="))
+    return array
 
 
 def _activation_input(activation: object) -> str:
@@ -139,7 +146,8 @@ def rnn_forward(
     return hs, h_last, RNNCache(x, Wx, Wh, b, h0, hs, lengths, activation)
 
 
-def _truncate_input(truncate: object) -> int:
+def _truncate_input(truncate: object, steps: int) -> int:
+    """The kernel's cut interval: 0 for full BPTT, which any ``k >= T`` also amounts to."""
     if truncate is None:
         return 0
     if isinstance(truncate, bool):
@@ -152,7 +160,7 @@ def _truncate_input(truncate: object) -> int:
         ) from None
     if k < 1:
         raise ValueError(f"truncate must be None or a positive int, got {k}")
-    return k
+    return 0 if k >= steps else k
 
 
 def rnn_backward(
@@ -185,7 +193,7 @@ def rnn_backward(
     if dh_last is not None:
         dh_last = _float_input("dh_last", dh_last, dtype)
         _require_shape("dh_last", dh_last, (n, h), "(N, H) = ({}, {}) like h_last")
-    k = _truncate_input(truncate)
+    k = _truncate_input(truncate, t)
     dx, dWx, dWh, db, dh0 = _core.rnn_backward(
         dhs, dh_last, cache.x, cache.Wx, cache.Wh, cache.h0, cache.hs, cache.lengths,
         cache.activation, k,

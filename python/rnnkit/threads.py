@@ -11,6 +11,7 @@ import contextlib
 import functools
 import operator
 import os
+import threading
 from typing import Any, Callable, Iterator, TypeVar
 
 from ._native import _core
@@ -23,20 +24,34 @@ def get_num_threads() -> int:
     return int(_core.get_num_threads())
 
 
+MAX_THREADS = 1024  # far beyond any machine's cores; the BLAS may cap it lower (its MAX_THREADS)
+
+
 def set_num_threads(n: int) -> None:
-    """Set the number of threads rnnkit's kernels (and its BLAS) may use; ``n >= 1``."""
+    """Set the number of threads rnnkit's kernels (and its BLAS) may use, ``1 <= n <= 1024``;
+    the BLAS build may cap it lower (scipy-openblas32 at 64)."""
+    if isinstance(n, bool):
+        raise TypeError("n must be a positive int, got bool")
     try:
         n = operator.index(n)
     except TypeError:
         raise TypeError(f"n must be a positive int, got {type(n).__name__}") from None
-    if n < 1:
-        raise ValueError(f"n must be a positive int, got {n}")
+    if not 1 <= n <= MAX_THREADS:
+        raise ValueError(f"n must be an int in [1, {MAX_THREADS}], got {n}")
     _core.set_num_threads(n)
 
 
 def build_info() -> dict:
     """How the extension was built and which BLAS core it runs (for benchmarks and bug reports)."""
     return dict(_core.build_info())
+
+
+# one_thread_pool may be entered from several Python threads at once (two Trainers, a Trainer
+# and a predict); the first to enter quiets the other pools and the last to leave restores them,
+# as SerialBlasSection does for the BLAS in C++. Saving and restoring per entry would interleave.
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_limits: Any = None  # threadpoolctl's limiter while the other pools are quieted
 
 
 @contextlib.contextmanager
@@ -48,10 +63,25 @@ def one_thread_pool() -> Iterator[None]:
     pools busy-wait between calls, so with two of them on two cores each steals the other's
     core: measured on the char-LM demo, 11.5 ms an update with both pools at two threads,
     8.7 ms with NumPy's at one (10.8 ms with rnnkit's at one). The Trainer runs inside this.
+    Safe to nest and to enter from several threads.
     """
-    if get_num_threads() <= 1:
+    global _quiet_depth, _quiet_limits
+    with _quiet_lock:
+        if _quiet_depth == 0 and get_num_threads() > 1:
+            _quiet_limits = _limit_other_pools()
+        _quiet_depth += 1
+    try:
         yield
-        return
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_limits is not None:
+                _quiet_limits.restore_original_limits()
+                _quiet_limits = None
+
+
+def _limit_other_pools() -> Any:
+    """Limit every thread pool but rnnkit's own BLAS to one thread; the limiter, or None."""
     from threadpoolctl import ThreadpoolController
 
     import scipy_openblas32
@@ -61,10 +91,8 @@ def one_thread_pool() -> Iterator[None]:
     others = [lib.filepath for lib in controller.lib_controllers
               if os.path.dirname(os.path.realpath(lib.filepath)) != own_dir]
     if not others:
-        yield
-        return
-    with controller.select(filepath=others).limit(limits=1):
-        yield
+        return None
+    return controller.select(filepath=others).limit(limits=1)
 
 
 def in_one_thread_pool(method: F) -> F:
