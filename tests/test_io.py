@@ -20,6 +20,7 @@ from rnnkit.layers import (
     Dense,
     Dropout,
     Embedding,
+    Input,
     SimpleRNN,
     TimeDistributed,
 )
@@ -52,15 +53,22 @@ def embedding_model() -> Sequential:
                        SimpleRNN(5, dtype="float64"), Dense(3, dtype="float64")])
 
 
+def keras3_input_model() -> Sequential:
+    return Sequential([Input((5, 3), name="series"), SimpleRNN(6, return_sequences=True),
+                       SimpleRNN(4), Dense(2)])
+
+
 CASES: list[tuple[Callable[[], Model], Any]] = [
     (sine_model, X_SEQ),
+    (keras3_input_model, X_SEQ),
     (bidirectional_model, X_SEQ),
     (embedding_model, IDS),
     (EncoderDecoder, seq2seq_data()[0]),
 ]
 
 
-@pytest.mark.parametrize("make,x", CASES, ids=["sine", "bidirectional", "embedding", "seq2seq"])
+@pytest.mark.parametrize("make,x", CASES,
+                         ids=["sine", "keras3_input", "bidirectional", "embedding", "seq2seq"])
 def test_round_trip_is_exact(tmp_path: Path, make: Callable[[], Model], x: Any) -> None:
     model = make()
     expected = model.predict(x)
@@ -76,6 +84,22 @@ def test_round_trip_is_exact(tmp_path: Path, make: Callable[[], Model], x: Any) 
     np.testing.assert_array_equal(restored.predict(x), expected)
     if isinstance(model, Sequential):
         assert restored.get_config() == model.get_config()
+
+
+def test_keras3_listing_with_input_round_trips_with_its_trainer(tmp_path: Path) -> None:
+    x, y = _data()
+    model = Sequential([Input((5, 3), name="series"), SimpleRNN(8, seed=0), Dense(1, seed=1)])
+    model.compile(loss="mse", optimizer="adam")
+    model.fit(x, y, epochs=2, batch_size=16, verbose=0, seed=0)
+    loaded = load_model(model.save(tmp_path / "k3.npz"))
+    assert loaded.input_layer is not None and loaded.input_layer.name == "series"
+    assert loaded.input_layer.shape == (5, 3) and len(loaded.layers) == 2
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    assert loaded.summary(print_fn=None) == model.summary(print_fn=None)
+    model.fit(x, y, epochs=3, initial_epoch=2, batch_size=16, verbose=0, seed=0)
+    loaded.fit(x, y, epochs=3, initial_epoch=2, batch_size=16, verbose=0, seed=0)
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)  # training resumes exactly
 
 
 def test_load_model_is_exported_like_keras(tmp_path: Path) -> None:
@@ -236,6 +260,154 @@ def test_mismatched_arrays(tmp_path: Path) -> None:
     path = _saved(tmp_path)
     _rewrite(path, edit_config=wider)
     with pytest.raises(rio.ModelFileError, match="shape"):
+        load_model(path)
+
+
+# A crafted or corrupted config must be refused before anything is built: no initialiser, no
+# orthogonal QR of an (H, H) matrix, no MemoryError.
+
+def _edit_layer(index: int, **changes: Any) -> Callable[[dict], None]:
+    def edit(config: dict) -> None:
+        config["model"]["config"]["layers"][index]["config"].update(changes)
+    return edit
+
+
+def _edit_inner(index: int, inner: str, **changes: Any) -> Callable[[dict], None]:
+    def edit(config: dict) -> None:
+        config["model"]["config"]["layers"][index]["config"][inner]["config"].update(changes)
+    return edit
+
+
+def _spy_on_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    built: list[str] = []
+    for cls in (SimpleRNN, Dense, Embedding):
+        original = cls.build
+
+        def spy(self: Any, input_shape: Any, _original: Any = original) -> None:
+            built.append(type(self).__name__)
+            _original(self, input_shape)
+
+        monkeypatch.setattr(cls, "build", spy)
+    return built
+
+
+@pytest.mark.parametrize("make,edit", [
+    (sine_model, _edit_layer(0, units=300_000)),
+    (sine_model, _edit_layer(1, units=300_000)),
+    (sine_model, _edit_layer(0, input_shape=[5, 300_000])),
+    (sine_model, lambda c: c["model"]["config"].update(build_input_shape=[5, 300_000])),
+    (keras3_input_model, lambda c: c["model"]["config"]["input_layer"]["config"].update(
+        input_shape=[5, 300_000])),
+    (keras3_input_model, _edit_layer(1, units=300_000)),
+    (bidirectional_model, _edit_inner(0, "layer", units=300_000)),
+    (bidirectional_model, _edit_inner(3, "layer", units=300_000)),
+    (embedding_model, _edit_layer(0, input_dim=10**9)),
+    (embedding_model, _edit_layer(0, output_dim=10**9)),
+    (embedding_model, _edit_layer(1, units=0)),
+    (embedding_model, _edit_layer(2, units="many")),
+])
+def test_corrupted_config_sizes_are_refused_before_building(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable[[], Model],
+        edit: Callable[[dict], None]) -> None:
+    path = tmp_path / "m.npz"
+    make().save(path)
+    _rewrite(path, edit_config=edit)
+    built = _spy_on_builds(monkeypatch)
+    with pytest.raises(rio.ModelFileError, match=str(path)):
+        load_model(path)
+    assert built == []  # refused from the file's entries alone
+
+
+def test_rebuild_failures_become_model_file_errors(tmp_path: Path) -> None:
+    """Whatever a custom model's rebuild trips over (MemoryError included) is reported as a
+    bad file naming the path."""
+
+    class HugeOnLoad(Model):
+        def __init__(self, units: int = 3, name: Any = None) -> None:
+            super().__init__(name=name)
+            self.units = units
+            self.dense = Dense(units, input_shape=(2,), seed=0)
+
+        def forward(self, x: Any, training: bool = False, lengths: Any = None) -> Any:
+            return self.dense(x)
+
+        def backward(self, dy: Any) -> Any:
+            return self.dense.backward(dy)
+
+        def get_config(self) -> dict:
+            return {"units": self.units, "name": self.name}
+
+        @classmethod
+        def from_config(cls, config: dict) -> "HugeOnLoad":
+            if config["units"] > 10**6:
+                raise MemoryError("Unable to allocate 335. TiB")
+            return cls(**config)
+
+    path = tmp_path / "huge.npz"
+    HugeOnLoad().save(path)
+    assert isinstance(load_model(path, custom_objects={"HugeOnLoad": HugeOnLoad}), HugeOnLoad)
+    _rewrite(path, edit_config=lambda c: c["model"]["config"].update(units=10**7))
+    with pytest.raises(rio.ModelFileError, match=rf"{path}.*MemoryError"):
+        load_model(path, custom_objects={"HugeOnLoad": HugeOnLoad})
+
+
+def _checkpoint(tmp_path: Path) -> Path:
+    x, y = _data()
+    trainer = Trainer(_model(), "mse", "adam")
+    trainer.fit(x, y, epochs=1, verbose=0)
+    return trainer.save(tmp_path / "ckpt.npz")
+
+
+@pytest.mark.parametrize("rng_states", [
+    {"7": None},                      # no such layer (was IndexError)
+    {"x": None},                      # not an index (was ValueError)
+    {"0/layer": None},                # SimpleRNN wraps nothing (was AttributeError)
+    {"0/__class__": None},            # no attribute walks
+    {"-1": None},                     # negative indices do not wrap around
+    {"2": None},                      # a layer without a random stream (Dense)
+    {"1": {"bit_generator": "PCG64", "state": "garbage"}},
+    {"1": "not a state"},
+    ["1"],                            # not an object (was AttributeError)
+])
+def test_bad_rng_states_are_model_file_errors(tmp_path: Path, rng_states: Any) -> None:
+    path = _checkpoint(tmp_path)
+    _rewrite(path, edit_config=lambda c: c["trainer"].update(rng_states=rng_states))
+    with pytest.raises(rio.ModelFileError, match=str(path)):
+        Trainer.load(path)
+
+
+@pytest.mark.parametrize("edit", [
+    lambda t: t.update(optimizer_state=[{"array": "s0"}]),  # no key
+    lambda t: t.update(optimizer_state=["s0"]),
+    lambda t: t.update(optimizer_state={"key": "s0"}),
+    lambda t: t.update(epoch="three"),
+])
+def test_malformed_trainer_entries_are_model_file_errors(tmp_path: Path, edit: Any) -> None:
+    path = _checkpoint(tmp_path)
+    _rewrite(path, edit_config=lambda c: edit(c["trainer"]))
+    with pytest.raises(rio.ModelFileError, match=str(path)):
+        Trainer.load(path)
+
+
+def _patch_central_directory(path: Path, offset: int, value: int) -> None:
+    """Overwrite a 2-byte field of the first central directory entry (offset from its
+    signature): 6 = version needed to extract, 10 = compression method."""
+    data = bytearray(path.read_bytes())
+    at = data.find(b"PK\x01\x02")
+    assert at > 0
+    data[at + offset:at + offset + 2] = value.to_bytes(2, "little")
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("offset,value,why", [
+    (6, 99, "zip file version"),                      # zipfile: NotImplementedError at open
+    (10, 77, "compression method is not supported"),  # NotImplementedError at read
+])
+def test_unsupported_zip_features_are_model_file_errors(tmp_path: Path, offset: int,
+                                                        value: int, why: str) -> None:
+    path = _saved(tmp_path)
+    _patch_central_directory(path, offset, value)
+    with pytest.raises(rio.ModelFileError, match=rf"{path}.*{why}"):
         load_model(path)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from rnnkit import optimizers
 from rnnkit.gradcheck import check_gradients
-from rnnkit.layers import Dense, Embedding, SimpleRNN, TimeDistributed
+from rnnkit.layers import Dense, Embedding, Input, SimpleRNN, TimeDistributed
 from rnnkit.models import Model, Sequential
 from rnnkit.trainer import Trainer
 
@@ -78,6 +78,41 @@ def test_keras_listing_stacked_learns_sine() -> None:
     before = model.evaluate(X, Y, verbose=0)
     history = model.fit(X, Y, epochs=100, batch_size=32, verbose=0, seed=0)
     assert history.history["loss"][-1] <= before / 10
+
+
+def test_keras3_listing_with_input_learns_sine() -> None:
+    """Keras 3 writes the input shape as a leading keras.Input."""
+    X, Y = many_to_one(3)
+    model = Sequential([Input((3, 1)), SimpleRNN(10, seed=0), Dense(1, seed=1)])
+    assert model.built and [type(layer).__name__ for layer in model.layers] == ["SimpleRNN",
+                                                                                "Dense"]
+    text = model.summary(print_fn=None)
+    assert "Total params: 131" in text and "InputLayer" not in text  # as Keras 3 shows it
+    model.compile(loss="mean_squared_error", optimizer="adam")
+    before = model.evaluate(X, Y, verbose=0)
+    history = model.fit(X, Y, epochs=100, batch_size=32, verbose=0, seed=0)
+    assert history.history["loss"][-1] <= before / 10
+
+
+def test_input_with_add_builds_at_once_and_must_come_first() -> None:
+    model = Sequential(name="m")
+    model.add(Input(shape=(5, 2), name="series"))
+    model.add(SimpleRNN(4, return_sequences=True))
+    assert model.built and model.input_layer is not None and model.input_layer.name == "series"
+    model.add(TimeDistributed(Dense(1)))
+    assert model.predict(np.zeros((3, 5, 2), np.float32)).shape == (3, 5, 1)
+    assert model.count_params() == 2 * 4 + 4 * 4 + 4 + 4 + 1
+    with pytest.raises(ValueError, match="per-sample shape"):
+        model.predict(np.zeros((3, 5, 3), np.float32))  # the Input checks the data
+    with pytest.raises(ValueError, match="only be the first layer"):
+        model.add(Input((5, 1)))
+    with pytest.raises(ValueError, match="only be the first layer"):
+        Sequential([SimpleRNN(4, input_shape=(5, 2)), Input((5, 4))])
+    with pytest.raises(ValueError, match="Input has shape"):
+        Sequential([Input((5, 2)), SimpleRNN(4, input_shape=(5, 3))])
+    assert len(model.layers) == 2  # the refused layers were not kept
+    ids = Sequential([Input((6,), dtype="int32"), Embedding(9, 3), SimpleRNN(2)])
+    assert ids.predict(np.ones((2, 6), np.int32)).shape == (2, 2)
 
 
 def test_sequential_list_constructor_name_and_summary(capsys: pytest.CaptureFixture) -> None:

@@ -101,6 +101,121 @@ def test_many_to_one_windows_equal_kernel_truncation(k: int) -> None:
         assert rel_error(grads[f"{rnn.name}/{key}"], expected[key]) <= 1e-12, key
 
 
+# -- lengths: a many-to-one window of all padding is still scored -----------------------------
+
+L_PADDED = np.array([8, 5, 3, 8, 7, 1])  # T = 10: with k = 4 the last window [8, 10) is padding
+
+
+def padded_case() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((6, 10, 2)), rng.standard_normal((6, 1))
+
+
+def rnn_dense(seed: int = 0) -> Sequential:
+    return Sequential([SimpleRNN(4, input_shape=(10, 2), seed=seed, dtype="float64"),
+                       Dense(1, seed=seed + 1, dtype="float64")])
+
+
+@pytest.mark.parametrize("many_to_one", [False, True])
+@pytest.mark.parametrize("k", [10, 13])
+def test_tbptt_with_lengths_of_full_length_is_full_bptt(many_to_one: bool, k: int) -> None:
+    """tbptt >= T with lengths: one window, the same update and gradients as full BPTT."""
+    x, y = padded_case()
+    if many_to_one:
+        make = rnn_dense
+    else:
+        y = np.random.default_rng(1).standard_normal((6, 10, 1))
+        make = lambda: Sequential([  # noqa: E731
+            SimpleRNN(4, return_sequences=True, input_shape=(10, 2), seed=0, dtype="float64"),
+            TimeDistributed(Dense(1, seed=1, dtype="float64"))])
+    full, windowed = make(), make()
+    loss_full, g_full = Trainer(full, "mse", "sgd").compute_gradients(x, y, lengths=L_PADDED)
+    loss_win, g_win = Trainer(windowed, "mse", "sgd").compute_gradients(
+        x, y, lengths=L_PADDED, tbptt=k)
+    assert loss_win == loss_full
+    assert len(g_win) == len(g_full) == 5
+    for a, b in zip(g_win.values(), g_full.values()):  # same layer order, other names
+        np.testing.assert_array_equal(a, b)
+    for model, tbptt in ((full, None), (windowed, k)):
+        Trainer(model, "mse", "adam").fit(x, y, epochs=2, batch_size=3, shuffle=False,
+                                          verbose=0, lengths=L_PADDED, tbptt=tbptt)
+    for a, b in zip(full.get_weights(), windowed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_many_to_one_tbptt_trains_when_the_last_window_is_all_padding() -> None:
+    """The reviewer's repro: every sample ends before the last window [8, 10). It used to be
+    skipped, so nothing was scored: loss [nan], no update, zero gradients."""
+    x, y = padded_case()
+    model = rnn_dense()
+    before = model.get_weights()
+    history = Trainer(model, "mse", "sgd").fit(x, y, epochs=1, batch_size=6, verbose=0,
+                                               lengths=L_PADDED, tbptt=4, shuffle=False)
+    assert np.isfinite(history.history["loss"][0])
+    for a, b in zip(before, model.get_weights()):
+        assert not np.array_equal(a, b)  # every weight moved, the RNN's included
+    loss_tbptt, _ = Trainer(rnn_dense(), "mse", "sgd").compute_gradients(
+        x, y, lengths=L_PADDED, tbptt=4)
+    loss_full, _ = Trainer(rnn_dense(), "mse", "sgd").compute_gradients(x, y, lengths=L_PADDED)
+    assert loss_tbptt == pytest.approx(loss_full, rel=1e-12)  # the same final states
+    assert loss_full > 0
+
+
+@pytest.mark.parametrize("k", [3, 4, 6])
+def test_many_to_one_tbptt_with_lengths_equals_kernel_truncation(k: int) -> None:
+    """Each sample's loss gradient enters at its own last valid step and flows back to the
+    start of the window holding it: exactly ops.rnn_backward(truncate=k) with lengths."""
+    rng = np.random.default_rng(5)
+    x, y = rng.standard_normal((6, T, D)), rng.standard_normal((6, H))
+    lengths = np.array([8, 5, 3, 8, 7, 0])
+    rnn = SimpleRNN(H, dtype="float64", seed=0, input_shape=(T, D))
+    trainer = Trainer(Sequential([rnn]), "mse", "sgd")
+    loss, grads = trainer.compute_gradients(x, y, lengths=lengths, tbptt=k)
+    p = rnn.params
+    _, h_last, cache = ops.rnn_forward(x, p["Wx"], p["Wh"], p["b"], lengths=lengths)
+    expected = ops.rnn_backward(cache, dh_last=2 * (h_last - y) / y.size, truncate=k)
+    assert loss == pytest.approx(float(np.mean((h_last - y) ** 2)), rel=1e-12)
+    for key in ("Wx", "Wh", "b"):
+        assert np.abs(expected[key]).max() > 0
+        assert rel_error(grads[f"{rnn.name}/{key}"], expected[key]) <= 1e-12, key
+    assert rnn.truncate is None  # the cut was only for the update
+
+
+# -- many-to-one or many-to-many: decided from the model, not from y's shape -------------------
+
+def test_many_to_one_whose_output_width_equals_t_is_not_per_step() -> None:
+    """x (6, 3, 1), y (6, 3), SimpleRNN -> Dense(3): y's axis 1 equals T by coincidence. The
+    model gives one prediction per sequence, so tbptt scores it once on the last state."""
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((6, 3, 1)), rng.standard_normal((6, 3))
+    rnn = SimpleRNN(4, input_shape=(3, 1), seed=0, dtype="float64")
+    dense = Dense(3, seed=1, dtype="float64")
+    trainer = Trainer(Sequential([rnn, dense]), "mse", "sgd")
+    loss, grads = trainer.compute_gradients(x, y, tbptt=1)
+    full_loss, _ = Trainer(Sequential([rnn, dense]), "mse", "sgd").compute_gradients(x, y)
+    assert loss == pytest.approx(full_loss, rel=1e-12)
+    p = rnn.params
+    _, h_last, cache = ops.rnn_forward(x, p["Wx"], p["Wh"], p["b"])
+    dy = 2 * (h_last @ dense.params["W"] + dense.params["b"] - y) / y.size
+    expected = ops.rnn_backward(cache, dh_last=dy @ dense.params["W"].T, truncate=1)
+    assert rel_error(grads[f"{rnn.name}/Wh"], expected["Wh"]) <= 1e-12
+    history = trainer.fit(x, y, epochs=2, batch_size=3, verbose=0, tbptt=1)
+    assert trainer.optimizer.iterations == 4  # one update per batch, not one per step
+    assert all(np.isfinite(history.history["loss"]))
+
+
+def test_many_to_many_is_scored_per_window_and_needs_per_step_targets() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((6, 3, 1))
+    model = Sequential([SimpleRNN(4, return_sequences=True, input_shape=(3, 1), seed=0),
+                        TimeDistributed(Dense(1, seed=1))])
+    trainer = Trainer(model, "mse", "sgd")
+    trainer.fit(x, rng.standard_normal((6, 3, 1)), epochs=1, batch_size=3, verbose=0, tbptt=1)
+    assert trainer.optimizer.iterations == 6  # 2 batches x 3 windows
+    with pytest.raises(ValueError, match=r"one prediction per input step.*\(N, 3, \.\.\.\)"):
+        trainer.fit(x, rng.standard_normal((6, 1)), epochs=1, verbose=0, tbptt=1)
+
+
 def test_carried_state_equals_unbroken_forward() -> None:
     """Forward links are kept: windows with the carried state reproduce the full forward."""
     x, _ = case(np.float64)

@@ -148,6 +148,82 @@ def test_exploding_training_stops_with_finite_weights() -> None:
     assert all(np.isfinite(v).all() for v in model.params.values())
 
 
+def state_copy(optimizer: optimizers.Optimizer) -> dict[str, np.ndarray]:
+    return {k: np.array(v, copy=True) for k, v in optimizer.get_state().items()}
+
+
+def assert_same_state(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lr: optimizers.SGD(learning_rate=lr, momentum=0.9),
+    lambda lr: optimizers.Adam(learning_rate=lr),
+    lambda lr: optimizers.RMSprop(learning_rate=lr, momentum=0.5, centered=True),
+])
+def test_non_finite_update_also_restores_the_optimizer_state(make: Any) -> None:
+    """The rollback covers the optimizer's slots and step count, not only the weights: after
+    a diverging update, a lower learning rate trains on normally."""
+    x, y = data()
+    model = small_model()  # float32: lr * grad overflows
+    optimizer = make(0.01)
+    trainer = Trainer(model, "mse", optimizer)
+    trainer.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)  # slots exist now
+    state_before, weights_before = state_copy(optimizer), weights(model)
+    assert optimizer.iterations == 4 and len(state_before) > 1
+
+    optimizer.learning_rate = 1e39
+    with pytest.raises(NonFiniteLossError) as info:
+        trainer.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    assert info.value.what == "weights" and (info.value.epoch, info.value.step) == (0, 0)
+    assert_same_state(state_copy(optimizer), state_before)
+    assert_same_state(weights(model), weights_before)
+
+    optimizer.learning_rate = 0.01
+    history = trainer.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    assert all(np.isfinite(v).all() for v in model.params.values())
+    assert all(np.isfinite(v).all() for v in optimizer.get_state().values())
+    assert optimizer.iterations == 4 + 8
+    for key, value in model.params.items():
+        assert not np.array_equal(value, weights_before[key]), key  # it trains again
+
+
+def test_slots_created_by_a_failed_first_update_are_dropped() -> None:
+    x, y = data()
+    model = small_model()
+    optimizer = optimizers.Adam(learning_rate=1e39)
+    trainer = Trainer(model, "mse", optimizer)
+    with pytest.raises(NonFiniteLossError):
+        trainer.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert_same_state(state_copy(optimizer), {"iterations": np.array(0)})
+    optimizer.learning_rate = 0.001
+    trainer.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert optimizer.iterations == 4
+    assert all(np.isfinite(v).all() for v in optimizer.get_state().values())
+
+
+def test_update_that_breaks_only_the_optimizer_state_is_undone() -> None:
+    """A float32 Adagrad accumulator overflowing to inf leaves the weights finite (the step
+    divides by it: 0) but would stall that weight for good: undone and reported too."""
+    x, y = data()
+    model = small_model()
+    optimizer = optimizers.Adagrad(learning_rate=0.01)
+    trainer = Trainer(model, "mse", optimizer)
+    trainer.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    state_before, weights_before = state_copy(optimizer), weights(model)
+    trainer.compute_gradients(x[:16], y[:16])
+    model.layers[-1].grads["W"][0, 0] = 1e30  # its square overflows float32
+    with np.errstate(over="ignore"), \
+            pytest.raises(NonFiniteLossError, match="optimizer state") as info:
+        trainer._apply_update(1.0)
+    assert info.value.what == "optimizer state"
+    assert_same_state(state_copy(optimizer), state_before)
+    assert_same_state(weights(model), weights_before)
+
+
 # -- callbacks ---------------------------------------------------------------------------------
 
 class HookLog(Callback):
@@ -202,10 +278,78 @@ def test_early_stopping_patience_and_restore_best_weights() -> None:
     model = small_model()
     history = Trainer(model, "mse", "adam").fit(x, y, epochs=20, verbose=0,
                                                 callbacks=[epochs, stopper])
-    assert len(history.history["loss"]) == 4  # best at 0, then 3 epochs without improving
-    assert stopper.stopped_epoch == 3 and stopper.best_epoch == 0
+    # Keras 3's rule: best at 0, then stop at the 2nd epoch without improving (wait >= 2).
+    assert len(history.history["loss"]) == 3
+    assert stopper.stopped_epoch == 2 and stopper.best_epoch == 0
     for key, value in model.params.items():
         np.testing.assert_array_equal(value, epochs.after[0][key])
+
+
+class ScriptedLoss(Callback):
+    """Replaces the epoch's logged loss with a scripted sequence (before EarlyStopping reads
+    it: callbacks run in order on the same logs)."""
+
+    def __init__(self, losses: list[float]) -> None:
+        super().__init__()
+        self.losses = losses
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        logs["loss"] = self.losses[epoch]
+
+
+SCRIPT = [1.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1]
+
+
+@pytest.mark.parametrize("patience,stop", [(0, 2), (1, 2), (2, 3), (3, 4)])
+def test_early_stopping_stops_at_the_same_epoch_as_keras(patience: int, stop: int) -> None:
+    """Keras 3: ``wait`` counts the epochs since the best; stop once ``wait >= patience``
+    (and ``epoch > 0``). Losses 1.0, 0.5, 0.6, 0.7, ...: best at epoch 1; patience 1 stops
+    after epoch 2, patience 2 after epoch 3."""
+    x, y = data(n=16)
+    stopper = EarlyStopping(monitor="loss", patience=patience)
+    history = Trainer(small_model(), "mse", "sgd").fit(
+        x, y, epochs=len(SCRIPT), verbose=0, callbacks=[ScriptedLoss(SCRIPT), stopper])
+    assert history.epoch == list(range(stop + 1))
+    assert stopper.stopped_epoch == stop
+    assert (stopper.best_epoch, stopper.best) == (1, 0.5)
+
+
+def test_early_stopping_restores_the_best_epoch_weights_like_keras() -> None:
+    x, y = data(n=16)
+    epochs = EpochWeights()
+    stopper = EarlyStopping(monitor="loss", patience=2, restore_best_weights=True)
+    model = small_model()
+    Trainer(model, "mse", "adam").fit(x, y, epochs=len(SCRIPT), verbose=0,
+                                      callbacks=[epochs, ScriptedLoss(SCRIPT), stopper])
+    assert len(epochs.after) == 4 and stopper.best_epoch == 1
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, epochs.after[1][key])
+    # Not stopped early: the best weights come back at the end of training all the same.
+    model = small_model()
+    epochs = EpochWeights()
+    Trainer(model, "mse", "adam").fit(
+        x, y, epochs=3, verbose=0,
+        callbacks=[epochs, ScriptedLoss([1.0, 0.5, 0.6]),
+                   EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)])
+    for key, value in model.params.items():
+        np.testing.assert_array_equal(value, epochs.after[1][key])
+
+
+def test_early_stopping_baseline_and_start_from_epoch_like_keras() -> None:
+    x, y = data(n=16)
+    # Baseline 0.5 never beaten: the best is still tracked (Keras 3), but the count of epochs
+    # without improvement is not reset, so training stops once it reaches the patience.
+    stopper = EarlyStopping(monitor="loss", patience=2, baseline=0.5)
+    history = Trainer(small_model(), "mse", "sgd").fit(
+        x, y, epochs=8, verbose=0, callbacks=[ScriptedLoss([1.0, 0.9, 0.95, 0.97, 0.99, 1.0,
+                                                            1.0, 1.0]), stopper])
+    assert stopper.stopped_epoch == 2 and len(history.epoch) == 3
+    assert (stopper.best_epoch, stopper.best) == (1, 0.9)
+    # Epochs before start_from_epoch are not monitored.
+    stopper = EarlyStopping(monitor="loss", patience=1, start_from_epoch=3)
+    Trainer(small_model(), "mse", "sgd").fit(x, y, epochs=8, verbose=0,
+                                             callbacks=[ScriptedLoss(SCRIPT), stopper])
+    assert (stopper.best_epoch, stopper.stopped_epoch) == (3, 4)
 
 
 def test_early_stopping_on_val_loss_needs_validation_data() -> None:
@@ -249,6 +393,59 @@ def test_history_is_a_callback() -> None:
     history.on_epoch_end(0, {"loss": 1.0})
     history.on_epoch_end(1, {"loss": 0.5})
     assert history.history == {"loss": [1.0, 0.5]} and history.epoch == [0, 1]
+
+
+# -- argument checks ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("arg,value", [
+    ("tbptt", True), ("tbptt", 2.7), ("tbptt", 2.0), ("tbptt", "3"),
+    ("batch_size", 2.5), ("batch_size", True), ("batch_size", 8.0),
+    ("epochs", 2.0), ("epochs", True), ("validation_batch_size", 4.5),
+])
+def test_fit_refuses_non_int_counts(arg: str, value: Any) -> None:
+    """No silent coercion (tbptt=True -> 1, tbptt=2.7 -> 2, batch_size=2.5 -> 2)."""
+    x, y = data(n=16)
+    model = small_model()
+    before = weights(model)
+    with pytest.raises(TypeError, match=arg):
+        Trainer(model, "mse", "sgd").fit(x, y, verbose=0, **{arg: value})
+    assert_same_state(weights(model), before)
+
+
+def test_fit_accepts_numpy_integers_and_refuses_zero_or_negative() -> None:
+    x, y = data(n=16)
+    trainer = Trainer(small_model(), "mse", "sgd")
+    trainer.fit(x, y, epochs=np.int64(1), batch_size=np.int32(8), tbptt=np.int64(3),
+                verbose=0)
+    assert trainer.optimizer.iterations == 2  # many-to-one: one update per batch
+    for arg, value in (("batch_size", 0), ("tbptt", 0), ("batch_size", -1)):
+        with pytest.raises(ValueError, match=arg):
+            trainer.fit(x, y, verbose=0, **{arg: value})
+
+
+def test_fit_refuses_zero_samples() -> None:
+    x, y = data(n=16)
+    with pytest.raises(ValueError, match="at least one sample"):
+        Trainer(small_model(), "mse", "sgd").fit(x[:0], y[:0], verbose=0)
+
+
+@pytest.mark.parametrize("which", ["x", "y"])
+def test_fit_refuses_non_numeric_data_before_training(which: str) -> None:
+    """An object array of None used to run into NonFiniteLossError advising a lower
+    learning rate."""
+    x, y = data(n=16)
+    bad = np.array([None] * 16, dtype=object)
+    if which == "x":
+        x = np.full(x.shape, "a")
+    else:
+        y = bad
+    model = small_model()
+    before = weights(model)
+    recorder = Recorder()
+    with pytest.raises(TypeError, match=rf"^{which} must hold numbers"):
+        Trainer(model, "mse", "sgd").fit(x, y, verbose=0, callbacks=[recorder])
+    assert recorder.after == []
+    assert_same_state(weights(model), before)
 
 
 # -- reproducibility ---------------------------------------------------------------------------

@@ -120,16 +120,28 @@ def _monitored(logs: Logs, monitor: str, who: str) -> Optional[float]:
 
 
 class EarlyStopping(Callback):
-    """Stop training when ``monitor`` has stopped improving.
+    """Stop training when ``monitor`` has stopped improving (Keras 3's rule, epoch for epoch).
 
     Args:
         monitor: figure from the epoch logs, e.g. ``"val_loss"``, ``"loss"``, ``"val_accuracy"``.
         min_delta: an improvement smaller than this does not count.
-        patience: epochs without improvement before stopping (0: stop at the first one).
+        patience: number of epochs without improvement after which training stops: with
+            ``patience=p`` training stops at the ``p``-th consecutive epoch that does not
+            improve on the best (0 behaves like 1, except that it also applies with a
+            ``baseline``). Epoch 0 never stops training.
         mode: ``"min"``, ``"max"`` or ``"auto"`` (max for accuracy-like names).
-        restore_best_weights: at the stop (or at the end of training), copy back the weights of
-            the best epoch.
-        baseline: stop if the figure does not beat this value within ``patience`` epochs.
+        restore_best_weights: at the end of training (stopped early or not), copy back the
+            weights of the best epoch (the first monitored epoch's if none improved).
+        baseline: the counter of epochs without improvement is reset only by an epoch that
+            beats both the best so far and this value, so training stops after ``patience``
+            epochs if the figure does not beat it.
+        start_from_epoch: epochs before this one are not monitored (warm-up).
+
+    The rule, as Keras 3's ``EarlyStopping.on_epoch_end``: every monitored epoch increments
+    ``wait``; an improvement on the best records it (and its weights) and resets ``wait`` to 0
+    (with a baseline, only when the baseline is beaten too); otherwise training stops once
+    ``wait >= patience`` and ``epoch > 0``. E.g. losses ``1.0, 0.5, 0.6, 0.7, ...`` stop after
+    epoch 2 with ``patience=1`` and after epoch 3 with ``patience=2`` (0-based).
 
     After training, ``stopped_epoch`` is the epoch at which training stopped (0 if it did not)
     and ``best_epoch``/``best`` the best epoch and value.
@@ -144,6 +156,7 @@ class EarlyStopping(Callback):
         mode: str = "auto",
         baseline: Optional[float] = None,
         restore_best_weights: bool = False,
+        start_from_epoch: int = 0,
     ) -> None:
         super().__init__()
         self.monitor = monitor
@@ -151,8 +164,9 @@ class EarlyStopping(Callback):
         self.patience = int(patience)
         self.verbose = verbose
         self.mode = _monitor_mode(monitor, mode)
-        self.baseline = baseline
+        self.baseline = None if baseline is None else float(baseline)
         self.restore_best_weights = restore_best_weights
+        self.start_from_epoch = int(start_from_epoch)
         self._reset()
 
     def _reset(self) -> None:
@@ -160,28 +174,46 @@ class EarlyStopping(Callback):
         self.stopped_epoch = 0
         self.best_epoch = 0
         self.best = math.inf if self.mode == "min" else -math.inf
-        if self.baseline is not None:
-            self.best = float(self.baseline)
         self.best_weights: Optional[dict[str, np.ndarray]] = None
 
-    def _improved(self, value: float) -> bool:
+    def _is_improvement(self, value: float, reference: float) -> bool:
         if self.mode == "min":
-            return value < self.best - self.min_delta
-        return value > self.best + self.min_delta
+            return value < reference - self.min_delta
+        return value > reference + self.min_delta
+
+    def _improved(self, value: float) -> bool:
+        return self._is_improvement(value, self.best)
+
+    def _save_weights(self) -> None:
+        # Copies into reused buffers: the live arrays keep changing under the optimizer.
+        params = self.model.params
+        if self.best_weights is None or self.best_weights.keys() != params.keys():
+            self.best_weights = {k: v.copy() for k, v in params.items()}
+            return
+        for key, value in params.items():
+            np.copyto(self.best_weights[key], value)
 
     def on_train_begin(self, logs: Logs = None) -> None:
         self._reset()
 
     def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
         value = _monitored(logs, self.monitor, "EarlyStopping")
-        if self._improved(value):
-            self.best, self.best_epoch, self.wait = value, epoch, 0
-            if self.restore_best_weights:
-                # Copies: the live arrays keep changing under the optimizer.
-                self.best_weights = {k: v.copy() for k, v in self.model.params.items()}
-            return
+        if epoch < self.start_from_epoch:
+            return  # warm-up: not monitored
+        if self.restore_best_weights and self.best_weights is None:
+            # Nothing recorded yet: the current weights are the best so far.
+            self._save_weights()
+            self.best_epoch = epoch
         self.wait += 1
-        if self.wait > self.patience:
+        if self._improved(value):
+            self.best, self.best_epoch = value, epoch
+            if self.restore_best_weights:
+                self._save_weights()
+            # Only an epoch that also beats the baseline restarts the count.
+            if self.baseline is None or self._is_improvement(value, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.verbose:
@@ -190,6 +222,9 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs: Logs = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose:
+                print(f"Restoring model weights from the end of the best epoch: "
+                      f"{self.best_epoch + 1}.")
             params = self.model.params
             for key, value in self.best_weights.items():
                 np.copyto(params[key], value)  # in place: optimizers hold these arrays

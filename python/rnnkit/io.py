@@ -44,8 +44,8 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
 import numpy as np
 
-from .layers.base import Layer
-from .models import Model, get_model_class
+from .layers.base import Layer, get_layer_class
+from .models import Model, Sequential, get_model_class
 
 if TYPE_CHECKING:
     from .trainer import Trainer
@@ -207,7 +207,10 @@ def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     with open(path, "rb") as f:
         try:
             loaded = np.load(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError,
+                RuntimeError, MemoryError, OverflowError, UnicodeError, zlib.error) as exc:
+            # NotImplementedError: zipfile's "zip file version" / unsupported compression;
+            # RuntimeError: an encrypted member; MemoryError: a header claiming a huge size.
             raise ModelFileError(f"{path}: not a readable rnnkit model file (expected an .npz "
                                  f"archive): {type(exc).__name__}: {exc}") from exc
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -225,7 +228,12 @@ def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
                                          "which rnnkit refuses to load: model files hold "
                                          "numeric arrays only") from exc
                 raise ModelFileError(f"{path}: corrupted array data: {exc}") from exc
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError) as exc:
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
+                    NotImplementedError, RuntimeError, MemoryError, OverflowError, TypeError,
+                    UnicodeError) as exc:
+                # NotImplementedError: zipfile's "zip file version" / "compression method is
+                # not supported"; RuntimeError: an encrypted member; MemoryError: an array
+                # header claiming more data than there is.
                 raise ModelFileError(f"{path}: truncated or corrupted archive: "
                                      f"{type(exc).__name__}: {exc}") from exc
     raw = arrays.pop(CONFIG_KEY)
@@ -291,6 +299,83 @@ def _restore_layer(path: str, layer: Layer, saved: dict[str, Any],
         np.copyto(param, value, casting="same_kind")  # in place: wrappers share these arrays
 
 
+def _shapes_agree(a: Any, b: Any) -> bool:
+    """Two recorded per-sample shapes agree: same rank, known dims equal (None matches any)."""
+    a, b = tuple(a), tuple(b)
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _check_before_building(path: str, cls: type, model_config: Any, saved_layers: Any,
+                           arrays: dict[str, np.ndarray]) -> None:
+    """Cheap checks of a file's layer entries before anything is built, so a corrupted or
+    crafted config (``units=300000``) is refused without allocating or initialising weights.
+
+    Every layer entry's weights must be arrays of the file with the recorded shape and dtype.
+    For a Sequential, each layer config must describe the same class, an input shape agreeing
+    with the recorded one, and (through the layer class's ``config_param_shapes``, which
+    allocates nothing) exactly the recorded weight shapes; the model's ``build_input_shape``
+    must agree with the first layer's. So every size a rebuild allocates is backed by an array
+    in the file. Custom models and layers that cannot tell are checked after building."""
+    if not isinstance(saved_layers, list):
+        raise ModelFileError(f"{path}: the 'layers' entry must be a list, got "
+                             f"{type(saved_layers).__name__}")
+    recorded: list[dict[str, tuple[int, ...]]] = []
+    for index, saved in enumerate(saved_layers):
+        weights = saved.get("weights", []) if isinstance(saved, dict) else None
+        if not isinstance(weights, list) or not all(isinstance(w, dict) for w in weights):
+            raise ModelFileError(f"{path}: malformed entry for layer {index}: {saved!r:.200}")
+        shapes = {}
+        for entry in weights:
+            value = _array(path, arrays, entry, f"{saved.get('name')}/{entry.get('key')}")
+            shapes[entry.get("key")] = value.shape
+        recorded.append(shapes)
+    if not (isinstance(cls, type) and issubclass(cls, Sequential)) \
+            or not isinstance(model_config, dict) or not isinstance(model_config.get("layers"),
+                                                                     list):
+        return
+    specs = model_config["layers"]
+    if len(specs) != len(saved_layers):
+        raise ModelFileError(f"{path}: the model config lists {len(specs)} layers but the file "
+                             f"holds weights for {len(saved_layers)}")
+    try:
+        build_shape = model_config.get("build_input_shape")
+        first = saved_layers[0].get("input_shape") if saved_layers else None
+        if build_shape is not None and first is not None and not _shapes_agree(build_shape,
+                                                                                first):
+            raise ModelFileError(f"{path}: the model's build_input_shape {build_shape} does not "
+                                 f"match its first layer's recorded input shape {first}")
+        input_spec = model_config.get("input_layer")
+        input_shape = (input_spec.get("config", {}).get("input_shape")
+                       if isinstance(input_spec, dict) else None)
+        if input_shape is not None and first is not None and not _shapes_agree(input_shape,
+                                                                                first):
+            raise ModelFileError(f"{path}: the model's Input shape {input_shape} does not "
+                                 f"match its first layer's recorded input shape {first}")
+        for index, (spec, saved, shapes) in enumerate(zip(specs, saved_layers, recorded)):
+            name = saved.get("name")
+            if not isinstance(spec, dict) or spec.get("class_name") != saved.get("class_name"):
+                raise ModelFileError(
+                    f"{path}: layer {index} ({name!r}) is a {saved.get('class_name')} in the "
+                    f"file's weights but the model config has "
+                    f"{spec.get('class_name') if isinstance(spec, dict) else spec!r:.100}")
+            layer_cls = get_layer_class(spec["class_name"])
+            config = spec.get("config", {})
+            if not isinstance(config, dict):
+                raise ModelFileError(f"{path}: the config of layer {index} ({name!r}) must be "
+                                     f"a JSON object")
+            expected = layer_cls.config_param_shapes(dict(config), saved.get("input_shape"))
+            if expected is not None and expected != shapes:
+                raise ModelFileError(
+                    f"{path}: layer {index} ({name!r}, {spec['class_name']}): its config implies "
+                    f"weight shapes {expected} but the file holds {shapes}: the config or the "
+                    "weights are corrupted")
+    except ModelFileError:
+        raise
+    except Exception as exc:  # a malformed config entry, whatever it trips over
+        raise ModelFileError(f"{path}: invalid layer config: {type(exc).__name__}: "
+                             f"{exc}") from exc
+
+
 def load_model(filepath: PathLike, custom_objects: Optional[dict[str, type]] = None) -> Model:
     """Rebuild the model saved at ``filepath``: same classes, names, configuration and weights
     (so identical predictions). A trainer checkpoint also restores ``model.trainer`` (loss,
@@ -309,29 +394,40 @@ def load_model(filepath: PathLike, custom_objects: Optional[dict[str, type]] = N
         saved_layers = config["layers"]
         class_name = model_spec["class_name"]
         model_config = model_spec.get("config", {})
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the model config lacks {exc}") from exc
     try:
         cls = custom_objects.get(class_name) or get_model_class(class_name)
+    except (ValueError, TypeError) as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc
+    _check_before_building(path, cls, model_config, saved_layers, arrays)
+    try:
         model = cls.from_config(model_config)
+        if len(model.layers) != len(saved_layers):
+            raise ModelFileError(f"{path}: the file describes {len(saved_layers)} layers, the "
+                                 f"{class_name} rebuilt from its config has "
+                                 f"{len(model.layers)}")
+        for layer, saved in zip(model.layers, saved_layers):
+            _restore_layer(path, layer, saved, arrays)
+            layer.trainable = bool(saved.get("trainable", True))
     except ModelFileError:
         raise
-    except (ValueError, TypeError, KeyError) as exc:
+    except Exception as exc:  # MemoryError included: whatever a bad config trips over
         raise ModelFileError(f"{path}: cannot rebuild the {class_name} from its config: "
-                             f"{exc}") from exc
-    if len(model.layers) != len(saved_layers):
-        raise ModelFileError(f"{path}: the file describes {len(saved_layers)} layers, the "
-                             f"{class_name} rebuilt from its config has {len(model.layers)}")
-    for layer, saved in zip(model.layers, saved_layers):
-        _restore_layer(path, layer, saved, arrays)
-        layer.trainable = bool(saved.get("trainable", True))
+                             f"{type(exc).__name__}: {exc}") from exc
     metadata = config.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise ModelFileError(f"{path}: the model metadata must be a JSON object, got "
                              f"{type(metadata).__name__}")
     model.metadata = dict(metadata)
     if config.get("trainer"):
-        _restore_trainer(path, model, config["trainer"], arrays)
+        try:
+            _restore_trainer(path, model, config["trainer"], arrays)
+        except ModelFileError:
+            raise
+        except Exception as exc:  # a malformed trainer entry, whatever it trips over
+            raise ModelFileError(f"{path}: cannot restore the trainer checkpoint: "
+                                 f"{type(exc).__name__}: {exc}") from exc
     return model
 
 
@@ -346,8 +442,12 @@ def _restore_trainer(path: str, model: Model, spec: dict[str, Any],
         trainer.epoch = int(spec.get("epoch", 0))
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: cannot rebuild the trainer from its config: {exc}") from exc
-    state = {e["key"]: _array(path, arrays, e, f"optimizer state {e.get('key')!r}")
-             for e in spec.get("optimizer_state", [])}
+    entries = spec.get("optimizer_state", [])
+    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(
+            e.get("key"), str) for e in entries):
+        raise ModelFileError(f"{path}: malformed optimizer state entries")
+    state = {e["key"]: _array(path, arrays, e, f"optimizer state {e['key']!r}")
+             for e in entries}
     unknown = sorted({key.partition("/")[2] for key in state if key != "iterations"}
                      - set(model.params))
     if unknown:
@@ -357,13 +457,23 @@ def _restore_trainer(path: str, model: Model, spec: dict[str, Any],
         trainer.optimizer.set_state(state)
     except ValueError as exc:
         raise ModelFileError(f"{path}: optimizer state does not fit the optimizer: {exc}") from exc
-    for key, rng_state in spec.get("rng_states", {}).items():
-        index, _, sub = key.partition("/")
-        layer: Any = model.layers[int(index)]
-        for attr in filter(None, sub.split("/")):
-            layer = getattr(layer, attr)
+    rng_states = spec.get("rng_states", {})
+    if not isinstance(rng_states, dict):
+        raise ModelFileError(f"{path}: rng_states must be a JSON object, got "
+                             f"{type(rng_states).__name__}")
+    # The layers a checkpoint may hold streams for, keyed as _rng_states writes them.
+    streams = {}
+    for index, top in enumerate(model.layers):
+        for sub, layer in _sublayers(top):
+            if isinstance(getattr(layer, "rng", None), np.random.Generator):
+                streams[f"{index}/{sub}" if sub else str(index)] = layer
+    for key, rng_state in rng_states.items():
+        layer = streams.get(key)
+        if layer is None:
+            raise ModelFileError(f"{path}: random stream {key!r} names no layer of the model "
+                                 f"that draws random numbers (those: {sorted(streams)})")
         try:
             layer.rng.bit_generator.state = rng_state
-        except (AttributeError, TypeError, ValueError) as exc:
+        except Exception as exc:
             raise ModelFileError(f"{path}: cannot restore the random stream of layer "
-                                 f"{layer.name!r}: {exc}") from exc
+                                 f"{layer.name!r}: {type(exc).__name__}: {exc}") from exc

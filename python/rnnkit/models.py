@@ -464,9 +464,12 @@ class Sequential(Model):
         layers: initial layers (each goes through :meth:`add`).
         name: model name.
 
-    Shapes are inferred from the first layer's ``input_shape`` (the model is then built as
-    layers are added, so a wrong stack fails at ``add``), else at the first call /
-    :meth:`build`. Sequence masks (``lengths``) flow through the layers' ``output_lengths``.
+    Shapes are inferred from a leading :func:`~rnnkit.layers.Input` (Keras 3:
+    ``Sequential([Input((3, 1)), SimpleRNN(10), Dense(1)])``) or the first layer's
+    ``input_shape`` (the model is then built as layers are added, so a wrong stack fails at
+    ``add``), else at the first call / :meth:`build`. As in Keras 3, the Input is not listed in
+    :attr:`layers` (it has no weights); it is kept in :attr:`input_layer` and in the config.
+    Sequence masks (``lengths``) flow through the layers' ``output_lengths``.
     """
 
     def __init__(self, layers: Optional[Sequence[Layer]] = None,
@@ -474,6 +477,7 @@ class Sequential(Model):
         super().__init__(name=name)
         self._build_input_shape: Optional[Shape] = None
         self._lengths_out: Optional[np.ndarray] = None
+        self.input_layer: Optional[Layer] = None  # a leading Input, if any
         for layer in layers or ():
             self.add(layer)
 
@@ -482,10 +486,24 @@ class Sequential(Model):
         the new layer is built at once and the stack checked (:func:`check_stack`)."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects an rnnkit Layer, got {type(layer).__name__}")
-        self._track(layer)
-        if self._build_input_shape is None and len(self._layers) == 1 \
-                and layer.input_shape is not None:
+        if layer.is_input_layer:
+            if self._layers or self.input_layer is not None:
+                raise ValueError(f"an Input ({layer.name!r}) can only be the first layer of a "
+                                 f"Sequential model; model {self.name!r} already has "
+                                 f"{'an Input' if self.input_layer is not None else 'layers'}")
+            # object.__setattr__: a Layer attribute would be tracked in ``layers``.
+            object.__setattr__(self, "input_layer", layer)
             self._build_input_shape = tuple(layer.input_shape)
+            return
+        self._track(layer)
+        if len(self._layers) == 1 and layer.input_shape is not None:
+            if self._build_input_shape is None:
+                self._build_input_shape = tuple(layer.input_shape)
+            elif self.input_layer is not None \
+                    and not self.input_layer.compatible(layer.input_shape):
+                self._layers.pop()
+                raise ValueError(f"layer {layer.name!r} has input_shape {layer.input_shape}, "
+                                 f"but the model's Input has shape {self.input_layer.shape}")
         try:
             if self._build_input_shape is not None:
                 self.build(self._build_input_shape)
@@ -499,7 +517,7 @@ class Sequential(Model):
         """Remove and return the last layer."""
         if not self._layers:
             raise TypeError("there are no layers in the model")
-        return self._layers.pop()
+        return self._layers.pop()  # an Input stays: it is the model's input, not a layer
 
     def build(self, input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
         """Check the stack and build every layer for the per-sample ``input_shape`` (no batch
@@ -526,6 +544,8 @@ class Sequential(Model):
         """Run the layers in order; the mask passes through each layer's ``output_lengths``."""
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers")
+        if self.input_layer is not None:
+            x = self.input_layer.forward(x)  # checks the input against the Input's shape
         if not self.built:
             self.build(np.shape(x)[1:])
         for layer in self._layers:
@@ -563,16 +583,21 @@ class Sequential(Model):
         return super().summary(line_length, print_fn)
 
     def get_config(self) -> dict[str, Any]:
-        return {
+        config = {
             "name": self.name,
             "layers": [serialize_layer(layer) for layer in self._layers],
             "build_input_shape": (None if self._build_input_shape is None
                                   else list(self._build_input_shape)),
         }
+        if self.input_layer is not None:
+            config["input_layer"] = serialize_layer(self.input_layer)
+        return config
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "Sequential":
         model = cls(name=config.get("name"))
+        if config.get("input_layer") is not None:
+            model.add(deserialize_layer(config["input_layer"]))
         for spec in config.get("layers", []):
             model.add(deserialize_layer(spec))
         shape = config.get("build_input_shape")

@@ -10,15 +10,20 @@ Three ways to walk the data:
   full backpropagation through time over each sequence.
 * ``Trainer.fit(..., tbptt=k)`` - the same batches, each walked in windows of ``k`` steps:
   the recurrent layers carry their state from one window to the next (forward links kept),
-  the gradient stops at window boundaries (backward links cut), one update per window. The
-  state starts from zeros at every batch. ``tbptt=T`` is exactly full BPTT.
+  the gradient stops at window boundaries (backward links cut). A model with one prediction
+  per step (many-to-many) gets one update per window; a model with one prediction per
+  sequence (many-to-one) one update per batch, whose gradient reaches back to the start of the
+  window holding each sample's last valid step (the kernel's ``truncate=k``). The state starts
+  from zeros at every batch. ``tbptt=T`` is exactly full BPTT.
 * :meth:`Trainer.fit_stream` - one long series or token stream, language-model style: the
   stream is cut into ``batch_size`` parallel streams and walked window by window with the state
   carried across windows for the whole epoch; memory stays proportional to the window.
 
-Safety: a loss (or gradient, or updated weight) that is NaN or infinite stops training with
-:class:`NonFiniteLossError` naming the epoch and step; the model keeps the last finite weights
-(the weights are snapshotted before every update and restored if an update breaks them).
+Safety: a loss (or gradient, or updated weight or optimizer state) that is NaN or infinite
+stops training with :class:`NonFiniteLossError` naming the epoch and step; the model keeps the
+last finite weights and the optimizer the state that goes with them (the weights, the
+optimizer's slots and its step count are snapshotted, into reused buffers, before every update
+and restored if an update breaks them), so training can go on, e.g. with a lower learning rate.
 
 Reproducibility: ``fit(seed=s)`` derives epoch ``e``'s shuffle from ``(s, e)`` alone, so the same
 seed gives bit-for-bit the same run, and a run resumed at ``initial_epoch=e`` from a checkpoint
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 import os
 import sys
 import time
@@ -55,7 +61,7 @@ class NonFiniteLossError(FloatingPointError):
         epoch: 0-based epoch.
         step: 0-based optimizer update within the epoch.
         loss: the offending loss value (may be finite when a gradient or update broke).
-        what: ``"loss"``, ``"gradient"`` or ``"weights"``.
+        what: ``"loss"``, ``"gradient"``, ``"weights"`` or ``"optimizer state"``.
     """
 
     def __init__(self, message: str, epoch: int, step: int, loss: float, what: str) -> None:
@@ -148,6 +154,31 @@ class _Callbacks:
 
 # -- helpers ----------------------------------------------------------------------------------
 
+def _int_arg(value: Any, what: str, minimum: int = 1) -> int:
+    """``value`` as an int (any integer type, not a bool): TypeError naming ``what`` for a
+    bool, a float or anything else that is not an integer; ValueError below ``minimum``."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be an int, got the bool {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{what} must be an int >= {minimum}, got {number}")
+    return number
+
+
+def _check_numeric(value: Any, what: str) -> None:
+    """TypeError naming ``what`` unless ``value`` (an array, or a list/tuple of arrays for
+    several inputs) holds numbers: bool, integer or float dtype."""
+    parts = value if isinstance(value, (list, tuple)) else [value]
+    for part in parts:
+        dtype = np.asarray(part).dtype
+        if dtype.kind not in "biuf":
+            raise TypeError(f"{what} must hold numbers (a bool, int or float array), got an "
+                            f"array of dtype {dtype}")
+
+
 def _check_lengths(lengths: Any, n: int) -> Optional[np.ndarray]:
     if lengths is None:
         return None
@@ -208,7 +239,12 @@ class Trainer:
         self.clip_norm = clip_norm
         self.clip_value = clip_value
         self.epoch = 0
+        # Reused buffers of the pre-update snapshot (see _apply_update).
         self._snapshot: dict[str, np.ndarray] = {}
+        self._slot_snapshot: dict[str, dict[str, np.ndarray]] = {}
+        self._slot_names: dict[str, list[str]] = {}
+        self._iterations_snapshot = 0
+        self._state_copy: Optional[dict[str, np.ndarray]] = None
         # Where the current update sits, for error messages (epoch, step).
         self._where = (0, 0)
         model.trainer = self
@@ -262,8 +298,65 @@ class Trainer:
         self.model.backward(dy)
         return loss, scored, mask
 
+    @staticmethod
+    def _copy_into(buffers: dict[str, np.ndarray], arrays: Mapping[str, np.ndarray]) -> None:
+        """Copy ``arrays`` into ``buffers`` (same keys), reusing buffers of the right shape."""
+        if buffers.keys() - arrays.keys():
+            for key in buffers.keys() - arrays.keys():
+                del buffers[key]
+        for key, value in arrays.items():
+            buf = buffers.get(key)
+            if buf is None or buf.shape != value.shape or buf.dtype != value.dtype:
+                buf = buffers[key] = np.empty_like(value)
+            np.copyto(buf, value)
+
+    def _optimizer_slots(self) -> Optional[dict[str, dict[str, np.ndarray]]]:
+        """The optimizer's slot store ``{slot: {param name: array}}`` (rnnkit's Optimizer keeps
+        it in ``_state``), or None for an optimizer that keeps its state elsewhere."""
+        store = getattr(self.optimizer, "_state", None)
+        if isinstance(store, dict) and all(isinstance(v, dict) for v in store.values()):
+            return store
+        return None
+
+    def _take_snapshot(self, params: Mapping[str, np.ndarray]) -> None:
+        """Copy the weights and the optimizer state (slots, step count) into reused buffers."""
+        self._copy_into(self._snapshot, params)
+        self._iterations_snapshot = self.optimizer.iterations
+        slots = self._optimizer_slots()
+        if slots is None:  # unknown layout: the optimizer's own (copying) get_state
+            self._state_copy = self.optimizer.get_state()
+            return
+        self._slot_names = {slot: list(store) for slot, store in slots.items()}
+        for slot, store in slots.items():
+            self._copy_into(self._slot_snapshot.setdefault(slot, {}), store)
+
+    def _restore_snapshot(self, params: Mapping[str, np.ndarray]) -> None:
+        """Undo the update: weights, slots (dropping slots the update created) and step count,
+        all as :meth:`_take_snapshot` left them; the live arrays are written in place."""
+        for key, value in params.items():
+            np.copyto(value, self._snapshot[key])
+        slots = self._optimizer_slots()
+        if slots is None:
+            if self._state_copy is not None:
+                self.optimizer.set_state(self._state_copy)
+        else:
+            for slot, store in slots.items():
+                names = self._slot_names.get(slot, [])
+                for name in [name for name in store if name not in names]:
+                    del store[name]  # created by the failed update
+                for name in names:
+                    saved = self._slot_snapshot[slot][name]
+                    live = store.get(name)
+                    if live is not None and live.shape == saved.shape \
+                            and live.dtype == saved.dtype:
+                        np.copyto(live, saved)
+                    else:
+                        store[name] = saved.copy()
+        self.optimizer.iterations = self._iterations_snapshot
+
     def _apply_update(self, loss: float) -> None:
-        """Clip, snapshot, step, and roll back if the update produced non-finite weights."""
+        """Clip, snapshot, step, and roll back if the update produced non-finite weights or
+        optimizer state (the snapshot covers both, so the trainer can go on afterwards)."""
         params = self.model.trainable_params
         grads = self.model.trainable_grads
         epoch, step = self._where
@@ -278,21 +371,29 @@ class Trainer:
             optimizers_module.clip_by_value(grads, self.clip_value)
         if self.clip_norm is not None:
             optimizers_module.clip_by_global_norm(grads, self.clip_norm)
-        for key, value in params.items():
-            buf = self._snapshot.get(key)
-            if buf is None or buf.shape != value.shape or buf.dtype != value.dtype:
-                buf = self._snapshot[key] = np.empty_like(value)
-            np.copyto(buf, value)
-        self.optimizer.step(params, grads)
-        bad = _all_finite(params)
+        self._take_snapshot(params)
+        try:
+            self.optimizer.step(params, grads)
+        except BaseException:
+            self._restore_snapshot(params)  # a half-applied update must not stay
+            raise
+        bad, what = _all_finite(params), "weights"
+        if bad is None:
+            slots = self._optimizer_slots()
+            for slot, store in (slots or {}).items():
+                bad = _all_finite(store)
+                if bad is not None:
+                    bad, what = f"{slot}/{bad}", "optimizer state"
+                    break
         if bad is not None:
-            for key, value in params.items():
-                np.copyto(value, self._snapshot[key])
+            self._restore_snapshot(params)
+            kind = "weight" if what == "weights" else "optimizer state"
             raise NonFiniteLossError(
-                f"the update at epoch {epoch + 1}, step {step + 1} made weight {bad!r} "
+                f"the update at epoch {epoch + 1}, step {step + 1} made {kind} {bad!r} "
                 f"non-finite (loss {loss:.6g}); it was undone, so the model keeps its last "
-                "finite weights. Try a lower learning rate or gradient clipping.",
-                epoch, step, loss, "weights")
+                "finite weights and the optimizer its state before the update. Try a lower "
+                "learning rate or gradient clipping.",
+                epoch, step, loss, what)
 
     # -- truncated BPTT -----------------------------------------------------------------------
     def _recurrent_layers(self) -> list[Any]:
@@ -311,37 +412,86 @@ class Trainer:
         return rnns
 
     @contextlib.contextmanager
-    def _carried_state(self) -> Iterator[list[Any]]:
+    def _carried_state(self, truncate: Optional[int] = None) -> Iterator[list[Any]]:
         """Make every recurrent layer stateful (state starts at zeros) for the duration, then
-        restore each layer's own ``stateful`` flag and state."""
+        restore each layer's own ``stateful`` flag and state. ``truncate``: also set the
+        layers' ``truncate`` (the kernel's gradient cut every ``k`` steps), restored after."""
         rnns = self._recurrent_layers()
-        saved = [(layer, layer.stateful, layer.state) for layer in rnns]
+        saved = [(layer, layer.stateful, layer.state, layer.truncate) for layer in rnns]
         for layer in rnns:
             layer.stateful, layer.state = True, None
+            if truncate is not None:
+                layer.truncate = truncate
         try:
             yield rnns
         finally:
-            for layer, stateful, state in saved:
-                layer.stateful, layer.state = stateful, state
+            for layer, stateful, state, cut in saved:
+                layer.stateful, layer.state, layer.truncate = stateful, state, cut
 
-    def _windows(self, x: np.ndarray, y: Any, lengths: Optional[np.ndarray], k: int
-                 ) -> Iterator[tuple[np.ndarray, Any, Optional[np.ndarray], bool]]:
-        """TBPTT windows of one batch: ``(x_w, y_w, lengths_w, scored)``; ``scored`` False for
-        the leading windows of a many-to-one task (run forward only, to carry the state)."""
+    @staticmethod
+    def _check_tbptt_input(x: Inputs) -> int:
+        """The number of steps T of a TBPTT input (one array with a time axis)."""
         if isinstance(x, (list, tuple)) or np.ndim(x) < 2:
             raise ValueError("tbptt needs one input array with a time axis, (N, T, ...)")
-        t = x.shape[1]
+        return int(np.shape(x)[1])
+
+    def _tbptt_per_step(self, x: np.ndarray, y: np.ndarray, lengths: Optional[np.ndarray],
+                        k: int) -> bool:
+        """Whether the model gives one prediction per input step (many-to-many: every window
+        is scored against its own steps of ``y``) rather than one per sequence (many-to-one).
+
+        Decided from the model, not from ``y``'s shape (an output width may equal ``T``): a
+        forward-only probe of one sample on windows of ``k`` and ``k + 1`` steps; the output is
+        per step when its axis 1 follows the window length in both. With ``k >= T`` there is
+        one window, scored against the whole ``y`` either way (False). Call inside
+        :meth:`_carried_state`; the recurrent states are reset to zeros afterwards."""
+        t = self._check_tbptt_input(x)
+        if k >= t:
+            return False
+        first = np.asarray(x)[:1]
+        per_step = True
+        for width in (k, k + 1):
+            lw = None if lengths is None else np.clip(lengths[:1], 0, width)
+            out = self.model.forward(first[:, :width], training=False, lengths=lw)
+            if not (isinstance(out, np.ndarray) and out.ndim >= 2 and out.shape[1] == width):
+                per_step = False
+        for layer in self._recurrent_layers():
+            layer.state = None
+        if per_step and not (y.ndim >= 2 and y.shape[1] == t):
+            raise ValueError(
+                f"the model gives one prediction per input step (output (N, T, ...)), so "
+                f"tbptt={k} scores each window against its own steps of y, which needs targets "
+                f"of shape (N, {t}, ...) aligned with the input steps; got y of shape {y.shape}")
+        return per_step
+
+    def _windows(self, x: np.ndarray, y: Any, lengths: Optional[np.ndarray], k: int,
+                 per_step: bool) -> tuple[list[tuple[np.ndarray, Any, Optional[np.ndarray]]],
+                                          Optional[int]]:
+        """The TBPTT updates of one batch, ``([(x_w, y_w, lengths_w), ...], truncate)``, to run
+        inside ``_carried_state(truncate)``; ``per_step`` from :meth:`_tbptt_per_step`.
+
+        Many-to-many (``per_step``): one update per window of ``k`` steps, the state carried
+        from window to window, each window scored against its own steps; a window in which
+        every sample is padding is skipped (nothing to score; the state passes through it
+        unchanged anyway).
+
+        Many-to-one: one update, on the last state. Its forward runs over the whole sequence
+        (the same states as windows carrying the state), its backward cuts the gradient through
+        the state every ``k`` steps (the kernel's ``truncate=k``: the window boundaries). So the
+        gradient reaches back to the start of the window holding each sample's *own* last
+        valid step: a sample whose padding fills the last window still trains the recurrent
+        layers, exactly as ``ops.rnn_backward(..., truncate=k)``."""
+        t = self._check_tbptt_input(x)
+        if not per_step:
+            return [(x, y, lengths)], k
         y = np.asarray(y)
-        per_step = y.ndim >= 2 and y.shape[1] == t  # targets aligned with the input steps
+        updates = []
         for start in range(0, t, k):
             stop = min(start + k, t)
             lw = None if lengths is None else np.clip(lengths - start, 0, stop - start)
-            if lw is not None and not lw.any():
-                continue  # every sample is padding here: nothing to learn, state unchanged
-            if per_step:
-                yield x[:, start:stop], y[:, start:stop], lw, True
-            else:
-                yield x[:, start:stop], y, lw, stop == t
+            if lw is None or lw.any():
+                updates.append((x[:, start:stop], y[:, start:stop], lw))
+        return updates, None
 
     @in_one_thread_pool
     def compute_gradients(self, x: Inputs, y: Any, lengths: Optional[np.ndarray] = None,
@@ -349,10 +499,11 @@ class Trainer:
                           ) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and gradients of one batch without updating anything.
 
-        With ``tbptt=k`` the batch is walked in windows exactly as ``fit`` does (state carried,
-        gradient cut between windows, each window's loss its own mean) and the returned
-        gradients are the **sum** of the window gradients, the loss the mean of the window
-        losses. Returns ``(loss, {"layer/key": gradient copy})`` over all params.
+        With ``tbptt=k`` the batch is walked exactly as ``fit`` does (state carried, gradient
+        cut between windows of ``k`` steps): for a many-to-many model the returned gradients
+        are the **sum** of the window gradients, the loss the mean of the window losses (each
+        window's loss its own mean); for a many-to-one model they are those of the one update.
+        Returns ``(loss, {"layer/key": gradient copy})`` over all params.
         """
         lengths = _check_lengths(lengths, num_samples(x))
         if tbptt is None:
@@ -360,13 +511,15 @@ class Trainer:
             loss = float(self.loss.forward(y_pred, y, self._loss_lengths(y_pred, lengths)))
             self.model.backward(self.loss.backward())
             return loss, {k: g.copy() for k, g in self.model.grads.items()}
-        total = {k: np.zeros_like(g) for k, g in self.model.grads.items()}
+        k = _int_arg(tbptt, "tbptt")
+        y = np.asarray(y)
+        total = {key: np.zeros_like(g) for key, g in self.model.grads.items()}
         window_losses = []
         with self._carried_state():
-            for xw, yw, lw, scored in self._windows(x, y, lengths, int(tbptt)):
-                if not scored:
-                    self.model.forward(xw, training=training, lengths=lw)
-                    continue
+            per_step = self._tbptt_per_step(x, y, lengths, k)
+        updates, truncate = self._windows(x, y, lengths, k, per_step)
+        with self._carried_state(truncate):
+            for xw, yw, lw in updates:
                 y_pred = self.model.forward(xw, training=training, lengths=lw)
                 window_losses.append(float(self.loss.forward(
                     y_pred, yw, self._loss_lengths(y_pred, lw))))
@@ -414,8 +567,13 @@ class Trainer:
             lengths: ``(N,)`` valid steps per sample (sequence mask).
             tbptt: walk each batch in windows of this many steps, carrying the recurrent state
                 and cutting the gradient between windows, one update per window (see the
-                module docstring). Many-to-many targets ``(N, T, ...)`` are scored per window;
-                other targets only at the last window (the others run forward only).
+                module docstring). A model with one prediction per step (output
+                ``(N, T, ...)``: many-to-many, targets ``(N, T, ...)``) is scored per window,
+                one update each; a model with one prediction per sequence (many-to-one) gets
+                one update per batch on its last state, the gradient cut every ``tbptt`` steps
+                (with ``lengths``, each sample's loss reaches back through the window holding
+                its last valid step, also when padding fills the last window). Which kind the
+                model is comes from its output, not from ``y``'s shape.
             initial_epoch: epoch to start from (resume with ``trainer.epoch``).
             validation_batch_size: batch size of the validation pass (None: ``batch_size``).
 
@@ -423,21 +581,35 @@ class Trainer:
             The :class:`~rnnkit.callbacks.History` (also ``model.history``).
 
         Raises:
+            TypeError: ``batch_size``, ``epochs``, ``initial_epoch``, ``tbptt`` or
+                ``validation_batch_size`` is not an int (a bool or a float is refused, not
+                rounded), or ``x``/``y`` do not hold numbers.
+            ValueError: no samples, mismatched sample counts, or a bad argument value.
             NonFiniteLossError: the loss, a gradient or an update became NaN/inf.
         """
+        batch_size = _int_arg(batch_size, "batch_size")
+        epochs = _int_arg(epochs, "epochs", minimum=0)
+        initial_epoch = _int_arg(initial_epoch, "initial_epoch", minimum=0)
+        if tbptt is not None:
+            tbptt = _int_arg(tbptt, "tbptt")
+            self._check_tbptt_input(x)
+        if validation_batch_size is not None:
+            validation_batch_size = _int_arg(validation_batch_size, "validation_batch_size")
+        _check_numeric(x, "x")
         n = num_samples(x)
         y = np.asarray(y)
-        if len(y) != n:
-            raise ValueError(f"x has {n} samples but y has {len(y)}")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size}")
-        if tbptt is not None and int(tbptt) < 1:
-            raise ValueError(f"tbptt must be a positive number of steps, got {tbptt}")
-        batch_size = int(batch_size)
+        _check_numeric(y, "y")
+        if y.ndim == 0 or len(y) != n:
+            raise ValueError(f"x has {n} samples but y has "
+                             f"{'no sample axis' if y.ndim == 0 else len(y)}")
+        if n == 0:
+            raise ValueError("fit needs at least one sample, got x with 0 samples")
         lengths = _check_lengths(lengths, n)
         val = None
         if validation_data is not None:
             val = _unpack_validation(validation_data)
+            _check_numeric(val[0], "validation x")
+            _check_numeric(val[1], "validation y")
         elif validation_split:
             if not 0.0 < validation_split < 1.0:
                 raise ValueError(f"validation_split must lie in [0, 1), got {validation_split}")
@@ -453,13 +625,18 @@ class Trainer:
             lengths = None if lengths is None else lengths[rows]
             n = split
 
+        per_step = False
+        if tbptt is not None:
+            with self._carried_state():  # also refuses backward-reading layers, before training
+                per_step = self._tbptt_per_step(x, y, lengths, tbptt)
         history, cbs = self._begin_training(
             {"epochs": epochs, "batch_size": batch_size, "samples": n,
              "steps": math.ceil(n / batch_size), "verbose": verbose}, callbacks)
         try:
             for epoch in range(initial_epoch, epochs):
                 logs = self._fit_epoch(x, y, lengths, n, epoch, epochs, batch_size, shuffle,
-                                       seed, tbptt, verbose, val, validation_batch_size, cbs)
+                                       seed, tbptt, verbose, val, validation_batch_size, cbs,
+                                       per_step)
                 if self._end_epoch(epoch, logs, cbs):
                     break
         finally:
@@ -489,7 +666,8 @@ class Trainer:
     def _fit_epoch(self, x: Inputs, y: Any, lengths: Optional[np.ndarray], n: int, epoch: int,
                    epochs: int, batch_size: int, shuffle: bool, seed: Optional[int],
                    tbptt: Optional[int], verbose: int, val: Optional[tuple],
-                   validation_batch_size: Optional[int], cbs: _Callbacks) -> dict[str, float]:
+                   validation_batch_size: Optional[int], cbs: _Callbacks,
+                   per_step: bool = False) -> dict[str, float]:
         cbs.on_epoch_begin(epoch, {})
         if shuffle:
             rng = np.random.default_rng(None if seed is None else [int(seed), epoch])
@@ -509,16 +687,13 @@ class Trainer:
                 lb = None if lengths is None else lengths[rows]
                 nb = num_samples(xb)
                 if tbptt is None:
-                    updates = [(xb, yb, lb, True)]
+                    updates = [(xb, yb, lb)]
                     context: Any = contextlib.nullcontext()
                 else:
-                    updates = self._windows(xb, yb, lb, int(tbptt))
-                    context = self._carried_state()
+                    updates, truncate = self._windows(xb, yb, lb, tbptt, per_step)
+                    context = self._carried_state(truncate)
                 with context:
-                    for xw, yw, lw, scored in updates:
-                        if not scored:  # many-to-one TBPTT: carry the state forward only
-                            self.model.forward(xw, training=True, lengths=lw)
-                            continue
+                    for xw, yw, lw in updates:
                         self._where = (epoch, step)
                         cbs.on_batch_begin(step, {})
                         loss, y_pred, mask = self._forward_loss(xw, yw, lw)
@@ -567,8 +742,9 @@ class Trainer:
         for metric in self.metrics:
             metric.reset_state()
         total = 0.0
-        for start in range(0, n, int(batch_size)):
-            rows = slice(start, start + int(batch_size))
+        batch_size = _int_arg(batch_size, "batch_size")
+        for start in range(0, n, batch_size):
+            rows = slice(start, start + batch_size)
             xb, yb = take(x, rows), np.asarray(y)[rows]
             lb = None if lengths is None else lengths[rows]
             y_pred = self.model.forward(xb, training=False, lengths=lb)
@@ -622,8 +798,8 @@ class Trainer:
     @staticmethod
     def _bptt(bptt: Union[int, tuple[int, int]]) -> tuple[int, int]:
         k1, k2 = (bptt, bptt) if np.isscalar(bptt) else tuple(bptt)  # type: ignore[misc]
-        k1, k2 = int(k1), int(k2)
-        if k1 < 1 or k2 < k1:
+        k1, k2 = _int_arg(k1, "bptt"), _int_arg(k2, "bptt")
+        if k2 < k1:
             raise ValueError(f"bptt must be k >= 1 or (k1, k2) with k2 >= k1 >= 1, got {bptt}")
         return k1, k2
 
@@ -678,7 +854,10 @@ class Trainer:
         metrics, and ``val_*`` from :meth:`evaluate_stream` on ``validation_sequence``.
         """
         k1, k2 = self._bptt(bptt)
-        X, Y, steps, add_axis = self._stream_views(sequence, targets, int(batch_size))
+        batch_size = _int_arg(batch_size, "batch_size")
+        epochs = _int_arg(epochs, "epochs", minimum=0)
+        initial_epoch = _int_arg(initial_epoch, "initial_epoch", minimum=0)
+        X, Y, steps, add_axis = self._stream_views(sequence, targets, batch_size)
         ends = list(range(k1, steps, k1)) + [steps]
         history, cbs = self._begin_training(
             {"epochs": epochs, "batch_size": batch_size, "steps": len(ends), "bptt": (k1, k2),
@@ -757,8 +936,9 @@ class Trainer:
         """Loss and metrics over a stream laid out as in :meth:`fit_stream` (state carried
         across windows of ``bptt`` steps, from zeros, ``training=False``); the loss is the
         mean over all scored steps. Recurrent layers' states are restored afterwards."""
-        X, Y, steps, add_axis = self._stream_views(sequence, targets, int(batch_size))
-        k = int(bptt)
+        X, Y, steps, add_axis = self._stream_views(sequence, targets,
+                                                   _int_arg(batch_size, "batch_size"))
+        k = _int_arg(bptt, "bptt")
         for metric in self.metrics:
             metric.reset_state()
         total = 0.0

@@ -8,6 +8,7 @@ Dense, Activation   last-axis affine map / element-wise activation (dense.py)
 TimeDistributed     apply a layer to every time step (time_distributed.py)
 Embedding           token ids -> vectors, optional ``mask_zero`` (embedding.py)
 Dropout             inverted dropout (dropout.py)
+Input, InputLayer   Keras 3's ``Input(shape)``: fixes a Sequential's input shape (input_layer.py)
 ==================  ==========================================================================
 
 Helpers: :func:`check_stack` (validate a linear stack before running it),
@@ -30,6 +31,7 @@ from .bidirectional import Bidirectional
 from .dense import Activation, Dense
 from .dropout import Dropout
 from .embedding import Embedding
+from .input_layer import Input, InputLayer
 from .recurrent import SimpleRNN, reverse_sequences
 from .time_distributed import TimeDistributed
 
@@ -39,6 +41,8 @@ __all__ = [
     "Dense",
     "Dropout",
     "Embedding",
+    "Input",
+    "InputLayer",
     "Layer",
     "SimpleRNN",
     "TimeDistributed",

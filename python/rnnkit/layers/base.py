@@ -70,6 +70,24 @@ def positive_int(value: Any, what: str) -> int:
     return int(value)
 
 
+def config_input_shape(config: dict[str, Any], input_shape: Optional[Sequence[Optional[int]]]
+                       ) -> Optional[Shape]:
+    """The per-sample input shape a layer made from ``config`` would be built for, given the
+    shape recorded for it elsewhere (``input_shape``, e.g. in a model file): the two must agree
+    where both are known (ValueError otherwise); known dims win over None."""
+    given = config.get("input_shape")
+    if given is None:
+        return None if input_shape is None else tuple(input_shape)
+    if input_shape is None:
+        return tuple(given)
+    given, recorded = tuple(given), tuple(input_shape)
+    if len(given) != len(recorded) or any(a is not None and b is not None and a != b
+                                          for a, b in zip(given, recorded)):
+        raise ValueError(f"the config's input_shape {list(given)} does not match the recorded "
+                         f"input shape {list(recorded)}")
+    return tuple(a if a is not None else b for a, b in zip(given, recorded))
+
+
 def get_layer_class(class_name: str) -> type["Layer"]:
     """The registered Layer subclass called ``class_name`` (ValueError naming the known ones)."""
     try:
@@ -101,6 +119,7 @@ class Layer:
     """
 
     requires_sequence: bool = False
+    is_input_layer: bool = False  # True for InputLayer (see rnnkit.layers.input_layer)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -219,6 +238,18 @@ class Layer:
     def from_config(cls, config: dict[str, Any]) -> "Layer":
         return cls(**config)
 
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        """``{key: shape}`` of the params a layer made from ``config`` and built for the
+        per-sample ``input_shape`` would have, worked out from the config alone: no layer is
+        made and nothing is allocated. ``load_model`` compares it with a file's arrays before
+        rebuilding anything, so a corrupted config (``units=300000``) is refused cheaply.
+        None: unknown (the default, e.g. for custom layers), no check. Raises ValueError /
+        TypeError for a config the constructor would refuse too."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"
 
@@ -231,12 +262,16 @@ def check_stack(layers: Sequence[Layer]) -> None:
     recurrent layer with ``return_sequences=False``), with layers that keep the rank (Dense,
     Dropout, Activation) in between or not. The message names both layers by index and name and
     says ``set return_sequences=True on <name>``. Also raises ValueError for a layer with
-    ``return_state=True`` (its output is a list, which a linear stack cannot pass on).
+    ``return_state=True`` (its output is a list, which a linear stack cannot pass on), and for
+    an :class:`~rnnkit.layers.InputLayer` anywhere but first.
     """
     collapsed: Optional[tuple[int, Layer]] = None  # the last layer that dropped the time axis
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"layer {index} is not an rnnkit Layer: {layer!r}")
+        if index > 0 and getattr(layer, "is_input_layer", False):
+            raise ValueError(f"layer {index} ({layer.name!r}) is an Input: it can only be the "
+                             "first layer of a stack (it fixes the model's input shape)")
         if getattr(layer, "return_state", False):
             raise ValueError(
                 f"layer {index} ({layer.name!r}) has return_state=True: it returns a list "

@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from .base import Layer, Shape, deserialize_layer, serialize_layer
+from .base import Layer, Shape, config_input_shape, deserialize_layer, serialize_layer
 from .recurrent import SimpleRNN, reverse_sequences
 
 __all__ = ["Bidirectional"]
@@ -122,6 +122,24 @@ class Bidirectional(Layer):
 
     def collapses_time(self) -> bool:
         return not self.return_sequences
+
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        shape = config_input_shape(config, input_shape)
+        shapes: dict[str, tuple[int, ...]] = {}
+        backward = config.get("backward_layer")
+        for prefix, spec in (("forward_", config["layer"]),
+                             ("backward_", backward if backward is not None
+                              else config["layer"])):
+            if spec.get("class_name") != "SimpleRNN":
+                raise ValueError(f"Bidirectional wraps a SimpleRNN, got {spec.get('class_name')!r}")
+            sub = SimpleRNN.config_param_shapes(dict(spec.get("config", {})), shape)
+            if sub is None:
+                return None
+            shapes.update({prefix + key: value for key, value in sub.items()})
+        return shapes
 
     def compute_output_shape(self, input_shape: Shape) -> Union[Shape, list[Shape]]:
         one: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .. import activations, initializers
-from .base import Layer, Shape, make_rng, positive_int
+from .base import Layer, Shape, config_input_shape, make_rng, positive_int
 
 __all__ = ["Dense", "Activation"]
 
@@ -67,6 +67,19 @@ class Dense(Layer):
             self._add_param("b", bias((self.units,), rng))
         super().build(input_shape)
 
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        shape = config_input_shape(config, input_shape)
+        units = positive_int(config.get("units"), "Dense units")
+        if shape is None or len(shape) < 1 or shape[-1] is None:
+            return None  # build would refuse it
+        shapes = {"W": (positive_int(shape[-1], "Dense input features"), units)}
+        if bool(config.get("use_bias", True)):
+            shapes["b"] = (units,)
+        return shapes
+
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape[:-1]) + (self.units,)
 
@@ -114,6 +127,13 @@ class Activation(Layer):
         self.activation = activations.get(activation)
         self._x: Optional[np.ndarray] = None
         self._build_if_shape_given(input_shape)
+
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        config_input_shape(config, input_shape)
+        return {}
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .base import Layer, make_rng
+from .base import Layer, config_input_shape, make_rng
 
 __all__ = ["Dropout"]
 
@@ -38,6 +38,13 @@ class Dropout(Layer):
         self.rng = make_rng(seed)
         self.mask: Optional[np.ndarray] = None
         self._build_if_shape_given(input_shape)
+
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        config_input_shape(config, input_shape)
+        return {}
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:

@@ -7,7 +7,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .. import initializers
-from .base import Layer, Shape, make_rng, positive_int
+from .base import Layer, Shape, config_input_shape, make_rng, positive_int
 
 __all__ = ["Embedding"]
 
@@ -57,6 +57,14 @@ class Embedding(Layer):
         self._add_param("embeddings",
                         self._init((self.input_dim, self.output_dim), make_rng(self.seed)))
         super().build(tuple(input_shape))
+
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        config_input_shape(config, input_shape)
+        return {"embeddings": (positive_int(config.get("input_dim"), "Embedding input_dim"),
+                               positive_int(config.get("output_dim"), "Embedding output_dim"))}
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape) + (self.output_dim,)

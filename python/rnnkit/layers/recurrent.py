@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import initializers, ops
 from .._lengths import check_lengths
-from .base import Layer, Shape, make_rng, positive_int
+from .base import Layer, Shape, config_input_shape, make_rng, positive_int
 
 __all__ = ["SimpleRNN", "reverse_sequences"]
 
@@ -136,6 +136,20 @@ class SimpleRNN(Layer):
             self._add_param("b", bias((h,), rng))
         self._zero_bias = np.zeros(h, dtype=self.dtype)
         super().build(input_shape)
+
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        shape = config_input_shape(config, input_shape)
+        h = positive_int(config.get("units"), "SimpleRNN units")
+        if shape is None or len(shape) != 2 or shape[1] is None:
+            return None  # build would refuse it
+        d = positive_int(shape[1], "SimpleRNN input features")
+        shapes = {"Wx": (d, h), "Wh": (h, h)}
+        if bool(config.get("use_bias", True)):
+            shapes["b"] = (h,)
+        return shapes
 
     def compute_output_shape(self, input_shape: Shape) -> Union[Shape, list[Shape]]:
         out: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)

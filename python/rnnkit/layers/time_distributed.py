@@ -7,11 +7,12 @@ weights are shared by all steps (their gradients sum over steps, as they must).
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .base import Layer, Shape, deserialize_layer, serialize_layer
+from .base import (Layer, Shape, config_input_shape, deserialize_layer, get_layer_class,
+                   serialize_layer)
 
 __all__ = ["TimeDistributed"]
 
@@ -51,6 +52,16 @@ class TimeDistributed(Layer):
         if not self.layer.built:
             self.layer.build(input_shape[1:])
         super().build(input_shape)
+
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        shape = config_input_shape(config, input_shape)
+        inner = config["layer"]
+        inner_shape = None if shape is None or len(shape) < 2 else shape[1:]
+        return get_layer_class(inner["class_name"]).config_param_shapes(
+            dict(inner.get("config", {})), inner_shape)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0],) + tuple(self.layer.compute_output_shape(tuple(input_shape[1:])))

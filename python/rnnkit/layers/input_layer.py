@@ -1,0 +1,122 @@
+"""Input: Keras 3's way of giving a Sequential model its input shape.
+
+Keras 3 listings start a Sequential model with ``keras.Input(shape)`` instead of passing
+``input_shape=`` to the first layer::
+
+    model = Sequential([Input((3, 1)), SimpleRNN(10), Dense(1)])
+
+:func:`Input` returns an :class:`InputLayer`: no parameters, the identity, whose only job is to
+fix the per-sample input shape. In a :class:`~rnnkit.models.Sequential` it builds the model at
+once (as a first layer's ``input_shape`` would) and, as in Keras 3, it is not listed in
+``model.layers`` nor in ``summary()``; ``get_config`` / ``save`` keep it, so a loaded model has
+it again. It must come first (``Sequential.add`` and :func:`~rnnkit.layers.check_stack` refuse
+it anywhere else).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence, Union
+
+import numpy as np
+
+from .base import Layer, Shape, config_input_shape
+
+__all__ = ["Input", "InputLayer"]
+
+ShapeLike = Union[int, Sequence[Optional[int]]]
+
+
+def _as_shape(shape: ShapeLike) -> Shape:
+    if isinstance(shape, (bool, np.bool_)):
+        raise TypeError(f"Input shape must be a tuple of ints (or None), got {shape!r}")
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"Input shape must be a tuple of ints (or None), got {shape!r}") from None
+    out = []
+    for dim in dims:
+        if dim is None:
+            out.append(None)
+        elif isinstance(dim, (int, np.integer)) and not isinstance(dim, (bool, np.bool_)) \
+                and dim >= 1:
+            out.append(int(dim))
+        else:
+            raise ValueError(f"Input shape entries must be positive ints or None, got "
+                             f"{shape!r}")
+    if not out:
+        raise ValueError("Input shape must have at least one axis (the per-sample shape, "
+                         "without the batch axis), got ()")
+    return tuple(out)
+
+
+class InputLayer(Layer):
+    """The per-sample input shape of a model (no batch axis), as a parameter-free identity layer.
+
+    Args:
+        shape: per-sample shape, e.g. ``(T, D)`` for a recurrent layer (``T`` may be None) or
+            ``(T,)`` for token ids; an int ``n`` means ``(n,)``. ``input_shape`` is accepted as
+            the Keras 2 spelling.
+        dtype: the input's dtype (informational: the identity does not convert; any NumPy
+            dtype, e.g. ``"int32"`` for token ids). None: float32.
+        name: layer name.
+
+    ``forward`` checks the input against ``shape`` (known dims must match) and returns it.
+    """
+
+    is_input_layer = True
+
+    def __init__(self, shape: Optional[ShapeLike] = None, dtype: Optional[str] = None,
+                 name: Optional[str] = None,
+                 input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
+        if shape is None:
+            shape = input_shape
+        elif input_shape is not None and _as_shape(input_shape) != _as_shape(shape):
+            raise ValueError(f"Input got shape={shape!r} and input_shape={input_shape!r}")
+        if shape is None:
+            raise ValueError("Input needs a shape, e.g. Input((T, D)) (per sample, no batch "
+                             "axis)")
+        super().__init__(name=name, input_shape=_as_shape(shape))
+        self.dtype = np.dtype("float32" if dtype is None else dtype)
+        self.build(self.input_shape)
+
+    @property
+    def shape(self) -> Shape:
+        """The per-sample input shape."""
+        return self.input_shape  # type: ignore[return-value]
+
+    @classmethod
+    def config_param_shapes(cls, config: dict[str, Any],
+                            input_shape: Optional[Sequence[Optional[int]]]
+                            ) -> Optional[dict[str, tuple[int, ...]]]:
+        config_input_shape(config, input_shape)
+        return {}
+
+    def compatible(self, shape: Sequence[Optional[int]]) -> bool:
+        """Whether a per-sample ``shape`` fits this input (same rank, known dims equal)."""
+        shape = tuple(shape)
+        return len(shape) == len(self.shape) and all(
+            a is None or b is None or a == b for a, b in zip(self.shape, shape))
+
+    def forward(self, x: np.ndarray, training: bool = False,
+                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+        if not self.compatible(np.shape(x)[1:]):
+            raise ValueError(f"input {self.name!r} expects per-sample shape {self.shape} "
+                             f"(batch shape (N, {', '.join(map(str, self.shape))})), got an "
+                             f"input of shape {np.shape(x)}")
+        return x
+
+    def backward(self, dy: Any) -> Any:
+        return dy
+
+    def get_config(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype.name, "input_shape": list(self.shape)}
+
+
+def Input(shape: ShapeLike, dtype: Optional[str] = None,  # noqa: N802 (Keras's spelling)
+          name: Optional[str] = None) -> InputLayer:
+    """Keras 3's ``keras.Input(shape)``: an :class:`InputLayer` to put first in a
+    :class:`~rnnkit.models.Sequential` (``Sequential([Input((3, 1)), SimpleRNN(10),
+    Dense(1)])``). ``shape`` is per sample, without the batch axis."""
+    return InputLayer(shape, dtype=dtype, name=name)
