@@ -254,6 +254,14 @@ class Layer:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
+def no_param_shapes(cls: type, config: dict[str, Any],
+                    input_shape: Optional[Sequence[Optional[int]]]) -> dict[str, tuple[int, ...]]:
+    """``config_param_shapes`` of a layer without params (use it as
+    ``config_param_shapes = classmethod(no_param_shapes)``): only the input shapes must agree."""
+    config_input_shape(config, input_shape)
+    return {}
+
+
 def check_stack(layers: Sequence[Layer]) -> None:
     """Check that a linear stack of layers can feed each other, before any data flows.
 

@@ -12,7 +12,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from .. import activations, initializers
-from .base import Layer, Shape, config_input_shape, make_rng, positive_int
+from .base import Layer, Shape, config_input_shape, make_rng, no_param_shapes, positive_int
 
 __all__ = ["Dense", "Activation"]
 
@@ -128,12 +128,7 @@ class Activation(Layer):
         self._x: Optional[np.ndarray] = None
         self._build_if_shape_given(input_shape)
 
-    @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
-        config_input_shape(config, input_shape)
-        return {}
+    config_param_shapes = classmethod(no_param_shapes)
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:

@@ -6,7 +6,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from .base import Layer, config_input_shape, make_rng
+from .base import Layer, make_rng, no_param_shapes
 
 __all__ = ["Dropout"]
 
@@ -39,12 +39,7 @@ class Dropout(Layer):
         self.mask: Optional[np.ndarray] = None
         self._build_if_shape_given(input_shape)
 
-    @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
-        config_input_shape(config, input_shape)
-        return {}
+    config_param_shapes = classmethod(no_param_shapes)
 
     def forward(self, x: np.ndarray, training: bool = False,
                 lengths: Optional[np.ndarray] = None) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any, Optional, Sequence, Union
 
 import numpy as np
 
-from .base import Layer, Shape, config_input_shape
+from .base import Layer, Shape, no_param_shapes
 
 __all__ = ["Input", "InputLayer"]
 
@@ -86,12 +86,7 @@ class InputLayer(Layer):
         """The per-sample input shape."""
         return self.input_shape  # type: ignore[return-value]
 
-    @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
-        config_input_shape(config, input_shape)
-        return {}
+    config_param_shapes = classmethod(no_param_shapes)
 
     def compatible(self, shape: Sequence[Optional[int]]) -> bool:
         """Whether a per-sample ``shape`` fits this input (same rank, known dims equal)."""
