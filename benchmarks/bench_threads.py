@@ -25,13 +25,15 @@ def main() -> int:
     args = parser.parse_args()
     shapes = args.shape or [shape for shape, _ in DEFAULT_SHAPES]
     original = rnnkit.get_num_threads()
-    print(f"{'shape (N,T,D,H)':<20}" + "".join(f"{f'{t} thr ms':>12}{'speed-up':>10}"
-                                           for t in args.threads))
+    print(
+        f"{'shape (N,T,D,H)':<20}"
+        + "".join(f"{f'{t} thr ms':>12}{'speed-up':>10}" for t in args.threads)
+    )
     try:
         for shape in shapes:
             p = _problem(shape)
 
-            def step() -> object:
+            def step(p: dict = p) -> object:
                 _, _, cache = ops.rnn_forward(p["x"], p["Wx"], p["Wh"], p["b"])
                 return ops.rnn_backward(cache, p["dhs"])
 
@@ -39,8 +41,10 @@ def main() -> int:
             for threads in args.threads:
                 rnnkit.set_num_threads(threads)
                 times.append(median_seconds(step, args.repeat))
-            print(f"{str(tuple(shape)):<20}" + "".join(
-                f"{t * 1e3:>12.3f}{times[0] / t:>9.2f}x" for t in times))
+            print(
+                f"{tuple(shape)!s:<20}"
+                + "".join(f"{t * 1e3:>12.3f}{times[0] / t:>9.2f}x" for t in times)
+            )
     finally:
         rnnkit.set_num_threads(original)
     return 0

@@ -1,8 +1,8 @@
 """Vanishing and exploding gradients: ||dL/dh_t|| against distance, TBPTT, the copy-memory task.
 
-A thin wrapper over the module rnnkit.examples.vanishing_gradients (read it for the code). Figures go to
-examples/output/ beside this script unless --out-dir says otherwise; --quick runs the small
-configuration the tests use. Needs: pip install "rnnkit[examples]".
+A thin wrapper over the module rnnkit.examples.vanishing_gradients (read it for the code).
+Figures go to examples/output/ beside this script unless --out-dir says otherwise; --quick runs
+the small configuration the tests use. Needs: pip install "rnnkit[examples]".
 """
 
 import sys

@@ -178,8 +178,9 @@ def check_rnn_gradients(
     errors = check_gradients(f, params, grads, tol=tol)
     if h0 is None:
         zeros = np.zeros((x.shape[0], Wx.shape[1]))
-        f0 = truncated_loss(module, x, Wx, Wh, b, zeros, activation, lengths, dhs, dh_last,
-                            truncate)
+        f0 = truncated_loss(
+            module, x, Wx, Wh, b, zeros, activation, lengths, dhs, dh_last, truncate
+        )
         errors.update(check_gradients(f0, {"h0": zeros}, grads, tol=tol))
     return errors
 

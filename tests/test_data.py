@@ -35,8 +35,9 @@ def test_make_windows_many_to_many_and_multivariate() -> None:
     assert x.flags.c_contiguous and y.flags.c_contiguous
 
 
-@pytest.mark.parametrize("kwargs", [{"window": 0}, {"window": 9}, {"targets": "all"},
-                                    {"window": 2, "target_columns": 3}])
+@pytest.mark.parametrize(
+    "kwargs", [{"window": 0}, {"window": 9}, {"targets": "all"}, {"window": 2, "target_columns": 3}]
+)
 def test_make_windows_rejects_bad_arguments(kwargs: dict) -> None:
     with pytest.raises((ValueError, IndexError)):
         data.make_windows(np.arange(8.0), **{"window": 2, **kwargs})
@@ -44,7 +45,7 @@ def test_make_windows_rejects_bad_arguments(kwargs: dict) -> None:
 
 def test_split_by_time_keeps_order() -> None:
     x, y = np.arange(10), np.arange(10) * 2
-    x_train, x_test, y_train, y_test = data.train_test_split_by_time(x, y, 0.3)
+    x_train, x_test, _y_train, y_test = data.train_test_split_by_time(x, y, 0.3)
     np.testing.assert_array_equal(x_train, np.arange(7))
     np.testing.assert_array_equal(x_test, [7, 8, 9])
     np.testing.assert_array_equal(y_test, [14, 16, 18])
@@ -70,8 +71,9 @@ def test_digits_as_row_sequences() -> None:
     assert set(np.unique(d.y_test)) == set(range(10))
 
 
-@pytest.mark.parametrize("name, shape", [("co2", (526, 1)), ("sunspots", (309, 1)),
-                                         ("macrodata", (203, 12))])
+@pytest.mark.parametrize(
+    "name, shape", [("co2", (526, 1)), ("sunspots", (309, 1)), ("macrodata", (203, 12))]
+)
 def test_bundled_series_are_clean(name: str, shape: tuple[int, int]) -> None:
     pytest.importorskip("statsmodels")
     series = data.load_series(name)
@@ -83,8 +85,7 @@ def test_bundled_series_are_clean(name: str, shape: tuple[int, int]) -> None:
 def test_forecast_split_fits_the_scaler_on_the_training_span_only() -> None:
     pytest.importorskip("statsmodels")
     series = data.load_series("macrodata", columns=["unemp", "realgdp"])
-    problem = data.forecast_split(series, window=4, target="unemp", test_fraction=0.25,
-                                  log=True)
+    problem = data.forecast_split(series, window=4, target="unemp", test_fraction=0.25, log=True)
     changes = np.diff(np.log(series.values), axis=0)
     covered = len(problem.x_train) + 4  # rows of changes the training windows touch
     np.testing.assert_allclose(problem.scaler.mean, changes[:covered].mean(axis=0))

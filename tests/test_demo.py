@@ -13,8 +13,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from rnnkit import demo, examples  # noqa: E402
-from rnnkit.__main__ import main as cli_main  # noqa: E402
+from rnnkit import demo, examples
+from rnnkit.__main__ import main as cli_main
 
 
 def test_demo_runs_briefly_and_reports_samples_and_speed(tmp_path: Path) -> None:
@@ -22,11 +22,14 @@ def test_demo_runs_briefly_and_reports_samples_and_speed(tmp_path: Path) -> None
     # and the speed comparison (~10 s in all on the 2-core machine).
     done = subprocess.run(
         [sys.executable, "-m", "rnnkit", "demo", "--seconds", "3", "--out-dir", str(tmp_path)],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
-    assert "[T=0.5] def " in out                         # samples as it trains
-    assert re.search(r"held-out \d+\.\d\d", out)        # perplexity
+    assert "[T=0.5] def " in out  # samples as it trains
+    assert re.search(r"held-out \d+\.\d\d", out)  # perplexity
     assert re.search(r"ms with NumPy: \d+\.\dx faster", out)  # the speed ratio
     assert (tmp_path / "05_char_lm.npz").exists() and (tmp_path / "05_char_lm.png").exists()
 
@@ -59,9 +62,8 @@ def test_reference_kernels_are_swapped_back_and_agree() -> None:
     layer = SimpleRNN(8, return_sequences=True, seed=0, input_shape=(5, 3))
     x = np.random.default_rng(0).standard_normal((2, 5, 3)).astype(np.float32)
     fast = layer.forward(x)
-    with pytest.raises(RuntimeError):
-        with demo.numpy_reference_kernels():
-            assert recurrent.ops is reference
-            np.testing.assert_allclose(layer.forward(x), fast, rtol=1e-5, atol=1e-6)
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), demo.numpy_reference_kernels():
+        assert recurrent.ops is reference
+        np.testing.assert_allclose(layer.forward(x), fast, rtol=1e-5, atol=1e-6)
+        raise RuntimeError("boom")
     assert recurrent.ops is ops

@@ -15,7 +15,7 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from rnnkit import examples  # noqa: E402
+from rnnkit import examples
 
 
 def check_figures(results: dict[str, Any], tmp_path: Path) -> None:
@@ -37,9 +37,18 @@ def run_quick(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_registry_lists_all_ten_examples() -> None:
-    assert examples.names() == ["sine", "sine_many_to_many", "stacked", "timeseries", "char_lm",
-                                "digits", "captioning", "seq2seq", "vanishing_gradients",
-                                "inspect_units"]
+    assert examples.names() == [
+        "sine",
+        "sine_many_to_many",
+        "stacked",
+        "timeseries",
+        "char_lm",
+        "digits",
+        "captioning",
+        "seq2seq",
+        "vanishing_gradients",
+        "inspect_units",
+    ]
     with pytest.raises(KeyError, match="unknown example"):
         examples.get("nope")
 
@@ -51,8 +60,9 @@ def test_sine_many_to_one_learns(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert r["mse_after"] * 10 <= r["mse_before"]
 
 
-def test_sine_many_to_many_reaches_the_floor(tmp_path: Path,
-                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_sine_many_to_many_reaches_the_floor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     r = run_quick("sine_many_to_many", tmp_path, capsys)
     step0, *later = r["mse_per_step"]
     # Output 0 has seen one value: its floor is 0.2488 on this data; measured 0.2507 .. 0.2633.
@@ -82,8 +92,7 @@ def test_time_series_beats_naive(tmp_path: Path, capsys: pytest.CaptureFixture[s
         assert r[label]["n_test"] >= 30
 
 
-def test_digits_classification_accuracy(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_digits_classification_accuracy(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     r = run_quick("digits", tmp_path, capsys)
     # Measured test accuracy 0.942 .. 0.971 (before training 0.03 .. 0.18; chance 0.1).
     assert r["accuracy"] > 0.90
@@ -92,8 +101,7 @@ def test_digits_classification_accuracy(tmp_path: Path,
 
 def test_run_accepts_a_dict_of_overrides(tmp_path: Path) -> None:
     sine = examples.get("sine")
-    r = sine.run({"n_points": 60, "epochs": 2}, out_dir=str(tmp_path / "new" / "dir"),
-                 verbose=0)
+    r = sine.run({"n_points": 60, "epochs": 2}, out_dir=str(tmp_path / "new" / "dir"), verbose=0)
     assert r["epochs"] == 2
     assert all(Path(p).is_file() for p in r["figures"].values())  # out_dir was created
     with pytest.raises(TypeError):

@@ -17,11 +17,16 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-import rnnkit  # noqa: E402
-from rnnkit import inspect as rinspect  # noqa: E402
-from rnnkit import ops, text  # noqa: E402
-from rnnkit.examples import (captioning, char_lm, inspect_units, seq2seq,  # noqa: E402
-                             vanishing_gradients)
+import rnnkit
+from rnnkit import inspect as rinspect
+from rnnkit import ops, text
+from rnnkit.examples import (
+    captioning,
+    char_lm,
+    inspect_units,
+    seq2seq,
+    vanishing_gradients,
+)
 
 
 def is_png(path: str) -> bool:
@@ -30,6 +35,7 @@ def is_png(path: str) -> bool:
 
 
 # -- text.py ----------------------------------------------------------------------------------
+
 
 def test_char_vocab_round_trips_text_and_json() -> None:
     vocab = text.CharVocab.from_text("hello, world\n")
@@ -50,6 +56,7 @@ def test_stdlib_corpus_is_deterministic_and_ascii() -> None:
 
 
 # -- the char language model ------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def char_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
@@ -76,8 +83,9 @@ def test_generate_is_seeded_and_has_the_right_length(char_run: dict[str, Any]) -
     assert a == rnnkit.generate(model, "def ", 80, temperature=1.0, seed=7)
     assert a != rnnkit.generate(model, "def ", 80, temperature=1.0, seed=8)
     # Temperature 0 is greedy: the seed no longer matters.
-    assert (rnnkit.generate(model, "import ", 40, temperature=0, seed=1)
-            == rnnkit.generate(model, "import ", 40, temperature=0, seed=2))
+    assert rnnkit.generate(model, "import ", 40, temperature=0, seed=1) == rnnkit.generate(
+        model, "import ", 40, temperature=0, seed=2
+    )
     assert rnnkit.generate(model, "x", 0) == ""
 
 
@@ -89,8 +97,7 @@ def test_generate_leaves_the_model_state_alone(char_run: dict[str, Any]) -> None
     assert not rnn.stateful and rnn.state is None
 
 
-def test_saved_model_generates_the_same_text_with_explicit_vocab(char_run: dict[str, Any]
-                                                                 ) -> None:
+def test_saved_model_generates_the_same_text_with_explicit_vocab(char_run: dict[str, Any]) -> None:
     loaded = rnnkit.load_model(char_run["model_path"])
     vocab = char_run["vocab"]
     expected = rnnkit.generate(char_run["model"], "def ", 60, temperature=0.7, seed=3)
@@ -112,6 +119,7 @@ def test_generate_without_vocabulary_says_how_to_fix_it() -> None:
 
 # -- inspect ----------------------------------------------------------------------------------
 
+
 def test_text_features_know_strings_brackets_and_columns() -> None:
     src = 'f("a(b", \'c\\\'d\')  # it\'s\nx = """q\n"""'
     f = rinspect.text_features(src)
@@ -127,9 +135,9 @@ def test_rank_units_orders_by_absolute_correlation() -> None:
     rng = np.random.default_rng(0)
     feature = rng.standard_normal(500)
     states = rng.standard_normal((500, 4)) * 0.1
-    states[:, 2] -= feature        # perfectly anti-correlated, up to noise
+    states[:, 2] -= feature  # perfectly anti-correlated, up to noise
     states[:, 0] += 0.3 * feature
-    states[:, 3] = 1.0             # constant: correlation 0, not NaN
+    states[:, 3] = 1.0  # constant: correlation 0, not NaN
     ranking = rinspect.rank_units(states, feature, top=4)
     assert [u for u, _ in ranking][:2] == [2, 0]
     assert ranking[0][1] < -0.9 and ranking[-1] == (3, 0.0)
@@ -153,6 +161,7 @@ def test_inspect_units_writes_html_and_png(char_run: dict[str, Any], tmp_path: P
 
 # -- captioning and seq2seq -------------------------------------------------------------------
 
+
 def test_captioning_spells_held_out_digits(tmp_path: Path) -> None:
     # Measured (SMALL): 96.9% exact match on 449 held-out images for seeds 0 and 1, ~2 s.
     results = captioning.run(captioning.SMALL, out_dir=str(tmp_path), verbose=0)
@@ -169,6 +178,7 @@ def test_seq2seq_reverses_held_out_strings(tmp_path: Path) -> None:
 
 # -- vanishing gradients ----------------------------------------------------------------------
 
+
 def test_state_gradient_norms_match_backward_on_suffixes() -> None:
     """The one-pass method equals dL/dh_t obtained directly: rerun the suffix from h_t."""
     rng = np.random.default_rng(0)
@@ -180,8 +190,9 @@ def test_state_gradient_norms_match_backward_on_suffixes() -> None:
     v /= np.linalg.norm(v)
     hs, _, _ = ops.rnn_forward(inputs, np.eye(h), Wh, np.zeros(h))
     for step in (0, 4, t - 2):
-        _, _, cache = ops.rnn_forward(inputs[:, step + 1:], np.eye(h), Wh, np.zeros(h),
-                                      h0=hs[:, step])
+        _, _, cache = ops.rnn_forward(
+            inputs[:, step + 1 :], np.eye(h), Wh, np.zeros(h), h0=hs[:, step]
+        )
         dh = ops.rnn_backward(cache, dh_last=np.tile(v, (2, 1)))["h0"]
         assert np.isclose(norms[step], np.linalg.norm(dh, axis=1).mean(), rtol=1e-9)
 
@@ -190,8 +201,7 @@ def test_vanishing_gradients_example(tmp_path: Path) -> None:
     # Measured (SMALL, T=60): the norm 59 steps back is ~1e-12 of the last step's for
     # tanh/orthogonal, ~1e-75 for tanh/small, ~1e4 for tanh/large; copy task (4 symbols):
     # 100% at gap 10, 24% (chance) at gap 100, for seeds 0 and 1.
-    results = vanishing_gradients.run(vanishing_gradients.SMALL, out_dir=str(tmp_path),
-                                      verbose=0)
+    results = vanishing_gradients.run(vanishing_gradients.SMALL, out_dir=str(tmp_path), verbose=0)
     ratio = results["ratio"]
     assert ratio["tanh/orthogonal"] > 1e20 * ratio["tanh/small"]
     assert ratio["tanh/large"] > ratio["tanh/orthogonal"]

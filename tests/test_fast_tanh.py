@@ -16,11 +16,13 @@ def fast_tanh(values: np.ndarray) -> np.ndarray:
 
 def test_relative_error_over_the_whole_range():
     # Dense near 0, where relative error is hardest, and out to the clamp and beyond.
-    grid = np.concatenate([
-        np.linspace(-10, 10, 400_001),
-        np.geomspace(1e-30, 1e-2, 20_001),
-        -np.geomspace(1e-30, 1e-2, 20_001),
-    ]).astype(np.float32)
+    grid = np.concatenate(
+        [
+            np.linspace(-10, 10, 400_001),
+            np.geomspace(1e-30, 1e-2, 20_001),
+            -np.geomspace(1e-30, 1e-2, 20_001),
+        ]
+    ).astype(np.float32)
     exact = np.tanh(grid.astype(np.float64))
     got = fast_tanh(grid).astype(np.float64)
     rel = np.abs(got - exact) / np.maximum(np.abs(exact), np.finfo(np.float32).tiny)
@@ -50,6 +52,6 @@ def test_nan_stays_nan_and_zero_stays_zero():
 def test_every_length_including_vector_tails():
     # The loop is vectorised; lengths that are not a multiple of the vector width use a tail.
     rng = np.random.default_rng(0)
-    for n in range(0, 70):
+    for n in range(70):
         x = rng.uniform(-4, 4, n).astype(np.float32)
         np.testing.assert_allclose(fast_tanh(x), np.tanh(x), rtol=1e-6, atol=1e-7)

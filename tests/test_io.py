@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
-from test_models import EncoderDecoder, seq2seq_data
 
 import rnnkit
 from rnnkit import io as rio
@@ -26,6 +26,7 @@ from rnnkit.layers import (
 )
 from rnnkit.models import Model, Sequential, load_model
 from rnnkit.trainer import Trainer
+from test_models import EncoderDecoder, seq2seq_data
 
 rng = np.random.default_rng(0)
 X_SEQ = rng.standard_normal((7, 5, 3)).astype(np.float32)
@@ -37,25 +38,36 @@ def sine_model() -> Sequential:
 
 
 def bidirectional_model() -> Sequential:
-    return Sequential([
-        Bidirectional(SimpleRNN(6, return_sequences=True, activation="relu"),
-                      merge_mode="sum", input_shape=(5, 3)),
-        Dropout(0.2),
-        SimpleRNN(4, return_sequences=True, go_backwards=True, use_bias=False),
-        TimeDistributed(Dense(2, activation="tanh")),
-        Activation("sigmoid"),
-    ])
+    return Sequential(
+        [
+            Bidirectional(
+                SimpleRNN(6, return_sequences=True, activation="relu"),
+                merge_mode="sum",
+                input_shape=(5, 3),
+            ),
+            Dropout(0.2),
+            SimpleRNN(4, return_sequences=True, go_backwards=True, use_bias=False),
+            TimeDistributed(Dense(2, activation="tanh")),
+            Activation("sigmoid"),
+        ]
+    )
 
 
 def embedding_model() -> Sequential:
-    return Sequential([Embedding(10, 4, mask_zero=True, input_shape=(5,)),
-                       SimpleRNN(6, return_sequences=True),
-                       SimpleRNN(5, dtype="float64"), Dense(3, dtype="float64")])
+    return Sequential(
+        [
+            Embedding(10, 4, mask_zero=True, input_shape=(5,)),
+            SimpleRNN(6, return_sequences=True),
+            SimpleRNN(5, dtype="float64"),
+            Dense(3, dtype="float64"),
+        ]
+    )
 
 
 def keras3_input_model() -> Sequential:
-    return Sequential([Input((5, 3), name="series"), SimpleRNN(6, return_sequences=True),
-                       SimpleRNN(4), Dense(2)])
+    return Sequential(
+        [Input((5, 3), name="series"), SimpleRNN(6, return_sequences=True), SimpleRNN(4), Dense(2)]
+    )
 
 
 CASES: list[tuple[Callable[[], Model], Any]] = [
@@ -67,8 +79,9 @@ CASES: list[tuple[Callable[[], Model], Any]] = [
 ]
 
 
-@pytest.mark.parametrize("make,x", CASES,
-                         ids=["sine", "keras3_input", "bidirectional", "embedding", "seq2seq"])
+@pytest.mark.parametrize(
+    "make,x", CASES, ids=["sine", "keras3_input", "bidirectional", "embedding", "seq2seq"]
+)
 def test_round_trip_is_exact(tmp_path: Path, make: Callable[[], Model], x: Any) -> None:
     model = make()
     expected = model.predict(x)
@@ -138,6 +151,7 @@ def test_unbuilt_model_cannot_be_saved(tmp_path: Path) -> None:
 
 # -- atomic writes -----------------------------------------------------------------------------
 
+
 def _fail_on_second_array(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make np.savez fail after it has written one array (a crash in the middle of a save)."""
     import numpy.lib._npyio_impl as npyio
@@ -155,8 +169,9 @@ def _fail_on_second_array(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize("failure", ["mid-write", "fsync"])
-def test_failed_write_leaves_old_file_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             failure: str) -> None:
+def test_failed_write_leaves_old_file_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
     path = tmp_path / "model.npz"
     old = sine_model()
     old.save(path)
@@ -164,8 +179,10 @@ def test_failed_write_leaves_old_file_intact(tmp_path: Path, monkeypatch: pytest
     if failure == "mid-write":
         _fail_on_second_array(monkeypatch)
     else:
+
         def fsync(fd: int) -> None:
             raise OSError("I/O error (simulated)")
+
         monkeypatch.setattr(rio.os, "fsync", fsync)
     with pytest.raises(OSError, match="simulated"):
         bidirectional_model().save(path)
@@ -185,14 +202,18 @@ def test_overwrite_keeps_file_mode(tmp_path: Path) -> None:
 
 # -- bad files ---------------------------------------------------------------------------------
 
+
 def _saved(tmp_path: Path) -> Path:
     path = tmp_path / "model.npz"
     sine_model().save(path)
     return path
 
 
-def _rewrite(path: Path, edit_config: Callable[[dict], None] = lambda c: None,
-             edit_arrays: Callable[[dict], None] = lambda a: None) -> None:
+def _rewrite(
+    path: Path,
+    edit_config: Callable[[dict], None] = lambda c: None,
+    edit_arrays: Callable[[dict], None] = lambda a: None,
+) -> None:
     with np.load(path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
     config = json.loads(arrays[rio.CONFIG_KEY].tobytes())
@@ -228,7 +249,7 @@ def test_corrupted_bytes(tmp_path: Path) -> None:
 def test_not_an_archive_and_not_rnnkit(tmp_path: Path) -> None:
     path = tmp_path / "x.npz"
     path.write_bytes(b"hello, this is not a zip file at all" * 10)
-    with pytest.raises(rio.ModelFileError, match="x.npz"):
+    with pytest.raises(rio.ModelFileError, match=r"x\.npz"):
         load_model(path)
     np.savez(path, a=np.zeros(3))
     with pytest.raises(rio.ModelFileError, match="not an rnnkit model"):
@@ -240,14 +261,14 @@ def test_not_an_archive_and_not_rnnkit(tmp_path: Path) -> None:
 def test_wrong_format_version(tmp_path: Path) -> None:
     path = _saved(tmp_path)
     _rewrite(path, edit_config=lambda c: c.update(format_version=rio.FORMAT_VERSION + 1))
-    with pytest.raises(rio.ModelFileError, match="format_version 2 .*newer rnnkit"):
+    with pytest.raises(rio.ModelFileError, match=r"format_version 2 .*newer rnnkit"):
         load_model(path)
 
 
 def test_mismatched_arrays(tmp_path: Path) -> None:
     path = _saved(tmp_path)
     _rewrite(path, edit_arrays=lambda a: a.update(w1=np.zeros((3, 3), np.float32)))
-    with pytest.raises(rio.ModelFileError, match="'w1'.*shape"):
+    with pytest.raises(rio.ModelFileError, match=r"'w1'.*shape"):
         load_model(path)
     path = _saved(tmp_path)
     _rewrite(path, edit_arrays=lambda a: a.pop("w2"))
@@ -266,15 +287,18 @@ def test_mismatched_arrays(tmp_path: Path) -> None:
 # A crafted or corrupted config must be refused before anything is built: no initialiser, no
 # orthogonal QR of an (H, H) matrix, no MemoryError.
 
+
 def _edit_layer(index: int, **changes: Any) -> Callable[[dict], None]:
     def edit(config: dict) -> None:
         config["model"]["config"]["layers"][index]["config"].update(changes)
+
     return edit
 
 
 def _edit_inner(index: int, inner: str, **changes: Any) -> Callable[[dict], None]:
     def edit(config: dict) -> None:
         config["model"]["config"]["layers"][index]["config"][inner]["config"].update(changes)
+
     return edit
 
 
@@ -291,24 +315,34 @@ def _spy_on_builds(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return built
 
 
-@pytest.mark.parametrize("make,edit", [
-    (sine_model, _edit_layer(0, units=300_000)),
-    (sine_model, _edit_layer(1, units=300_000)),
-    (sine_model, _edit_layer(0, input_shape=[5, 300_000])),
-    (sine_model, lambda c: c["model"]["config"].update(build_input_shape=[5, 300_000])),
-    (keras3_input_model, lambda c: c["model"]["config"]["input_layer"]["config"].update(
-        input_shape=[5, 300_000])),
-    (keras3_input_model, _edit_layer(1, units=300_000)),
-    (bidirectional_model, _edit_inner(0, "layer", units=300_000)),
-    (bidirectional_model, _edit_inner(3, "layer", units=300_000)),
-    (embedding_model, _edit_layer(0, input_dim=10**9)),
-    (embedding_model, _edit_layer(0, output_dim=10**9)),
-    (embedding_model, _edit_layer(1, units=0)),
-    (embedding_model, _edit_layer(2, units="many")),
-])
+@pytest.mark.parametrize(
+    "make,edit",
+    [
+        (sine_model, _edit_layer(0, units=300_000)),
+        (sine_model, _edit_layer(1, units=300_000)),
+        (sine_model, _edit_layer(0, input_shape=[5, 300_000])),
+        (sine_model, lambda c: c["model"]["config"].update(build_input_shape=[5, 300_000])),
+        (
+            keras3_input_model,
+            lambda c: c["model"]["config"]["input_layer"]["config"].update(
+                input_shape=[5, 300_000]
+            ),
+        ),
+        (keras3_input_model, _edit_layer(1, units=300_000)),
+        (bidirectional_model, _edit_inner(0, "layer", units=300_000)),
+        (bidirectional_model, _edit_inner(3, "layer", units=300_000)),
+        (embedding_model, _edit_layer(0, input_dim=10**9)),
+        (embedding_model, _edit_layer(0, output_dim=10**9)),
+        (embedding_model, _edit_layer(1, units=0)),
+        (embedding_model, _edit_layer(2, units="many")),
+    ],
+)
 def test_corrupted_config_sizes_are_refused_before_building(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make: Callable[[], Model],
-        edit: Callable[[dict], None]) -> None:
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make: Callable[[], Model],
+    edit: Callable[[dict], None],
+) -> None:
     path = tmp_path / "m.npz"
     make().save(path)
     _rewrite(path, edit_config=edit)
@@ -338,7 +372,7 @@ def test_rebuild_failures_become_model_file_errors(tmp_path: Path) -> None:
             return {"units": self.units, "name": self.name}
 
         @classmethod
-        def from_config(cls, config: dict) -> "HugeOnLoad":
+        def from_config(cls, config: dict) -> HugeOnLoad:
             if config["units"] > 10**6:
                 raise MemoryError("Unable to allocate 335. TiB")
             return cls(**config)
@@ -358,17 +392,20 @@ def _checkpoint(tmp_path: Path) -> Path:
     return trainer.save(tmp_path / "ckpt.npz")
 
 
-@pytest.mark.parametrize("rng_states", [
-    {"7": None},                      # no such layer (was IndexError)
-    {"x": None},                      # not an index (was ValueError)
-    {"0/layer": None},                # SimpleRNN wraps nothing (was AttributeError)
-    {"0/__class__": None},            # no attribute walks
-    {"-1": None},                     # negative indices do not wrap around
-    {"2": None},                      # a layer without a random stream (Dense)
-    {"1": {"bit_generator": "PCG64", "state": "garbage"}},
-    {"1": "not a state"},
-    ["1"],                            # not an object (was AttributeError)
-])
+@pytest.mark.parametrize(
+    "rng_states",
+    [
+        {"7": None},  # no such layer (was IndexError)
+        {"x": None},  # not an index (was ValueError)
+        {"0/layer": None},  # SimpleRNN wraps nothing (was AttributeError)
+        {"0/__class__": None},  # no attribute walks
+        {"-1": None},  # negative indices do not wrap around
+        {"2": None},  # a layer without a random stream (Dense)
+        {"1": {"bit_generator": "PCG64", "state": "garbage"}},
+        {"1": "not a state"},
+        ["1"],  # not an object (was AttributeError)
+    ],
+)
 def test_bad_rng_states_are_model_file_errors(tmp_path: Path, rng_states: Any) -> None:
     path = _checkpoint(tmp_path)
     _rewrite(path, edit_config=lambda c: c["trainer"].update(rng_states=rng_states))
@@ -376,12 +413,15 @@ def test_bad_rng_states_are_model_file_errors(tmp_path: Path, rng_states: Any) -
         Trainer.load(path)
 
 
-@pytest.mark.parametrize("edit", [
-    lambda t: t.update(optimizer_state=[{"array": "s0"}]),  # no key
-    lambda t: t.update(optimizer_state=["s0"]),
-    lambda t: t.update(optimizer_state={"key": "s0"}),
-    lambda t: t.update(epoch="three"),
-])
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda t: t.update(optimizer_state=[{"array": "s0"}]),  # no key
+        lambda t: t.update(optimizer_state=["s0"]),
+        lambda t: t.update(optimizer_state={"key": "s0"}),
+        lambda t: t.update(epoch="three"),
+    ],
+)
 def test_malformed_trainer_entries_are_model_file_errors(tmp_path: Path, edit: Any) -> None:
     path = _checkpoint(tmp_path)
     _rewrite(path, edit_config=lambda c: edit(c["trainer"]))
@@ -395,16 +435,20 @@ def _patch_central_directory(path: Path, offset: int, value: int) -> None:
     data = bytearray(path.read_bytes())
     at = data.find(b"PK\x01\x02")
     assert at > 0
-    data[at + offset:at + offset + 2] = value.to_bytes(2, "little")
+    data[at + offset : at + offset + 2] = value.to_bytes(2, "little")
     path.write_bytes(bytes(data))
 
 
-@pytest.mark.parametrize("offset,value,why", [
-    (6, 99, "zip file version"),                      # zipfile: NotImplementedError at open
-    (10, 77, "compression method is not supported"),  # NotImplementedError at read
-])
-def test_unsupported_zip_features_are_model_file_errors(tmp_path: Path, offset: int,
-                                                        value: int, why: str) -> None:
+@pytest.mark.parametrize(
+    "offset,value,why",
+    [
+        (6, 99, "zip file version"),  # zipfile: NotImplementedError at open
+        (10, 77, "compression method is not supported"),  # NotImplementedError at read
+    ],
+)
+def test_unsupported_zip_features_are_model_file_errors(
+    tmp_path: Path, offset: int, value: int, why: str
+) -> None:
     path = _saved(tmp_path)
     _patch_central_directory(path, offset, value)
     with pytest.raises(rio.ModelFileError, match=rf"{path}.*{why}"):
@@ -434,6 +478,7 @@ def test_loading_never_allows_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyP
 
 # -- checkpoints -------------------------------------------------------------------------------
 
+
 def _data() -> tuple[np.ndarray, np.ndarray]:
     r = np.random.default_rng(3)
     x = r.standard_normal((48, 5, 3)).astype(np.float32)
@@ -441,15 +486,21 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _model() -> Sequential:
-    return Sequential([SimpleRNN(8, input_shape=(5, 3), seed=0, name="rnn"),
-                       Dropout(0.25, seed=5, name="drop"), Dense(1, seed=1, name="out")])
+    return Sequential(
+        [
+            SimpleRNN(8, input_shape=(5, 3), seed=0, name="rnn"),
+            Dropout(0.25, seed=5, name="drop"),
+            Dense(1, seed=1, name="out"),
+        ]
+    )
 
 
 def test_resuming_from_checkpoint_equals_uninterrupted(tmp_path: Path) -> None:
     x, y = _data()
     straight = _model()
-    Trainer(straight, "mse", "adam", metrics=["mae"]).fit(x, y, epochs=4, batch_size=8,
-                                                          verbose=0, seed=11)
+    Trainer(straight, "mse", "adam", metrics=["mae"]).fit(
+        x, y, epochs=4, batch_size=8, verbose=0, seed=11
+    )
 
     first = _model()
     trainer = Trainer(first, "mse", "adam", metrics=["mae"])

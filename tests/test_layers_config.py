@@ -33,19 +33,39 @@ IDS = np.array([[1, 2, 3, 0], [4, 0, 0, 0]])
 
 def _layers():
     return [
-        ("simple_rnn", lambda: SimpleRNN(5, activation="relu", return_sequences=True,
-                                         go_backwards=True, recurrent_initializer="identity",
-                                         seed=1), X),
-        ("simple_rnn_state", lambda: SimpleRNN(5, return_state=True, use_bias=False,
-                                               kernel_initializer=initializers.RandomNormal(
-                                                   stddev=0.3), seed=2), X),
+        (
+            "simple_rnn",
+            lambda: SimpleRNN(
+                5,
+                activation="relu",
+                return_sequences=True,
+                go_backwards=True,
+                recurrent_initializer="identity",
+                seed=1,
+            ),
+            X,
+        ),
+        (
+            "simple_rnn_state",
+            lambda: SimpleRNN(
+                5,
+                return_state=True,
+                use_bias=False,
+                kernel_initializer=initializers.RandomNormal(stddev=0.3),
+                seed=2,
+            ),
+            X,
+        ),
         ("dense", lambda: Dense(4, activation="softmax", seed=3), X),
         ("activation", lambda: Activation("sigmoid"), X),
         ("time_distributed", lambda: TimeDistributed(Dense(2, activation="tanh", seed=4)), X),
         ("embedding", lambda: Embedding(6, 3, mask_zero=True, seed=5), IDS),
         ("dropout", lambda: Dropout(0.25, seed=6), X),
-        ("bidirectional", lambda: Bidirectional(SimpleRNN(3, return_sequences=True, seed=7),
-                                                merge_mode="ave"), X),
+        (
+            "bidirectional",
+            lambda: Bidirectional(SimpleRNN(3, return_sequences=True, seed=7), merge_mode="ave"),
+            X,
+        ),
         ("bidirectional_none", lambda: Bidirectional(SimpleRNN(3, seed=8), merge_mode=None), X),
         ("input", lambda: Input((None, D), name="series"), X),
         ("input_ids", lambda: InputLayer(shape=(T,), dtype="int32"), IDS),
@@ -102,6 +122,7 @@ def test_bidirectional_copies_have_separate_weights():
 
 # -- initialisers -----------------------------------------------------------------------------
 
+
 def test_initializers():
     rng = np.random.default_rng(0)
     w = initializers.get("glorot_uniform")((30, 50), rng)
@@ -125,6 +146,7 @@ def test_initializers():
 
 # -- activations, losses and metrics by name ------------------------------------------------------
 
+
 def test_stable_activations():
     x = np.array([-1000.0, -30.0, 0.0, 30.0, 1000.0])
     s = activations.get("sigmoid").forward(x)
@@ -137,12 +159,15 @@ def test_stable_activations():
 
 
 def test_losses_by_name_and_values():
-    for name, cls in [("mse", losses.MeanSquaredError), ("mean_squared_error",
-                      losses.MeanSquaredError), ("mae", losses.MeanAbsoluteError),
-                      ("mean_absolute_error", losses.MeanAbsoluteError),
-                      ("binary_crossentropy", losses.BinaryCrossentropy),
-                      ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
-                      ("categorical_crossentropy", losses.CategoricalCrossentropy)]:
+    for name, cls in [
+        ("mse", losses.MeanSquaredError),
+        ("mean_squared_error", losses.MeanSquaredError),
+        ("mae", losses.MeanAbsoluteError),
+        ("mean_absolute_error", losses.MeanAbsoluteError),
+        ("binary_crossentropy", losses.BinaryCrossentropy),
+        ("sparse_categorical_crossentropy", losses.SparseCategoricalCrossentropy),
+        ("categorical_crossentropy", losses.CategoricalCrossentropy),
+    ]:
         assert isinstance(losses.get(name), cls)
     with pytest.raises(ValueError, match="unknown loss"):
         losses.get("hinge_of_doom")
@@ -170,8 +195,7 @@ def test_loss_shape_errors():
 
 
 def test_metrics():
-    logits = np.array([[[2.0, 0.0], [0.0, 1.0], [5.0, 0.0]],
-                       [[0.0, 3.0], [1.0, 0.0], [0.0, 1.0]]])
+    logits = np.array([[[2.0, 0.0], [0.0, 1.0], [5.0, 0.0]], [[0.0, 3.0], [1.0, 0.0], [0.0, 1.0]]])
     y = np.array([[0, 0, 1], [1, 0, 0]])
     acc = metrics.get("accuracy")
     assert acc(logits, y) == 3 / 6
@@ -190,6 +214,7 @@ def test_metrics():
 
 
 # -- errors users see -------------------------------------------------------------------------
+
 
 def test_simple_rnn_bad_input_shapes():
     layer = SimpleRNN(4, name="enc")
@@ -247,7 +272,7 @@ def test_embedding_errors_and_mask():
         layer(np.array([[1.5, 2.0]]))
     with pytest.raises(TypeError, match="integer"):
         layer(np.array([["a", "b"]]))
-    with pytest.raises(ValueError, match="row 1.*post-padding"):
+    with pytest.raises(ValueError, match=r"row 1.*post-padding"):
         layer(np.array([[1, 2, 0], [0, 3, 0]]))
     layer(np.array([[1, 2, 0], [3, 0, 0], [0, 0, 0]]))
     np.testing.assert_array_equal(layer.output_lengths(None), [2, 1, 0])
@@ -262,12 +287,20 @@ def test_output_lengths():
 
 
 def test_check_stack():
-    ok = [Embedding(10, 4), SimpleRNN(4, return_sequences=True), Dropout(0.1),
-          SimpleRNN(4), Dense(2)]
+    ok = [
+        Embedding(10, 4),
+        SimpleRNN(4, return_sequences=True),
+        Dropout(0.1),
+        SimpleRNN(4),
+        Dense(2),
+    ]
     check_stack(ok)
     bad = [SimpleRNN(4, name="first"), Dropout(0.1), SimpleRNN(3, name="second")]
-    with pytest.raises(ValueError, match=r"layer 2 \('second'.*layer 0 \('first'.*"
-                                         r"set return_sequences=True on 'first'"):
+    with pytest.raises(
+        ValueError,
+        match=r"layer 2 \('second'.*layer 0 \('first'.*"
+        r"set return_sequences=True on 'first'",
+    ):
         check_stack(bad)
     with pytest.raises(ValueError, match="set return_sequences=True on 'enc'"):
         check_stack([SimpleRNN(4, name="enc"), TimeDistributed(Dense(2))])

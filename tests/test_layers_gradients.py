@@ -7,12 +7,12 @@ gradients, and compares them with central differences of the scalar ``sum(forwar
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pytest
-from _rnn_testing import kink_free_case, random_case
 
+from _rnn_testing import kink_free_case, random_case
 from rnnkit import losses
 from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import (
@@ -43,15 +43,25 @@ def _random_like(out: Any, rng: np.random.Generator) -> Any:
     return rng.standard_normal(np.shape(out))
 
 
-def check_layer(layer, x: np.ndarray, *, lengths=None, check_x: bool = True,
-                training: bool = False, before_forward=None, seed: int = 0,
-                extra: Optional[dict[str, np.ndarray]] = None, extra_grads=None,
-                **forward_kwargs: Any) -> dict[str, float]:
+def check_layer(
+    layer,
+    x: np.ndarray,
+    *,
+    lengths=None,
+    check_x: bool = True,
+    training: bool = False,
+    before_forward=None,
+    seed: int = 0,
+    extra: dict[str, np.ndarray] | None = None,
+    extra_grads=None,
+    **forward_kwargs: Any,
+) -> dict[str, float]:
     """Gradient check of ``layer`` (params, and ``x`` unless ``check_x`` is False).
 
     ``extra`` maps more names to arrays the forward reads (e.g. an initial state) and
     ``extra_grads(layer)`` returns their analytic gradients after backward.
     """
+
     def run():
         if before_forward is not None:
             before_forward()
@@ -85,6 +95,7 @@ def rnn_with_case(case: dict[str, Any], **kwargs: Any) -> SimpleRNN:
 
 
 # -- SimpleRNN ----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -135,8 +146,14 @@ def test_simple_rnn_initial_state_gradient(go_backwards):
     case = random_case(6, with_h0=True, lengths=LENGTHS)
     h0 = case["h0"]
     layer = rnn_with_case(case, return_sequences=True, go_backwards=go_backwards)
-    check_layer(layer, case["x"], lengths=case["lengths"], initial_state=h0,
-                extra={"h0": h0}, extra_grads=lambda lay: {"h0": lay.d_initial_state})
+    check_layer(
+        layer,
+        case["x"],
+        lengths=case["lengths"],
+        initial_state=h0,
+        extra={"h0": h0},
+        extra_grads=lambda lay: {"h0": lay.d_initial_state},
+    )
     assert layer.initial_state_grad() is layer.d_initial_state
 
 
@@ -150,6 +167,7 @@ def test_simple_rnn_no_bias():
 def test_simple_rnn_truncate_matches_ops():
     """The layer passes ``truncate`` to the kernel (checked against rnnkit.ops directly)."""
     from rnnkit import ops
+
     case = random_case(8, with_h0=False)
     layer = rnn_with_case(case, return_sequences=True)
     layer.truncate = 2
@@ -181,11 +199,11 @@ def _numpy_rnn(x, Wx, Wh, b, lengths, go_backwards, h0=None):
 @pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "lengths"])
 def test_simple_rnn_forward_matches_numpy(go_backwards, lengths):
     case = random_case(9, with_h0=True, lengths=lengths)
-    layer = rnn_with_case(case, return_sequences=True, return_state=True,
-                          go_backwards=go_backwards)
+    layer = rnn_with_case(case, return_sequences=True, return_state=True, go_backwards=go_backwards)
     hs, h_last = layer.forward(case["x"], lengths=lengths, initial_state=case["h0"])
-    want_hs, want_last = _numpy_rnn(case["x"], case["Wx"], case["Wh"], case["b"], lengths,
-                                    go_backwards, case["h0"])
+    want_hs, want_last = _numpy_rnn(
+        case["x"], case["Wx"], case["Wh"], case["b"], lengths, go_backwards, case["h0"]
+    )
     np.testing.assert_allclose(hs, want_hs, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(h_last, want_last, rtol=1e-12, atol=1e-12)
 
@@ -200,8 +218,9 @@ def test_stateful_carries_state_as_constant():
     want = whole.forward(x)
     first = stateful.forward(x[:, :3])
     second = stateful.forward(x[:, 3:])
-    np.testing.assert_allclose(np.concatenate([first, second], axis=1), want, rtol=1e-12,
-                               atol=1e-12)
+    np.testing.assert_allclose(
+        np.concatenate([first, second], axis=1), want, rtol=1e-12, atol=1e-12
+    )
     stateful.reset_states()
     np.testing.assert_allclose(stateful.forward(x[:, :3]), first, rtol=0, atol=0)
     # Backward of the second chunk only: dx of the first chunk is not involved at all, and the
@@ -213,6 +232,7 @@ def test_stateful_carries_state_as_constant():
 
 
 # -- Dense, Activation, TimeDistributed ----------------------------------------------------------
+
 
 @pytest.mark.parametrize("activation", [None, "tanh", "relu", "sigmoid", "softmax"])
 @pytest.mark.parametrize("shape", [(N, D), (N, T, D)], ids=["2d", "3d"])
@@ -256,6 +276,7 @@ def test_time_distributed_dense():
 
 
 # -- Embedding, Dropout --------------------------------------------------------------------------
+
 
 def test_embedding_params():
     ids = np.array([[1, 2, 2, 0], [3, 1, 0, 0]])  # repeated ids: gradients must accumulate
@@ -302,12 +323,17 @@ def test_dropout_inference_identity_and_seeded():
 
 # -- Bidirectional ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave", None])
 @pytest.mark.parametrize("return_sequences", [True, False])
 def test_bidirectional(merge_mode, return_sequences):
     x = np.random.default_rng(9).standard_normal((N, T, D))
-    layer = Bidirectional(SimpleRNN(H, return_sequences=return_sequences, dtype="float64",
-                                    bias_initializer="normal", seed=6), merge_mode=merge_mode)
+    layer = Bidirectional(
+        SimpleRNN(
+            H, return_sequences=return_sequences, dtype="float64", bias_initializer="normal", seed=6
+        ),
+        merge_mode=merge_mode,
+    )
     check_layer(layer, x, lengths=LENGTHS)
     assert all(k.startswith(("forward_", "backward_")) for k in layer.params)
 
@@ -316,31 +342,38 @@ def test_bidirectional_return_state_and_initial_state():
     rng = np.random.default_rng(10)
     x = rng.standard_normal((N, T, D))
     h0 = [0.5 * rng.standard_normal((N, H)), 0.5 * rng.standard_normal((N, H))]
-    layer = Bidirectional(SimpleRNN(H, return_sequences=True, return_state=True,
-                                    dtype="float64", seed=7))
+    layer = Bidirectional(
+        SimpleRNN(H, return_sequences=True, return_state=True, dtype="float64", seed=7)
+    )
     out = layer.forward(x, lengths=LENGTHS, initial_state=h0)
     assert len(out) == 3 and out[0].shape == (N, T, 2 * H)
-    check_layer(layer, x, lengths=LENGTHS, initial_state=h0,
-                extra={"h0_f": h0[0], "h0_b": h0[1]},
-                extra_grads=lambda lay: {"h0_f": lay.d_initial_state[0],
-                                         "h0_b": lay.d_initial_state[1]})
+    check_layer(
+        layer,
+        x,
+        lengths=LENGTHS,
+        initial_state=h0,
+        extra={"h0_f": h0[0], "h0_b": h0[1]},
+        extra_grads=lambda lay: {"h0_f": lay.d_initial_state[0], "h0_b": lay.d_initial_state[1]},
+    )
 
 
 def test_bidirectional_aligns_backward_output_in_time():
     """The backward half at step t is the state after reading x[t:L] in reverse."""
     x = np.random.default_rng(11).standard_normal((N, T, D))
-    layer = Bidirectional(SimpleRNN(H, return_sequences=True, dtype="float64", seed=8),
-                          merge_mode=None)
+    layer = Bidirectional(
+        SimpleRNN(H, return_sequences=True, dtype="float64", seed=8), merge_mode=None
+    )
     _, y_b = layer.forward(x, lengths=LENGTHS)
     p = layer.backward_layer.params
     for i, length in enumerate(LENGTHS):
         for t in range(length):
-            want, _ = _numpy_rnn(x[i:i + 1, t:length], p["Wx"], p["Wh"], p["b"], None, True)
+            want, _ = _numpy_rnn(x[i : i + 1, t:length], p["Wx"], p["Wh"], p["b"], None, True)
             np.testing.assert_allclose(y_b[i, t], want[0, -1], rtol=1e-12, atol=1e-12)
         np.testing.assert_array_equal(y_b[i, length:], 0)
 
 
 # -- a stack, chained by hand -----------------------------------------------------------------
+
 
 def test_stack_rnn_rnn_dense_end_to_end():
     rng = np.random.default_rng(12)
@@ -365,13 +398,15 @@ def test_stack_rnn_rnn_dense_end_to_end():
     for layer in reversed(stack):
         d = layer.backward(d)
     params = {f"{i}/{k}": v for i, layer in enumerate(stack) for k, v in layer.params.items()}
-    analytic = {f"{i}/{k}": v.copy() for i, layer in enumerate(stack)
-                for k, v in layer.grads.items()}
+    analytic = {
+        f"{i}/{k}": v.copy() for i, layer in enumerate(stack) for k, v in layer.grads.items()
+    }
     params["x"], analytic["x"] = x, d
     check_gradients(loss, params, analytic, tol=TOL)
 
 
 # -- losses --------------------------------------------------------------------------------------
+
 
 def _loss_cases():
     rng = np.random.default_rng(13)
@@ -379,35 +414,82 @@ def _loss_cases():
     probs3 = rng.uniform(0.05, 1.0, (N, T, 4))  # positive, unnormalised: the loss normalises
     onehot = np.eye(4)[rng.integers(0, 4, (N, T))]
     return [
-        ("mse", losses.MeanSquaredError(), rng.standard_normal((N, 3)),
-         rng.standard_normal((N, 3)), None),
-        ("mse_masked", losses.MeanSquaredError(), rng.standard_normal((N, T, 2)),
-         rng.standard_normal((N, T, 2)), LENGTHS),
-        ("mae", losses.MeanAbsoluteError(), rng.standard_normal((N, T, 2)),
-         rng.standard_normal((N, T, 2)), LENGTHS),
-        ("bce_logits", losses.BinaryCrossentropy(), 3 * rng.standard_normal((N, 2)),
-         rng.uniform(0, 1, (N, 2)), None),
-        ("bce_probs", losses.BinaryCrossentropy(from_logits=False),
-         rng.uniform(0.05, 0.95, (N, T, 1)), rng.integers(0, 2, (N, T, 1)), LENGTHS),
-        ("sparse_ce", losses.SparseCategoricalCrossentropy(), rng.standard_normal((N, 4)),
-         rng.integers(0, 4, N), None),
-        ("sparse_ce_masked", losses.SparseCategoricalCrossentropy(), logits3,
-         rng.integers(0, 4, (N, T)), LENGTHS),
-        ("sparse_ce_probs", losses.SparseCategoricalCrossentropy(from_logits=False), probs3,
-         rng.integers(0, 4, (N, T)), LENGTHS),
+        (
+            "mse",
+            losses.MeanSquaredError(),
+            rng.standard_normal((N, 3)),
+            rng.standard_normal((N, 3)),
+            None,
+        ),
+        (
+            "mse_masked",
+            losses.MeanSquaredError(),
+            rng.standard_normal((N, T, 2)),
+            rng.standard_normal((N, T, 2)),
+            LENGTHS,
+        ),
+        (
+            "mae",
+            losses.MeanAbsoluteError(),
+            rng.standard_normal((N, T, 2)),
+            rng.standard_normal((N, T, 2)),
+            LENGTHS,
+        ),
+        (
+            "bce_logits",
+            losses.BinaryCrossentropy(),
+            3 * rng.standard_normal((N, 2)),
+            rng.uniform(0, 1, (N, 2)),
+            None,
+        ),
+        (
+            "bce_probs",
+            losses.BinaryCrossentropy(from_logits=False),
+            rng.uniform(0.05, 0.95, (N, T, 1)),
+            rng.integers(0, 2, (N, T, 1)),
+            LENGTHS,
+        ),
+        (
+            "sparse_ce",
+            losses.SparseCategoricalCrossentropy(),
+            rng.standard_normal((N, 4)),
+            rng.integers(0, 4, N),
+            None,
+        ),
+        (
+            "sparse_ce_masked",
+            losses.SparseCategoricalCrossentropy(),
+            logits3,
+            rng.integers(0, 4, (N, T)),
+            LENGTHS,
+        ),
+        (
+            "sparse_ce_probs",
+            losses.SparseCategoricalCrossentropy(from_logits=False),
+            probs3,
+            rng.integers(0, 4, (N, T)),
+            LENGTHS,
+        ),
         ("ce", losses.CategoricalCrossentropy(), logits3, onehot, None),
-        ("ce_masked_probs", losses.CategoricalCrossentropy(from_logits=False), probs3, onehot,
-         LENGTHS),
+        (
+            "ce_masked_probs",
+            losses.CategoricalCrossentropy(from_logits=False),
+            probs3,
+            onehot,
+            LENGTHS,
+        ),
     ]
 
 
-@pytest.mark.parametrize("name,loss,y_pred,y_true,lengths", _loss_cases(),
-                         ids=[c[0] for c in _loss_cases()])
+@pytest.mark.parametrize(
+    "name,loss,y_pred,y_true,lengths", _loss_cases(), ids=[c[0] for c in _loss_cases()]
+)
 def test_loss_gradient(name, loss, y_pred, y_true, lengths):
     loss.forward(y_pred, y_true, lengths)
     grad = loss.backward()
     assert grad.shape == y_pred.shape
-    check_gradients(lambda: loss.forward(y_pred, y_true, lengths), {"y_pred": y_pred},
-                    {"y_pred": grad}, tol=TOL)
+    check_gradients(
+        lambda: loss.forward(y_pred, y_true, lengths), {"y_pred": y_pred}, {"y_pred": grad}, tol=TOL
+    )
     if lengths is not None:  # padded steps contribute nothing
         assert np.all(grad[0] == 0) and np.all(grad[2, 2:] == 0)

@@ -4,7 +4,7 @@ encoder-decoder Model."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pytest
@@ -24,19 +24,20 @@ def sine(n: int = 400) -> np.ndarray:
 def many_to_one(T: int) -> tuple[np.ndarray, np.ndarray]:
     """Windows of T values -> the next value: X (M, T, 1), Y (M, 1)."""
     s = sine()
-    X = np.stack([s[i:i + T] for i in range(len(s) - T)])[..., None]
+    X = np.stack([s[i : i + T] for i in range(len(s) - T)])[..., None]
     return X, s[T:, None]
 
 
 def many_to_many(T: int) -> tuple[np.ndarray, np.ndarray]:
     """Windows of T values -> the same windows one step ahead: X, Y (M, T, 1)."""
     s = sine()
-    X = np.stack([s[i:i + T] for i in range(len(s) - T - 1)])[..., None]
-    Y = np.stack([s[i + 1:i + T + 1] for i in range(len(s) - T - 1)])[..., None]
+    X = np.stack([s[i : i + T] for i in range(len(s) - T - 1)])[..., None]
+    Y = np.stack([s[i + 1 : i + T + 1] for i in range(len(s) - T - 1)])[..., None]
     return X, Y
 
 
 # -- the classic Keras listings, only the imports changed --------------------------------------
+
 
 def test_keras_listing_many_to_one_learns_sine() -> None:
     X, Y = many_to_one(3)
@@ -84,8 +85,10 @@ def test_keras3_listing_with_input_learns_sine() -> None:
     """Keras 3 writes the input shape as a leading keras.Input."""
     X, Y = many_to_one(3)
     model = Sequential([Input((3, 1)), SimpleRNN(10, seed=0), Dense(1, seed=1)])
-    assert model.built and [type(layer).__name__ for layer in model.layers] == ["SimpleRNN",
-                                                                                "Dense"]
+    assert model.built and [type(layer).__name__ for layer in model.layers] == [
+        "SimpleRNN",
+        "Dense",
+    ]
     text = model.summary(print_fn=None)
     assert "Total params: 131" in text and "InputLayer" not in text  # as Keras 3 shows it
     model.compile(loss="mean_squared_error", optimizer="adam")
@@ -116,8 +119,9 @@ def test_input_with_add_builds_at_once_and_must_come_first() -> None:
 
 
 def test_sequential_list_constructor_name_and_summary(capsys: pytest.CaptureFixture) -> None:
-    model = Sequential([SimpleRNN(10, input_shape=(3, 1), name="rnn"), Dense(1, name="out")],
-                       name="sine_model")
+    model = Sequential(
+        [SimpleRNN(10, input_shape=(3, 1), name="rnn"), Dense(1, name="out")], name="sine_model"
+    )
     text = model.summary()
     printed = capsys.readouterr().out
     assert printed.strip() == text.strip()
@@ -132,8 +136,9 @@ def test_sequential_list_constructor_name_and_summary(capsys: pytest.CaptureFixt
 
 
 def test_summary_shapes_of_sequence_layers() -> None:
-    model = Sequential([SimpleRNN(8, return_sequences=True, input_shape=(None, 2)),
-                        TimeDistributed(Dense(3))])
+    model = Sequential(
+        [SimpleRNN(8, return_sequences=True, input_shape=(None, 2)), TimeDistributed(Dense(3))]
+    )
     text = model.summary(print_fn=None)
     assert "(None, None, 8)" in text and "(None, None, 3)" in text
 
@@ -175,8 +180,12 @@ def test_duplicate_layer_names_rejected() -> None:
 
 
 def test_params_and_grads_are_views_with_unique_names() -> None:
-    model = Sequential([SimpleRNN(4, return_sequences=True, input_shape=(5, 2), name="rnn"),
-                        TimeDistributed(Dense(1), name="td")])
+    model = Sequential(
+        [
+            SimpleRNN(4, return_sequences=True, input_shape=(5, 2), name="rnn"),
+            TimeDistributed(Dense(1), name="td"),
+        ]
+    )
     params, grads = model.params, model.grads
     assert list(params) == ["rnn/Wx", "rnn/Wh", "rnn/b", "td/W", "td/b"]
     assert list(grads) == list(params)
@@ -190,8 +199,13 @@ def test_params_and_grads_are_views_with_unique_names() -> None:
 
 def test_forward_backward_chain_and_predict_batches() -> None:
     rng = np.random.default_rng(1)
-    model = Sequential([SimpleRNN(6, return_sequences=True, input_shape=(4, 3), seed=0),
-                        SimpleRNN(5, seed=1), Dense(2, seed=2)])
+    model = Sequential(
+        [
+            SimpleRNN(6, return_sequences=True, input_shape=(4, 3), seed=0),
+            SimpleRNN(5, seed=1),
+            Dense(2, seed=2),
+        ]
+    )
     x = rng.standard_normal((37, 4, 3)).astype(np.float32)
     y = model.forward(x)
     dx = model.backward(np.ones_like(y))
@@ -202,8 +216,13 @@ def test_forward_backward_chain_and_predict_batches() -> None:
 
 
 def test_lengths_flow_through_output_lengths() -> None:
-    model = Sequential([Embedding(10, 4, mask_zero=True, input_shape=(5,), seed=0),
-                        SimpleRNN(3, return_sequences=True, seed=1), TimeDistributed(Dense(2))])
+    model = Sequential(
+        [
+            Embedding(10, 4, mask_zero=True, input_shape=(5,), seed=0),
+            SimpleRNN(3, return_sequences=True, seed=1),
+            TimeDistributed(Dense(2)),
+        ]
+    )
     ids = np.array([[1, 2, 3, 0, 0], [4, 5, 6, 7, 8]])
     out = model.forward(ids)
     np.testing.assert_array_equal(model.output_lengths(None), [3, 5])
@@ -236,7 +255,7 @@ def test_evaluate_returns_keras_shapes() -> None:
     model.compile(loss="mse", optimizer="adam")
     assert isinstance(model.evaluate(X, Y, verbose=0), float)
     model.compile(loss="mse", optimizer="adam", metrics=["mae"])
-    loss, mae = model.evaluate(X, Y, verbose=0)
+    _loss, mae = model.evaluate(X, Y, verbose=0)
     assert mae == pytest.approx(float(np.mean(np.abs(model.predict(X) - Y))), rel=1e-5)
     assert set(model.evaluate(X, Y, verbose=0, return_dict=True)) == {"loss", "mae"}
 
@@ -253,11 +272,13 @@ def test_fit_history_keys_and_model_history() -> None:
 
 # -- a custom Model: encoder-decoder -----------------------------------------------------------
 
+
 class EncoderDecoder(Model):
     """The encoder's final state is the decoder's initial state."""
 
-    def __init__(self, units: int = 5, out_dim: int = 2, dtype: str = "float64",
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self, units: int = 5, out_dim: int = 2, dtype: str = "float64", name: str | None = None
+    ) -> None:
         super().__init__(name=name)
         self.units, self.out_dim, self.dtype_name = units, out_dim, dtype
         self.encoder = SimpleRNN(units, return_state=True, dtype=dtype, seed=0)
@@ -274,11 +295,15 @@ class EncoderDecoder(Model):
         dhs = self.head.backward(dy)
         self.decoder.backward(dhs)
         self.encoder.backward([None, self.decoder.d_initial_state])
-        return None
+        return
 
     def get_config(self) -> dict[str, Any]:
-        return {"units": self.units, "out_dim": self.out_dim, "dtype": self.dtype_name,
-                "name": self.name}
+        return {
+            "units": self.units,
+            "out_dim": self.out_dim,
+            "dtype": self.dtype_name,
+            "name": self.name,
+        }
 
 
 def seq2seq_data(n: int = 6, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
@@ -292,7 +317,10 @@ def seq2seq_data(n: int = 6, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarra
 def test_custom_model_tracks_layers_in_order() -> None:
     model = EncoderDecoder()
     assert [type(layer).__name__ for layer in model.layers] == [
-        "SimpleRNN", "SimpleRNN", "TimeDistributed"]
+        "SimpleRNN",
+        "SimpleRNN",
+        "TimeDistributed",
+    ]
     x, _ = seq2seq_data()
     assert model.predict(x).shape == (6, 3, 2)
     assert model.built and "(None, 3, 2)" in model.summary(print_fn=None)
@@ -333,12 +361,22 @@ def test_named_crossentropy_after_sigmoid_or_softmax_takes_probabilities_like_ke
     from rnnkit.layers import Dense, SimpleRNN, TimeDistributed
     from rnnkit.models import Sequential
 
-    for last, loss in [(Dense(1, activation="sigmoid"), "binary_crossentropy"),
-                       (Dense(3, activation="softmax"), "sparse_categorical_crossentropy"),
-                       (TimeDistributed(Dense(3, activation="softmax")),
-                        "sparse_categorical_crossentropy")]:
-        model = Sequential([SimpleRNN(4, return_sequences=isinstance(last, TimeDistributed),
-                                      input_shape=(5, 2), seed=0), last])
+    for last, loss in [
+        (Dense(1, activation="sigmoid"), "binary_crossentropy"),
+        (Dense(3, activation="softmax"), "sparse_categorical_crossentropy"),
+        (TimeDistributed(Dense(3, activation="softmax")), "sparse_categorical_crossentropy"),
+    ]:
+        model = Sequential(
+            [
+                SimpleRNN(
+                    4,
+                    return_sequences=isinstance(last, TimeDistributed),
+                    input_shape=(5, 2),
+                    seed=0,
+                ),
+                last,
+            ]
+        )
         model.compile(loss=loss, optimizer="adam")
         assert model.trainer.loss.from_logits is False
         if loss == "binary_crossentropy":
@@ -356,8 +394,9 @@ def test_keras_binary_classifier_with_sigmoid_output_learns():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((256, 6, 1)).astype(np.float32)
     y = (x.sum(axis=(1, 2)) > 0).astype(np.float32)[:, None]  # sign of the sequence's sum
-    model = Sequential([SimpleRNN(8, input_shape=(6, 1), seed=1),
-                        Dense(1, activation="sigmoid", seed=2)])
+    model = Sequential(
+        [SimpleRNN(8, input_shape=(6, 1), seed=1), Dense(1, activation="sigmoid", seed=2)]
+    )
     model.compile(loss="binary_crossentropy", optimizer="adam", metrics=["accuracy"])
     model.fit(x, y, epochs=60, batch_size=32, verbose=0, seed=0)
     loss, accuracy = model.evaluate(x, y, verbose=0)

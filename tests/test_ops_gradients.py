@@ -5,9 +5,9 @@ truncated BPTT, and each combination of upstream gradients. rel_error <= 1e-7 (d
 from __future__ import annotations
 
 import pytest
-from _rnn_testing import MIXED_LENGTHS, check_rnn_gradients, kink_free_case
 
 import rnnkit
+from _rnn_testing import MIXED_LENGTHS, check_rnn_gradients, kink_free_case
 from rnnkit import ops
 
 ACTIVATIONS = ["tanh", "relu"]

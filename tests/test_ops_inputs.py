@@ -5,12 +5,13 @@ NaN) gives the reference's results; inputs are never modified."""
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
-from _rnn_testing import max_rel_diff, random_case
 
+from _rnn_testing import max_rel_diff, random_case
 from rnnkit import ops, reference
 
 N, T, D, H = 3, 5, 4, 6
@@ -25,12 +26,20 @@ def case() -> dict[str, Any]:
 def forward(case: dict[str, Any], **overrides: Any):
     args = {k: case[k] for k in ("x", "Wx", "Wh", "b", "h0", "lengths")}
     args.update(overrides)
-    return ops.rnn_forward(args["x"], args["Wx"], args["Wh"], args["b"], h0=args["h0"],
-                           activation=args.get("activation", "tanh"), lengths=args["lengths"])
+    return ops.rnn_forward(
+        args["x"],
+        args["Wx"],
+        args["Wh"],
+        args["b"],
+        h0=args["h0"],
+        activation=args.get("activation", "tanh"),
+        lengths=args["lengths"],
+    )
 
 
-def expect_error(exc: type[Exception] | tuple, name: str | tuple[str, ...], about: str,
-                 call: Callable[[], Any]) -> str:
+def expect_error(
+    exc: type[Exception] | tuple, name: str | tuple[str, ...], about: str, call: Callable[[], Any]
+) -> str:
     """``call()`` raises ``exc`` with a message naming the argument ``name`` (one of them, when a
     mismatch between two arguments may be blamed on either) and saying what was expected
     (``about`` = "shape" or "dtype")."""
@@ -38,10 +47,13 @@ def expect_error(exc: type[Exception] | tuple, name: str | tuple[str, ...], abou
         call()
     message = str(info.value)
     names = (name,) if isinstance(name, str) else name
-    assert any(re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])", message)
-               for n in names), f"message does not name {names}: {message!r}"
-    keywords = {"shape": ("shape", "ndim", "dimension", "(N", "(D", "(H"),
-                "dtype": ("dtype", "float", "int")}[about]
+    assert any(
+        re.search(rf"(?<![A-Za-z0-9_]){re.escape(n)}(?![A-Za-z0-9_])", message) for n in names
+    ), f"message does not name {names}: {message!r}"
+    keywords = {
+        "shape": ("shape", "ndim", "dimension", "(N", "(D", "(H"),
+        "dtype": ("dtype", "float", "int"),
+    }[about]
     assert any(k in message for k in keywords), f"message does not give the {about}: {message!r}"
     return message
 
@@ -86,13 +98,21 @@ def test_mismatched_sizes(case, name, blamed, bad):
 
 @pytest.mark.parametrize(
     "name, shape",
-    [("dhs", (N, T + 1, H)), ("dhs", (N, T, H + 1)), ("dhs", (N + 1, T, H)), ("dhs", (N, T)),
-     ("dh_last", (N + 1, H)), ("dh_last", (N, H + 1)), ("dh_last", (H,))],
+    [
+        ("dhs", (N, T + 1, H)),
+        ("dhs", (N, T, H + 1)),
+        ("dhs", (N + 1, T, H)),
+        ("dhs", (N, T)),
+        ("dh_last", (N + 1, H)),
+        ("dh_last", (N, H + 1)),
+        ("dh_last", (H,)),
+    ],
 )
 def test_upstream_gradients_of_wrong_shape(case, name, shape):
     _, _, cache = forward(case)
-    expect_error(ValueError, name, "shape",
-                 lambda: ops.rnn_backward(cache, **{name: np.zeros(shape)}))
+    expect_error(
+        ValueError, name, "shape", lambda: ops.rnn_backward(cache, **{name: np.zeros(shape)})
+    )
 
 
 # --- bad dtypes and values -------------------------------------------------------------------
@@ -100,20 +120,21 @@ def test_upstream_gradients_of_wrong_shape(case, name, shape):
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_])
 def test_integer_weights(case, dtype):
-    expect_error(TypeError, "Wx", "dtype",
-                 lambda: forward(case, Wx=case["Wx"].astype(dtype)))
+    expect_error(TypeError, "Wx", "dtype", lambda: forward(case, Wx=case["Wx"].astype(dtype)))
 
 
 @pytest.mark.parametrize("name, other", [("Wh", np.float32), ("Wh", np.int64)])
 def test_mismatched_weight_dtypes(case, name, other):
     # Wx float64 (the computation dtype), Wh another dtype: refused, never silently converted
-    expect_error(TypeError, (name, "Wx"), "dtype",
-                 lambda: forward(case, **{name: case[name].astype(other)}))
+    expect_error(
+        TypeError, (name, "Wx"), "dtype", lambda: forward(case, **{name: case[name].astype(other)})
+    )
 
 
 def test_mismatched_weight_dtypes_float32_float64(case):
-    expect_error(TypeError, ("Wh", "Wx"), "dtype",
-                 lambda: forward(case, Wx=case["Wx"].astype(np.float32)))
+    expect_error(
+        TypeError, ("Wh", "Wx"), "dtype", lambda: forward(case, Wx=case["Wx"].astype(np.float32))
+    )
 
 
 @pytest.mark.parametrize("bad", [[T, 2, -1], [T, T + 1, 0]], ids=["negative", "above_T"])
@@ -125,8 +146,12 @@ def test_lengths_out_of_range(case, bad):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_lengths_not_integers(case, dtype):
-    expect_error((TypeError, ValueError), "lengths", "dtype",
-                 lambda: forward(case, lengths=np.array([T, 2, 0], dtype)))
+    expect_error(
+        (TypeError, ValueError),
+        "lengths",
+        "dtype",
+        lambda: forward(case, lengths=np.array([T, 2, 0], dtype)),
+    )
 
 
 @pytest.mark.parametrize("activation", ["sigmoid", "Tanh", "", None])
@@ -162,8 +187,9 @@ def run_both(case: dict[str, Any], activation: str = "tanh", truncate: int | Non
     """ops and reference outputs (hs, h_last, grads) on the same arguments."""
     results = []
     for module in (ops, reference):
-        hs, h_last, cache = module.rnn_forward(case["x"], case["Wx"], case["Wh"], case["b"],
-                                               case["h0"], activation, case["lengths"])
+        hs, h_last, cache = module.rnn_forward(
+            case["x"], case["Wx"], case["Wh"], case["b"], case["h0"], activation, case["lengths"]
+        )
         grads = module.rnn_backward(cache, case["dhs"], case["dh_last"], truncate)
         results.append({"hs": hs, "h_last": h_last, **{f"d{k}": grads[k] for k in GRAD_KEYS}})
     return results
@@ -230,8 +256,10 @@ def read_only(a: np.ndarray | None) -> np.ndarray | None:
 @pytest.mark.parametrize("layout", [strided, fortran, read_only])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_memory_layouts_give_the_same_results(case, layout, dtype):
-    base = {k: (v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
-            for k, v in case.items()}
+    base = {
+        k: (v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in case.items()
+    }
     expected, ref = run_both(base, "tanh", truncate=2)
     odd = {k: layout(v) if isinstance(v, np.ndarray) else v for k, v in base.items()}
     actual, _ = run_both(odd, "tanh", truncate=2)
@@ -248,8 +276,9 @@ def test_nan_in_x_propagates(case, activation):
     assert np.isnan(hs[1, 2:]).all()  # every unit: Wx[0] has no zero
     assert np.isnan(h_last[1]).all()
     assert np.isfinite(hs[1, :2]).all()
-    ref_hs, ref_h_last, _ = reference.rnn_forward(x, case["Wx"], case["Wh"], case["b"],
-                                                  case["h0"], activation)
+    ref_hs, ref_h_last, _ = reference.rnn_forward(
+        x, case["Wx"], case["Wh"], case["b"], case["h0"], activation
+    )
     others = [0, 2]
     assert max_rel_diff(hs[others], ref_hs[others]) <= 1e-10
     assert max_rel_diff(h_last[others], ref_h_last[others]) <= 1e-10
@@ -281,8 +310,10 @@ def test_inputs_converted_to_the_weights_dtype(case):
     grads = ops.rnn_backward(cache, f32["dhs"], f32["dh_last"])
     assert hs.dtype == h_last.dtype == np.float32
     assert all(g.dtype == np.float32 for g in grads.values())
-    all32 = {k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype.kind == "f"
-                 else v) for k, v in case.items()}
+    all32 = {
+        k: (v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in case.items()
+    }
     hs32, h_last32, cache32 = forward(all32)
     grads32 = ops.rnn_backward(cache32, all32["dhs"], all32["dh_last"])
     np.testing.assert_array_equal(hs, hs32)
@@ -293,8 +324,10 @@ def test_inputs_converted_to_the_weights_dtype(case):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_inputs_are_never_modified(case, dtype):
-    given = {k: (v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
-             for k, v in case.items()}
+    given = {
+        k: (v.astype(dtype) if isinstance(v, np.ndarray) and v.dtype.kind == "f" else v)
+        for k, v in case.items()
+    }
     given["x"][2, 1:] = np.nan  # in the padding of sample 2 (length 0)
     before = {k: v.copy() for k, v in given.items() if v is not None}
     hs, h_last, cache = forward(given, activation="relu")
@@ -311,7 +344,7 @@ def test_inputs_are_never_modified(case, dtype):
 @pytest.mark.parametrize("k", [None, 10, 2**31, 2**80])
 def test_truncate_at_or_beyond_T_is_full_bptt(case, k):
     # A cut every k >= T steps never falls inside the sequence: exactly full BPTT, however large.
-    hs, h_last, cache = forward(case)
+    _hs, _h_last, cache = forward(case)
     full = ops.rnn_backward(cache, case["dhs"], case["dh_last"])
     got = ops.rnn_backward(cache, case["dhs"], case["dh_last"], truncate=k)
     for key in full:

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import threadpoolctl
-from _rnn_testing import max_rel_diff, random_case
 
 import rnnkit
+from _rnn_testing import max_rel_diff, random_case
 from rnnkit import ops
 
 SHAPE = (32, 50, 16, 64)  # N, T, D, H: enough work per call for the kernels to use two threads
@@ -35,8 +35,15 @@ def medium_case(seed: int, activation: str = "tanh", dtype: Any = np.float64) ->
 
 
 def run(case: dict[str, Any], truncate: int | None = None) -> dict[str, np.ndarray]:
-    hs, h_last, cache = ops.rnn_forward(case["x"], case["Wx"], case["Wh"], case["b"], case["h0"],
-                                        case["activation"], case["lengths"])
+    hs, h_last, cache = ops.rnn_forward(
+        case["x"],
+        case["Wx"],
+        case["Wh"],
+        case["b"],
+        case["h0"],
+        case["activation"],
+        case["lengths"],
+    )
     grads = ops.rnn_backward(cache, case["dhs"], case["dh_last"], truncate)
     return {"hs": hs, "h_last": h_last, **{f"d{k}": v for k, v in grads.items()}}
 
@@ -55,7 +62,7 @@ def run_in_threads(target, count: int) -> None:
         try:
             barrier.wait()
             target(k)
-        except BaseException as error:  # noqa: BLE001 - re-raised below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=body, args=(k,)) for k in range(count)]
@@ -113,8 +120,11 @@ def test_gil_is_released_during_a_call():
         stamps.append(time.perf_counter())
     thread.join()
     duration = window["end"] - window["start"]
-    inside = np.array([window["start"]] + [s for s in stamps if window["start"] < s < window["end"]]
-                      + [window["end"]])
+    inside = np.array(
+        [window["start"]]
+        + [s for s in stamps if window["start"] < s < window["end"]]
+        + [window["end"]]
+    )
     longest_stall = float(np.max(np.diff(inside)))
     assert duration > 0.02, f"call too short ({duration:.4f} s) to tell"
     assert longest_stall < 0.5 * duration, (
@@ -146,7 +156,8 @@ def rnnkit_blas_entries() -> list[dict]:
     ``scipy.libs/libscipy_openblas-<hash>.so`` (loaded once scikit-learn or statsmodels is
     imported, e.g. by the examples' tests) are other libraries with other thread pools."""
     return [
-        info for info in threadpoolctl.threadpool_info()
+        info
+        for info in threadpoolctl.threadpool_info()
         if os.path.basename(info["filepath"]) == "libscipy_openblas.so"
     ]
 
@@ -197,7 +208,7 @@ def test_worker_pool_survives_many_varied_calls_and_callers():
             for i in range(150):
                 k = (i + offset) % len(cases)
                 assert_close(run(cases[k]), expected[k], 1e-12)
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             failures.append(error)
 
     threads = [threading.Thread(target=caller, args=(k,), daemon=True) for k in range(2)]
@@ -217,16 +228,25 @@ def test_one_thread_pool_quiets_other_blas_pools_but_not_rnnkits():
     before = {i["filepath"]: i["num_threads"] for i in others}
     with one_thread_pool():
         assert rnnkit.get_num_threads() == 2
-        inside = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
-                  if i["filepath"] in before}
+        inside = {
+            i["filepath"]: i["num_threads"]
+            for i in threadpoolctl.threadpool_info()
+            if i["filepath"] in before
+        }
         assert set(inside.values()) <= {1}, inside
-    after = {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
-             if i["filepath"] in before}
+    after = {
+        i["filepath"]: i["num_threads"]
+        for i in threadpoolctl.threadpool_info()
+        if i["filepath"] in before
+    }
     assert after == before
     rnnkit.set_num_threads(1)
     with one_thread_pool():  # nothing to quiet when rnnkit itself runs on one thread
-        assert {i["filepath"]: i["num_threads"] for i in threadpoolctl.threadpool_info()
-                if i["filepath"] in before} == before
+        assert {
+            i["filepath"]: i["num_threads"]
+            for i in threadpoolctl.threadpool_info()
+            if i["filepath"] in before
+        } == before
 
 
 @pytest.mark.parametrize("bad, exc", [(2**40, ValueError), (1025, ValueError), (True, TypeError)])

@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _rnn_testing import kink_free_case, max_rel_diff
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnkit
+from _rnn_testing import kink_free_case, max_rel_diff
 from rnnkit import ops, reference
 
 TOL = {np.dtype(np.float64): 1e-10, np.dtype(np.float32): 1e-4}
@@ -72,7 +72,11 @@ def rnn_cases(draw: st.DrawFn, dtypes: tuple = (np.float32, np.float64)) -> dict
 
 def make_case(p: dict[str, Any]) -> dict[str, Any]:
     return kink_free_case(
-        p["seed"], p["activation"], shape=p["shape"], dtype=p["dtype"], with_h0=p["with_h0"],
+        p["seed"],
+        p["activation"],
+        shape=p["shape"],
+        dtype=p["dtype"],
+        with_h0=p["with_h0"],
         lengths=p["lengths"],
     )
 
@@ -90,8 +94,10 @@ def test_ops_matches_reference(p):
 @given(rnn_cases(dtypes=(np.float32,)))
 def test_ops_float32_matches_ops_float64(p):
     case32 = make_case(p)
-    case64 = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32
-              else v for k, v in case32.items()}
+    case64 = {
+        k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v
+        for k, v in case32.items()
+    }
     args = (p["activation"], p["upstream"], p["truncate"])
     out64 = run(ops, case64, *args)
     out32 = run(ops, case32, *args)
@@ -102,12 +108,19 @@ def test_ops_float32_matches_ops_float64(p):
 @pytest.mark.parametrize("with_h0", [True, False])
 @pytest.mark.parametrize("lengths", ["none", "given"])
 @pytest.mark.parametrize("truncate", [None, 2])
-@pytest.mark.parametrize("shape", [(3, 0, 4, 5), (0, 5, 4, 5), (0, 0, 2, 3)],
-                         ids=["T0", "N0", "N0T0"])
+@pytest.mark.parametrize(
+    "shape", [(3, 0, 4, 5), (0, 5, 4, 5), (0, 0, 2, 3)], ids=["T0", "N0", "N0T0"]
+)
 def test_ops_matches_reference_on_empty_shapes(shape, truncate, lengths, with_h0, dtype):
     n = shape[0]
-    case = kink_free_case(40, "tanh", shape=shape, dtype=dtype, with_h0=with_h0,
-                          lengths=None if lengths == "none" else np.zeros(n, np.int64))
+    case = kink_free_case(
+        40,
+        "tanh",
+        shape=shape,
+        dtype=dtype,
+        with_h0=with_h0,
+        lengths=None if lengths == "none" else np.zeros(n, np.int64),
+    )
     args = ("tanh", "both", truncate)
     expected = run(reference, case, *args)
     actual = run(ops, case, *args)
@@ -136,5 +149,6 @@ def test_ops_matches_reference_medium(two_threads, shape, truncate, activation, 
     lengths[: min(n, 2)] = [t, 0][: min(n, 2)]
     case = kink_free_case(41, activation, 2e-5, shape=shape, dtype=dtype, lengths=lengths)
     args = (activation, "both", truncate)
-    assert_close(run(ops, case, *args), run(reference, case, *args), TOL[np.dtype(dtype)],
-                 np.dtype(dtype))
+    assert_close(
+        run(ops, case, *args), run(reference, case, *args), TOL[np.dtype(dtype)], np.dtype(dtype)
+    )

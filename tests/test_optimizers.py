@@ -120,14 +120,19 @@ def test_updates_are_in_place_and_keep_dtype():
     assert params["a"] is p and p.dtype == np.float32 and np.all(p < 1)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: SGD(0.1, momentum=0.9, nesterov=True), lambda: Adagrad(0.1),
-    lambda: RMSprop(0.01, centered=True, momentum=0.3), lambda: Adam(0.01),
-], ids=["sgd", "adagrad", "rmsprop", "adam"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SGD(0.1, momentum=0.9, nesterov=True),
+        lambda: Adagrad(0.1),
+        lambda: RMSprop(0.01, centered=True, momentum=0.3),
+        lambda: Adam(0.01),
+    ],
+    ids=["sgd", "adagrad", "rmsprop", "adam"],
+)
 def test_state_round_trip_gives_identical_steps(make):
     rng = np.random.default_rng(0)
-    grads = [{"x/W": rng.standard_normal((2, 3)), "x/b": rng.standard_normal(3)}
-             for _ in range(4)]
+    grads = [{"x/W": rng.standard_normal((2, 3)), "x/b": rng.standard_normal(3)} for _ in range(4)]
     params = {"x/W": rng.standard_normal((2, 3)), "x/b": rng.standard_normal(3)}
     a = make()
     for g in grads[:2]:
@@ -169,6 +174,7 @@ def test_get_by_name():
 
 # -- schedules -----------------------------------------------------------------------------------
 
+
 def test_step_decay():
     s = StepDecay(0.1, drop=0.5, every=10)
     assert [s(i) for i in (0, 9, 10, 25)] == [0.1, 0.1, 0.05, 0.025]
@@ -192,6 +198,7 @@ def test_schedule_is_evaluated_per_step():
 
 
 # -- clipping ------------------------------------------------------------------------------------
+
 
 def test_clip_by_global_norm():
     grads = {"a": np.array([3.0, 0.0]), "b": np.array([[4.0]])}

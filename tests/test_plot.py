@@ -10,8 +10,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from rnnkit import plot  # noqa: E402
-from rnnkit.callbacks import History  # noqa: E402
+from rnnkit import plot
+from rnnkit.callbacks import History
 
 
 def test_history_from_a_history_object(tmp_path: Path) -> None:
@@ -39,8 +39,9 @@ def test_history_keys_and_errors() -> None:
 
 def test_predictions_figure(tmp_path: Path) -> None:
     truth = np.sin(np.arange(20))
-    fig = plot.predictions(truth, {"before": np.zeros(20), "after": truth}, tmp_path / "p.png",
-                           split=15)
+    fig = plot.predictions(
+        truth, {"before": np.zeros(20), "after": truth}, tmp_path / "p.png", split=15
+    )
     labels = [line.get_label() for line in fig.get_axes()[0].get_lines()]
     assert labels[:3] == ["truth", "before", "after"]
     assert (tmp_path / "p.png").stat().st_size > 1000
@@ -49,8 +50,7 @@ def test_predictions_figure(tmp_path: Path) -> None:
 
 
 def test_confusion_matrix_counts(tmp_path: Path) -> None:
-    fig = plot.confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]),
-                                tmp_path / "c.png")
+    fig = plot.confusion_matrix(np.array([0, 1, 1, 2]), np.array([0, 1, 2, 2]), tmp_path / "c.png")
     image = fig.get_axes()[0].get_images()[0].get_array()
     np.testing.assert_array_equal(image, [[1, 0, 0], [0, 1, 1], [0, 0, 1]])
 

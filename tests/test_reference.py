@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _rnn_testing import MIXED_LENGTHS, T, check_rnn_gradients, kink_free_case, random_case
 
+from _rnn_testing import MIXED_LENGTHS, T, check_rnn_gradients, kink_free_case, random_case
 from rnnkit import gradcheck, reference
 
 ACTIVATIONS = ["tanh", "relu"]
@@ -115,7 +115,7 @@ def test_reference_gradients(activation, with_h0, lengths, truncate, upstream):
 def test_reference_truncate_cuts_only_the_backward_links():
     case = random_case(20, (2, 7, 3, 4))
     args = [case[k] for k in ("x", "Wx", "Wh", "b", "h0")]
-    hs, h_last, cache = reference.rnn_forward(*args)
+    _hs, _h_last, cache = reference.rnn_forward(*args)
     full = reference.rnn_backward(cache, case["dhs"], case["dh_last"])
     for k in (7, 100):  # no boundary inside the sequence: same as full BPTT
         same = reference.rnn_backward(cache, case["dhs"], case["dh_last"], truncate=k)

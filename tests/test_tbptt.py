@@ -8,7 +8,7 @@ memory independent of its length."""
 from __future__ import annotations
 
 import tracemalloc
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 import pytest
@@ -22,37 +22,51 @@ from rnnkit.trainer import Trainer
 N, T, D, H = 4, 10, 3, 5
 
 
-def seq_model(dtype: str = "float32", t: Optional[int] = T) -> Sequential:
-    return Sequential([SimpleRNN(H, return_sequences=True, dtype=dtype, seed=0,
-                                 input_shape=(t, D)),
-                       TimeDistributed(Dense(2, dtype=dtype, seed=1))])
+def seq_model(dtype: str = "float32", t: int | None = T) -> Sequential:
+    return Sequential(
+        [
+            SimpleRNN(H, return_sequences=True, dtype=dtype, seed=0, input_shape=(t, D)),
+            TimeDistributed(Dense(2, dtype=dtype, seed=1)),
+        ]
+    )
 
 
 def case(dtype: Any = np.float32, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    return (rng.standard_normal((N, T, D)).astype(dtype),
-            rng.standard_normal((N, T, 2)).astype(dtype))
+    return (
+        rng.standard_normal((N, T, D)).astype(dtype),
+        rng.standard_normal((N, T, 2)).astype(dtype),
+    )
 
 
 @pytest.mark.parametrize("many_to_one", [False, True])
 def test_tbptt_of_full_length_is_exactly_full_bptt(many_to_one: bool) -> None:
     x, y = case()
     if many_to_one:
-        make = lambda: Sequential([SimpleRNN(H, seed=0, input_shape=(T, D)),  # noqa: E731
-                                   Dense(2, seed=1)])
+
+        def make():
+            return Sequential(
+                [
+                    SimpleRNN(H, seed=0, input_shape=(T, D)),
+                    Dense(2, seed=1),
+                ]
+            )
+
         y = y[:, -1]
     else:
         make = seq_model
     full, windowed = make(), make()
     for model, tbptt in ((full, None), (windowed, T)):
-        Trainer(model, "mse", "adam").fit(x, y, epochs=1, batch_size=N, shuffle=False,
-                                          verbose=0, tbptt=tbptt)
+        Trainer(model, "mse", "adam").fit(
+            x, y, epochs=1, batch_size=N, shuffle=False, verbose=0, tbptt=tbptt
+        )
     for a, b in zip(full.get_weights(), windowed.get_weights()):
         np.testing.assert_array_equal(a, b)
 
 
-def window_dhs(hs: np.ndarray, y: np.ndarray, k: int,
-               lengths: Optional[np.ndarray] = None) -> np.ndarray:
+def window_dhs(
+    hs: np.ndarray, y: np.ndarray, k: int, lengths: np.ndarray | None = None
+) -> np.ndarray:
     """dL_w/dhs of the per-window mean squared error, summed over windows (each window's mean
     runs over its own valid entries), as one (N, T, H) array."""
     n, t, h = hs.shape
@@ -112,8 +126,12 @@ def padded_case() -> tuple[np.ndarray, np.ndarray]:
 
 
 def rnn_dense(seed: int = 0) -> Sequential:
-    return Sequential([SimpleRNN(4, input_shape=(10, 2), seed=seed, dtype="float64"),
-                       Dense(1, seed=seed + 1, dtype="float64")])
+    return Sequential(
+        [
+            SimpleRNN(4, input_shape=(10, 2), seed=seed, dtype="float64"),
+            Dense(1, seed=seed + 1, dtype="float64"),
+        ]
+    )
 
 
 @pytest.mark.parametrize("many_to_one", [False, True])
@@ -125,20 +143,30 @@ def test_tbptt_with_lengths_of_full_length_is_full_bptt(many_to_one: bool, k: in
         make = rnn_dense
     else:
         y = np.random.default_rng(1).standard_normal((6, 10, 1))
-        make = lambda: Sequential([  # noqa: E731
-            SimpleRNN(4, return_sequences=True, input_shape=(10, 2), seed=0, dtype="float64"),
-            TimeDistributed(Dense(1, seed=1, dtype="float64"))])
+
+        def make():
+            return Sequential(
+                [
+                    SimpleRNN(
+                        4, return_sequences=True, input_shape=(10, 2), seed=0, dtype="float64"
+                    ),
+                    TimeDistributed(Dense(1, seed=1, dtype="float64")),
+                ]
+            )
+
     full, windowed = make(), make()
     loss_full, g_full = Trainer(full, "mse", "sgd").compute_gradients(x, y, lengths=L_PADDED)
     loss_win, g_win = Trainer(windowed, "mse", "sgd").compute_gradients(
-        x, y, lengths=L_PADDED, tbptt=k)
+        x, y, lengths=L_PADDED, tbptt=k
+    )
     assert loss_win == loss_full
     assert len(g_win) == len(g_full) == 5
     for a, b in zip(g_win.values(), g_full.values()):  # same layer order, other names
         np.testing.assert_array_equal(a, b)
     for model, tbptt in ((full, None), (windowed, k)):
-        Trainer(model, "mse", "adam").fit(x, y, epochs=2, batch_size=3, shuffle=False,
-                                          verbose=0, lengths=L_PADDED, tbptt=tbptt)
+        Trainer(model, "mse", "adam").fit(
+            x, y, epochs=2, batch_size=3, shuffle=False, verbose=0, lengths=L_PADDED, tbptt=tbptt
+        )
     for a, b in zip(full.get_weights(), windowed.get_weights()):
         np.testing.assert_array_equal(a, b)
 
@@ -149,13 +177,15 @@ def test_many_to_one_tbptt_trains_when_the_last_window_is_all_padding() -> None:
     x, y = padded_case()
     model = rnn_dense()
     before = model.get_weights()
-    history = Trainer(model, "mse", "sgd").fit(x, y, epochs=1, batch_size=6, verbose=0,
-                                               lengths=L_PADDED, tbptt=4, shuffle=False)
+    history = Trainer(model, "mse", "sgd").fit(
+        x, y, epochs=1, batch_size=6, verbose=0, lengths=L_PADDED, tbptt=4, shuffle=False
+    )
     assert np.isfinite(history.history["loss"][0])
     for a, b in zip(before, model.get_weights()):
         assert not np.array_equal(a, b)  # every weight moved, the RNN's included
     loss_tbptt, _ = Trainer(rnn_dense(), "mse", "sgd").compute_gradients(
-        x, y, lengths=L_PADDED, tbptt=4)
+        x, y, lengths=L_PADDED, tbptt=4
+    )
     loss_full, _ = Trainer(rnn_dense(), "mse", "sgd").compute_gradients(x, y, lengths=L_PADDED)
     assert loss_tbptt == pytest.approx(loss_full, rel=1e-12)  # the same final states
     assert loss_full > 0
@@ -183,6 +213,7 @@ def test_many_to_one_tbptt_with_lengths_equals_kernel_truncation(k: int) -> None
 
 # -- many-to-one or many-to-many: decided from the model, not from y's shape -------------------
 
+
 def test_many_to_one_whose_output_width_equals_t_is_not_per_step() -> None:
     """x (6, 3, 1), y (6, 3), SimpleRNN -> Dense(3): y's axis 1 equals T by coincidence. The
     model gives one prediction per sequence, so tbptt scores it once on the last state."""
@@ -207,8 +238,12 @@ def test_many_to_one_whose_output_width_equals_t_is_not_per_step() -> None:
 def test_many_to_many_is_scored_per_window_and_needs_per_step_targets() -> None:
     rng = np.random.default_rng(0)
     x = rng.standard_normal((6, 3, 1))
-    model = Sequential([SimpleRNN(4, return_sequences=True, input_shape=(3, 1), seed=0),
-                        TimeDistributed(Dense(1, seed=1))])
+    model = Sequential(
+        [
+            SimpleRNN(4, return_sequences=True, input_shape=(3, 1), seed=0),
+            TimeDistributed(Dense(1, seed=1)),
+        ]
+    )
     trainer = Trainer(model, "mse", "sgd")
     trainer.fit(x, rng.standard_normal((6, 3, 1)), epochs=1, batch_size=3, verbose=0, tbptt=1)
     assert trainer.optimizer.iterations == 6  # 2 batches x 3 windows
@@ -219,13 +254,16 @@ def test_many_to_many_is_scored_per_window_and_needs_per_step_targets() -> None:
 def test_carried_state_equals_unbroken_forward() -> None:
     """Forward links are kept: windows with the carried state reproduce the full forward."""
     x, _ = case(np.float64)
-    model = Sequential([SimpleRNN(H, return_sequences=True, dtype="float64", seed=0,
-                                  input_shape=(None, D)),
-                        SimpleRNN(3, return_sequences=True, dtype="float64", seed=1)])
+    model = Sequential(
+        [
+            SimpleRNN(H, return_sequences=True, dtype="float64", seed=0, input_shape=(None, D)),
+            SimpleRNN(3, return_sequences=True, dtype="float64", seed=1),
+        ]
+    )
     full = model.forward(x)
     trainer = Trainer(model, "mse", "sgd")
     with trainer._carried_state():
-        parts = [model.forward(x[:, s:s + 3]) for s in range(0, T, 3)]
+        parts = [model.forward(x[:, s : s + 3]) for s in range(0, T, 3)]
     np.testing.assert_allclose(np.concatenate(parts, axis=1), full, rtol=1e-12, atol=1e-14)
 
 
@@ -254,18 +292,26 @@ def test_tbptt_one_update_per_window() -> None:
 
 def test_tbptt_refuses_backward_reading_layers() -> None:
     x, y = case()
-    model = Sequential([Bidirectional(SimpleRNN(H, return_sequences=True), input_shape=(T, D)),
-                        TimeDistributed(Dense(2))])
+    model = Sequential(
+        [
+            Bidirectional(SimpleRNN(H, return_sequences=True), input_shape=(T, D)),
+            TimeDistributed(Dense(2)),
+        ]
+    )
     with pytest.raises(ValueError, match="backwards"):
         Trainer(model, "mse", "adam").fit(x, y, verbose=0, tbptt=3)
 
 
 # -- streams -----------------------------------------------------------------------------------
 
+
 def stream_model(h: int = H, dtype: str = "float32") -> Sequential:
-    return Sequential([SimpleRNN(h, return_sequences=True, dtype=dtype, seed=0,
-                                 input_shape=(None, 1)),
-                       TimeDistributed(Dense(1, dtype=dtype, seed=1))])
+    return Sequential(
+        [
+            SimpleRNN(h, return_sequences=True, dtype=dtype, seed=0, input_shape=(None, 1)),
+            TimeDistributed(Dense(1, dtype=dtype, seed=1)),
+        ]
+    )
 
 
 def test_stream_layout_and_next_step_targets() -> None:
@@ -290,15 +336,23 @@ def test_bptt_k_k_equals_bptt_k() -> None:
         np.testing.assert_array_equal(wa, wb)
 
 
-def reference_tbptt(seq: np.ndarray, batch: int, k1: int, k2: int, lr: float,
-                    Wx: np.ndarray, Wh: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
+def reference_tbptt(
+    seq: np.ndarray,
+    batch: int,
+    k1: int,
+    k2: int,
+    lr: float,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+) -> list[np.ndarray]:
     """TBPTT(k1, k2) as documented in Trainer.fit_stream, for one RNN layer whose hidden
     state is the prediction (MSE against the next value, broadcast over H), plain SGD."""
     Wx, Wh, b = Wx.copy(), Wh.copy(), b.copy()
     steps = (len(seq) - 1) // batch
-    X = seq[:-1][:steps * batch].reshape(batch, steps, 1)
-    Y = seq[1:][:steps * batch].reshape(batch, steps, 1)
-    ends = list(range(k1, steps, k1)) + [steps]
+    X = seq[:-1][: steps * batch].reshape(batch, steps, 1)
+    Y = seq[1:][: steps * batch].reshape(batch, steps, 1)
+    ends = [*list(range(k1, steps, k1)), steps]
     carry_at, carry, prev = 0, None, 0
     for n, end in enumerate(ends):
         start = max(0, prev - (k2 - k1))
@@ -328,8 +382,13 @@ def test_tbptt_k1_k2_follows_its_definition(k1: int, k2: int) -> None:
     start = [w.copy() for w in rnn.get_weights()]
     trainer = Trainer(model, "mse", optimizers.SGD(learning_rate=0.1))
     # Inputs: the value itself (L, 1); targets: the next value repeated over the H units.
-    trainer.fit_stream(seq[:-1, None], targets=np.repeat(seq[1:, None], H, axis=1),
-                       batch_size=3, bptt=(k1, k2), verbose=0)
+    trainer.fit_stream(
+        seq[:-1, None],
+        targets=np.repeat(seq[1:, None], H, axis=1),
+        batch_size=3,
+        bptt=(k1, k2),
+        verbose=0,
+    )
     expected = reference_tbptt(seq, 3, k1, k2, 0.1, *start)
     for got, want in zip(rnn.get_weights(), expected):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
@@ -339,8 +398,9 @@ def test_fit_stream_learns_and_reports() -> None:
     seq = np.sin(2 * np.pi * 0.05 * np.arange(4001)).astype(np.float32)
     model = stream_model(h=8)
     trainer = Trainer(model, "mse", optimizers.Adam(learning_rate=0.01))
-    history = trainer.fit_stream(seq, batch_size=10, bptt=10, epochs=4, verbose=0,
-                                 validation_sequence=seq[:1001])
+    history = trainer.fit_stream(
+        seq, batch_size=10, bptt=10, epochs=4, verbose=0, validation_sequence=seq[:1001]
+    )
     losses = history.history["loss"]
     assert losses[-1] < losses[0] / 10
     assert set(history.history) == {"loss", "val_loss"}
@@ -361,7 +421,7 @@ def stream_peak(length: int) -> tuple[int, float]:
 
 
 def test_million_step_stream_trains_in_flat_memory() -> None:
-    small, _ = stream_peak(10**5)   # 10 windows
+    small, _ = stream_peak(10**5)  # 10 windows
     large, loss = stream_peak(10**6)  # 100 windows; the stream alone is 4 MB
     assert np.isfinite(loss)
     assert large < 1_000_000, large  # far below the 4 MB of the stream itself

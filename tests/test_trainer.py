@@ -47,6 +47,7 @@ def weights(model: Sequential) -> dict[str, np.ndarray]:
 
 # -- progress output ---------------------------------------------------------------------------
 
+
 def test_verbose_one_line_per_epoch_when_not_a_terminal(capsys: pytest.CaptureFixture) -> None:
     x, y = data()
     trainer = Trainer(small_model(), "mse", "adam", metrics=["mae"])
@@ -88,6 +89,7 @@ def test_verbose_zero_is_silent(capsys: pytest.CaptureFixture) -> None:
 
 # -- non-finite losses -------------------------------------------------------------------------
 
+
 class Recorder(Callback):
     """Copies of the weights after every update."""
 
@@ -106,8 +108,7 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_last_weights() -> None:
     recorder = Recorder()
     trainer = Trainer(model, "mse", "sgd")
     with pytest.raises(NonFiniteLossError, match=r"epoch 1, step 6") as info:
-        trainer.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0,
-                    callbacks=[recorder])
+        trainer.fit(x, y, epochs=3, batch_size=8, shuffle=False, verbose=0, callbacks=[recorder])
     assert isinstance(info.value, FloatingPointError)
     assert (info.value.epoch, info.value.step, info.value.what) == (0, 5, "loss")
     assert np.isnan(info.value.loss)
@@ -131,7 +132,8 @@ def test_update_that_breaks_weights_is_undone() -> None:
     recorder = Recorder()
     with pytest.raises(NonFiniteLossError, match="step 3") as info:
         Trainer(model, "mse", BreaksOnThirdStep()).fit(
-            x, y, epochs=1, batch_size=8, shuffle=False, verbose=0, callbacks=[recorder])
+            x, y, epochs=1, batch_size=8, shuffle=False, verbose=0, callbacks=[recorder]
+        )
     assert info.value.what == "weights"
     assert all(np.isfinite(v).all() for v in model.params.values())
     for key, value in model.params.items():
@@ -144,7 +146,8 @@ def test_exploding_training_stops_with_finite_weights() -> None:
     model = small_model()
     with pytest.raises(NonFiniteLossError):
         Trainer(model, "mse", optimizers.SGD(learning_rate=10.0)).fit(
-            x, y, epochs=5, batch_size=8, verbose=0)
+            x, y, epochs=5, batch_size=8, verbose=0
+        )
     assert all(np.isfinite(v).all() for v in model.params.values())
 
 
@@ -158,11 +161,14 @@ def assert_same_state(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> Non
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
 
 
-@pytest.mark.parametrize("make", [
-    lambda lr: optimizers.SGD(learning_rate=lr, momentum=0.9),
-    lambda lr: optimizers.Adam(learning_rate=lr),
-    lambda lr: optimizers.RMSprop(learning_rate=lr, momentum=0.5, centered=True),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda lr: optimizers.SGD(learning_rate=lr, momentum=0.9),
+        lambda lr: optimizers.Adam(learning_rate=lr),
+        lambda lr: optimizers.RMSprop(learning_rate=lr, momentum=0.5, centered=True),
+    ],
+)
 def test_non_finite_update_also_restores_the_optimizer_state(make: Any) -> None:
     """The rollback covers the optimizer's slots and step count, not only the weights: after
     a diverging update, a lower learning rate trains on normally."""
@@ -216,8 +222,10 @@ def test_update_that_breaks_only_the_optimizer_state_is_undone() -> None:
     state_before, weights_before = state_copy(optimizer), weights(model)
     trainer.compute_gradients(x[:16], y[:16])
     model.layers[-1].grads["W"][0, 0] = 1e30  # its square overflows float32
-    with np.errstate(over="ignore"), \
-            pytest.raises(NonFiniteLossError, match="optimizer state") as info:
+    with (
+        np.errstate(over="ignore"),
+        pytest.raises(NonFiniteLossError, match="optimizer state") as info,
+    ):
         trainer._apply_update(1.0)
     assert info.value.what == "optimizer state"
     assert_same_state(state_copy(optimizer), state_before)
@@ -225,6 +233,7 @@ def test_update_that_breaks_only_the_optimizer_state_is_undone() -> None:
 
 
 # -- callbacks ---------------------------------------------------------------------------------
+
 
 class HookLog(Callback):
     def __init__(self) -> None:
@@ -253,10 +262,21 @@ def test_callback_hook_order() -> None:
     x, y = data(n=20)
     hooks = HookLog()
     Trainer(small_model(), "mse", "adam").fit(
-        x, y, epochs=2, batch_size=8, verbose=0, validation_data=(x, y), callbacks=[hooks])
+        x, y, epochs=2, batch_size=8, verbose=0, validation_data=(x, y), callbacks=[hooks]
+    )
     per_epoch = ["batch_end 0", "batch_end 1", "batch_end 2"]
-    assert hooks.calls == (["train_begin", "epoch_begin 0", *per_epoch, "epoch_end 0",
-                            "epoch_begin 1", *per_epoch, "epoch_end 1", "train_end"])
+    assert hooks.calls == (
+        [
+            "train_begin",
+            "epoch_begin 0",
+            *per_epoch,
+            "epoch_end 0",
+            "epoch_begin 1",
+            *per_epoch,
+            "epoch_end 1",
+            "train_end",
+        ]
+    )
     assert hooks.model is hooks.trainer.model
 
 
@@ -273,11 +293,11 @@ def test_early_stopping_patience_and_restore_best_weights() -> None:
     x, y = data()
     epochs = EpochWeights()
     # min_delta so large that only the first epoch counts as an improvement.
-    stopper = EarlyStopping(monitor="loss", patience=2, min_delta=1e9,
-                            restore_best_weights=True)
+    stopper = EarlyStopping(monitor="loss", patience=2, min_delta=1e9, restore_best_weights=True)
     model = small_model()
-    history = Trainer(model, "mse", "adam").fit(x, y, epochs=20, verbose=0,
-                                                callbacks=[epochs, stopper])
+    history = Trainer(model, "mse", "adam").fit(
+        x, y, epochs=20, verbose=0, callbacks=[epochs, stopper]
+    )
     # Keras 3's rule: best at 0, then stop at the 2nd epoch without improving (wait >= 2).
     assert len(history.history["loss"]) == 3
     assert stopper.stopped_epoch == 2 and stopper.best_epoch == 0
@@ -308,7 +328,8 @@ def test_early_stopping_stops_at_the_same_epoch_as_keras(patience: int, stop: in
     x, y = data(n=16)
     stopper = EarlyStopping(monitor="loss", patience=patience)
     history = Trainer(small_model(), "mse", "sgd").fit(
-        x, y, epochs=len(SCRIPT), verbose=0, callbacks=[ScriptedLoss(SCRIPT), stopper])
+        x, y, epochs=len(SCRIPT), verbose=0, callbacks=[ScriptedLoss(SCRIPT), stopper]
+    )
     assert history.epoch == list(range(stop + 1))
     assert stopper.stopped_epoch == stop
     assert (stopper.best_epoch, stopper.best) == (1, 0.5)
@@ -319,8 +340,9 @@ def test_early_stopping_restores_the_best_epoch_weights_like_keras() -> None:
     epochs = EpochWeights()
     stopper = EarlyStopping(monitor="loss", patience=2, restore_best_weights=True)
     model = small_model()
-    Trainer(model, "mse", "adam").fit(x, y, epochs=len(SCRIPT), verbose=0,
-                                      callbacks=[epochs, ScriptedLoss(SCRIPT), stopper])
+    Trainer(model, "mse", "adam").fit(
+        x, y, epochs=len(SCRIPT), verbose=0, callbacks=[epochs, ScriptedLoss(SCRIPT), stopper]
+    )
     assert len(epochs.after) == 4 and stopper.best_epoch == 1
     for key, value in model.params.items():
         np.testing.assert_array_equal(value, epochs.after[1][key])
@@ -328,9 +350,16 @@ def test_early_stopping_restores_the_best_epoch_weights_like_keras() -> None:
     model = small_model()
     epochs = EpochWeights()
     Trainer(model, "mse", "adam").fit(
-        x, y, epochs=3, verbose=0,
-        callbacks=[epochs, ScriptedLoss([1.0, 0.5, 0.6]),
-                   EarlyStopping(monitor="loss", patience=5, restore_best_weights=True)])
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        callbacks=[
+            epochs,
+            ScriptedLoss([1.0, 0.5, 0.6]),
+            EarlyStopping(monitor="loss", patience=5, restore_best_weights=True),
+        ],
+    )
     for key, value in model.params.items():
         np.testing.assert_array_equal(value, epochs.after[1][key])
 
@@ -341,22 +370,28 @@ def test_early_stopping_baseline_and_start_from_epoch_like_keras() -> None:
     # without improvement is not reset, so training stops once it reaches the patience.
     stopper = EarlyStopping(monitor="loss", patience=2, baseline=0.5)
     history = Trainer(small_model(), "mse", "sgd").fit(
-        x, y, epochs=8, verbose=0, callbacks=[ScriptedLoss([1.0, 0.9, 0.95, 0.97, 0.99, 1.0,
-                                                            1.0, 1.0]), stopper])
+        x,
+        y,
+        epochs=8,
+        verbose=0,
+        callbacks=[ScriptedLoss([1.0, 0.9, 0.95, 0.97, 0.99, 1.0, 1.0, 1.0]), stopper],
+    )
     assert stopper.stopped_epoch == 2 and len(history.epoch) == 3
     assert (stopper.best_epoch, stopper.best) == (1, 0.9)
     # Epochs before start_from_epoch are not monitored.
     stopper = EarlyStopping(monitor="loss", patience=1, start_from_epoch=3)
-    Trainer(small_model(), "mse", "sgd").fit(x, y, epochs=8, verbose=0,
-                                             callbacks=[ScriptedLoss(SCRIPT), stopper])
+    Trainer(small_model(), "mse", "sgd").fit(
+        x, y, epochs=8, verbose=0, callbacks=[ScriptedLoss(SCRIPT), stopper]
+    )
     assert (stopper.best_epoch, stopper.stopped_epoch) == (3, 4)
 
 
 def test_early_stopping_on_val_loss_needs_validation_data() -> None:
     x, y = data()
     with pytest.raises(KeyError, match="val_loss"):
-        Trainer(small_model(), "mse", "adam").fit(x, y, epochs=2, verbose=0,
-                                                  callbacks=[EarlyStopping()])
+        Trainer(small_model(), "mse", "adam").fit(
+            x, y, epochs=2, verbose=0, callbacks=[EarlyStopping()]
+        )
 
 
 def test_model_checkpoint_epoch_pattern_and_best_only(tmp_path: Any) -> None:
@@ -364,8 +399,9 @@ def test_model_checkpoint_epoch_pattern_and_best_only(tmp_path: Any) -> None:
     every = ModelCheckpoint(tmp_path / "m-{epoch:02d}.npz", monitor="loss")
     best = ModelCheckpoint(tmp_path / "best.npz", monitor="val_loss", save_best_only=True)
     model = small_model()
-    Trainer(model, "mse", "adam").fit(x, y, epochs=3, verbose=0, validation_split=0.25,
-                                      callbacks=[every, best])
+    Trainer(model, "mse", "adam").fit(
+        x, y, epochs=3, verbose=0, validation_split=0.25, callbacks=[every, best]
+    )
     assert [p.rsplit("/", 1)[1] for p in every.saved] == ["m-01.npz", "m-02.npz", "m-03.npz"]
     assert 1 <= len(best.saved) <= 3
     restored = load_model(tmp_path / "m-03.npz")
@@ -376,8 +412,13 @@ def test_csv_and_json_loggers(tmp_path: Any) -> None:
     x, y = data()
     csv_path, json_path = tmp_path / "log.csv", tmp_path / "log.jsonl"
     history = Trainer(small_model(), "mse", "adam", metrics=["mae"]).fit(
-        x, y, epochs=3, verbose=0, validation_split=0.25,
-        callbacks=[CSVLogger(csv_path), JSONLogger(json_path)])
+        x,
+        y,
+        epochs=3,
+        verbose=0,
+        validation_split=0.25,
+        callbacks=[CSVLogger(csv_path), JSONLogger(json_path)],
+    )
     with open(csv_path, newline="") as f:
         rows = list(csv.reader(f))
     assert rows[0] == ["epoch", "loss", "mae", "val_loss", "val_mae"]
@@ -397,11 +438,22 @@ def test_history_is_a_callback() -> None:
 
 # -- argument checks ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("arg,value", [
-    ("tbptt", True), ("tbptt", 2.7), ("tbptt", 2.0), ("tbptt", "3"),
-    ("batch_size", 2.5), ("batch_size", True), ("batch_size", 8.0),
-    ("epochs", 2.0), ("epochs", True), ("validation_batch_size", 4.5),
-])
+
+@pytest.mark.parametrize(
+    "arg,value",
+    [
+        ("tbptt", True),
+        ("tbptt", 2.7),
+        ("tbptt", 2.0),
+        ("tbptt", "3"),
+        ("batch_size", 2.5),
+        ("batch_size", True),
+        ("batch_size", 8.0),
+        ("epochs", 2.0),
+        ("epochs", True),
+        ("validation_batch_size", 4.5),
+    ],
+)
 def test_fit_refuses_non_int_counts(arg: str, value: Any) -> None:
     """No silent coercion (tbptt=True -> 1, tbptt=2.7 -> 2, batch_size=2.5 -> 2)."""
     x, y = data(n=16)
@@ -415,8 +467,7 @@ def test_fit_refuses_non_int_counts(arg: str, value: Any) -> None:
 def test_fit_accepts_numpy_integers_and_refuses_zero_or_negative() -> None:
     x, y = data(n=16)
     trainer = Trainer(small_model(), "mse", "sgd")
-    trainer.fit(x, y, epochs=np.int64(1), batch_size=np.int32(8), tbptt=np.int64(3),
-                verbose=0)
+    trainer.fit(x, y, epochs=np.int64(1), batch_size=np.int32(8), tbptt=np.int64(3), verbose=0)
     assert trainer.optimizer.iterations == 2  # many-to-one: one update per batch
     for arg, value in (("batch_size", 0), ("tbptt", 0), ("batch_size", -1)):
         with pytest.raises(ValueError, match=arg):
@@ -450,6 +501,7 @@ def test_fit_refuses_non_numeric_data_before_training(which: str) -> None:
 
 # -- reproducibility ---------------------------------------------------------------------------
 
+
 def run(seed: int, dropout: bool = True) -> list[np.ndarray]:
     x, y = data()
     model = small_model(dropout=dropout)
@@ -465,6 +517,7 @@ def test_seeded_runs_are_bit_for_bit_identical() -> None:
 
 
 # -- validation_split --------------------------------------------------------------------------
+
 
 def test_validation_split_holds_out_the_last_samples() -> None:
     x, y = data(n=40)
@@ -490,11 +543,13 @@ def test_validation_data_with_lengths() -> None:
     lengths = np.array([6, 3, 1] * 8)
     model = small_model()
     history = Trainer(model, "mse", "adam").fit(
-        x, y, epochs=2, verbose=0, lengths=lengths, validation_data=(x, y, lengths))
+        x, y, epochs=2, verbose=0, lengths=lengths, validation_data=(x, y, lengths)
+    )
     assert len(history.history["val_loss"]) == 2
 
 
 # -- clipping ----------------------------------------------------------------------------------
+
 
 def test_clip_value_bounds_each_update() -> None:
     x, y = data()
@@ -502,7 +557,8 @@ def test_clip_value_bounds_each_update() -> None:
     model = small_model()
     before = weights(model)
     Trainer(model, "mse", optimizers.SGD(learning_rate=1.0), clip_value=0.01).fit(
-        x, y, epochs=1, batch_size=64, verbose=0)
+        x, y, epochs=1, batch_size=64, verbose=0
+    )
     for key, value in model.params.items():
         assert np.max(np.abs(value - before[key])) <= 0.01 + 1e-7
 
@@ -513,7 +569,8 @@ def test_clip_norm_bounds_the_update_norm() -> None:
     model = small_model()
     before = weights(model)
     Trainer(model, "mse", optimizers.SGD(learning_rate=1.0), clip_norm=0.5).fit(
-        x, y, epochs=1, batch_size=64, verbose=0)
+        x, y, epochs=1, batch_size=64, verbose=0
+    )
     norm = np.sqrt(sum(np.sum((model.params[k] - before[k]) ** 2) for k in before))
     assert norm <= 0.5 + 1e-5
 
@@ -542,9 +599,16 @@ def test_stop_training_set_after_a_batch_ends_the_epoch_there() -> None:
     assert stop.seen == 3 and len(history.history["loss"]) == 1
 
     stream_stop = StopAfter(4)
-    seq_model = Sequential([SimpleRNN(3, return_sequences=True, input_shape=(None, 1), seed=0),
-                            Dense(1, seed=1)])
+    seq_model = Sequential(
+        [SimpleRNN(3, return_sequences=True, input_shape=(None, 1), seed=0), Dense(1, seed=1)]
+    )
     trainer = Trainer(seq_model, loss="mse", optimizer="sgd")
-    trainer.fit_stream(rng.standard_normal(10_000), batch_size=4, bptt=10, epochs=3,
-                       callbacks=[stream_stop], verbose=0)
+    trainer.fit_stream(
+        rng.standard_normal(10_000),
+        batch_size=4,
+        bptt=10,
+        epochs=3,
+        callbacks=[stream_stop],
+        verbose=0,
+    )
     assert stream_stop.seen == 4 and trainer.epoch == 1

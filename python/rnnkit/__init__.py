@@ -40,9 +40,20 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first access
-    from . import (activations, callbacks, initializers, io, layers, losses, metrics, models,
-                   optimizers, trainer)
-    from . import inspect, text
+    from . import (
+        activations,
+        callbacks,
+        initializers,
+        inspect,
+        io,
+        layers,
+        losses,
+        metrics,
+        models,
+        optimizers,
+        text,
+        trainer,
+    )
     from .models import load_model
     from .text import generate
     from .trainer import Trainer
@@ -62,21 +73,22 @@ def __getattr__(name: str) -> Any:
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
+
 __all__ = [
     "Trainer",
+    "__version__",
     "build_info",
     "callbacks",
+    "generate",
+    "get_num_threads",
+    "gradcheck",
     "layers",
     "load_model",
     "losses",
     "metrics",
     "models",
-    "optimizers",
-    "get_num_threads",
-    "generate",
-    "gradcheck",
     "ops",
+    "optimizers",
     "reference",
     "set_num_threads",
-    "__version__",
 ]

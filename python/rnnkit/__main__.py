@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 USAGE = """usage: python -m rnnkit COMMAND [options]
 
@@ -15,7 +15,7 @@ commands:
 Run `python -m rnnkit COMMAND --help` for a command's options."""
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if not args or args[0] in ("-h", "--help"):
         print(USAGE)

@@ -4,14 +4,14 @@ same messages)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
 __all__ = ["check_lengths"]
 
 
-def check_lengths(lengths: Any, n: int, t: int, where: str = "") -> Optional[np.ndarray]:
+def check_lengths(lengths: Any, n: int, t: int, where: str = "") -> np.ndarray | None:
     """``lengths`` as an int64 ``(n,)`` array of values in ``[0, t]``, or None for None.
 
     Raises TypeError for non-integer values and ValueError for a wrong shape or a value out of
@@ -25,6 +25,8 @@ def check_lengths(lengths: Any, n: int, t: int, where: str = "") -> Optional[np.
     if lens.shape != (n,):
         raise ValueError(f"{where}lengths must have shape (N,) = ({n},), got {lens.shape}")
     if n and (lens.min() < 0 or lens.max() > t):
-        raise ValueError(f"{where}lengths must lie in [0, T] = [0, {t}], got values in "
-                         f"[{lens.min()}, {lens.max()}]")
+        raise ValueError(
+            f"{where}lengths must lie in [0, T] = [0, {t}], got values in "
+            f"[{lens.min()}, {lens.max()}]"
+        )
     return lens.astype(np.int64, copy=False)

@@ -45,14 +45,19 @@ class Registry:
             ``{"class_name", "config"}`` dicts; False for families saved by name only.
     """
 
-    def __init__(self, kind: str, base: type, names: Mapping[str, type], expected: str,
-                 by_class_name: bool = True) -> None:
+    def __init__(
+        self,
+        kind: str,
+        base: type,
+        names: Mapping[str, type],
+        expected: str,
+        by_class_name: bool = True,
+    ) -> None:
         self.kind = kind
         self.base = base
         self.names = dict(names)
         self.expected = expected
-        self.classes = ({cls.__name__: cls for cls in self.names.values()} if by_class_name
-                        else {})
+        self.classes = {cls.__name__: cls for cls in self.names.values()} if by_class_name else {}
 
     def class_for_name(self, name: str) -> type:
         """The class of a name (case-insensitive) or, failing that, of an exact class name."""
@@ -65,8 +70,10 @@ class Registry:
         """A new object from ``{"class_name": ..., "config": {...}}``."""
         cls = self.classes.get(spec.get("class_name", ""))
         if cls is None:
-            raise ValueError(f"unknown {self.kind} class {spec.get('class_name')!r}; "
-                             f"known: {sorted(self.classes)}")
+            raise ValueError(
+                f"unknown {self.kind} class {spec.get('class_name')!r}; "
+                f"known: {sorted(self.classes)}"
+            )
         return cls(**spec.get("config", {}))
 
     def get(self, identifier: Any) -> Any:

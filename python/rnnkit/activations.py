@@ -14,12 +14,21 @@ overflow-free for any finite input (no ``exp`` of a large positive number is eve
 
 from __future__ import annotations
 
-from typing import Optional, Union
-
 import numpy as np
 
-__all__ = ["ActivationFunction", "Linear", "Tanh", "Relu", "Sigmoid", "Softmax", "get",
-           "sigmoid", "softmax", "log_softmax", "NAMES"]
+__all__ = [
+    "NAMES",
+    "ActivationFunction",
+    "Linear",
+    "Relu",
+    "Sigmoid",
+    "Softmax",
+    "Tanh",
+    "get",
+    "log_softmax",
+    "sigmoid",
+    "softmax",
+]
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -120,12 +129,16 @@ class Softmax(ActivationFunction):
 
 
 _BY_NAME: dict[str, type[ActivationFunction]] = {
-    "linear": Linear, "tanh": Tanh, "relu": Relu, "sigmoid": Sigmoid, "softmax": Softmax,
+    "linear": Linear,
+    "tanh": Tanh,
+    "relu": Relu,
+    "sigmoid": Sigmoid,
+    "softmax": Softmax,
 }
 NAMES: tuple[str, ...] = tuple(_BY_NAME)
 
 
-def get(identifier: Union[None, str, ActivationFunction]) -> ActivationFunction:
+def get(identifier: str | ActivationFunction | None) -> ActivationFunction:
     """The activation for ``None``/``"linear"``, ``"tanh"``, ``"relu"``, ``"sigmoid"``,
     ``"softmax"`` (case-insensitive), or an :class:`ActivationFunction` (returned as is).
 
@@ -140,13 +153,16 @@ def get(identifier: Union[None, str, ActivationFunction]) -> ActivationFunction:
     if isinstance(identifier, str):
         cls = _BY_NAME.get(identifier.lower())
         if cls is None:
-            raise ValueError(f"unknown activation {identifier!r}; known: None, "
-                             + ", ".join(repr(n) for n in NAMES))
+            raise ValueError(
+                f"unknown activation {identifier!r}; known: None, "
+                + ", ".join(repr(n) for n in NAMES)
+            )
         return cls()
-    raise TypeError(f"activation must be None, a name or an ActivationFunction, "
-                    f"got {type(identifier).__name__}")
+    raise TypeError(
+        f"activation must be None, a name or an ActivationFunction, got {type(identifier).__name__}"
+    )
 
 
-def serialize(activation: Optional[ActivationFunction]) -> str:
+def serialize(activation: ActivationFunction | None) -> str:
     """The name :func:`get` accepts back."""
     return "linear" if activation is None else activation.name

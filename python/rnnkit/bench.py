@@ -13,8 +13,8 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -23,9 +23,9 @@ from .threads import build_info, get_num_threads, set_num_threads
 
 # (N, T, D, H) from design.md §4 with the speed-up over NumPy the project aims for.
 DEFAULT_SHAPES: tuple[tuple[tuple[int, int, int, int], float], ...] = (
-    ((1, 25, 65, 100), 5.0),    # min-char-rnn
-    ((32, 50, 1, 32), 8.0),     # sine-wave regression
-    ((1, 1000, 1, 32), 15.0),   # one long series
+    ((1, 25, 65, 100), 5.0),  # min-char-rnn
+    ((32, 50, 1, 32), 8.0),  # sine-wave regression
+    ((1, 1000, 1, 32), 15.0),  # one long series
     ((64, 100, 128, 256), 1.5),
     ((64, 50, 256, 512), 1.2),
 )
@@ -38,11 +38,11 @@ class Row:
     numpy_ms: float
     numpy_threads: int
     ratio: float
-    target: Optional[float]
+    target: float | None
     gflops: float
     peak_share: float
     max_rel_diff: float
-    torch_ms: Optional[float] = None
+    torch_ms: float | None = None
 
 
 def median_seconds(fn: Callable[[], object], repeat: int, min_round_s: float = 0.02) -> float:
@@ -100,7 +100,7 @@ def _problem(shape: Sequence[int], seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def _numpy_threads_limits() -> list[Optional[int]]:
+def _numpy_threads_limits() -> list[int | None]:
     """NumPy is timed single-threaded and with its BLAS default; the faster counts."""
     return [1, None]
 
@@ -127,18 +127,21 @@ def _numpy_blas_threads() -> int:
     numpy_dir = os.path.dirname(os.path.dirname(np.__file__))  # NumPy's BLAS is under numpy*/
     for lib in threadpool_info():
         path = lib.get("filepath", "")
-        if lib.get("user_api") == "blas" and os.path.basename(os.path.dirname(path)).startswith(
-                "numpy") and path.startswith(numpy_dir):
+        if (
+            lib.get("user_api") == "blas"
+            and os.path.basename(os.path.dirname(path)).startswith("numpy")
+            and path.startswith(numpy_dir)
+        ):
             return int(lib.get("num_threads", 0))
     return 0
 
 
-def _time_torch(p: dict[str, np.ndarray], repeat: int) -> Optional[float]:
+def _time_torch(p: dict[str, np.ndarray], repeat: int) -> float | None:
     try:
         import torch
     except ImportError:
         return None
-    n, t, d = p["x"].shape
+    _n, _t, d = p["x"].shape
     h = p["Wh"].shape[0]
     rnn = torch.nn.RNN(d, h, batch_first=True)
     x = torch.from_numpy(p["x"])
@@ -166,7 +169,7 @@ def _max_rel_diff(p: dict[str, np.ndarray]) -> float:
 
 
 def run_benchmark(
-    shapes: Sequence[tuple[tuple[int, int, int, int], Optional[float]]] = DEFAULT_SHAPES,
+    shapes: Sequence[tuple[tuple[int, int, int, int], float | None]] = DEFAULT_SHAPES,
     repeat: int = 7,
     with_torch: bool = True,
 ) -> tuple[list[Row], float]:
@@ -176,7 +179,7 @@ def run_benchmark(
     for shape, target in shapes:
         p = _problem(shape)
 
-        def run_rnnkit() -> object:
+        def run_rnnkit(p: dict = p) -> object:
             _, _, cache = ops.rnn_forward(p["x"], p["Wx"], p["Wh"], p["b"])
             return ops.rnn_backward(cache, p["dhs"])
 
@@ -184,48 +187,63 @@ def run_benchmark(
         numpy_s, numpy_threads = _time_numpy(p, repeat)
         torch_s = _time_torch(p, repeat) if with_torch else None
         gflops = rnn_flops(*shape) / rnnkit_s / 1e9
-        rows.append(Row(
-            shape=tuple(shape), rnnkit_ms=rnnkit_s * 1e3, numpy_ms=numpy_s * 1e3,
-            numpy_threads=numpy_threads, ratio=numpy_s / rnnkit_s, target=target,
-            gflops=gflops, peak_share=gflops / peak, max_rel_diff=_max_rel_diff(p),
-            torch_ms=None if torch_s is None else torch_s * 1e3,
-        ))
+        rows.append(
+            Row(
+                shape=tuple(shape),
+                rnnkit_ms=rnnkit_s * 1e3,
+                numpy_ms=numpy_s * 1e3,
+                numpy_threads=numpy_threads,
+                ratio=numpy_s / rnnkit_s,
+                target=target,
+                gflops=gflops,
+                peak_share=gflops / peak,
+                max_rel_diff=_max_rel_diff(p),
+                torch_ms=None if torch_s is None else torch_s * 1e3,
+            )
+        )
     return rows, peak
 
 
 def configuration_text() -> str:
-    """BLAS libraries, thread counts and build flags, as threadpoolctl and the extension see them."""
+    """BLAS libraries, thread counts and build flags, as threadpoolctl and rnnkit see them."""
     from threadpoolctl import threadpool_info
 
     info = build_info()
     lines = [
-        f"machine: {platform.machine()} {platform.processor() or ''} | Python {platform.python_version()}"
-        f" | NumPy {np.__version__}",
+        f"machine: {platform.machine()} {platform.processor() or ''} | "
+        f"Python {platform.python_version()} | NumPy {np.__version__}",
         f"rnnkit: {get_num_threads()} thread(s) | BLAS core {info['blas_core']} | Eigen "
         f"{info['eigen_version']} | native build: {info['native']}",
     ]
-    for lib in threadpool_info():
-        lines.append(
-            f"  {lib.get('user_api')}: {lib.get('internal_api')} {lib.get('version')} "
-            f"{lib.get('architecture', '')} threads={lib.get('num_threads')} "
-            f"({lib.get('filepath', '').rsplit('/', 1)[-1]})"
-        )
+    lines.extend(
+        f"  {lib.get('user_api')}: {lib.get('internal_api')} {lib.get('version')} "
+        f"{lib.get('architecture', '')} threads={lib.get('num_threads')} "
+        f"({lib.get('filepath', '').rsplit('/', 1)[-1]})"
+        for lib in threadpool_info()
+    )
     return "\n".join(lines)
 
 
 def format_table(rows: Sequence[Row], peak: float) -> str:
     has_torch = any(r.torch_ms is not None for r in rows)
-    header = (f"{'shape (N,T,D,H)':<20} {'rnnkit ms':>10} {'numpy ms':>10} {'np thr':>6} "
-              f"{'ratio':>7} {'target':>7} {'GFLOP/s':>8} {'% peak':>7} {'max rel diff':>12}")
+    header = (
+        f"{'shape (N,T,D,H)':<20} {'rnnkit ms':>10} {'numpy ms':>10} {'np thr':>6} "
+        f"{'ratio':>7} {'target':>7} {'GFLOP/s':>8} {'% peak':>7} {'max rel diff':>12}"
+    )
     if has_torch:
         header += f" {'torch ms':>9}"
-    lines = [f"float32 forward+backward, medians; GEMM peak measured now: {peak:.1f} GFLOP/s", header]
+    lines = [
+        f"float32 forward+backward, medians; GEMM peak measured now: {peak:.1f} GFLOP/s",
+        header,
+    ]
     for r in rows:
         target = f"{r.target:.1f}x" if r.target else "-"
         met = "" if not r.target else (" ok" if r.ratio >= r.target else " LOW")
-        line = (f"{str(r.shape):<20} {r.rnnkit_ms:>10.3f} {r.numpy_ms:>10.3f} {r.numpy_threads:>6} "
-                f"{r.ratio:>6.1f}x {target:>7} {r.gflops:>8.1f} {100 * r.peak_share:>6.1f}% "
-                f"{r.max_rel_diff:>12.1e}")
+        line = (
+            f"{r.shape!s:<20} {r.rnnkit_ms:>10.3f} {r.numpy_ms:>10.3f} {r.numpy_threads:>6} "
+            f"{r.ratio:>6.1f}x {target:>7} {r.gflops:>8.1f} {100 * r.peak_share:>6.1f}% "
+            f"{r.max_rel_diff:>12.1e}"
+        )
         if has_torch:
             line += f" {r.torch_ms:>9.3f}" if r.torch_ms is not None else f" {'-':>9}"
         lines.append(line + met)
@@ -239,10 +257,14 @@ def parse_shape(text: str) -> tuple[int, int, int, int]:
     return parts  # type: ignore[return-value]
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rnnkit bench", description=__doc__)
-    parser.add_argument("--shape", type=parse_shape, action="append",
-                        help="N,T,D,H to time instead of the default five (repeatable)")
+    parser.add_argument(
+        "--shape",
+        type=parse_shape,
+        action="append",
+        help="N,T,D,H to time instead of the default five (repeatable)",
+    )
     parser.add_argument("--repeat", type=int, default=7, help="timing rounds per measurement")
     parser.add_argument("--threads", type=int, default=None, help="rnnkit thread count")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")

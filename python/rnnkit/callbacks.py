@@ -23,7 +23,7 @@ import csv
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,25 +32,25 @@ if TYPE_CHECKING:  # imported for annotations only, to keep import cycles out
     from .trainer import Trainer
 
 __all__ = [
-    "Callback",
-    "History",
-    "EarlyStopping",
-    "ModelCheckpoint",
     "CSVLogger",
+    "Callback",
+    "EarlyStopping",
+    "History",
     "JSONLogger",
+    "ModelCheckpoint",
 ]
 
-Logs = Optional[dict[str, float]]
+Logs = dict[str, float] | None
 
 
 class Callback:
     """Base class: override the hooks you need; all of them do nothing by default."""
 
     def __init__(self) -> None:
-        self.trainer: Optional["Trainer"] = None
-        self.model: Optional["Model"] = None
+        self.trainer: Trainer | None = None
+        self.model: Model | None = None
 
-    def set_trainer(self, trainer: "Trainer") -> None:
+    def set_trainer(self, trainer: Trainer) -> None:
         """Called by the Trainer before ``on_train_begin``."""
         self.trainer = trainer
         self.model = trainer.model
@@ -108,7 +108,7 @@ def _monitor_mode(monitor: str, mode: str) -> str:
     return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
 
 
-def _monitored(logs: Logs, monitor: str, who: str) -> Optional[float]:
+def _monitored(logs: Logs, monitor: str, who: str) -> float | None:
     """The monitored value from ``logs``, or None with a clear error if it never appears."""
     if logs is None or monitor not in logs:
         available = ", ".join(sorted(logs or {})) or "none"
@@ -154,7 +154,7 @@ class EarlyStopping(Callback):
         patience: int = 0,
         verbose: int = 0,
         mode: str = "auto",
-        baseline: Optional[float] = None,
+        baseline: float | None = None,
         restore_best_weights: bool = False,
         start_from_epoch: int = 0,
     ) -> None:
@@ -174,7 +174,7 @@ class EarlyStopping(Callback):
         self.stopped_epoch = 0
         self.best_epoch = 0
         self.best = math.inf if self.mode == "min" else -math.inf
-        self.best_weights: Optional[dict[str, np.ndarray]] = None
+        self.best_weights: dict[str, np.ndarray] | None = None
 
     def _is_improvement(self, value: float, reference: float) -> bool:
         if self.mode == "min":
@@ -217,14 +217,18 @@ class EarlyStopping(Callback):
             self.stopped_epoch = epoch
             self.model.stop_training = True
             if self.verbose:
-                print(f"Epoch {epoch + 1}: early stopping (best {self.monitor} "
-                      f"{self.best:.6g} at epoch {self.best_epoch + 1})")
+                print(
+                    f"Epoch {epoch + 1}: early stopping (best {self.monitor} "
+                    f"{self.best:.6g} at epoch {self.best_epoch + 1})"
+                )
 
     def on_train_end(self, logs: Logs = None) -> None:
         if self.restore_best_weights and self.best_weights is not None:
             if self.verbose:
-                print(f"Restoring model weights from the end of the best epoch: "
-                      f"{self.best_epoch + 1}.")
+                print(
+                    f"Restoring model weights from the end of the best epoch: "
+                    f"{self.best_epoch + 1}."
+                )
             params = self.model.params
             for key, value in self.best_weights.items():
                 np.copyto(params[key], value)  # in place: optimizers hold these arrays
@@ -294,13 +298,14 @@ class CSVLogger(Callback):
         append: append to an existing file (no second header) instead of overwriting it.
     """
 
-    def __init__(self, filename: str | os.PathLike, separator: str = ",",
-                 append: bool = False) -> None:
+    def __init__(
+        self, filename: str | os.PathLike, separator: str = ",", append: bool = False
+    ) -> None:
         super().__init__()
         self.filename = os.fspath(filename)
         self.separator = separator
         self.append = append
-        self._keys: Optional[list[str]] = None
+        self._keys: list[str] | None = None
         self._file: Any = None
         self._writer: Any = None
 

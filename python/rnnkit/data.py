@@ -12,22 +12,32 @@ imported only by the loaders that need them.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Optional, Sequence, Union
+from typing import Literal
 
 import numpy as np
 
-Columns = Union[None, int, Sequence[int]]
+Columns = int | Sequence[int] | None
 
 __all__ = [
-    "DigitsSplit", "Forecast", "Scaler", "TimeSeries", "forecast_split", "load_digits_sequences",
-    "load_series", "make_windows", "sine_wave", "train_test_split_by_time",
+    "DigitsSplit",
+    "Forecast",
+    "Scaler",
+    "TimeSeries",
+    "forecast_split",
+    "load_digits_sequences",
+    "load_series",
+    "make_windows",
+    "sine_wave",
+    "train_test_split_by_time",
 ]
 
 
 # -- toy signals and windowing ------------------------------------------------------------------
-def sine_wave(n: int, freq: float = 0.125, phase: float = 0.0, amplitude: float = 1.0,
-              dtype: str = "float32") -> np.ndarray:
+def sine_wave(
+    n: int, freq: float = 0.125, phase: float = 0.0, amplitude: float = 1.0, dtype: str = "float32"
+) -> np.ndarray:
     """``amplitude * sin(2π·freq·t + phase)`` for ``t = 0..n-1``, shape ``(n,)``.
 
     With the default ``freq = 0.125`` one period spans 8 steps, so a 3-step window sees a
@@ -59,9 +69,13 @@ def _column_list(columns: Columns, n_features: int) -> list[int]:
     return cols
 
 
-def make_windows(series: np.ndarray, window: int, horizon: int = 1,
-                 targets: Literal["next", "sequence"] = "next",
-                 target_columns: Columns = None) -> tuple[np.ndarray, np.ndarray]:
+def make_windows(
+    series: np.ndarray,
+    window: int,
+    horizon: int = 1,
+    targets: Literal["next", "sequence"] = "next",
+    target_columns: Columns = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Cut a series into overlapping input windows and their targets (stride 1).
 
     Args:
@@ -87,11 +101,13 @@ def make_windows(series: np.ndarray, window: int, horizon: int = 1,
         raise ValueError(f"targets must be 'next' or 'sequence', got {targets!r}")
     n = data.shape[0] - window - horizon + 1
     if n < 1:
-        raise ValueError(f"a series of {data.shape[0]} steps is too short for window {window} "
-                         f"and horizon {horizon}")
+        raise ValueError(
+            f"a series of {data.shape[0]} steps is too short for window {window} "
+            f"and horizon {horizon}"
+        )
     cols = _column_list(target_columns, data.shape[1])
     starts = np.arange(n)[:, None]
-    x = data[starts + np.arange(window)]                       # (N, window, F)
+    x = data[starts + np.arange(window)]  # (N, window, F)
     if targets == "next":
         y = data[starts[:, 0] + window + horizon - 1][:, cols]  # (N, F_out)
     else:
@@ -103,14 +119,15 @@ def _split_index(n: int, test_fraction: float) -> int:
     """First test row of ``n`` time-ordered rows: at least one row on each side."""
     if not 0.0 < test_fraction < 1.0:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    n_test = int(round(n * test_fraction))
+    n_test = round(n * test_fraction)
     if n < 2 or not 1 <= n_test <= n - 1:
         raise ValueError(f"cannot split {n} samples with test_fraction={test_fraction}")
     return n - n_test
 
 
-def train_test_split_by_time(x: np.ndarray, y: np.ndarray, test_fraction: float = 0.2
-                             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def train_test_split_by_time(
+    x: np.ndarray, y: np.ndarray, test_fraction: float = 0.2
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Split time-ordered samples: the first ``1 - test_fraction`` train, the rest test.
 
     Nothing is shuffled, so every test target lies after every training target and the model
@@ -132,7 +149,7 @@ class Scaler:
     std: np.ndarray
 
     @classmethod
-    def fit(cls, values: np.ndarray) -> "Scaler":
+    def fit(cls, values: np.ndarray) -> Scaler:
         """Mean and standard deviation of each column of ``values`` (``(T,)`` or ``(T, F)``).
         A constant column gets std 1, so it maps to zeros instead of NaN."""
         values = _as_2d(np.asarray(values, dtype=np.float64))
@@ -162,8 +179,9 @@ class DigitsSplit:
     y_test: np.ndarray
 
 
-def load_digits_sequences(test_fraction: float = 0.25, seed: int = 0,
-                          dtype: str = "float32") -> DigitsSplit:
+def load_digits_sequences(
+    test_fraction: float = 0.25, seed: int = 0, dtype: str = "float32"
+) -> DigitsSplit:
     """scikit-learn's bundled 1,797 handwritten digits, read row by row as 8-step sequences.
 
     Pixels (0-16 ink levels) are divided by 16 so inputs lie in [0, 1], the range where tanh
@@ -174,10 +192,11 @@ def load_digits_sequences(test_fraction: float = 0.25, seed: int = 0,
     from sklearn.model_selection import train_test_split
 
     digits = load_digits()
-    x = (digits.images / 16.0).astype(dtype)         # (1797, 8, 8): rows are time steps
+    x = (digits.images / 16.0).astype(dtype)  # (1797, 8, 8): rows are time steps
     y = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_fraction, random_state=seed, stratify=y)
+        x, y, test_size=test_fraction, random_state=seed, stratify=y
+    )
     return DigitsSplit(x_train, x_test, y_train, y_test)
 
 
@@ -211,8 +230,9 @@ def _co2_monthly() -> tuple[np.ndarray, np.ndarray]:
     return monthly.to_numpy(np.float64)[:, None], np.asarray(time, dtype=np.float64)
 
 
-def load_series(name: Literal["co2", "sunspots", "macrodata"],
-                columns: Optional[Sequence[str]] = None) -> TimeSeries:
+def load_series(
+    name: Literal["co2", "sunspots", "macrodata"], columns: Sequence[str] | None = None
+) -> TimeSeries:
     """Load a real time series that ships inside statsmodels (no network access).
 
     - ``"co2"``: monthly Mauna Loa CO2 concentration, 1958-2001 (526 months; trend + a yearly
@@ -234,8 +254,11 @@ def load_series(name: Literal["co2", "sunspots", "macrodata"],
         names = ["co2"]
     elif name == "sunspots":
         frame = sm.datasets.sunspots.load_pandas().data
-        values, time, names = frame[["SUNACTIVITY"]].to_numpy(np.float64), \
-            frame["YEAR"].to_numpy(np.float64), ["sunactivity"]
+        values, time, names = (
+            frame[["SUNACTIVITY"]].to_numpy(np.float64),
+            frame["YEAR"].to_numpy(np.float64),
+            ["sunactivity"],
+        )
     elif name == "macrodata":
         frame = sm.datasets.macrodata.load_pandas().data
         names = [c for c in frame.columns if c not in ("year", "quarter")]
@@ -277,16 +300,23 @@ class Forecast:
     def to_level(self, y_scaled: np.ndarray) -> np.ndarray:
         """Model outputs for the test windows (standardised targets) as forecasts of the
         series in its original units."""
-        y = self.scaler.inverse_transform(np.asarray(y_scaled, dtype=np.float64).reshape(-1),
-                                          self.target)
+        y = self.scaler.inverse_transform(
+            np.asarray(y_scaled, dtype=np.float64).reshape(-1), self.target
+        )
         if self.difference:  # add the predicted change to the last observed level
             y = y + (np.log(self.naive_test) if self.log else self.naive_test)
         return np.exp(y) if self.log else y
 
 
-def forecast_split(series: TimeSeries, window: int, target: Union[str, int] = 0,
-                   test_fraction: float = 0.2, difference: bool = True, log: bool = False,
-                   dtype: str = "float32") -> Forecast:
+def forecast_split(
+    series: TimeSeries,
+    window: int,
+    target: str | int = 0,
+    test_fraction: float = 0.2,
+    difference: bool = True,
+    log: bool = False,
+    dtype: str = "float32",
+) -> Forecast:
     """Turn a series into a one-step-ahead forecasting problem, split by time.
 
     Args:
@@ -318,7 +348,7 @@ def forecast_split(series: TimeSeries, window: int, target: Union[str, int] = 0,
     cut = _split_index(n_windows, test_fraction)
     # Training windows touch work rows [0, cut + window): the last one's target is row
     # cut + window - 1. Fit the scaler on exactly those rows.
-    scaler = Scaler.fit(work[:cut + window])
+    scaler = Scaler.fit(work[: cut + window])
     x, y = make_windows(scaler.transform(work), window, target_columns=col)
     x, y = x.astype(dtype), y.astype(dtype)
 
@@ -327,7 +357,15 @@ def forecast_split(series: TimeSeries, window: int, target: Union[str, int] = 0,
     rows = np.arange(cut, n_windows) + window + offset
     undo = np.exp if log else (lambda v: v)
     return Forecast(
-        x_train=x[:cut], y_train=y[:cut], x_test=x[cut:], y_test=y[cut:],
-        truth_test=undo(levels[rows]), naive_test=undo(levels[rows - 1]),
-        time_test=np.asarray(series.time)[rows], scaler=scaler, target=col,
-        difference=difference, log=log)
+        x_train=x[:cut],
+        y_train=y[:cut],
+        x_test=x[cut:],
+        y_test=y[cut:],
+        truth_test=undo(levels[rows]),
+        naive_test=undo(levels[rows - 1]),
+        time_test=np.asarray(series.time)[rows],
+        scaler=scaler,
+        target=col,
+        difference=difference,
+        log=log,
+    )

@@ -14,14 +14,15 @@ import argparse
 import contextlib
 import dataclasses
 import sys
-from typing import Any, Iterator, Optional, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
 from .bench import median_seconds
 from .threads import in_one_thread_pool
 
-__all__ = ["main", "compare_kernels", "numpy_reference_kernels"]
+__all__ = ["compare_kernels", "main", "numpy_reference_kernels"]
 
 
 @contextlib.contextmanager
@@ -40,9 +41,14 @@ def numpy_reference_kernels() -> Iterator[None]:
 
 
 @in_one_thread_pool  # as in training: NumPy's BLAS single-threaded beside the kernels' pool
-def compare_kernels(model: Any, x: np.ndarray, y: np.ndarray,
-                    loss: str = "sparse_categorical_crossentropy", optimizer: str = "adam",
-                    min_seconds: float = 1.0) -> dict[str, float]:
+def compare_kernels(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    loss: str = "sparse_categorical_crossentropy",
+    optimizer: str = "adam",
+    min_seconds: float = 1.0,
+) -> dict[str, float]:
     """Time a copy of ``model`` on the batch ``(x, y)`` with the C++ kernels and with the NumPy
     reference: one whole training step (forward, loss, backward, optimizer update) and the
     forward+backward of its first SimpleRNN alone, on that layer's real input.
@@ -71,15 +77,17 @@ def compare_kernels(model: Any, x: np.ndarray, y: np.ndarray,
             break
         rnn_input = layer.forward(rnn_input)
     d_out = np.ones(rnn.compute_output_shape(rnn_input.shape[1:]), dtype=rnn.dtype)
-    d_out = np.broadcast_to(d_out, (len(x),) + d_out.shape).copy()
+    d_out = np.broadcast_to(d_out, (len(x), *d_out.shape)).copy()
 
     def layer_pass() -> None:
         rnn.forward(rnn_input, training=True)
         rnn.backward(d_out)
 
     times = {}
-    for label, context in (("rnnkit", contextlib.nullcontext()),
-                           ("numpy", numpy_reference_kernels())):
+    for label, context in (
+        ("rnnkit", contextlib.nullcontext()),
+        ("numpy", numpy_reference_kernels()),
+    ):
         with context:
             times[f"step_{label}_ms"] = median_seconds(step, 5, min_seconds / 5) * 1e3
             times[f"rnn_{label}_ms"] = median_seconds(layer_pass, 5, min_seconds / 10) * 1e3
@@ -102,8 +110,11 @@ def _run_example(name: str, quick: bool, out_dir: str, seed: int) -> int:
     from . import examples
 
     if name not in examples.EXAMPLES:
-        print(f"rnnkit demo: unknown example {name!r}; known: {', '.join(examples.EXAMPLES)} "
-              "(see python -m rnnkit demo --list)", file=sys.stderr)
+        print(
+            f"rnnkit demo: unknown example {name!r}; known: {', '.join(examples.EXAMPLES)} "
+            "(see python -m rnnkit demo --list)",
+            file=sys.stderr,
+        )
         return 2
     argv = ["--out-dir", out_dir, "--seed", str(seed)] + (["--quick"] if quick else [])
     examples.get(name).main(argv)
@@ -113,12 +124,13 @@ def _run_example(name: str, quick: bool, out_dir: str, seed: int) -> int:
 def _char_demo(seconds: float, out_dir: str, seed: int, preset: str) -> int:
     from .examples import char_lm
 
-    config = char_lm.preset(preset, seconds=seconds,
-                            sample_every=max(seconds / 4, 1.0))
+    config = char_lm.preset(preset, seconds=seconds, sample_every=max(seconds / 4, 1.0))
     if seconds < 20:  # a short run: a corpus it can get through, quicker evaluation
         config = dataclasses.replace(config, max_chars=500_000, eval_chars=20_000)
-    print(f"rnnkit demo: a character-level RNN learns Python from the standard library's own "
-          f"source for {seconds:g} s.\n")
+    print(
+        f"rnnkit demo: a character-level RNN learns Python from the standard library's own "
+        f"source for {seconds:g} s.\n"
+    )
     results = char_lm.run(config, out_dir=out_dir, verbose=1, seed=seed)
     char_lm.report(results, config.prime, seed)
 
@@ -127,34 +139,53 @@ def _char_demo(seconds: float, out_dir: str, seed: int, preset: str) -> int:
     shape = (config.batch_size, config.bptt)
     x = rng.integers(0, results["vocab_size"], size=shape)
     y = rng.integers(0, results["vocab_size"], size=shape)
-    speed = compare_kernels(results["model"], x, y, optimizer=config.optimizer,
-                            min_seconds=min(1.0, seconds / 6))
-    print(f"\nspeed against the NumPy reference (rnnkit.reference), same model and weights, "
-          f"batch {shape[0]} x {shape[1]} steps, {config.hidden} units:")
-    print(f"  one training step (Embedding, RNN, Dense, loss, {config.optimizer}): "
-          f"{speed['step_rnnkit_ms']:.2f} ms with rnnkit's C++ kernels, "
-          f"{speed['step_numpy_ms']:.2f} ms with NumPy: {speed['step_ratio']:.1f}x faster")
-    print(f"  the recurrent layer alone (forward + backward): {speed['rnn_rnnkit_ms']:.2f} ms vs "
-          f"{speed['rnn_numpy_ms']:.2f} ms: {speed['rnn_ratio']:.1f}x faster")
+    speed = compare_kernels(
+        results["model"], x, y, optimizer=config.optimizer, min_seconds=min(1.0, seconds / 6)
+    )
+    print(
+        f"\nspeed against the NumPy reference (rnnkit.reference), same model and weights, "
+        f"batch {shape[0]} x {shape[1]} steps, {config.hidden} units:"
+    )
+    print(
+        f"  one training step (Embedding, RNN, Dense, loss, {config.optimizer}): "
+        f"{speed['step_rnnkit_ms']:.2f} ms with rnnkit's C++ kernels, "
+        f"{speed['step_numpy_ms']:.2f} ms with NumPy: {speed['step_ratio']:.1f}x faster"
+    )
+    print(
+        f"  the recurrent layer alone (forward + backward): {speed['rnn_rnnkit_ms']:.2f} ms vs "
+        f"{speed['rnn_numpy_ms']:.2f} ms: {speed['rnn_ratio']:.1f}x faster"
+    )
     print("  (`python -m rnnkit bench` compares the kernels with the best plain NumPy as well)")
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     """``python -m rnnkit demo [--seconds S] [--preset P] | --example NAME | --list``."""
     parser = argparse.ArgumentParser(
         prog="python -m rnnkit demo",
         description="Train a character-level RNN on Python's standard library for about a "
-                    "minute (default), or run one of the bundled examples.")
-    parser.add_argument("--seconds", type=float, default=60.0,
-                        help="training time budget of the char model (default 60)")
-    parser.add_argument("--preset", choices=("modern", "minchar"), default="modern",
-                        help="modern (default) or min-char-rnn's original set-up")
+        "minute (default), or run one of the bundled examples.",
+    )
+    parser.add_argument(
+        "--seconds",
+        type=float,
+        default=60.0,
+        help="training time budget of the char model (default 60)",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=("modern", "minchar"),
+        default="modern",
+        help="modern (default) or min-char-rnn's original set-up",
+    )
     parser.add_argument("--example", metavar="NAME", help="run this example instead (see --list)")
     parser.add_argument("--list", action="store_true", help="list the examples and exit")
     parser.add_argument("--quick", action="store_true", help="with --example: its small config")
-    parser.add_argument("--out-dir", default="examples/output",
-                        help="where figures and the saved model go (default examples/output)")
+    parser.add_argument(
+        "--out-dir",
+        default="examples/output",
+        help="where figures and the saved model go (default examples/output)",
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.list:

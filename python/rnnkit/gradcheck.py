@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "rel_error", "check_gradients"]
+__all__ = ["check_gradients", "numerical_gradient", "rel_error"]
 
 DEFAULT_EPS = 1e-6
 DEFAULT_TOL = 1e-7
@@ -116,8 +116,10 @@ def _describe_worst(numeric: np.ndarray, expected: np.ndarray) -> str:
     bad = ~np.isfinite(diff)
     flat = int(np.argmax(bad)) if bad.any() else int(np.argmax(diff))
     index = tuple(int(i) for i in np.unravel_index(flat, diff.shape))
-    return (f" (largest difference at {index}: numerical {float(numeric[index])!r}, "
-            f"analytic {float(expected[index])!r})")
+    return (
+        f" (largest difference at {index}: numerical {float(numeric[index])!r}, "
+        f"analytic {float(expected[index])!r})"
+    )
 
 
 def check_gradients(
@@ -164,8 +166,10 @@ def check_gradients(
         err = rel_error(numeric, expected)
         errors[name] = err
         if not err <= tol:  # also catches NaN
-            failures.append(f"{name!r}: rel_error {err:.3e} > tol {tol:.1e}"
-                            + _describe_worst(numeric, expected))
+            failures.append(
+                f"{name!r}: rel_error {err:.3e} > tol {tol:.1e}"
+                + _describe_worst(numeric, expected)
+            )
     if failures:
         raise AssertionError("gradient check failed for " + "; ".join(failures))
     return errors

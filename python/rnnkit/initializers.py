@@ -37,8 +37,17 @@ import numpy as np
 from ._registry import Configurable, Registry, class_and_config
 
 __all__ = [
-    "Initializer", "GlorotUniform", "Orthogonal", "Zeros", "Ones", "RandomUniform",
-    "TorchUniform", "RandomNormal", "Identity", "get", "serialize",
+    "GlorotUniform",
+    "Identity",
+    "Initializer",
+    "Ones",
+    "Orthogonal",
+    "RandomNormal",
+    "RandomUniform",
+    "TorchUniform",
+    "Zeros",
+    "get",
+    "serialize",
 ]
 
 InitializerLike = Union[str, "Initializer", Callable[..., np.ndarray], dict]
@@ -61,8 +70,9 @@ class Initializer(Configurable):
 
     name: str = ""
 
-    def __call__(self, shape: tuple[int, ...], rng: np.random.Generator,
-                 dtype: Any = np.float64) -> np.ndarray:
+    def __call__(
+        self, shape: tuple[int, ...], rng: np.random.Generator, dtype: Any = np.float64
+    ) -> np.ndarray:
         shape = tuple(int(s) for s in shape)
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
@@ -208,8 +218,9 @@ _BY_NAME: dict[str, type[Initializer]] = {
     "random_normal": RandomNormal,
     "identity": Identity,
 }
-_REGISTRY = Registry("initializer", Initializer, _BY_NAME,
-                     expected="a name, an Initializer or a callable")
+_REGISTRY = Registry(
+    "initializer", Initializer, _BY_NAME, expected="a name, an Initializer or a callable"
+)
 
 
 def get(identifier: InitializerLike) -> Callable[..., np.ndarray]:
@@ -227,7 +238,7 @@ def get(identifier: InitializerLike) -> Callable[..., np.ndarray]:
     return _REGISTRY.get(identifier)
 
 
-def serialize(identifier: InitializerLike) -> Union[str, dict[str, Any]]:
+def serialize(identifier: InitializerLike) -> str | dict[str, Any]:
     """A JSON-able form :func:`get` accepts: names stay names; Initializer objects become
     ``{"class_name", "config"}``. Plain callables cannot be serialised (TypeError)."""
     if isinstance(identifier, str):
@@ -237,5 +248,7 @@ def serialize(identifier: InitializerLike) -> Union[str, dict[str, Any]]:
         return identifier
     if isinstance(identifier, Initializer):
         return class_and_config(identifier)
-    raise TypeError(f"cannot serialise initializer {identifier!r}: use a name or an "
-                    "rnnkit.initializers.Initializer")
+    raise TypeError(
+        f"cannot serialise initializer {identifier!r}: use a name or an "
+        "rnnkit.initializers.Initializer"
+    )

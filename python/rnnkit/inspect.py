@@ -15,19 +15,20 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
 from .text import CharVocab, get_vocab, recurrent_layers
 
-__all__ = ["hidden_states", "text_features", "rank_units", "render_html", "render_png"]
+__all__ = ["hidden_states", "rank_units", "render_html", "render_png", "text_features"]
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 
-def hidden_states(model: Any, text: str, vocab: Optional[CharVocab] = None,
-                  layer: int = 0) -> np.ndarray:
+def hidden_states(
+    model: Any, text: str, vocab: CharVocab | None = None, layer: int = 0
+) -> np.ndarray:
     """Activations ``(len(text), H)`` of the ``layer``-th SimpleRNN of ``model`` while it reads
     ``text`` from a zero state (one forward call; the model's carried states are untouched)."""
     vocab = vocab if vocab is not None else get_vocab(model)
@@ -63,21 +64,21 @@ def text_features(text: str) -> dict[str, np.ndarray]:
     """
     n = len(text)
     quotes, depth, column = np.zeros(n), np.zeros(n), np.zeros(n)
-    delim: Optional[str] = None      # the open string's delimiter: ', ", ''' or """
+    delim: str | None = None  # the open string's delimiter: ', ", ''' or """
     comment, level, col = False, 0, 0
     i = 0
     while i < n:
         c = text[i]
-        step = 1                     # characters consumed together (escapes, triple quotes)
-        if delim is not None:        # inside a string literal
+        step = 1  # characters consumed together (escapes, triple quotes)
+        if delim is not None:  # inside a string literal
             closing = False
             if c == "\\":
-                step = 2             # the escaped character belongs to the string
+                step = 2  # the escaped character belongs to the string
             elif text.startswith(delim, i):
                 step, closing = len(delim), True
             elif c == "\n" and len(delim) == 1:
-                closing = True       # an unterminated one-line string ends at the line end
-            quotes[i:i + step] = 1.0
+                closing = True  # an unterminated one-line string ends at the line end
+            quotes[i : i + step] = 1.0
             if closing:
                 delim = None
         elif comment:
@@ -87,7 +88,7 @@ def text_features(text: str) -> dict[str, np.ndarray]:
         elif c in "'\"":
             delim = c * 3 if text.startswith(c * 3, i) else c
             step = len(delim)
-            quotes[i:i + step] = 1.0
+            quotes[i : i + step] = 1.0
         elif c in "([{":
             level += 1
         elif c in ")]}":
@@ -97,12 +98,15 @@ def text_features(text: str) -> dict[str, np.ndarray]:
             column[j] = col
             col = 0 if text[j] == "\n" else col + 1
         i += step
-    return {"in_quotes": quotes, "in_brackets": (depth > 0).astype(np.float64),
-            "bracket_depth": depth, "position_in_line": column}
+    return {
+        "in_quotes": quotes,
+        "in_brackets": (depth > 0).astype(np.float64),
+        "bracket_depth": depth,
+        "position_in_line": column,
+    }
 
 
-def rank_units(states: np.ndarray, feature: np.ndarray, top: int = 10
-               ) -> list[tuple[int, float]]:
+def rank_units(states: np.ndarray, feature: np.ndarray, top: int = 10) -> list[tuple[int, float]]:
     """Units ranked by ``|corr(states[:, unit], feature)|``, best first: ``[(unit, corr), ...]``
     (the signed Pearson correlation; constant units score 0)."""
     s = np.asarray(states, dtype=np.float64)
@@ -120,7 +124,7 @@ def rank_units(states: np.ndarray, feature: np.ndarray, top: int = 10
 def _rgb(value: float) -> tuple[int, int, int]:
     """Blue (-1) through white (0) to red (+1)."""
     v = float(np.clip(value, -1.0, 1.0))
-    fade = int(round(255 * (1 - abs(v))))
+    fade = round(255 * (1 - abs(v)))
     return (255, fade, fade) if v >= 0 else (fade, fade, 255)
 
 
@@ -134,19 +138,28 @@ def render_html(text: str, values: np.ndarray, path: PathLike, title: str = "") 
         r, g, b = _rgb(v)
         char = "\n" if c == "\n" else html.escape(c)
         spans.append(f'<span style="background:rgb({r},{g},{b})" title="{v:+.2f}">{char}</span>')
-    page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\">"
-            f"<title>{html.escape(title)}</title></head>\n<body>\n"
-            f"<h3 style=\"font-family:sans-serif\">{html.escape(title)}</h3>\n"
-            "<pre style=\"font-family:monospace;font-size:13px;line-height:1.35\">"
-            + "".join(spans) + "</pre>\n</body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title></head>\n<body>\n"
+        f'<h3 style="font-family:sans-serif">{html.escape(title)}</h3>\n'
+        '<pre style="font-family:monospace;font-size:13px;line-height:1.35">'
+        + "".join(spans)
+        + "</pre>\n</body></html>\n"
+    )
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def render_png(text: str, values: np.ndarray, path: PathLike, title: str = "",
-               max_lines: int = 40, max_cols: int = 100) -> Path:
+def render_png(
+    text: str,
+    values: np.ndarray,
+    path: PathLike,
+    title: str = "",
+    max_lines: int = 40,
+    max_cols: int = 100,
+) -> Path:
     """Write a PNG of ``text`` (first ``max_lines`` lines, ``max_cols`` columns) with each
     character on a cell coloured by ``values`` in [-1, 1]. Returns the path."""
     from . import plot
@@ -155,14 +168,21 @@ def render_png(text: str, values: np.ndarray, path: PathLike, title: str = "",
     grid = np.full((len(lines), max_cols), np.nan)
     k = 0
     for row, line in enumerate(lines):
-        for col in range(len(line) + 1):    # + the newline, which carries a value too
+        for col in range(len(line) + 1):  # + the newline, which carries a value too
             if col < max_cols and k < len(values):
                 grid[row, col] = values[k]
             k += 1
     fig, axes = plot.new_figure(width=max_cols * 0.11, height=len(lines) * 0.2 + 0.6)
     ax = axes[0, 0]
-    ax.imshow(np.nan_to_num(grid), cmap="bwr", vmin=-1, vmax=1, aspect="auto",
-              interpolation="nearest", alpha=0.85)
+    ax.imshow(
+        np.nan_to_num(grid),
+        cmap="bwr",
+        vmin=-1,
+        vmax=1,
+        aspect="auto",
+        interpolation="nearest",
+        alpha=0.85,
+    )
     for row, line in enumerate(lines):
         for col, c in enumerate(line[:max_cols]):
             if c != " ":

@@ -40,7 +40,8 @@ import os
 import tempfile
 import zipfile
 import zlib
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 
@@ -50,7 +51,7 @@ from .models import Model, Sequential, get_model_class
 if TYPE_CHECKING:
     from .trainer import Trainer
 
-__all__ = ["ModelFileError", "save_model", "load_model", "FORMAT_VERSION"]
+__all__ = ["FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
 
 FORMAT_VERSION = 1
 CONFIG_KEY = "__rnnkit__"
@@ -66,6 +67,7 @@ class ModelFileError(ValueError):
 
 # -- writing ----------------------------------------------------------------------------------
 
+
 def _json_default(value: Any) -> Any:
     """numpy scalars/arrays and tuples that may hide in layer configs."""
     if isinstance(value, np.integer):
@@ -76,11 +78,12 @@ def _json_default(value: Any) -> Any:
         return bool(value)
     if isinstance(value, np.ndarray):
         return value.tolist()
-    raise TypeError(f"config value {value!r} of type {type(value).__name__} is not "
-                    "JSON-serialisable")
+    raise TypeError(
+        f"config value {value!r} of type {type(value).__name__} is not JSON-serialisable"
+    )
 
 
-def _shape_list(shape: Any) -> Optional[list[Optional[int]]]:
+def _shape_list(shape: Any) -> list[int | None] | None:
     if shape is None:
         return None
     return [None if s is None else int(s) for s in shape]
@@ -128,8 +131,7 @@ def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
     filesystem, so the rename is atomic), fsync it, then ``os.replace``. On any failure the
     temporary file is removed and an existing ``path`` is left untouched."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp",
-                               dir=directory)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as f:
             np.savez(f, allow_pickle=False, **arrays)  # numeric arrays only, never pickles
@@ -149,7 +151,7 @@ def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
     _fsync_directory(directory)
 
 
-def save_model(model: Model, filepath: PathLike, trainer: Optional["Trainer"] = None) -> str:
+def save_model(model: Model, filepath: PathLike, trainer: Trainer | None = None) -> str:
     """Write ``model`` (config + weights) to ``filepath`` (used as given; ``.npz`` is the
     conventional suffix), atomically. With ``trainer``, also its configuration, optimizer state,
     epoch count and the layers' random streams, so :meth:`Trainer.load` can resume training.
@@ -161,8 +163,10 @@ def save_model(model: Model, filepath: PathLike, trainer: Optional["Trainer"] = 
         raise TypeError(f"save_model saves an rnnkit Model, got {type(model).__name__}")
     unbuilt = [layer.name for layer in model.layers if not layer.built]
     if not model.layers or unbuilt:
-        raise ValueError(f"model {model.name!r} is not built (unbuilt layers: {unbuilt}): call "
-                         "it on data or build it before saving")
+        raise ValueError(
+            f"model {model.name!r} is not built (unbuilt layers: {unbuilt}): call "
+            "it on data or build it before saving"
+        )
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for layer in model.layers:
@@ -170,11 +174,18 @@ def save_model(model: Model, filepath: PathLike, trainer: Optional["Trainer"] = 
         for key, value in layer.params.items():
             name = f"w{len(arrays)}"
             arrays[name] = np.ascontiguousarray(value)
-            weights.append({"key": key, "array": name, "shape": list(value.shape),
-                            "dtype": value.dtype.name})
-        layers.append({"name": layer.name, "class_name": type(layer).__name__,
-                       "input_shape": _shape_list(layer.input_shape), "weights": weights,
-                       "trainable": bool(layer.trainable)})
+            weights.append(
+                {"key": key, "array": name, "shape": list(value.shape), "dtype": value.dtype.name}
+            )
+        layers.append(
+            {
+                "name": layer.name,
+                "class_name": type(layer).__name__,
+                "input_shape": _shape_list(layer.input_shape),
+                "weights": weights,
+                "trainable": bool(layer.trainable),
+            }
+        )
     config: dict[str, Any] = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -189,10 +200,19 @@ def save_model(model: Model, filepath: PathLike, trainer: Optional["Trainer"] = 
         for i, (key, value) in enumerate(trainer.optimizer.get_state().items()):
             value = np.asarray(value)
             arrays[f"s{i}"] = value
-            state.append({"key": key, "array": f"s{i}", "shape": list(value.shape),
-                          "dtype": value.dtype.name})
-        config["trainer"] = {**trainer.get_config(), "optimizer_state": state,
-                             "rng_states": _rng_states(model)}
+            state.append(
+                {
+                    "key": key,
+                    "array": f"s{i}",
+                    "shape": list(value.shape),
+                    "dtype": value.dtype.name,
+                }
+            )
+        config["trainer"] = {
+            **trainer.get_config(),
+            "optimizer_state": state,
+            "rng_states": _rng_states(model),
+        }
     text = json.dumps(config, default=_json_default)
     arrays[CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     atomic_savez(path, arrays)
@@ -201,63 +221,96 @@ def save_model(model: Model, filepath: PathLike, trainer: Optional["Trainer"] = 
 
 # -- reading ----------------------------------------------------------------------------------
 
+
 def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Config and arrays of a model file; every low-level failure becomes ModelFileError."""
     # Open the file ourselves: np.load leaks its own handle when the archive is unreadable.
     with open(path, "rb") as f:
         try:
             loaded = np.load(f, allow_pickle=False)
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile, NotImplementedError,
-                RuntimeError, MemoryError, OverflowError, UnicodeError, zlib.error) as exc:
+        except (
+            ValueError,
+            OSError,
+            EOFError,
+            zipfile.BadZipFile,
+            NotImplementedError,
+            RuntimeError,
+            MemoryError,
+            OverflowError,
+            UnicodeError,
+            zlib.error,
+        ) as exc:
             # NotImplementedError: zipfile's "zip file version" / unsupported compression;
             # RuntimeError: an encrypted member; MemoryError: a header claiming a huge size.
-            raise ModelFileError(f"{path}: not a readable rnnkit model file (expected an .npz "
-                                 f"archive): {type(exc).__name__}: {exc}") from exc
+            raise ModelFileError(
+                f"{path}: not a readable rnnkit model file (expected an .npz "
+                f"archive): {type(exc).__name__}: {exc}"
+            ) from exc
         if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path}: holds a single .npy array, not an rnnkit model "
-                                 "(.npz)")
+            raise ModelFileError(f"{path}: holds a single .npy array, not an rnnkit model (.npz)")
         with loaded as npz:
             if CONFIG_KEY not in npz.files:
-                raise ModelFileError(f"{path}: not an rnnkit model file (no {CONFIG_KEY!r} "
-                                     f"entry; entries: {npz.files[:8]})")
+                raise ModelFileError(
+                    f"{path}: not an rnnkit model file (no {CONFIG_KEY!r} "
+                    f"entry; entries: {npz.files[:8]})"
+                )
             try:
                 arrays = {name: npz[name] for name in npz.files}
             except ValueError as exc:
                 if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise ModelFileError(f"{path}: contains an object array (pickled data), "
-                                         "which rnnkit refuses to load: model files hold "
-                                         "numeric arrays only") from exc
+                    raise ModelFileError(
+                        f"{path}: contains an object array (pickled data), "
+                        "which rnnkit refuses to load: model files hold "
+                        "numeric arrays only"
+                    ) from exc
                 raise ModelFileError(f"{path}: corrupted array data: {exc}") from exc
-            except (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
-                    NotImplementedError, RuntimeError, MemoryError, OverflowError, TypeError,
-                    UnicodeError) as exc:
+            except (
+                OSError,
+                EOFError,
+                zipfile.BadZipFile,
+                zlib.error,
+                KeyError,
+                NotImplementedError,
+                RuntimeError,
+                MemoryError,
+                OverflowError,
+                TypeError,
+                UnicodeError,
+            ) as exc:
                 # NotImplementedError: zipfile's "zip file version" / "compression method is
                 # not supported"; RuntimeError: an encrypted member; MemoryError: an array
                 # header claiming more data than there is.
-                raise ModelFileError(f"{path}: truncated or corrupted archive: "
-                                     f"{type(exc).__name__}: {exc}") from exc
+                raise ModelFileError(
+                    f"{path}: truncated or corrupted archive: {type(exc).__name__}: {exc}"
+                ) from exc
     raw = arrays.pop(CONFIG_KEY)
     if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFileError(f"{path}: the {CONFIG_KEY!r} entry must be 1-D uint8 JSON bytes, "
-                             f"got dtype {raw.dtype} and shape {raw.shape}")
+        raise ModelFileError(
+            f"{path}: the {CONFIG_KEY!r} entry must be 1-D uint8 JSON bytes, "
+            f"got dtype {raw.dtype} and shape {raw.shape}"
+        )
     try:
         config = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: the model config is not valid JSON ({exc})") from exc
     if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-        raise ModelFileError(f"{path}: not an rnnkit model config (format "
-                             f"{config.get('format') if isinstance(config, dict) else None!r})")
+        raise ModelFileError(
+            f"{path}: not an rnnkit model config (format "
+            f"{config.get('format') if isinstance(config, dict) else None!r})"
+        )
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         newer = isinstance(version, int) and version > FORMAT_VERSION
         raise ModelFileError(
             f"{path}: format_version {version!r} is not supported (this rnnkit reads "
-            f"{FORMAT_VERSION})" + ("; it was written by a newer rnnkit: upgrade" if newer else ""))
+            f"{FORMAT_VERSION})" + ("; it was written by a newer rnnkit: upgrade" if newer else "")
+        )
     return config, arrays
 
 
-def _array(path: str, arrays: dict[str, np.ndarray], entry: dict[str, Any], what: str
-           ) -> np.ndarray:
+def _array(
+    path: str, arrays: dict[str, np.ndarray], entry: dict[str, Any], what: str
+) -> np.ndarray:
     """The array an entry of the config names, checked against the recorded shape/dtype."""
     try:
         name, shape, dtype = entry["array"], tuple(entry["shape"]), entry["dtype"]
@@ -267,17 +320,22 @@ def _array(path: str, arrays: dict[str, np.ndarray], entry: dict[str, Any], what
         raise ModelFileError(f"{path}: array {name!r} for {what} is missing from the file")
     value = arrays[name]
     if value.shape != shape or value.dtype.name != dtype:
-        raise ModelFileError(f"{path}: array {name!r} for {what} has shape {value.shape} and "
-                             f"dtype {value.dtype}, the config says {shape} and {dtype}")
+        raise ModelFileError(
+            f"{path}: array {name!r} for {what} has shape {value.shape} and "
+            f"dtype {value.dtype}, the config says {shape} and {dtype}"
+        )
     return value
 
 
-def _restore_layer(path: str, layer: Layer, saved: dict[str, Any],
-                   arrays: dict[str, np.ndarray]) -> None:
+def _restore_layer(
+    path: str, layer: Layer, saved: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> None:
     if type(layer).__name__ != saved.get("class_name"):
-        raise ModelFileError(f"{path}: layer {saved.get('name')!r} was a "
-                             f"{saved.get('class_name')}, the rebuilt model has a "
-                             f"{type(layer).__name__} there")
+        raise ModelFileError(
+            f"{path}: layer {saved.get('name')!r} was a "
+            f"{saved.get('class_name')}, the rebuilt model has a "
+            f"{type(layer).__name__} there"
+        )
     layer.name = saved["name"]  # params are keyed by layer name (optimizer state too)
     if not layer.built:
         shape = saved.get("input_shape")
@@ -287,15 +345,19 @@ def _restore_layer(path: str, layer: Layer, saved: dict[str, Any],
     weights = saved.get("weights", [])
     keys = [w.get("key") for w in weights]
     if keys != list(layer.params):
-        raise ModelFileError(f"{path}: layer {layer.name!r} has weights {list(layer.params)} but "
-                             f"the file holds {keys}")
+        raise ModelFileError(
+            f"{path}: layer {layer.name!r} has weights {list(layer.params)} but "
+            f"the file holds {keys}"
+        )
     for entry in weights:
         value = _array(path, arrays, entry, f"{layer.name}/{entry['key']}")
         param = layer.params[entry["key"]]
         if param.shape != value.shape:
-            raise ModelFileError(f"{path}: weight {layer.name}/{entry['key']} has shape "
-                                 f"{value.shape} in the file but {param.shape} in the model "
-                                 "rebuilt from its config")
+            raise ModelFileError(
+                f"{path}: weight {layer.name}/{entry['key']} has shape "
+                f"{value.shape} in the file but {param.shape} in the model "
+                "rebuilt from its config"
+            )
         np.copyto(param, value, casting="same_kind")  # in place: wrappers share these arrays
 
 
@@ -305,8 +367,9 @@ def _shapes_agree(a: Any, b: Any) -> bool:
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
 
 
-def _check_before_building(path: str, cls: type, model_config: Any, saved_layers: Any,
-                           arrays: dict[str, np.ndarray]) -> None:
+def _check_before_building(
+    path: str, cls: type, model_config: Any, saved_layers: Any, arrays: dict[str, np.ndarray]
+) -> None:
     """Cheap checks of a file's layer entries before anything is built, so a corrupted or
     crafted config (``units=300000``) is refused without allocating or initialising weights.
 
@@ -317,8 +380,9 @@ def _check_before_building(path: str, cls: type, model_config: Any, saved_layers
     must agree with the first layer's. So every size a rebuild allocates is backed by an array
     in the file. Custom models and layers that cannot tell are checked after building."""
     if not isinstance(saved_layers, list):
-        raise ModelFileError(f"{path}: the 'layers' entry must be a list, got "
-                             f"{type(saved_layers).__name__}")
+        raise ModelFileError(
+            f"{path}: the 'layers' entry must be a list, got {type(saved_layers).__name__}"
+        )
     recorded: list[dict[str, tuple[int, ...]]] = []
     for index, saved in enumerate(saved_layers):
         weights = saved.get("weights", []) if isinstance(saved, dict) else None
@@ -329,54 +393,65 @@ def _check_before_building(path: str, cls: type, model_config: Any, saved_layers
             value = _array(path, arrays, entry, f"{saved.get('name')}/{entry.get('key')}")
             shapes[entry.get("key")] = value.shape
         recorded.append(shapes)
-    if not (isinstance(cls, type) and issubclass(cls, Sequential)) \
-            or not isinstance(model_config, dict) or not isinstance(model_config.get("layers"),
-                                                                     list):
+    if (
+        not (isinstance(cls, type) and issubclass(cls, Sequential))
+        or not isinstance(model_config, dict)
+        or not isinstance(model_config.get("layers"), list)
+    ):
         return
     specs = model_config["layers"]
     if len(specs) != len(saved_layers):
-        raise ModelFileError(f"{path}: the model config lists {len(specs)} layers but the file "
-                             f"holds weights for {len(saved_layers)}")
+        raise ModelFileError(
+            f"{path}: the model config lists {len(specs)} layers but the file "
+            f"holds weights for {len(saved_layers)}"
+        )
     try:
         build_shape = model_config.get("build_input_shape")
         first = saved_layers[0].get("input_shape") if saved_layers else None
-        if build_shape is not None and first is not None and not _shapes_agree(build_shape,
-                                                                                first):
-            raise ModelFileError(f"{path}: the model's build_input_shape {build_shape} does not "
-                                 f"match its first layer's recorded input shape {first}")
+        if build_shape is not None and first is not None and not _shapes_agree(build_shape, first):
+            raise ModelFileError(
+                f"{path}: the model's build_input_shape {build_shape} does not "
+                f"match its first layer's recorded input shape {first}"
+            )
         input_spec = model_config.get("input_layer")
-        input_shape = (input_spec.get("config", {}).get("input_shape")
-                       if isinstance(input_spec, dict) else None)
-        if input_shape is not None and first is not None and not _shapes_agree(input_shape,
-                                                                                first):
-            raise ModelFileError(f"{path}: the model's Input shape {input_shape} does not "
-                                 f"match its first layer's recorded input shape {first}")
+        input_shape = (
+            input_spec.get("config", {}).get("input_shape")
+            if isinstance(input_spec, dict)
+            else None
+        )
+        if input_shape is not None and first is not None and not _shapes_agree(input_shape, first):
+            raise ModelFileError(
+                f"{path}: the model's Input shape {input_shape} does not "
+                f"match its first layer's recorded input shape {first}"
+            )
         for index, (spec, saved, shapes) in enumerate(zip(specs, saved_layers, recorded)):
             name = saved.get("name")
             if not isinstance(spec, dict) or spec.get("class_name") != saved.get("class_name"):
                 raise ModelFileError(
                     f"{path}: layer {index} ({name!r}) is a {saved.get('class_name')} in the "
                     f"file's weights but the model config has "
-                    f"{spec.get('class_name') if isinstance(spec, dict) else spec!r:.100}")
+                    f"{spec.get('class_name') if isinstance(spec, dict) else spec!r:.100}"
+                )
             layer_cls = get_layer_class(spec["class_name"])
             config = spec.get("config", {})
             if not isinstance(config, dict):
-                raise ModelFileError(f"{path}: the config of layer {index} ({name!r}) must be "
-                                     f"a JSON object")
+                raise ModelFileError(
+                    f"{path}: the config of layer {index} ({name!r}) must be a JSON object"
+                )
             expected = layer_cls.config_param_shapes(dict(config), saved.get("input_shape"))
             if expected is not None and expected != shapes:
                 raise ModelFileError(
                     f"{path}: layer {index} ({name!r}, {spec['class_name']}): its config implies "
                     f"weight shapes {expected} but the file holds {shapes}: the config or the "
-                    "weights are corrupted")
+                    "weights are corrupted"
+                )
     except ModelFileError:
         raise
     except Exception as exc:  # a malformed config entry, whatever it trips over
-        raise ModelFileError(f"{path}: invalid layer config: {type(exc).__name__}: "
-                             f"{exc}") from exc
+        raise ModelFileError(f"{path}: invalid layer config: {type(exc).__name__}: {exc}") from exc
 
 
-def load_model(filepath: PathLike, custom_objects: Optional[dict[str, type]] = None) -> Model:
+def load_model(filepath: PathLike, custom_objects: dict[str, type] | None = None) -> Model:
     """Rebuild the model saved at ``filepath``: same classes, names, configuration and weights
     (so identical predictions). A trainer checkpoint also restores ``model.trainer`` (loss,
     optimizer with its state, metrics, clipping, epoch count and dropout streams).
@@ -404,21 +479,25 @@ def load_model(filepath: PathLike, custom_objects: Optional[dict[str, type]] = N
     try:
         model = cls.from_config(model_config)
         if len(model.layers) != len(saved_layers):
-            raise ModelFileError(f"{path}: the file describes {len(saved_layers)} layers, the "
-                                 f"{class_name} rebuilt from its config has "
-                                 f"{len(model.layers)}")
+            raise ModelFileError(
+                f"{path}: the file describes {len(saved_layers)} layers, the "
+                f"{class_name} rebuilt from its config has "
+                f"{len(model.layers)}"
+            )
         for layer, saved in zip(model.layers, saved_layers):
             _restore_layer(path, layer, saved, arrays)
             layer.trainable = bool(saved.get("trainable", True))
     except ModelFileError:
         raise
     except Exception as exc:  # MemoryError included: whatever a bad config trips over
-        raise ModelFileError(f"{path}: cannot rebuild the {class_name} from its config: "
-                             f"{type(exc).__name__}: {exc}") from exc
+        raise ModelFileError(
+            f"{path}: cannot rebuild the {class_name} from its config: {type(exc).__name__}: {exc}"
+        ) from exc
     metadata = config.get("metadata") or {}
     if not isinstance(metadata, dict):
-        raise ModelFileError(f"{path}: the model metadata must be a JSON object, got "
-                             f"{type(metadata).__name__}")
+        raise ModelFileError(
+            f"{path}: the model metadata must be a JSON object, got {type(metadata).__name__}"
+        )
     model.metadata = dict(metadata)
     if config.get("trainer"):
         try:
@@ -426,41 +505,51 @@ def load_model(filepath: PathLike, custom_objects: Optional[dict[str, type]] = N
         except ModelFileError:
             raise
         except Exception as exc:  # a malformed trainer entry, whatever it trips over
-            raise ModelFileError(f"{path}: cannot restore the trainer checkpoint: "
-                                 f"{type(exc).__name__}: {exc}") from exc
+            raise ModelFileError(
+                f"{path}: cannot restore the trainer checkpoint: {type(exc).__name__}: {exc}"
+            ) from exc
     return model
 
 
-def _restore_trainer(path: str, model: Model, spec: dict[str, Any],
-                     arrays: dict[str, np.ndarray]) -> None:
+def _restore_trainer(
+    path: str, model: Model, spec: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> None:
     from .trainer import Trainer
 
     try:
-        trainer = Trainer(model, loss=spec["loss"], optimizer=spec["optimizer"],
-                          metrics=spec.get("metrics", ()), clip_norm=spec.get("clip_norm"),
-                          clip_value=spec.get("clip_value"))
+        trainer = Trainer(
+            model,
+            loss=spec["loss"],
+            optimizer=spec["optimizer"],
+            metrics=spec.get("metrics", ()),
+            clip_norm=spec.get("clip_norm"),
+            clip_value=spec.get("clip_value"),
+        )
         trainer.epoch = int(spec.get("epoch", 0))
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFileError(f"{path}: cannot rebuild the trainer from its config: {exc}") from exc
     entries = spec.get("optimizer_state", [])
-    if not isinstance(entries, list) or not all(isinstance(e, dict) and isinstance(
-            e.get("key"), str) for e in entries):
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("key"), str) for e in entries
+    ):
         raise ModelFileError(f"{path}: malformed optimizer state entries")
-    state = {e["key"]: _array(path, arrays, e, f"optimizer state {e['key']!r}")
-             for e in entries}
-    unknown = sorted({key.partition("/")[2] for key in state if key != "iterations"}
-                     - set(model.params))
+    state = {e["key"]: _array(path, arrays, e, f"optimizer state {e['key']!r}") for e in entries}
+    unknown = sorted(
+        {key.partition("/")[2] for key in state if key != "iterations"} - set(model.params)
+    )
     if unknown:
-        raise ModelFileError(f"{path}: optimizer state for parameters the model does not have: "
-                             f"{unknown[:5]}")
+        raise ModelFileError(
+            f"{path}: optimizer state for parameters the model does not have: {unknown[:5]}"
+        )
     try:
         trainer.optimizer.set_state(state)
     except ValueError as exc:
         raise ModelFileError(f"{path}: optimizer state does not fit the optimizer: {exc}") from exc
     rng_states = spec.get("rng_states", {})
     if not isinstance(rng_states, dict):
-        raise ModelFileError(f"{path}: rng_states must be a JSON object, got "
-                             f"{type(rng_states).__name__}")
+        raise ModelFileError(
+            f"{path}: rng_states must be a JSON object, got {type(rng_states).__name__}"
+        )
     # The layers a checkpoint may hold streams for, keyed as _rng_states writes them.
     streams = {}
     for index, top in enumerate(model.layers):
@@ -470,10 +559,14 @@ def _restore_trainer(path: str, model: Model, spec: dict[str, Any],
     for key, rng_state in rng_states.items():
         layer = streams.get(key)
         if layer is None:
-            raise ModelFileError(f"{path}: random stream {key!r} names no layer of the model "
-                                 f"that draws random numbers (those: {sorted(streams)})")
+            raise ModelFileError(
+                f"{path}: random stream {key!r} names no layer of the model "
+                f"that draws random numbers (those: {sorted(streams)})"
+            )
         try:
             layer.rng.bit_generator.state = rng_state
         except Exception as exc:
-            raise ModelFileError(f"{path}: cannot restore the random stream of layer "
-                                 f"{layer.name!r}: {type(exc).__name__}: {exc}") from exc
+            raise ModelFileError(
+                f"{path}: cannot restore the random stream of layer "
+                f"{layer.name!r}: {type(exc).__name__}: {exc}"
+            ) from exc

@@ -16,7 +16,7 @@ from_logits=False**: with a sigmoid/softmax output layer, pass ``from_logits=Fal
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +24,16 @@ from ._lengths import check_lengths
 from ._registry import Configurable, Registry, class_and_config
 from .activations import log_softmax, sigmoid, softmax
 
-__all__ = ["Loss", "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy",
-           "SparseCategoricalCrossentropy", "CategoricalCrossentropy", "get", "step_mask"]
+__all__ = [
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "Loss",
+    "MeanAbsoluteError",
+    "MeanSquaredError",
+    "SparseCategoricalCrossentropy",
+    "get",
+    "step_mask",
+]
 
 _EPSILON = 1e-7  # Keras's backend epsilon: probability clipping when from_logits=False
 
@@ -37,7 +45,7 @@ def _float(a: Any) -> np.ndarray:
     return a
 
 
-def step_mask(lengths: Optional[np.ndarray], n: int, t: int) -> Optional[np.ndarray]:
+def step_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray | None:
     """Boolean ``(N, T)`` mask of valid steps (``t < lengths[i]``), or None without lengths."""
     lens = check_lengths(lengths, n, t)
     return None if lens is None else np.arange(t) < lens[:, None]
@@ -50,14 +58,16 @@ class Loss(Configurable):
     name: str = ""
 
     def __init__(self) -> None:
-        self._grad: Optional[np.ndarray] = None
+        self._grad: np.ndarray | None = None
 
-    def __call__(self, y_pred: np.ndarray, y_true: np.ndarray,
-                 lengths: Optional[np.ndarray] = None) -> float:
+    def __call__(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None = None
+    ) -> float:
         return self.forward(y_pred, y_true, lengths)
 
-    def forward(self, y_pred: np.ndarray, y_true: np.ndarray,
-                lengths: Optional[np.ndarray] = None) -> float:
+    def forward(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None = None
+    ) -> float:
         """Mean loss; keeps what :meth:`backward` needs."""
         y_pred = _float(y_pred)
         y_true = self._check_targets(y_pred, np.asarray(y_true))
@@ -67,8 +77,10 @@ class Loss(Configurable):
         mask = None
         if lengths is not None:
             if y_pred.ndim < 3:
-                raise ValueError(f"lengths mask the time axis of a (N, T, ...) y_pred, but y_pred "
-                                 f"has shape {y_pred.shape} (no time axis)")
+                raise ValueError(
+                    f"lengths mask the time axis of a (N, T, ...) y_pred, but y_pred "
+                    f"has shape {y_pred.shape} (no time axis)"
+                )
             mask = step_mask(lengths, y_pred.shape[0], y_pred.shape[1])
         if mask is not None:
             # Broadcast the (N, T) step mask over the remaining axes of per_item / grad.
@@ -95,8 +107,10 @@ class Loss(Configurable):
         if y_true.shape != y_pred.shape:
             if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
                 return y_true.reshape(y_pred.shape)
-            raise ValueError(f"{type(self).__name__}: y_pred has shape {y_pred.shape} but "
-                             f"y_true has shape {y_true.shape}; they must match")
+            raise ValueError(
+                f"{type(self).__name__}: y_pred has shape {y_pred.shape} but "
+                f"y_true has shape {y_true.shape}; they must match"
+            )
         return y_true
 
     def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,11 +168,13 @@ class BinaryCrossentropy(Loss):
 
 def _class_ids(y_pred: np.ndarray, y_true: np.ndarray, owner: str) -> np.ndarray:
     """Validate integer class targets of shape ``y_pred.shape[:-1]`` (or with a trailing 1)."""
-    if y_true.shape == y_pred.shape[:-1] + (1,) and y_pred.ndim >= 2:
+    if y_true.shape == (*y_pred.shape[:-1], 1) and y_pred.ndim >= 2:
         y_true = y_true.reshape(y_pred.shape[:-1])
     if y_true.shape != y_pred.shape[:-1]:
-        raise ValueError(f"{owner}: y_pred has shape {y_pred.shape} (…, classes) so y_true must "
-                         f"have shape {y_pred.shape[:-1]} (class ids), got {y_true.shape}")
+        raise ValueError(
+            f"{owner}: y_pred has shape {y_pred.shape} (…, classes) so y_true must "
+            f"have shape {y_pred.shape[:-1]} (class ids), got {y_true.shape}"
+        )
     if y_true.dtype.kind == "f":
         if np.any(y_true != np.round(y_true)):
             raise ValueError(f"{owner}: y_true must hold integer class ids, got fractions")
@@ -167,8 +183,10 @@ def _class_ids(y_pred: np.ndarray, y_true: np.ndarray, owner: str) -> np.ndarray
     ids = y_true.astype(np.int64)
     c = y_pred.shape[-1]
     if ids.size and (ids.min() < 0 or ids.max() >= c):
-        raise ValueError(f"{owner}: class ids must lie in [0, {c}) for {c} classes, got values in "
-                         f"[{ids.min()}, {ids.max()}]")
+        raise ValueError(
+            f"{owner}: class ids must lie in [0, {c}) for {c} classes, got values in "
+            f"[{ids.min()}, {ids.max()}]"
+        )
     return ids
 
 
@@ -191,8 +209,10 @@ class SparseCategoricalCrossentropy(Loss):
 
     def _check_targets(self, y_pred, y_true):
         if y_pred.ndim < 2:
-            raise ValueError(f"{type(self).__name__}: y_pred must have a class axis, (N, C) or "
-                             f"(N, T, C), got shape {y_pred.shape}")
+            raise ValueError(
+                f"{type(self).__name__}: y_pred must have a class axis, (N, C) or "
+                f"(N, T, C), got shape {y_pred.shape}"
+            )
         return _class_ids(y_pred, y_true, type(self).__name__)
 
     def _compute(self, y_pred, y_true):
@@ -222,9 +242,11 @@ class CategoricalCrossentropy(Loss):
 
     def _check_targets(self, y_pred, y_true):
         if y_pred.ndim < 2 or y_true.shape != y_pred.shape:
-            raise ValueError(f"{type(self).__name__}: y_pred has shape {y_pred.shape} and y_true "
-                             f"has shape {y_true.shape}; both must be (N, C) or (N, T, C) "
-                             "(one-hot targets; use SparseCategoricalCrossentropy for class ids)")
+            raise ValueError(
+                f"{type(self).__name__}: y_pred has shape {y_pred.shape} and y_true "
+                f"has shape {y_true.shape}; both must be (N, C) or (N, T, C) "
+                "(one-hot targets; use SparseCategoricalCrossentropy for class ids)"
+            )
         return y_true
 
     def _compute(self, y_pred, y_true):
@@ -252,16 +274,19 @@ def _probability_ce(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
 
 
 _BY_NAME: dict[str, Any] = {
-    "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError,
-    "mae": MeanAbsoluteError, "mean_absolute_error": MeanAbsoluteError,
-    "binary_crossentropy": BinaryCrossentropy, "bce": BinaryCrossentropy,
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "categorical_crossentropy": CategoricalCrossentropy,
 }
 _REGISTRY = Registry("loss", Loss, _BY_NAME, expected="a name or a Loss")
 
 
-def get(identifier: Union[str, Loss, type, dict]) -> Loss:
+def get(identifier: str | Loss | type | dict) -> Loss:
     """A loss from a Keras name (``"mse"``, ``"mean_squared_error"``, ``"mae"``,
     ``"mean_absolute_error"``, ``"binary_crossentropy"``, ``"sparse_categorical_crossentropy"``,
     ``"categorical_crossentropy"``), a class name (``"MeanSquaredError"``), a

@@ -11,15 +11,21 @@ count, as in :mod:`rnnkit.losses`.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
 from ._registry import Registry
 from .losses import MeanAbsoluteError, MeanSquaredError, SparseCategoricalCrossentropy, step_mask
 
-__all__ = ["Metric", "Accuracy", "Perplexity", "MeanAbsoluteErrorMetric", "MeanSquaredErrorMetric",
-           "get"]
+__all__ = [
+    "Accuracy",
+    "MeanAbsoluteErrorMetric",
+    "MeanSquaredErrorMetric",
+    "Metric",
+    "Perplexity",
+    "get",
+]
 
 
 class Metric:
@@ -35,8 +41,9 @@ class Metric:
         self._sum = 0.0
         self._count = 0
 
-    def update_state(self, y_pred: np.ndarray, y_true: np.ndarray,
-                     lengths: Optional[np.ndarray] = None) -> None:
+    def update_state(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None = None
+    ) -> None:
         """Add one batch."""
         s, c = self._sum_count(np.asarray(y_pred), np.asarray(y_true), lengths)
         self._sum += s
@@ -46,28 +53,32 @@ class Metric:
         """The metric over every batch since the last reset (0.0 before any)."""
         return self._finish(self._sum, self._count)
 
-    def __call__(self, y_pred: np.ndarray, y_true: np.ndarray,
-                 lengths: Optional[np.ndarray] = None) -> float:
+    def __call__(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None = None
+    ) -> float:
         """The metric of one batch (does not touch the accumulated state)."""
         return self._finish(*self._sum_count(np.asarray(y_pred), np.asarray(y_true), lengths))
 
     def _finish(self, total: float, count: int) -> float:
         return total / count if count else 0.0
 
-    def _sum_count(self, y_pred: np.ndarray, y_true: np.ndarray,
-                   lengths: Optional[np.ndarray]) -> tuple[float, int]:
+    def _sum_count(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None
+    ) -> tuple[float, int]:
         raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
-def _valid(y_pred: np.ndarray, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+def _valid(y_pred: np.ndarray, lengths: np.ndarray | None) -> np.ndarray | None:
     if lengths is None:
         return None
     if y_pred.ndim < 3:
-        raise ValueError(f"lengths mask the time axis of a (N, T, ...) y_pred, but y_pred has "
-                         f"shape {y_pred.shape} (no time axis)")
+        raise ValueError(
+            f"lengths mask the time axis of a (N, T, ...) y_pred, but y_pred has "
+            f"shape {y_pred.shape} (no time axis)"
+        )
     return step_mask(lengths, y_pred.shape[0], y_pred.shape[1])
 
 
@@ -92,12 +103,14 @@ class Accuracy(Metric):
         valid = _valid(y_pred, lengths)
         multi_class = y_pred.ndim >= 2 and y_pred.shape[-1] > 1  # a 1-D y_pred is binary
         if multi_class and y_true.shape != y_pred.shape:
-            if y_true.shape == y_pred.shape[:-1] + (1,):
+            if y_true.shape == (*y_pred.shape[:-1], 1):
                 y_true = y_true.reshape(y_pred.shape[:-1])
             if y_true.shape != y_pred.shape[:-1]:
-                raise ValueError(f"accuracy: y_pred has shape {y_pred.shape} but y_true has "
-                                 f"shape {y_true.shape}; expected class ids of shape "
-                                 f"{y_pred.shape[:-1]} or one-hot of shape {y_pred.shape}")
+                raise ValueError(
+                    f"accuracy: y_pred has shape {y_pred.shape} but y_true has "
+                    f"shape {y_true.shape}; expected class ids of shape "
+                    f"{y_pred.shape[:-1]} or one-hot of shape {y_pred.shape}"
+                )
             correct = np.argmax(y_pred, axis=-1) == y_true
         elif multi_class:
             correct = np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)
@@ -106,12 +119,14 @@ class Accuracy(Metric):
                 if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
                     y_true = y_true.reshape(y_pred.shape)
                 else:
-                    raise ValueError(f"accuracy: y_pred has shape {y_pred.shape} but y_true "
-                                     f"has shape {y_true.shape}")
+                    raise ValueError(
+                        f"accuracy: y_pred has shape {y_pred.shape} but y_true "
+                        f"has shape {y_true.shape}"
+                    )
             correct = (y_pred > self.threshold) == (y_true > 0.5)
         if valid is not None:
             if correct.ndim > 2:  # e.g. (N, T, 1) binary: one decision per step
-                correct = correct.reshape(correct.shape[:2] + (-1,)).all(axis=-1)
+                correct = correct.reshape((*correct.shape[:2], -1)).all(axis=-1)
             return float(np.sum(correct & valid)), int(valid.sum())
         return float(np.sum(correct)), int(correct.size)
 
@@ -170,18 +185,21 @@ class MeanSquaredErrorMetric(_LossMetric):
 
 
 _BY_NAME: dict[str, Any] = {
-    "accuracy": Accuracy, "acc": Accuracy,
-    "perplexity": Perplexity, "ppl": Perplexity,
-    "mae": MeanAbsoluteErrorMetric, "mean_absolute_error": MeanAbsoluteErrorMetric,
-    "mse": MeanSquaredErrorMetric, "mean_squared_error": MeanSquaredErrorMetric,
+    "accuracy": Accuracy,
+    "acc": Accuracy,
+    "perplexity": Perplexity,
+    "ppl": Perplexity,
+    "mae": MeanAbsoluteErrorMetric,
+    "mean_absolute_error": MeanAbsoluteErrorMetric,
+    "mse": MeanSquaredErrorMetric,
+    "mean_squared_error": MeanSquaredErrorMetric,
 }
 
 # Metrics are chosen by name only (compile(metrics=[...])): no class names, no dicts.
-_REGISTRY = Registry("metric", Metric, _BY_NAME, expected="a name or a Metric",
-                     by_class_name=False)
+_REGISTRY = Registry("metric", Metric, _BY_NAME, expected="a name or a Metric", by_class_name=False)
 
 
-def get(identifier: Union[str, Metric]) -> Metric:
+def get(identifier: str | Metric) -> Metric:
     """A fresh metric from ``"accuracy"``/``"acc"``, ``"perplexity"``/``"ppl"``,
     ``"mae"``/``"mean_absolute_error"``, ``"mse"``/``"mean_squared_error"``, or a Metric
     (returned as is)."""

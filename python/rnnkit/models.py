@@ -54,7 +54,8 @@ from __future__ import annotations
 
 import itertools
 import os
-from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence, Union
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -64,25 +65,27 @@ if TYPE_CHECKING:
     from .callbacks import Callback, History
     from .trainer import Trainer
 
-__all__ = ["Model", "Sequential", "load_model", "get_model_class"]
+__all__ = ["Model", "Sequential", "get_model_class", "load_model"]
 
 _model_counter = itertools.count(1)
 
 # Model subclasses by class name, filled by Model.__init_subclass__ (as layers do), so that
 # load_model can rebuild a custom model from its saved class name.
-_MODEL_CLASSES: dict[str, type["Model"]] = {}
+_MODEL_CLASSES: dict[str, type[Model]] = {}
 
-Inputs = Union[np.ndarray, Sequence[np.ndarray]]
+Inputs = np.ndarray | Sequence[np.ndarray]
 
 
-def get_model_class(class_name: str) -> type["Model"]:
+def get_model_class(class_name: str) -> type[Model]:
     """The registered Model subclass called ``class_name`` (ValueError naming the known ones)."""
     try:
         return _MODEL_CLASSES[class_name]
     except KeyError:
         known = ", ".join(sorted(_MODEL_CLASSES))
-        raise ValueError(f"unknown model class {class_name!r}; known: {known} (define the class "
-                         "before loading, or pass custom_objects={name: cls})") from None
+        raise ValueError(
+            f"unknown model class {class_name!r}; known: {known} (define the class "
+            "before loading, or pass custom_objects={name: cls})"
+        ) from None
 
 
 def num_samples(x: Inputs) -> int:
@@ -90,13 +93,14 @@ def num_samples(x: Inputs) -> int:
     if isinstance(x, (list, tuple)):
         sizes = {len(a) for a in x}
         if len(sizes) != 1:
-            raise ValueError("all inputs must have the same number of samples, got "
-                             f"{sorted(sizes)}")
+            raise ValueError(
+                f"all inputs must have the same number of samples, got {sorted(sizes)}"
+            )
         return sizes.pop()
     return len(x)
 
 
-def take(x: Inputs, index: Union[slice, np.ndarray]) -> Inputs:
+def take(x: Inputs, index: slice | np.ndarray) -> Inputs:
     """Rows ``index`` of ``x`` (an array or a list/tuple of arrays)."""
     if isinstance(x, (list, tuple)):
         return type(x)(np.asarray(a)[index] for a in x)
@@ -129,30 +133,35 @@ class Model:
         super().__init_subclass__(**kwargs)
         _MODEL_CLASSES[cls.__name__] = cls
 
-    def __init__(self, name: Optional[str] = None) -> None:
+    def __init__(self, name: str | None = None) -> None:
         object.__setattr__(self, "_layers", [])
         self.name = name or f"{_snake_case(type(self).__name__)}_{next(_model_counter)}"
-        self.trainer: Optional["Trainer"] = None
-        self.history: Optional["History"] = None
+        self.trainer: Trainer | None = None
+        self.history: History | None = None
         # JSON-serialisable extras that travel with a saved model (e.g. a char vocabulary).
         self.metadata: dict[str, Any] = {}
         self.stop_training = False
 
     def __setattr__(self, key: str, value: Any) -> None:
-        if isinstance(value, Layer) or (isinstance(value, (list, tuple)) and value
-                                        and all(isinstance(v, Layer) for v in value)):
+        if isinstance(value, Layer) or (
+            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
+        ):
             if "_layers" not in self.__dict__:
-                raise RuntimeError(f"{type(self).__name__}: call super().__init__() before "
-                                   f"assigning layers (self.{key} = ...)")
-            for layer in (value if isinstance(value, (list, tuple)) else [value]):
+                raise RuntimeError(
+                    f"{type(self).__name__}: call super().__init__() before "
+                    f"assigning layers (self.{key} = ...)"
+                )
+            for layer in value if isinstance(value, (list, tuple)) else [value]:
                 if not any(layer is known for known in self._layers):
                     self._track(layer)
         object.__setattr__(self, key, value)
 
     def _track(self, layer: Layer) -> None:
         if any(layer.name == known.name for known in self._layers):
-            raise ValueError(f"model {self.name!r} already has a layer named {layer.name!r}; "
-                             "layer names must be unique within a model (they key params)")
+            raise ValueError(
+                f"model {self.name!r} already has a layer named {layer.name!r}; "
+                "layer names must be unique within a model (they key params)"
+            )
         self._layers.append(layer)
 
     # -- structure ----------------------------------------------------------------------------
@@ -161,15 +170,17 @@ class Model:
         """The model's layers, in order (a copy of the list; the layers themselves)."""
         return list(self._layers)
 
-    def get_layer(self, name: Optional[str] = None, index: Optional[int] = None) -> Layer:
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """A layer by name or by index (Keras's ``get_layer``)."""
         if index is not None:
             return self._layers[index]
         for layer in self._layers:
             if layer.name == name:
                 return layer
-        raise ValueError(f"no layer named {name!r} in model {self.name!r}; layers: "
-                         f"{[layer.name for layer in self._layers]}")
+        raise ValueError(
+            f"no layer named {name!r} in model {self.name!r}; layers: "
+            f"{[layer.name for layer in self._layers]}"
+        )
 
     @property
     def built(self) -> bool:
@@ -184,26 +195,40 @@ class Model:
     @property
     def params(self) -> dict[str, np.ndarray]:
         """``"layer_name/key" -> array``: the layers' own parameter arrays (not copies)."""
-        return {f"{layer.name}/{key}": value
-                for layer in self._layers for key, value in layer.params.items()}
+        return {
+            f"{layer.name}/{key}": value
+            for layer in self._layers
+            for key, value in layer.params.items()
+        }
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
         """``"layer_name/key" -> array``: the layers' gradient arrays, keys as :attr:`params`."""
-        return {f"{layer.name}/{key}": value
-                for layer in self._layers for key, value in layer.grads.items()}
+        return {
+            f"{layer.name}/{key}": value
+            for layer in self._layers
+            for key, value in layer.grads.items()
+        }
 
     @property
     def trainable_params(self) -> dict[str, np.ndarray]:
         """:attr:`params` of the layers whose ``trainable`` is True (what the Trainer updates)."""
-        return {f"{layer.name}/{key}": value for layer in self._layers if layer.trainable
-                for key, value in layer.params.items()}
+        return {
+            f"{layer.name}/{key}": value
+            for layer in self._layers
+            if layer.trainable
+            for key, value in layer.params.items()
+        }
 
     @property
     def trainable_grads(self) -> dict[str, np.ndarray]:
         """:attr:`grads` matching :attr:`trainable_params`."""
-        return {f"{layer.name}/{key}": value for layer in self._layers if layer.trainable
-                for key, value in layer.grads.items()}
+        return {
+            f"{layer.name}/{key}": value
+            for layer in self._layers
+            if layer.trainable
+            for key, value in layer.grads.items()
+        }
 
     def count_params(self) -> int:
         """Number of scalar parameters."""
@@ -223,8 +248,9 @@ class Model:
         weights = list(weights)
         expected = sum(len(layer.params) for layer in self._layers)
         if len(weights) != expected:
-            raise ValueError(f"model {self.name!r} has {expected} weight arrays, "
-                             f"got {len(weights)}")
+            raise ValueError(
+                f"model {self.name!r} has {expected} weight arrays, got {len(weights)}"
+            )
         for layer in self._layers:
             count = len(layer.params)
             layer.set_weights(weights[:count])
@@ -240,28 +266,32 @@ class Model:
     reset_state = reset_states
 
     # -- computation --------------------------------------------------------------------------
-    def forward(self, x: Inputs, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> Any:
+    def forward(self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None) -> Any:
         """The model's output for a batch ``x``; keeps what :meth:`backward` needs."""
-        raise NotImplementedError(f"{type(self).__name__} must implement forward(x, training, "
-                                  "lengths)")
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement forward(x, training, lengths)"
+        )
 
     def backward(self, dy: Any) -> Any:
         """Backpropagate ``dy`` (gradient of the output); overwrite every layer's ``grads`` and
         return the gradient of the input (None for integer inputs or when not needed)."""
         raise NotImplementedError(f"{type(self).__name__} must implement backward(dy)")
 
-    def __call__(self, x: Inputs, training: bool = False,
-                 lengths: Optional[np.ndarray] = None) -> Any:
+    def __call__(self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None) -> Any:
         return self.forward(x, training=training, lengths=lengths)
 
-    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         """The sequence mask of the output after the last :meth:`forward` with ``lengths``
         (used by the Trainer to mask the loss). Default: the input mask passes through."""
         return lengths
 
-    def predict(self, x: Inputs, batch_size: Optional[int] = None, verbose: int = 0,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def predict(
+        self,
+        x: Inputs,
+        batch_size: int | None = None,
+        verbose: int = 0,
+        lengths: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Outputs for ``x`` computed in batches of ``batch_size`` (None: 32, as Keras), with
         ``training=False``; returns one array (rows in input order)."""
         batch_size = 32 if batch_size is None else int(batch_size)
@@ -280,9 +310,14 @@ class Model:
         return np.concatenate(outputs)
 
     # -- Keras-familiar training surface ------------------------------------------------------
-    def compile(self, optimizer: Any = "rmsprop", loss: Any = None,
-                metrics: Optional[Sequence[Any]] = None, clip_norm: Optional[float] = None,
-                clip_value: Optional[float] = None) -> None:
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Sequence[Any] | None = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
         """Attach a loss, an optimizer and metrics (Keras's ``compile``; the optimizer defaults
         to ``"rmsprop"`` as in Keras). Strings get Keras defaults (``"sgd"``: lr 0.01,
         ``"adam"``: lr 0.001); any :class:`rnnkit.optimizers.Optimizer` or
@@ -294,8 +329,14 @@ class Model:
 
         loss = self._keras_loss(loss)
         metrics = [self._keras_metric(m) for m in metrics or ()]
-        self.trainer = Trainer(self, loss=loss, optimizer=optimizer, metrics=metrics,
-                               clip_norm=clip_norm, clip_value=clip_value)
+        self.trainer = Trainer(
+            self,
+            loss=loss,
+            optimizer=optimizer,
+            metrics=metrics,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+        )
 
     def _keras_loss(self, loss: Any) -> Any:
         """A cross-entropy named by string after a sigmoid/softmax output takes probabilities,
@@ -306,8 +347,7 @@ class Model:
         if not isinstance(loss, str):
             return loss
         resolved = losses.get(loss)
-        if hasattr(resolved, "from_logits") and self._output_activation() in ("sigmoid",
-                                                                               "softmax"):
+        if hasattr(resolved, "from_logits") and self._output_activation() in ("sigmoid", "softmax"):
             resolved = type(resolved)(from_logits=False)
         return resolved
 
@@ -326,7 +366,7 @@ class Model:
             return metrics.Perplexity(from_logits=False)
         return resolved
 
-    def _output_activation(self) -> Optional[str]:
+    def _output_activation(self) -> str | None:
         """Name of the element-wise activation the model's last layer applies, if any."""
         layers = self.layers
         if not layers:
@@ -337,56 +377,77 @@ class Model:
         name = getattr(activation, "name", activation)
         return name if isinstance(name, str) else None
 
-    def _require_trainer(self) -> "Trainer":
+    def _require_trainer(self) -> Trainer:
         if self.trainer is None:
-            raise RuntimeError("You must compile your model before training/testing. "
-                               "Use `model.compile(optimizer, loss)`.")
+            raise RuntimeError(
+                "You must compile your model before training/testing. "
+                "Use `model.compile(optimizer, loss)`."
+            )
         return self.trainer
 
     def fit(
         self,
         x: Inputs = None,
         y: Any = None,
-        batch_size: Optional[int] = None,
+        batch_size: int | None = None,
         epochs: int = 1,
-        verbose: Union[int, str] = "auto",
-        callbacks: Optional[Sequence["Callback"]] = None,
+        verbose: int | str = "auto",
+        callbacks: Sequence[Callback] | None = None,
         validation_split: float = 0.0,
-        validation_data: Optional[tuple] = None,
+        validation_data: tuple | None = None,
         shuffle: bool = True,
         initial_epoch: int = 0,
-        validation_batch_size: Optional[int] = None,
-        seed: Optional[int] = None,
-        lengths: Optional[np.ndarray] = None,
-        tbptt: Optional[int] = None,
-    ) -> "History":
+        validation_batch_size: int | None = None,
+        seed: int | None = None,
+        lengths: np.ndarray | None = None,
+        tbptt: int | None = None,
+    ) -> History:
         """Train (Keras's ``fit``; the same engine as :meth:`Trainer.fit`). ``batch_size``
         None means 32; ``verbose="auto"`` means 1. Beyond Keras: ``seed`` (shuffling),
         ``lengths`` (sequence mask), ``tbptt`` (truncated BPTT window). Returns the History,
         whose ``history["loss"]`` has one mean loss per epoch."""
         return self._require_trainer().fit(
-            x, y, epochs=epochs, batch_size=32 if batch_size is None else batch_size,
-            shuffle=shuffle, validation_data=validation_data,
-            validation_split=validation_split, callbacks=callbacks or (),
-            verbose=1 if verbose == "auto" else int(verbose), seed=seed, lengths=lengths,
-            tbptt=tbptt, initial_epoch=initial_epoch,
-            validation_batch_size=validation_batch_size)
+            x,
+            y,
+            epochs=epochs,
+            batch_size=32 if batch_size is None else batch_size,
+            shuffle=shuffle,
+            validation_data=validation_data,
+            validation_split=validation_split,
+            callbacks=callbacks or (),
+            verbose=1 if verbose == "auto" else int(verbose),
+            seed=seed,
+            lengths=lengths,
+            tbptt=tbptt,
+            initial_epoch=initial_epoch,
+            validation_batch_size=validation_batch_size,
+        )
 
-    def evaluate(self, x: Inputs = None, y: Any = None, batch_size: Optional[int] = None,
-                 verbose: Union[int, str] = "auto", lengths: Optional[np.ndarray] = None,
-                 return_dict: bool = False) -> Union[float, list[float], dict[str, float]]:
+    def evaluate(
+        self,
+        x: Inputs = None,
+        y: Any = None,
+        batch_size: int | None = None,
+        verbose: int | str = "auto",
+        lengths: np.ndarray | None = None,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) on ``(x, y)`` with ``training=False``, as Keras returns them: the
         loss alone without metrics, else ``[loss, metric1, ...]``; or a dict."""
         trainer = self._require_trainer()
-        logs = trainer.evaluate(x, y, batch_size=32 if batch_size is None else batch_size,
-                                verbose=1 if verbose == "auto" else int(verbose),
-                                lengths=lengths)
+        logs = trainer.evaluate(
+            x,
+            y,
+            batch_size=32 if batch_size is None else batch_size,
+            verbose=1 if verbose == "auto" else int(verbose),
+            lengths=lengths,
+        )
         if return_dict:
             return logs
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def save(self, filepath: Union[str, os.PathLike]) -> str:
+    def save(self, filepath: str | os.PathLike) -> str:
         """Write the model (config + weights, plus the compiled trainer's optimizer state when
         compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.io`. Returns the path."""
         from . import io
@@ -402,7 +463,7 @@ class Model:
         return {"name": self.name}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Model":
+    def from_config(cls, config: dict[str, Any]) -> Model:
         return cls(**config)
 
     # -- display ------------------------------------------------------------------------------
@@ -419,16 +480,21 @@ class Model:
             shapes.append(shape)
         return shapes
 
-    def summary(self, line_length: Optional[int] = None,
-                print_fn: Optional[Callable[[str], Any]] = print) -> str:
+    def summary(
+        self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = print
+    ) -> str:
         """Print (with ``print_fn``; None: do not print) and return a Keras-like table of the
         layers, their output shapes (batch axis shown as None) and parameter counts.
         ``line_length``: total width (None: fit the longest entries)."""
         rows = [("Layer (type)", "Output Shape", "Param #")]
         for layer, shape in zip(self._layers, self._output_shapes()):
-            rows.append((f"{layer.name} ({type(layer).__name__})",
-                         "?" if shape is None else _shape_text(shape),
-                         f"{layer.count_params():,}" if layer.built else "0 (unbuilt)"))
+            rows.append(
+                (
+                    f"{layer.name} ({type(layer).__name__})",
+                    "?" if shape is None else _shape_text(shape),
+                    f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
+                )
+            )
         widths = [max(len(row[i]) for row in rows) + 3 for i in range(2)]
         width = sum(widths) + max(len(row[2]) for row in rows)
         if line_length is not None and line_length > width:
@@ -445,9 +511,13 @@ class Model:
             lines.append(fmt(row))
             if i < len(rows) - 2:
                 lines.append("_" * width)
-        lines += ["=" * width, f"Total params: {total:,}",
-                  f"Trainable params: {trainable:,}",
-                  f"Non-trainable params: {total - trainable:,}", "_" * width]
+        lines += [
+            "=" * width,
+            f"Total params: {total:,}",
+            f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}",
+            "_" * width,
+        ]
         text = "\n".join(lines)
         if print_fn is not None:
             print_fn(text)
@@ -472,12 +542,11 @@ class Sequential(Model):
     Sequence masks (``lengths``) flow through the layers' ``output_lengths``.
     """
 
-    def __init__(self, layers: Optional[Sequence[Layer]] = None,
-                 name: Optional[str] = None) -> None:
+    def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
         super().__init__(name=name)
-        self._build_input_shape: Optional[Shape] = None
-        self._lengths_out: Optional[np.ndarray] = None
-        self.input_layer: Optional[Layer] = None  # a leading Input, if any
+        self._build_input_shape: Shape | None = None
+        self._lengths_out: np.ndarray | None = None
+        self.input_layer: Layer | None = None  # a leading Input, if any
         for layer in layers or ():
             self.add(layer)
 
@@ -488,9 +557,11 @@ class Sequential(Model):
             raise TypeError(f"Sequential.add expects an rnnkit Layer, got {type(layer).__name__}")
         if layer.is_input_layer:
             if self._layers or self.input_layer is not None:
-                raise ValueError(f"an Input ({layer.name!r}) can only be the first layer of a "
-                                 f"Sequential model; model {self.name!r} already has "
-                                 f"{'an Input' if self.input_layer is not None else 'layers'}")
+                raise ValueError(
+                    f"an Input ({layer.name!r}) can only be the first layer of a "
+                    f"Sequential model; model {self.name!r} already has "
+                    f"{'an Input' if self.input_layer is not None else 'layers'}"
+                )
             # object.__setattr__: a Layer attribute would be tracked in ``layers``.
             object.__setattr__(self, "input_layer", layer)
             self._build_input_shape = tuple(layer.input_shape)
@@ -499,11 +570,14 @@ class Sequential(Model):
         if len(self._layers) == 1 and layer.input_shape is not None:
             if self._build_input_shape is None:
                 self._build_input_shape = tuple(layer.input_shape)
-            elif self.input_layer is not None \
-                    and not self.input_layer.compatible(layer.input_shape):
+            elif self.input_layer is not None and not self.input_layer.compatible(
+                layer.input_shape
+            ):
                 self._layers.pop()
-                raise ValueError(f"layer {layer.name!r} has input_shape {layer.input_shape}, "
-                                 f"but the model's Input has shape {self.input_layer.shape}")
+                raise ValueError(
+                    f"layer {layer.name!r} has input_shape {layer.input_shape}, "
+                    f"but the model's Input has shape {self.input_layer.shape}"
+                )
         try:
             if self._build_input_shape is not None:
                 self.build(self._build_input_shape)
@@ -519,7 +593,7 @@ class Sequential(Model):
             raise TypeError("there are no layers in the model")
         return self._layers.pop()  # an Input stays: it is the model's input, not a layer
 
-    def build(self, input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
+    def build(self, input_shape: Sequence[int | None] | None = None) -> None:
         """Check the stack and build every layer for the per-sample ``input_shape`` (no batch
         axis, e.g. ``(T, D)``; None: the first layer's ``input_shape``)."""
         if input_shape is None:
@@ -527,8 +601,10 @@ class Sequential(Model):
             if input_shape is None and self._layers:
                 input_shape = self._layers[0].input_shape
         if input_shape is None:
-            raise ValueError(f"model {self.name!r} cannot be built: give the first layer an "
-                             "input_shape=(T, D), call build((T, D)), or call the model on data")
+            raise ValueError(
+                f"model {self.name!r} cannot be built: give the first layer an "
+                "input_shape=(T, D), call build((T, D)), or call the model on data"
+            )
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers")
         check_stack(self._layers)
@@ -539,8 +615,9 @@ class Sequential(Model):
             shape = layer.compute_output_shape(shape)
         self._build_input_shape = tuple(input_shape)
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """Run the layers in order; the mask passes through each layer's ``output_lengths``."""
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers")
@@ -554,14 +631,14 @@ class Sequential(Model):
         self._lengths_out = lengths
         return x
 
-    def backward(self, dy: np.ndarray) -> Optional[np.ndarray]:
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
         """Backpropagate through the layers in reverse; returns ``dx`` (None after an
         Embedding: integer inputs have no gradient)."""
         for layer in reversed(self._layers):
             dy = layer.backward(dy)
         return dy
 
-    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         """The output mask of the last forward (after e.g. an Embedding with ``mask_zero``)."""
         return self._lengths_out
 
@@ -574,27 +651,31 @@ class Sequential(Model):
             shapes.append(shape)
         return shapes
 
-    def summary(self, line_length: Optional[int] = None,
-                print_fn: Optional[Callable[[str], Any]] = print) -> str:
+    def summary(
+        self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = print
+    ) -> str:
         if not self.built:
-            raise ValueError(f"model {self.name!r} has not yet been built: give the first layer "
-                             "an input_shape=(T, D), call build((T, D)), or call the model on "
-                             "data first")
+            raise ValueError(
+                f"model {self.name!r} has not yet been built: give the first layer "
+                "an input_shape=(T, D), call build((T, D)), or call the model on "
+                "data first"
+            )
         return super().summary(line_length, print_fn)
 
     def get_config(self) -> dict[str, Any]:
         config = {
             "name": self.name,
             "layers": [serialize_layer(layer) for layer in self._layers],
-            "build_input_shape": (None if self._build_input_shape is None
-                                  else list(self._build_input_shape)),
+            "build_input_shape": (
+                None if self._build_input_shape is None else list(self._build_input_shape)
+            ),
         }
         if self.input_layer is not None:
             config["input_layer"] = serialize_layer(self.input_layer)
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Sequential":
+    def from_config(cls, config: dict[str, Any]) -> Sequential:
         model = cls(name=config.get("name"))
         if config.get("input_layer") is not None:
             model.add(deserialize_layer(config["input_layer"]))
@@ -606,8 +687,7 @@ class Sequential(Model):
         return model
 
 
-def load_model(filepath: Union[str, os.PathLike],
-               custom_objects: Optional[dict[str, type]] = None) -> Model:
+def load_model(filepath: str | os.PathLike, custom_objects: dict[str, type] | None = None) -> Model:
     """Load a model written by ``model.save`` (see :func:`rnnkit.io.load_model`)."""
     from . import io
 

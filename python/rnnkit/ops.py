@@ -12,7 +12,7 @@ is converted to it once. ``rnnkit.reference`` holds the same two functions in pl
 from __future__ import annotations
 
 import operator
-from typing import Literal, NamedTuple, Optional
+from typing import Literal, NamedTuple
 
 import numpy as np
 
@@ -34,9 +34,9 @@ class RNNCache(NamedTuple):
     Wx: np.ndarray
     Wh: np.ndarray
     b: np.ndarray
-    h0: Optional[np.ndarray]
+    h0: np.ndarray | None
     hs: np.ndarray
-    lengths: Optional[np.ndarray]
+    lengths: np.ndarray | None
     activation: str
 
 
@@ -57,8 +57,7 @@ def _require_shape(name: str, array: np.ndarray, expected: tuple, legend: str) -
                 break
         else:
             return
-    raise ValueError(f"{name} must have shape {legend.format(*expected)}, "
-                     f"got {_shape_text(shape)}")
+    raise ValueError(f"{name} must have shape {legend.format(*expected)}, got {_shape_text(shape)}")
 
 
 def _float_input(name: str, value: object, dtype: np.dtype) -> np.ndarray:
@@ -73,8 +72,11 @@ def _float_input(name: str, value: object, dtype: np.dtype) -> np.ndarray:
 
 def _weight_arrays(Wx: object, Wh: object, b: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The weights as C-contiguous arrays of their shared float dtype, or TypeError."""
-    if all(type(w) is np.ndarray and w.flags.c_contiguous for w in (Wx, Wh, b)) and \
-            Wx.dtype == Wh.dtype == b.dtype and Wx.dtype in FLOAT_DTYPES:
+    if (
+        all(type(w) is np.ndarray and w.flags.c_contiguous for w in (Wx, Wh, b))
+        and Wx.dtype == Wh.dtype == b.dtype
+        and Wx.dtype in FLOAT_DTYPES
+    ):
         return Wx, Wh, b  # the common case, without conversion calls
     Wx, Wh, b = (_native_byte_order(np.asarray(w)) for w in (Wx, Wh, b))
     dtype = Wx.dtype
@@ -107,9 +109,9 @@ def rnn_forward(
     Wx: np.ndarray,
     Wh: np.ndarray,
     b: np.ndarray,
-    h0: Optional[np.ndarray] = None,
+    h0: np.ndarray | None = None,
     activation: Activation = "tanh",
-    lengths: Optional[np.ndarray] = None,
+    lengths: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     """Run a vanilla RNN layer over whole sequences.
 
@@ -165,9 +167,9 @@ def _truncate_input(truncate: object, steps: int) -> int:
 
 def rnn_backward(
     cache: RNNCache,
-    dhs: Optional[np.ndarray] = None,
-    dh_last: Optional[np.ndarray] = None,
-    truncate: Optional[int] = None,
+    dhs: np.ndarray | None = None,
+    dh_last: np.ndarray | None = None,
+    truncate: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Backpropagate through a forward pass.
 
@@ -184,7 +186,9 @@ def rnn_backward(
         ``(N, H)`` even when no ``h0`` was given).
     """
     if not isinstance(cache, RNNCache):
-        raise TypeError(f"cache must be the RNNCache rnn_forward returned, got {type(cache).__name__}")
+        raise TypeError(
+            f"cache must be the RNNCache rnn_forward returned, got {type(cache).__name__}"
+        )
     n, t, h = cache.hs.shape
     dtype = cache.Wx.dtype
     if dhs is not None:
@@ -195,7 +199,15 @@ def rnn_backward(
         _require_shape("dh_last", dh_last, (n, h), "(N, H) = ({}, {}) like h_last")
     k = _truncate_input(truncate, t)
     dx, dWx, dWh, db, dh0 = _core.rnn_backward(
-        dhs, dh_last, cache.x, cache.Wx, cache.Wh, cache.h0, cache.hs, cache.lengths,
-        cache.activation, k,
+        dhs,
+        dh_last,
+        cache.x,
+        cache.Wx,
+        cache.Wh,
+        cache.h0,
+        cache.hs,
+        cache.lengths,
+        cache.activation,
+        k,
     )
     return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh0}

@@ -32,27 +32,37 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Optional, Union
+from typing import Any
 
 import numpy as np
 
 from ._registry import Configurable, Registry, class_and_config
 
 __all__ = [
-    "LearningRateSchedule", "StepDecay", "ExponentialDecay",
-    "Optimizer", "SGD", "Adagrad", "RMSprop", "Adam",
-    "clip_by_global_norm", "clip_by_value", "get",
+    "SGD",
+    "Adagrad",
+    "Adam",
+    "ExponentialDecay",
+    "LearningRateSchedule",
+    "Optimizer",
+    "RMSprop",
+    "StepDecay",
+    "clip_by_global_norm",
+    "clip_by_value",
+    "get",
 ]
 
 
 # -- clipping ---------------------------------------------------------------------------------
 
-def _arrays(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]]) -> list[np.ndarray]:
+
+def _arrays(grads: Mapping[str, np.ndarray] | Iterable[np.ndarray]) -> list[np.ndarray]:
     return list(grads.values()) if isinstance(grads, Mapping) else list(grads)
 
 
-def clip_by_global_norm(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]],
-                        max_norm: float) -> float:
+def clip_by_global_norm(
+    grads: Mapping[str, np.ndarray] | Iterable[np.ndarray], max_norm: float
+) -> float:
     """Scale every gradient in place by ``max_norm / (norm + 1e-6)`` when that is below 1,
     where ``norm`` is the L2 norm of all gradients together (PyTorch's ``clip_grad_norm_``,
     DLFS2's ``clip_grads``). Returns ``norm`` (before clipping)."""
@@ -68,8 +78,9 @@ def clip_by_global_norm(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarr
     return norm
 
 
-def clip_by_value(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]],
-                  clip_value: float) -> None:
+def clip_by_value(
+    grads: Mapping[str, np.ndarray] | Iterable[np.ndarray], clip_value: float
+) -> None:
     """Clip every gradient in place to ``[-clip_value, clip_value]`` (min-char-rnn uses 5)."""
     if not clip_value > 0:
         raise ValueError(f"clip_value must be positive, got {clip_value!r}")
@@ -78,6 +89,7 @@ def clip_by_value(grads: Union[Mapping[str, np.ndarray], Iterable[np.ndarray]],
 
 
 # -- learning-rate schedules ------------------------------------------------------------------
+
 
 class LearningRateSchedule(Configurable):
     """A learning rate as a function of the 0-based step count."""
@@ -104,8 +116,11 @@ class StepDecay(LearningRateSchedule):
         return self.initial_learning_rate * self.drop ** (int(step) // self.every)
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate, "drop": self.drop,
-                "every": self.every}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "drop": self.drop,
+            "every": self.every,
+        }
 
 
 class ExponentialDecay(LearningRateSchedule):
@@ -117,8 +132,13 @@ class ExponentialDecay(LearningRateSchedule):
     so keyword calls work the same in both.
     """
 
-    def __init__(self, initial_learning_rate: float, decay_rate: float, decay_steps: float,
-                 staircase: bool = False) -> None:
+    def __init__(
+        self,
+        initial_learning_rate: float,
+        decay_rate: float,
+        decay_steps: float,
+        staircase: bool = False,
+    ) -> None:
         if not decay_steps > 0:
             raise ValueError(f"ExponentialDecay decay_steps must be positive, got {decay_steps!r}")
         if not decay_rate > 0:
@@ -132,20 +152,24 @@ class ExponentialDecay(LearningRateSchedule):
         p = step / self.decay_steps
         if self.staircase:
             p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate ** p
+        return self.initial_learning_rate * self.decay_rate**p
 
     def get_config(self) -> dict[str, Any]:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_rate": self.decay_rate, "decay_steps": self.decay_steps,
-                "staircase": self.staircase}
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "decay_rate": self.decay_rate,
+            "decay_steps": self.decay_steps,
+            "staircase": self.staircase,
+        }
 
 
 _SCHEDULES = {"StepDecay": StepDecay, "ExponentialDecay": ExponentialDecay}
 
-LearningRate = Union[float, LearningRateSchedule, Callable[[int], float]]
+LearningRate = float | LearningRateSchedule | Callable[[int], float]
 
 
 # -- optimizers -------------------------------------------------------------------------------
+
 
 class Optimizer:
     """Base class: subclasses define ``slots`` and :meth:`_update` for one parameter.
@@ -161,9 +185,12 @@ class Optimizer:
 
     slots: tuple[str, ...] = ()
 
-    def __init__(self, learning_rate: LearningRate = 0.001,
-                 global_clipnorm: Optional[float] = None,
-                 clipvalue: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.001,
+        global_clipnorm: float | None = None,
+        clipvalue: float | None = None,
+    ) -> None:
         if isinstance(learning_rate, dict):
             learning_rate = _SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
         if not callable(learning_rate):
@@ -184,13 +211,17 @@ class Optimizer:
     def step(self, params: Mapping[str, np.ndarray], grads: Mapping[str, np.ndarray]) -> None:
         """Update every ``params[name]`` in place from ``grads[name]``."""
         if set(params) != set(grads):
-            raise ValueError("params and grads must have the same keys; only in params: "
-                             f"{sorted(set(params) - set(grads))}, only in grads: "
-                             f"{sorted(set(grads) - set(params))}")
+            raise ValueError(
+                "params and grads must have the same keys; only in params: "
+                f"{sorted(set(params) - set(grads))}, only in grads: "
+                f"{sorted(set(grads) - set(params))}"
+            )
         for name, p in params.items():
             if np.shape(grads[name]) != p.shape:
-                raise ValueError(f"grads[{name!r}] has shape {np.shape(grads[name])}, "
-                                 f"params[{name!r}] has shape {p.shape}")
+                raise ValueError(
+                    f"grads[{name!r}] has shape {np.shape(grads[name])}, "
+                    f"params[{name!r}] has shape {p.shape}"
+                )
         if self.clipvalue is not None:
             clip_by_value(grads, self.clipvalue)
         if self.global_clipnorm is not None:
@@ -228,9 +259,11 @@ class Optimizer:
                 continue
             slot, sep, name = key.partition("/")
             if not sep or slot not in stores:
-                raise ValueError(f"{type(self).__name__}.set_state: unknown state key {key!r}; "
-                                 f"expected 'iterations' or '<slot>/<name>' with slot in "
-                                 f"{self.slots}")
+                raise ValueError(
+                    f"{type(self).__name__}.set_state: unknown state key {key!r}; "
+                    f"expected 'iterations' or '<slot>/<name>' with slot in "
+                    f"{self.slots}"
+                )
             stores[slot][name] = np.array(value, copy=True)
         self.iterations = int(np.asarray(state.get("iterations", 0)))
         self._state = stores
@@ -241,13 +274,17 @@ class Optimizer:
         if isinstance(lr, LearningRateSchedule):
             lr = class_and_config(lr)
         elif callable(lr):
-            raise TypeError("cannot serialise a plain callable learning_rate; use a "
-                            "LearningRateSchedule")
-        return {"learning_rate": lr, "global_clipnorm": self.global_clipnorm,
-                "clipvalue": self.clipvalue}
+            raise TypeError(
+                "cannot serialise a plain callable learning_rate; use a LearningRateSchedule"
+            )
+        return {
+            "learning_rate": lr,
+            "global_clipnorm": self.global_clipnorm,
+            "clipvalue": self.clipvalue,
+        }
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Optimizer":
+    def from_config(cls, config: dict[str, Any]) -> Optimizer:
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -257,8 +294,13 @@ class Optimizer:
 class SGD(Optimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum, Keras's formulas."""
 
-    def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0,
-                 nesterov: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.01,
+        momentum: float = 0.0,
+        nesterov: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if not 0.0 <= momentum <= 1.0:
             raise ValueError(f"SGD momentum must lie in [0, 1], got {momentum!r}")
         self.momentum = float(momentum)
@@ -288,12 +330,17 @@ class Adagrad(Optimizer):
 
     slots = ("accumulator",)
 
-    def __init__(self, learning_rate: LearningRate = 0.001,
-                 initial_accumulator_value: float = 0.1, epsilon: float = 1e-7,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.001,
+        initial_accumulator_value: float = 0.1,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
         if not initial_accumulator_value >= 0:
-            raise ValueError("initial_accumulator_value must be >= 0, got "
-                             f"{initial_accumulator_value!r}")
+            raise ValueError(
+                f"initial_accumulator_value must be >= 0, got {initial_accumulator_value!r}"
+            )
         self.initial_accumulator_value = float(initial_accumulator_value)
         self.epsilon = float(epsilon)
         super().__init__(learning_rate, **kwargs)
@@ -304,23 +351,34 @@ class Adagrad(Optimizer):
         p -= lr * g / np.sqrt(a + self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(),
-                "initial_accumulator_value": self.initial_accumulator_value,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "initial_accumulator_value": self.initial_accumulator_value,
+            "epsilon": self.epsilon,
+        }
 
 
 class RMSprop(Optimizer):
     """RMSprop (Hinton), Keras's form ``p -= lr g / sqrt(v + eps)``."""
 
-    def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9,
-                 momentum: float = 0.0, epsilon: float = 1e-7, centered: bool = False,
-                 **kwargs: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.001,
+        rho: float = 0.9,
+        momentum: float = 0.0,
+        epsilon: float = 1e-7,
+        centered: bool = False,
+        **kwargs: Any,
+    ) -> None:
         if not 0.0 <= rho < 1.0:
             raise ValueError(f"RMSprop rho must lie in [0, 1), got {rho!r}")
         self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
         self.centered = bool(centered)
-        self.slots = ("velocity",) + (("average_gradient",) if self.centered else ()) \
+        self.slots = (
+            ("velocity",)
+            + (("average_gradient",) if self.centered else ())
             + (("momentum",) if self.momentum > 0 else ())
+        )
         super().__init__(learning_rate, **kwargs)
 
     def _update(self, name, p, g, lr, t):
@@ -343,8 +401,13 @@ class RMSprop(Optimizer):
             p -= increment
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "rho": self.rho, "momentum": self.momentum,
-                "epsilon": self.epsilon, "centered": self.centered}
+        return {
+            **super().get_config(),
+            "rho": self.rho,
+            "momentum": self.momentum,
+            "epsilon": self.epsilon,
+            "centered": self.centered,
+        }
 
 
 class Adam(Optimizer):
@@ -352,8 +415,14 @@ class Adam(Optimizer):
 
     slots = ("m", "v")
 
-    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9,
-                 beta_2: float = 0.999, epsilon: float = 1e-7, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
         for label, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
             if not 0.0 <= beta < 1.0:
                 raise ValueError(f"Adam {label} must lie in [0, 1), got {beta!r}")
@@ -365,22 +434,31 @@ class Adam(Optimizer):
         v = self._slot("v", name, p)
         m += (1 - self.beta_1) * (g - m)
         v += (1 - self.beta_2) * (g * g - v)
-        lr_t = lr * math.sqrt(1 - self.beta_2 ** t) / (1 - self.beta_1 ** t)
+        lr_t = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         p -= lr_t * m / (np.sqrt(v) + self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
-                "epsilon": self.epsilon}
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
 
 
-_BY_NAME: dict[str, type[Optimizer]] = {"sgd": SGD, "adagrad": Adagrad, "rmsprop": RMSprop,
-                                        "adam": Adam}
+_BY_NAME: dict[str, type[Optimizer]] = {
+    "sgd": SGD,
+    "adagrad": Adagrad,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
 # Class names need no table of their own: each lower-cases to its name above.
-_REGISTRY = Registry("optimizer", Optimizer, _BY_NAME, expected="a name or an Optimizer",
-                     by_class_name=False)
+_REGISTRY = Registry(
+    "optimizer", Optimizer, _BY_NAME, expected="a name or an Optimizer", by_class_name=False
+)
 
 
-def get(identifier: Union[str, Optimizer, dict]) -> Optimizer:
+def get(identifier: str | Optimizer | dict) -> Optimizer:
     """An optimizer from a Keras name (``"sgd"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
     case-insensitive: Keras defaults), a ``{"class_name", "config"}`` dict, or an Optimizer
     (returned as is)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # only for annotations: importing matplotlib costs ~0.3 s
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-PathLike = Union[str, Path]
+PathLike = str | Path
 
 _MISSING = 'plotting needs matplotlib: pip install "rnnkit[plot]"'
 
@@ -45,8 +45,9 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4,
-               height: float = 4.0) -> tuple[Figure, np.ndarray]:
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, width: float = 6.4, height: float = 4.0
+) -> tuple[Figure, np.ndarray]:
     """A Figure with an ``(nrows, ncols)`` grid of axes (always a 2-D array of Axes).
 
     ``width`` and ``height`` are per panel, in inches, so wide grids stay readable.
@@ -59,7 +60,7 @@ def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 6.4,
     return fig, axes
 
 
-def save_figure(fig: Figure, path: Optional[PathLike], dpi: int = 100) -> Optional[Path]:
+def save_figure(fig: Figure, path: PathLike | None, dpi: int = 100) -> Path | None:
     """Write ``fig`` as a PNG at ``path`` (parent folders created); None when path is None."""
     if path is None:
         return None
@@ -90,8 +91,12 @@ def _panels(keys: Sequence[str]) -> list[list[str]]:
     return panels
 
 
-def history(history: Any, path: Optional[PathLike] = None,
-            keys: Optional[Sequence[str]] = None, title: Optional[str] = None) -> Figure:
+def history(
+    history: Any,
+    path: PathLike | None = None,
+    keys: Sequence[str] | None = None,
+    title: str | None = None,
+) -> Figure:
     """Training curves, one panel per figure (``loss`` with ``val_loss``, ``acc`` with
     ``val_acc``...).
 
@@ -112,8 +117,9 @@ def history(history: Any, path: Optional[PathLike] = None,
         raise KeyError(f"not in the history: {missing}; available: {sorted(logs)}")
     if not wanted:
         raise ValueError("the history is empty: nothing to draw")
-    panels = _panels(wanted if keys is None else
-                     wanted + [f"val_{k}" for k in wanted if f"val_{k}" in logs])
+    panels = _panels(
+        wanted if keys is None else wanted + [f"val_{k}" for k in wanted if f"val_{k}" in logs]
+    )
     from matplotlib.ticker import MaxNLocator
 
     fig, axes = new_figure(1, len(panels), width=5.0, height=3.6)
@@ -121,8 +127,9 @@ def history(history: Any, path: Optional[PathLike] = None,
         for key in panel:
             values = np.asarray(logs[key], dtype=float)
             epochs = np.arange(1, len(values) + 1)
-            ax.plot(epochs, values, marker="o" if len(values) <= 30 else None, markersize=3,
-                    label=key)
+            ax.plot(
+                epochs, values, marker="o" if len(values) <= 30 else None, markersize=3, label=key
+            )
         _maybe_log_scale(ax, panel, logs)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
         ax.set_xlabel("epoch")
@@ -145,10 +152,17 @@ def _maybe_log_scale(ax: Axes, panel: Sequence[str], logs: Mapping[str, Sequence
         ax.set_yscale("log")
 
 
-def predictions(truth: np.ndarray, predicted: Union[np.ndarray, Mapping[str, np.ndarray]],
-                path: Optional[PathLike] = None, *, x: Optional[np.ndarray] = None,
-                split: Optional[float] = None, title: Optional[str] = None,
-                ylabel: str = "value", xlabel: str = "t") -> Figure:
+def predictions(
+    truth: np.ndarray,
+    predicted: np.ndarray | Mapping[str, np.ndarray],
+    path: PathLike | None = None,
+    *,
+    x: np.ndarray | None = None,
+    split: float | None = None,
+    title: str | None = None,
+    ylabel: str = "value",
+    xlabel: str = "t",
+) -> Figure:
     """One series against one or more predictions of it (e.g. before and after training).
 
     Args:
@@ -182,9 +196,14 @@ def predictions(truth: np.ndarray, predicted: Union[np.ndarray, Mapping[str, np.
     return fig
 
 
-def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, path: Optional[PathLike] = None,
-                     *, labels: Optional[Sequence[Any]] = None,
-                     title: Optional[str] = None) -> Figure:
+def confusion_matrix(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    path: PathLike | None = None,
+    *,
+    labels: Sequence[Any] | None = None,
+    title: str | None = None,
+) -> Figure:
     """A confusion matrix of integer class labels, with counts written in the cells."""
     y_true = np.asarray(y_true).reshape(-1)
     y_pred = np.asarray(y_pred).reshape(-1)
@@ -206,13 +225,26 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, path: Optional[Path
     for i in range(n):
         for j in range(n):
             if counts[i, j]:
-                ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if counts[i, j] > half else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(counts[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if counts[i, j] > half else "black",
+                )
     if title:
         ax.set_title(title)
     save_figure(fig, path)
     return fig
 
 
-__all__ = ["confusion_matrix", "history", "new_figure", "predictions", "require_matplotlib",
-           "save_figure"]
+__all__ = [
+    "confusion_matrix",
+    "history",
+    "new_figure",
+    "predictions",
+    "require_matplotlib",
+    "save_figure",
+]

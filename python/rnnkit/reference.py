@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RNNCache", "rnn_forward", "rnn_backward"]
+__all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
 
 _ACTIVATIONS = ("tanh", "relu")
 

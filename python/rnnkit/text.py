@@ -13,13 +13,22 @@ from __future__ import annotations
 import json
 import os
 from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
-__all__ = ["CharVocab", "stdlib_corpus", "stdlib_files", "generate", "attach_vocab",
-           "get_vocab", "recurrent_layers", "VOCAB_KEY"]
+__all__ = [
+    "VOCAB_KEY",
+    "CharVocab",
+    "attach_vocab",
+    "generate",
+    "get_vocab",
+    "recurrent_layers",
+    "stdlib_corpus",
+    "stdlib_files",
+]
 
 # Key of the vocabulary in a model's metadata (the JSON saved with the model).
 VOCAB_KEY = "char_vocab"
@@ -34,7 +43,7 @@ class CharVocab:
             None makes :meth:`encode` raise KeyError on unknown characters.
     """
 
-    def __init__(self, chars: Iterable[str], unk: Optional[str] = None) -> None:
+    def __init__(self, chars: Iterable[str], unk: str | None = None) -> None:
         self.chars: list[str] = list(chars)
         if any(len(c) != 1 for c in self.chars):
             raise ValueError("every vocabulary entry must be a single character")
@@ -50,14 +59,14 @@ class CharVocab:
             self._table[ord(c)] = i
 
     @classmethod
-    def from_text(cls, text: str, min_count: int = 1, unk: str = "?") -> "CharVocab":
+    def from_text(cls, text: str, min_count: int = 1, unk: str = "?") -> CharVocab:
         """The characters of ``text`` in sorted order; characters seen fewer than ``min_count``
         times map to ``unk`` (added if absent) when ``min_count > 1``."""
         counts = Counter(text)
         chars = sorted(c for c, n in counts.items() if n >= min_count)
         if min_count > 1 and len(chars) < len(counts):
             if unk not in chars:
-                chars = sorted(chars + [unk])
+                chars = sorted([*chars, unk])
             return cls(chars, unk=unk)
         return cls(chars)
 
@@ -79,8 +88,10 @@ class CharVocab:
         if missing.any():
             if self.unk is None:
                 bad = text[int(np.flatnonzero(missing)[0])]
-                raise KeyError(f"character {bad!r} is not in the vocabulary (give the vocabulary "
-                               "an unk character to map unknown characters)")
+                raise KeyError(
+                    f"character {bad!r} is not in the vocabulary (give the vocabulary "
+                    "an unk character to map unknown characters)"
+                )
             ids[missing] = self.index[self.unk]
         return ids
 
@@ -93,14 +104,14 @@ class CharVocab:
         return {"chars": "".join(self.chars), "unk": self.unk}
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "CharVocab":
+    def from_config(cls, config: dict[str, Any]) -> CharVocab:
         return cls(config["chars"], unk=config.get("unk"))
 
     def to_json(self) -> str:
         return json.dumps(self.get_config())
 
     @classmethod
-    def from_json(cls, text: str) -> "CharVocab":
+    def from_json(cls, text: str) -> CharVocab:
         return cls.from_config(json.loads(text))
 
     def __eq__(self, other: object) -> bool:
@@ -114,11 +125,12 @@ class CharVocab:
 
 # Folders of the standard library that are not its own sources (installed packages) or whose
 # text is mostly test data (odd encodings, huge literal tables) rather than ordinary code.
-_SKIP_DIRS = frozenset({"site-packages", "dist-packages", "__pycache__", "test", "tests",
-                        "idle_test", "lib2to3"})
+_SKIP_DIRS = frozenset(
+    {"site-packages", "dist-packages", "__pycache__", "test", "tests", "idle_test", "lib2to3"}
+)
 
 
-def stdlib_files(root: Optional[Union[str, Path]] = None) -> list[Path]:
+def stdlib_files(root: str | Path | None = None) -> list[Path]:
     """The ``.py`` files of the standard library under ``root`` (default: the folder of the
     running interpreter's ``os`` module), in sorted order, without installed packages and
     test suites."""
@@ -145,8 +157,9 @@ def _read_sources(paths: Sequence[Path]) -> Iterator[str]:
             continue  # unreadable or not UTF-8: skip it, the rest is plenty
 
 
-def stdlib_corpus(max_chars: int = 1_000_000, seed: Optional[int] = 0,
-                  root: Optional[Union[str, Path]] = None) -> str:
+def stdlib_corpus(
+    max_chars: int = 1_000_000, seed: int | None = 0, root: str | Path | None = None
+) -> str:
     """Up to ``max_chars`` characters of Python standard-library source, whole files joined.
 
     The sorted file list (:func:`stdlib_files`) is permuted by ``seed`` (None keeps the sorted
@@ -172,6 +185,7 @@ def stdlib_corpus(max_chars: int = 1_000_000, seed: Optional[int] = 0,
 
 # -- models that carry their vocabulary ---------------------------------------------------------
 
+
 def attach_vocab(model: Any, vocab: CharVocab) -> None:
     """Store ``vocab`` in ``model.metadata`` (the JSON saved with the model), so a loaded model
     can :func:`generate` without being given the vocabulary again."""
@@ -182,7 +196,7 @@ def attach_vocab(model: Any, vocab: CharVocab) -> None:
     metadata[VOCAB_KEY] = vocab.get_config()
 
 
-def get_vocab(model: Any) -> Optional[CharVocab]:
+def get_vocab(model: Any) -> CharVocab | None:
     """The vocabulary :func:`attach_vocab` stored on ``model``, or None."""
     config = (getattr(model, "metadata", None) or {}).get(VOCAB_KEY)
     return CharVocab.from_config(config) if config else None
@@ -196,6 +210,7 @@ def recurrent_layers(model: Any) -> list[Any]:
 
 
 # -- sampling ---------------------------------------------------------------------------------
+
 
 def _model_input(model: Any, ids: np.ndarray, vocab_size: int) -> np.ndarray:
     """``ids (1, T)`` as the first layer wants them: ids for an Embedding, else one-hot."""
@@ -218,8 +233,14 @@ def sample_logits(logits: np.ndarray, temperature: float, rng: np.random.Generat
     return int(rng.choice(len(p), p=p))
 
 
-def generate(model: Any, prime: str, length: int, temperature: float = 1.0,
-             seed: Optional[int] = None, vocab: Optional[CharVocab] = None) -> str:
+def generate(
+    model: Any,
+    prime: str,
+    length: int,
+    temperature: float = 1.0,
+    seed: int | None = None,
+    vocab: CharVocab | None = None,
+) -> str:
     """Continue ``prime`` with ``length`` characters sampled from a character model.
 
     The prime is fed through the model in one call (its recurrent layers made stateful), then
@@ -240,8 +261,10 @@ def generate(model: Any, prime: str, length: int, temperature: float = 1.0,
     """
     vocab = vocab if vocab is not None else get_vocab(model)
     if vocab is None:
-        raise ValueError("generate needs the vocabulary: pass vocab=..., or attach it to the "
-                         "model with rnnkit.text.attach_vocab(model, vocab) before saving")
+        raise ValueError(
+            "generate needs the vocabulary: pass vocab=..., or attach it to the "
+            "model with rnnkit.text.attach_vocab(model, vocab) before saving"
+        )
     if not prime:
         raise ValueError("prime must hold at least one character (the model needs an input)")
     if length < 0:

@@ -12,7 +12,8 @@ import functools
 import operator
 import os
 import threading
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from ._native import _core
 
@@ -82,14 +83,16 @@ def one_thread_pool() -> Iterator[None]:
 
 def _limit_other_pools() -> Any:
     """Limit every thread pool but rnnkit's own BLAS to one thread; the limiter, or None."""
-    from threadpoolctl import ThreadpoolController
-
     import scipy_openblas32
+    from threadpoolctl import ThreadpoolController
 
     own_dir = os.path.realpath(scipy_openblas32.get_lib_dir())
     controller = ThreadpoolController()
-    others = [lib.filepath for lib in controller.lib_controllers
-              if os.path.dirname(os.path.realpath(lib.filepath)) != own_dir]
+    others = [
+        lib.filepath
+        for lib in controller.lib_controllers
+        if os.path.dirname(os.path.realpath(lib.filepath)) != own_dir
+    ]
     if not others:
         return None
     return controller.select(filepath=others).limit(limits=1)

@@ -40,7 +40,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Optional, TextIO, Union
+from typing import Any, TextIO
 
 import numpy as np
 
@@ -51,7 +51,7 @@ from .callbacks import Callback, History
 from .models import Inputs, Model, num_samples, take
 from .threads import in_one_thread_pool
 
-__all__ = ["Trainer", "NonFiniteLossError", "ProgressBar"]
+__all__ = ["NonFiniteLossError", "ProgressBar", "Trainer"]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -71,6 +71,7 @@ class NonFiniteLossError(FloatingPointError):
 
 # -- progress display -------------------------------------------------------------------------
 
+
 def _fmt(value: float) -> str:
     return f"{value:.4g}" if abs(value) >= 1e-3 or value == 0 else f"{value:.3e}"
 
@@ -86,8 +87,15 @@ class ProgressBar:
 
     width = 30
 
-    def __init__(self, total: int, epoch: int, epochs: int, verbose: int,
-                 unit: str = "samples", stream: Optional[TextIO] = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        epoch: int,
+        epochs: int,
+        verbose: int,
+        unit: str = "samples",
+        stream: TextIO | None = None,
+    ) -> None:
         self.total, self.epoch, self.epochs = total, epoch, epochs
         self.verbose, self.unit = verbose, unit
         self.stream = stream if stream is not None else sys.stdout
@@ -137,22 +145,25 @@ class ProgressBar:
 class _Callbacks:
     """Calls one hook on every callback in order."""
 
-    def __init__(self, callbacks: Sequence[Callback], trainer: "Trainer") -> None:
+    def __init__(self, callbacks: Sequence[Callback], trainer: Trainer) -> None:
         self.callbacks = list(callbacks)
         for cb in self.callbacks:
             if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be rnnkit.callbacks.Callback objects, got "
-                                f"{type(cb).__name__}")
+                raise TypeError(
+                    f"callbacks must be rnnkit.callbacks.Callback objects, got {type(cb).__name__}"
+                )
             cb.set_trainer(trainer)
 
     def __getattr__(self, hook: str) -> Any:
         def call(*args: Any) -> None:
             for cb in self.callbacks:
                 getattr(cb, hook)(*args)
+
         return call
 
 
 # -- helpers ----------------------------------------------------------------------------------
+
 
 def _int_arg(value: Any, what: str, minimum: int = 1) -> int:
     """``value`` as an int (any integer type, not a bool): TypeError naming ``what`` for a
@@ -175,28 +186,33 @@ def _check_numeric(value: Any, what: str) -> None:
     for part in parts:
         dtype = np.asarray(part).dtype
         if dtype.kind not in "biuf":
-            raise TypeError(f"{what} must hold numbers (a bool, int or float array), got an "
-                            f"array of dtype {dtype}")
+            raise TypeError(
+                f"{what} must hold numbers (a bool, int or float array), got an "
+                f"array of dtype {dtype}"
+            )
 
 
-def _check_lengths(lengths: Any, n: int) -> Optional[np.ndarray]:
+def _check_lengths(lengths: Any, n: int) -> np.ndarray | None:
     if lengths is None:
         return None
     lens = np.asarray(lengths)
     if lens.dtype.kind not in "iu" or lens.shape != (n,):
-        raise ValueError(f"lengths must be an integer array of shape (N,) = ({n},), got "
-                         f"dtype {lens.dtype} and shape {lens.shape}")
+        raise ValueError(
+            f"lengths must be an integer array of shape (N,) = ({n},), got "
+            f"dtype {lens.dtype} and shape {lens.shape}"
+        )
     return lens.astype(np.int64, copy=False)
 
 
-def _unpack_validation(data: Any) -> tuple[Any, Any, Optional[np.ndarray]]:
+def _unpack_validation(data: Any) -> tuple[Any, Any, np.ndarray | None]:
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
-        raise ValueError("validation_data must be a tuple (x_val, y_val) or "
-                         "(x_val, y_val, lengths_val)")
+        raise ValueError(
+            "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, lengths_val)"
+        )
     return data[0], data[1], (data[2] if len(data) == 3 else None)
 
 
-def _all_finite(arrays: Mapping[str, np.ndarray]) -> Optional[str]:
+def _all_finite(arrays: Mapping[str, np.ndarray]) -> str | None:
     """The first key whose array holds a NaN or infinity, or None."""
     for key, value in arrays.items():
         if not np.isfinite(value).all():
@@ -223,9 +239,15 @@ class Trainer:
         stop_training: alias of ``model.stop_training`` (set by callbacks).
     """
 
-    def __init__(self, model: Model, loss: Any, optimizer: Any,
-                 metrics: Sequence[Any] = (), clip_norm: Optional[float] = None,
-                 clip_value: Optional[float] = None) -> None:
+    def __init__(
+        self,
+        model: Model,
+        loss: Any,
+        optimizer: Any,
+        metrics: Sequence[Any] = (),
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+    ) -> None:
         if not isinstance(model, Model):
             raise TypeError(f"Trainer trains an rnnkit Model, got {type(model).__name__}")
         self.model = model
@@ -244,7 +266,7 @@ class Trainer:
         self._slot_snapshot: dict[str, dict[str, np.ndarray]] = {}
         self._slot_names: dict[str, list[str]] = {}
         self._iterations_snapshot = 0
-        self._state_copy: Optional[dict[str, np.ndarray]] = None
+        self._state_copy: dict[str, np.ndarray] | None = None
         # Where the current update sits, for error messages (epoch, step).
         self._where = (0, 0)
         model.trainer = self
@@ -258,15 +280,16 @@ class Trainer:
         self.model.stop_training = bool(value)
 
     # -- one update ---------------------------------------------------------------------------
-    def _loss_lengths(self, y_pred: Any, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    def _loss_lengths(self, y_pred: Any, lengths: np.ndarray | None) -> np.ndarray | None:
         """The mask the loss sees: the model's output mask, for outputs with a time axis."""
         out = self.model.output_lengths(lengths)
         if out is None or not isinstance(y_pred, np.ndarray) or y_pred.ndim < 3:
             return None
         return out
 
-    def _forward_loss(self, x: Inputs, y: Any, lengths: Optional[np.ndarray],
-                      loss_from: Optional[int] = None) -> tuple[float, Any, Optional[np.ndarray]]:
+    def _forward_loss(
+        self, x: Inputs, y: Any, lengths: np.ndarray | None, loss_from: int | None = None
+    ) -> tuple[float, Any, np.ndarray | None]:
         """Training forward, the loss and backward (fills the layers' grads).
 
         ``loss_from`` (streams only): the output must have one prediction per input step, and
@@ -274,12 +297,16 @@ class Trainer:
         a zero gradient. Returns ``(loss, scored y_pred, mask)``.
         """
         y_pred = self.model.forward(x, training=True, lengths=lengths)
-        if loss_from is not None and (not isinstance(y_pred, np.ndarray) or y_pred.ndim < 3
-                                      or y_pred.shape[1] != np.shape(x)[1]):
+        if loss_from is not None and (
+            not isinstance(y_pred, np.ndarray)
+            or y_pred.ndim < 3
+            or y_pred.shape[1] != np.shape(x)[1]
+        ):
             raise ValueError(
                 "fit_stream needs a model with one prediction per input step, output "
                 f"(N, T, ...), but a window of shape {np.shape(x)} gave output of shape "
-                f"{np.shape(y_pred)}: use return_sequences=True on the last recurrent layer")
+                f"{np.shape(y_pred)}: use return_sequences=True on the last recurrent layer"
+            )
         mask = self._loss_lengths(y_pred, lengths)
         scored = y_pred[:, loss_from:] if loss_from else y_pred
         loss = float(self.loss.forward(scored, y, mask))
@@ -289,7 +316,11 @@ class Trainer:
                 f"loss became {loss} at epoch {epoch + 1}, step {step + 1} (1-based); training "
                 "stopped before this update, so the model keeps its last finite weights. "
                 "Try a lower learning rate or gradient clipping (clip_norm=...).",
-                epoch, step, loss, "loss")
+                epoch,
+                step,
+                loss,
+                "loss",
+            )
         dy = self.loss.backward()
         if loss_from:
             full = np.zeros_like(y_pred)
@@ -310,7 +341,7 @@ class Trainer:
                 buf = buffers[key] = np.empty_like(value)
             np.copyto(buf, value)
 
-    def _optimizer_slots(self) -> Optional[dict[str, dict[str, np.ndarray]]]:
+    def _optimizer_slots(self) -> dict[str, dict[str, np.ndarray]] | None:
         """The optimizer's slot store ``{slot: {param name: array}}`` (rnnkit's Optimizer keeps
         it in ``_state``), or None for an optimizer that keeps its state elsewhere."""
         store = getattr(self.optimizer, "_state", None)
@@ -347,8 +378,7 @@ class Trainer:
                 for name in names:
                     saved = self._slot_snapshot[slot][name]
                     live = store.get(name)
-                    if live is not None and live.shape == saved.shape \
-                            and live.dtype == saved.dtype:
+                    if live is not None and live.shape == saved.shape and live.dtype == saved.dtype:
                         np.copyto(live, saved)
                     else:
                         store[name] = saved.copy()
@@ -366,7 +396,11 @@ class Trainer:
                 f"gradient of {bad!r} became non-finite at epoch {epoch + 1}, step {step + 1} "
                 f"(loss {loss:.6g}); training stopped before this update, so the model keeps "
                 "its last finite weights. Try gradient clipping (clip_norm=...).",
-                epoch, step, loss, "gradient")
+                epoch,
+                step,
+                loss,
+                "gradient",
+            )
         if self.clip_value is not None:
             optimizers_module.clip_by_value(grads, self.clip_value)
         if self.clip_norm is not None:
@@ -393,7 +427,11 @@ class Trainer:
                 f"non-finite (loss {loss:.6g}); it was undone, so the model keeps its last "
                 "finite weights and the optimizer its state before the update. Try a lower "
                 "learning rate or gradient clipping.",
-                epoch, step, loss, what)
+                epoch,
+                step,
+                loss,
+                what,
+            )
 
     # -- truncated BPTT -----------------------------------------------------------------------
     def _recurrent_layers(self) -> list[Any]:
@@ -401,18 +439,20 @@ class Trainer:
 
         rnns = []
         for layer in self.model.layers:
-            if isinstance(layer, Bidirectional) or (isinstance(layer, SimpleRNN)
-                                                    and layer.go_backwards):
+            if isinstance(layer, Bidirectional) or (
+                isinstance(layer, SimpleRNN) and layer.go_backwards
+            ):
                 raise ValueError(
                     f"truncated BPTT walks time forwards in windows, but layer {layer.name!r} "
                     "reads sequences backwards (Bidirectional / go_backwards): train it on whole "
-                    "sequences (tbptt=None)")
+                    "sequences (tbptt=None)"
+                )
             if isinstance(layer, SimpleRNN):
                 rnns.append(layer)
         return rnns
 
     @contextlib.contextmanager
-    def _carried_state(self, truncate: Optional[int] = None) -> Iterator[list[Any]]:
+    def _carried_state(self, truncate: int | None = None) -> Iterator[list[Any]]:
         """Make every recurrent layer stateful (state starts at zeros) for the duration, then
         restore each layer's own ``stateful`` flag and state. ``truncate``: also set the
         layers' ``truncate`` (the kernel's gradient cut every ``k`` steps), restored after."""
@@ -435,8 +475,9 @@ class Trainer:
             raise ValueError("tbptt needs one input array with a time axis, (N, T, ...)")
         return int(np.shape(x)[1])
 
-    def _tbptt_per_step(self, x: np.ndarray, y: np.ndarray, lengths: Optional[np.ndarray],
-                        k: int) -> bool:
+    def _tbptt_per_step(
+        self, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None, k: int
+    ) -> bool:
         """Whether the model gives one prediction per input step (many-to-many: every window
         is scored against its own steps of ``y``) rather than one per sequence (many-to-one).
 
@@ -461,12 +502,13 @@ class Trainer:
             raise ValueError(
                 f"the model gives one prediction per input step (output (N, T, ...)), so "
                 f"tbptt={k} scores each window against its own steps of y, which needs targets "
-                f"of shape (N, {t}, ...) aligned with the input steps; got y of shape {y.shape}")
+                f"of shape (N, {t}, ...) aligned with the input steps; got y of shape {y.shape}"
+            )
         return per_step
 
-    def _windows(self, x: np.ndarray, y: Any, lengths: Optional[np.ndarray], k: int,
-                 per_step: bool) -> tuple[list[tuple[np.ndarray, Any, Optional[np.ndarray]]],
-                                          Optional[int]]:
+    def _windows(
+        self, x: np.ndarray, y: Any, lengths: np.ndarray | None, k: int, per_step: bool
+    ) -> tuple[list[tuple[np.ndarray, Any, np.ndarray | None]], int | None]:
         """The TBPTT updates of one batch, ``([(x_w, y_w, lengths_w), ...], truncate)``, to run
         inside ``_carried_state(truncate)``; ``per_step`` from :meth:`_tbptt_per_step`.
 
@@ -494,9 +536,14 @@ class Trainer:
         return updates, None
 
     @in_one_thread_pool
-    def compute_gradients(self, x: Inputs, y: Any, lengths: Optional[np.ndarray] = None,
-                          tbptt: Optional[int] = None, training: bool = True
-                          ) -> tuple[float, dict[str, np.ndarray]]:
+    def compute_gradients(
+        self,
+        x: Inputs,
+        y: Any,
+        lengths: np.ndarray | None = None,
+        tbptt: int | None = None,
+        training: bool = True,
+    ) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and gradients of one batch without updating anything.
 
         With ``tbptt=k`` the batch is walked exactly as ``fit`` does (state carried, gradient
@@ -521,8 +568,9 @@ class Trainer:
         with self._carried_state(truncate):
             for xw, yw, lw in updates:
                 y_pred = self.model.forward(xw, training=training, lengths=lw)
-                window_losses.append(float(self.loss.forward(
-                    y_pred, yw, self._loss_lengths(y_pred, lw))))
+                window_losses.append(
+                    float(self.loss.forward(y_pred, yw, self._loss_lengths(y_pred, lw)))
+                )
                 self.model.backward(self.loss.backward())
                 for key, g in self.model.grads.items():
                     total[key] += g
@@ -537,15 +585,15 @@ class Trainer:
         epochs: int = 1,
         batch_size: int = 32,
         shuffle: bool = True,
-        validation_data: Optional[tuple] = None,
+        validation_data: tuple | None = None,
         validation_split: float = 0.0,
         callbacks: Sequence[Callback] = (),
         verbose: int = 1,
-        seed: Optional[int] = None,
-        lengths: Optional[np.ndarray] = None,
-        tbptt: Optional[int] = None,
+        seed: int | None = None,
+        lengths: np.ndarray | None = None,
+        tbptt: int | None = None,
         initial_epoch: int = 0,
-        validation_batch_size: Optional[int] = None,
+        validation_batch_size: int | None = None,
     ) -> History:
         """Train for epochs ``initial_epoch .. epochs-1`` (Keras's numbering).
 
@@ -600,8 +648,9 @@ class Trainer:
         y = np.asarray(y)
         _check_numeric(y, "y")
         if y.ndim == 0 or len(y) != n:
-            raise ValueError(f"x has {n} samples but y has "
-                             f"{'no sample axis' if y.ndim == 0 else len(y)}")
+            raise ValueError(
+                f"x has {n} samples but y has {'no sample axis' if y.ndim == 0 else len(y)}"
+            )
         if n == 0:
             raise ValueError("fit needs at least one sample, got x with 0 samples")
         lengths = _check_lengths(lengths, n)
@@ -615,11 +664,16 @@ class Trainer:
                 raise ValueError(f"validation_split must lie in [0, 1), got {validation_split}")
             split = int(n * (1.0 - validation_split))
             if split < 1 or split >= n:
-                raise ValueError(f"validation_split={validation_split} leaves no training or no "
-                                 f"validation samples out of {n}")
+                raise ValueError(
+                    f"validation_split={validation_split} leaves no training or no "
+                    f"validation samples out of {n}"
+                )
             rows_val = slice(split, None)
-            val = (take(x, rows_val), np.asarray(y)[rows_val],
-                   None if lengths is None else lengths[rows_val])
+            val = (
+                take(x, rows_val),
+                np.asarray(y)[rows_val],
+                None if lengths is None else lengths[rows_val],
+            )
             rows = slice(0, split)
             x, y = take(x, rows), np.asarray(y)[rows]
             lengths = None if lengths is None else lengths[rows]
@@ -630,21 +684,43 @@ class Trainer:
             with self._carried_state():  # also refuses backward-reading layers, before training
                 per_step = self._tbptt_per_step(x, y, lengths, tbptt)
         history, cbs = self._begin_training(
-            {"epochs": epochs, "batch_size": batch_size, "samples": n,
-             "steps": math.ceil(n / batch_size), "verbose": verbose}, callbacks)
+            {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "samples": n,
+                "steps": math.ceil(n / batch_size),
+                "verbose": verbose,
+            },
+            callbacks,
+        )
         try:
             for epoch in range(initial_epoch, epochs):
-                logs = self._fit_epoch(x, y, lengths, n, epoch, epochs, batch_size, shuffle,
-                                       seed, tbptt, verbose, val, validation_batch_size, cbs,
-                                       per_step)
+                logs = self._fit_epoch(
+                    x,
+                    y,
+                    lengths,
+                    n,
+                    epoch,
+                    epochs,
+                    batch_size,
+                    shuffle,
+                    seed,
+                    tbptt,
+                    verbose,
+                    val,
+                    validation_batch_size,
+                    cbs,
+                    per_step,
+                )
                 if self._end_epoch(epoch, logs, cbs):
                     break
         finally:
             cbs.on_train_end({})
         return history
 
-    def _begin_training(self, params: dict[str, Any], callbacks: Sequence[Callback]
-                        ) -> tuple[History, _Callbacks]:
+    def _begin_training(
+        self, params: dict[str, Any], callbacks: Sequence[Callback]
+    ) -> tuple[History, _Callbacks]:
         """Start a :meth:`fit` or :meth:`fit_stream` run: a new History with ``params`` (also
         ``model.history``), the callbacks bound to this trainer, ``stop_training`` cleared and
         ``on_train_begin`` called."""
@@ -663,11 +739,24 @@ class Trainer:
         cbs.on_epoch_end(epoch, logs)
         return bool(self.model.stop_training)
 
-    def _fit_epoch(self, x: Inputs, y: Any, lengths: Optional[np.ndarray], n: int, epoch: int,
-                   epochs: int, batch_size: int, shuffle: bool, seed: Optional[int],
-                   tbptt: Optional[int], verbose: int, val: Optional[tuple],
-                   validation_batch_size: Optional[int], cbs: _Callbacks,
-                   per_step: bool = False) -> dict[str, float]:
+    def _fit_epoch(
+        self,
+        x: Inputs,
+        y: Any,
+        lengths: np.ndarray | None,
+        n: int,
+        epoch: int,
+        epochs: int,
+        batch_size: int,
+        shuffle: bool,
+        seed: int | None,
+        tbptt: int | None,
+        verbose: int,
+        val: tuple | None,
+        validation_batch_size: int | None,
+        cbs: _Callbacks,
+        per_step: bool = False,
+    ) -> dict[str, float]:
         cbs.on_epoch_begin(epoch, {})
         if shuffle:
             rng = np.random.default_rng(None if seed is None else [int(seed), epoch])
@@ -681,8 +770,11 @@ class Trainer:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             # NaN/inf are detected explicitly below and raised as NonFiniteLossError.
             for start in range(0, n, batch_size):
-                rows: Any = (slice(start, start + batch_size) if order is None
-                             else order[start:start + batch_size])
+                rows: Any = (
+                    slice(start, start + batch_size)
+                    if order is None
+                    else order[start : start + batch_size]
+                )
                 xb, yb = take(x, rows), np.asarray(y)[rows]
                 lb = None if lengths is None else lengths[rows]
                 nb = num_samples(xb)
@@ -716,8 +808,9 @@ class Trainer:
         logs = self._running_logs(loss_sum, weight_sum)
         if val is not None:
             xv, yv, lv = val
-            val_logs = self.evaluate(xv, yv, batch_size=validation_batch_size or batch_size,
-                                     verbose=0, lengths=lv)
+            val_logs = self.evaluate(
+                xv, yv, batch_size=validation_batch_size or batch_size, verbose=0, lengths=lv
+            )
             logs.update({f"val_{key}": value for key, value in val_logs.items()})
         progress.finish(logs)
         return logs
@@ -730,8 +823,14 @@ class Trainer:
 
     # -- evaluate / predict -------------------------------------------------------------------
     @in_one_thread_pool
-    def evaluate(self, x: Inputs, y: Any, batch_size: int = 32, verbose: int = 0,
-                 lengths: Optional[np.ndarray] = None) -> dict[str, float]:
+    def evaluate(
+        self,
+        x: Inputs,
+        y: Any,
+        batch_size: int = 32,
+        verbose: int = 0,
+        lengths: np.ndarray | None = None,
+    ) -> dict[str, float]:
         """Mean loss and metrics over ``(x, y)`` with ``training=False``:
         ``{"loss": ..., "<metric>": ...}``. The loss is the mean of the batch losses weighted
         by batch size (Keras's reduction); metrics accumulate over all samples/steps."""
@@ -761,15 +860,17 @@ class Trainer:
         return logs
 
     @in_one_thread_pool
-    def predict(self, x: Inputs, batch_size: int = 32,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def predict(
+        self, x: Inputs, batch_size: int = 32, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """``model.predict``: outputs with ``training=False``, in batches."""
         return self.model.predict(x, batch_size=batch_size, lengths=lengths)
 
     # -- streams ------------------------------------------------------------------------------
     @staticmethod
-    def _stream_views(sequence: np.ndarray, targets: Optional[np.ndarray], batch_size: int
-                      ) -> tuple[np.ndarray, np.ndarray, int, bool]:
+    def _stream_views(
+        sequence: np.ndarray, targets: np.ndarray | None, batch_size: int
+    ) -> tuple[np.ndarray, np.ndarray, int, bool]:
         """``(X, Y, steps, add_axis)``: ``batch_size`` parallel streams as *views* of the input
         (no copy of the long sequence), each ``steps`` long; row ``b`` starts at ``b * steps``."""
         seq = np.asarray(sequence)
@@ -780,34 +881,36 @@ class Trainer:
         else:
             outs = np.asarray(targets)
             if len(outs) != len(seq):
-                raise ValueError(f"targets must have one entry per step of sequence: "
-                                 f"{len(outs)} != {len(seq)}")
+                raise ValueError(
+                    f"targets must have one entry per step of sequence: {len(outs)} != {len(seq)}"
+                )
             inputs = seq
         steps = len(inputs) // batch_size
         if steps < 1:
-            raise ValueError(f"a stream of {len(inputs)} steps is too short for batch_size "
-                             f"{batch_size}")
+            raise ValueError(
+                f"a stream of {len(inputs)} steps is too short for batch_size {batch_size}"
+            )
         used = steps * batch_size
         # Slicing then reshaping a contiguous array is a view: memory stays O(window).
-        X = inputs[:used].reshape((batch_size, steps) + inputs.shape[1:])
-        Y = outs[:used].reshape((batch_size, steps) + outs.shape[1:])
+        X = inputs[:used].reshape((batch_size, steps, *inputs.shape[1:]))
+        Y = outs[:used].reshape((batch_size, steps, *outs.shape[1:]))
         # A 1-D float series feeds a (N, T, 1) model; 1-D integer ids feed an Embedding.
         add_axis = seq.ndim == 1 and seq.dtype.kind == "f"
         return X, Y, steps, add_axis
 
     @staticmethod
-    def _bptt(bptt: Union[int, tuple[int, int]]) -> tuple[int, int]:
+    def _bptt(bptt: int | tuple[int, int]) -> tuple[int, int]:
         k1, k2 = (bptt, bptt) if np.isscalar(bptt) else tuple(bptt)  # type: ignore[misc]
         k1, k2 = _int_arg(k1, "bptt"), _int_arg(k2, "bptt")
         if k2 < k1:
             raise ValueError(f"bptt must be k >= 1 or (k1, k2) with k2 >= k1 >= 1, got {bptt}")
         return k1, k2
 
-    def _stream_states(self, rnns: list[Any]) -> list[Optional[np.ndarray]]:
+    def _stream_states(self, rnns: list[Any]) -> list[np.ndarray | None]:
         return [layer.state for layer in rnns]
 
     @staticmethod
-    def _set_stream_states(rnns: list[Any], states: list[Optional[np.ndarray]]) -> None:
+    def _set_stream_states(rnns: list[Any], states: list[np.ndarray | None]) -> None:
         for layer, state in zip(rnns, states):
             layer.state = state
 
@@ -815,14 +918,14 @@ class Trainer:
     def fit_stream(
         self,
         sequence: np.ndarray,
-        targets: Optional[np.ndarray] = None,
+        targets: np.ndarray | None = None,
         batch_size: int = 32,
-        bptt: Union[int, tuple[int, int]] = 35,
+        bptt: int | tuple[int, int] = 35,
         epochs: int = 1,
         callbacks: Sequence[Callback] = (),
         verbose: int = 1,
-        validation_sequence: Optional[np.ndarray] = None,
-        validation_targets: Optional[np.ndarray] = None,
+        validation_sequence: np.ndarray | None = None,
+        validation_targets: np.ndarray | None = None,
         initial_epoch: int = 0,
     ) -> History:
         """Train on one long series or token stream, the way language models are trained.
@@ -858,10 +961,17 @@ class Trainer:
         epochs = _int_arg(epochs, "epochs", minimum=0)
         initial_epoch = _int_arg(initial_epoch, "initial_epoch", minimum=0)
         X, Y, steps, add_axis = self._stream_views(sequence, targets, batch_size)
-        ends = list(range(k1, steps, k1)) + [steps]
+        ends = [*list(range(k1, steps, k1)), steps]
         history, cbs = self._begin_training(
-            {"epochs": epochs, "batch_size": batch_size, "steps": len(ends), "bptt": (k1, k2),
-             "verbose": verbose}, callbacks)
+            {
+                "epochs": epochs,
+                "batch_size": batch_size,
+                "steps": len(ends),
+                "bptt": (k1, k2),
+                "verbose": verbose,
+            },
+            callbacks,
+        )
         try:
             with self._carried_state() as rnns:
                 for epoch in range(initial_epoch, epochs):
@@ -869,8 +979,7 @@ class Trainer:
                     for metric in self.metrics:
                         metric.reset_state()
                     self._set_stream_states(rnns, [None] * len(rnns))
-                    progress = ProgressBar(steps * X.shape[0], epoch, epochs, verbose,
-                                           unit="steps")
+                    progress = ProgressBar(steps * X.shape[0], epoch, epochs, verbose, unit="steps")
                     loss_sum, weight_sum = 0.0, 0.0
                     carry_at, carry = 0, [None] * len(rnns)  # state at step carry_at
                     prev_end = 0
@@ -883,8 +992,9 @@ class Trainer:
                                 self._set_stream_states(rnns, carry)  # the state at `start`
                             xw = self._window(X, start, end, add_axis)
                             yw = self._window(Y, prev_end, end, add_axis)
-                            loss, y_pred, mask = self._forward_loss(xw, yw, None,
-                                                                    loss_from=prev_end - start)
+                            loss, y_pred, mask = self._forward_loss(
+                                xw, yw, None, loss_from=prev_end - start
+                            )
                             if k2 > k1 and step + 1 < len(ends):
                                 # The next span starts inside this one: advance the carried
                                 # state to it with a forward-only pass, before the update (the
@@ -895,7 +1005,8 @@ class Trainer:
                                     self._set_stream_states(rnns, carry)
                                     self.model.forward(
                                         self._window(X, carry_at, next_start, add_axis),
-                                        training=False)
+                                        training=False,
+                                    )
                                     carry, carry_at = self._stream_states(rnns), next_start
                             self._apply_update(loss)
                             batch_logs = {"loss": loss}
@@ -907,15 +1018,17 @@ class Trainer:
                             weight_sum += weight
                             prev_end = end
                             cbs.on_batch_end(step, batch_logs)
-                            progress.update(end * X.shape[0],
-                                            self._running_logs(loss_sum, weight_sum))
+                            progress.update(
+                                end * X.shape[0], self._running_logs(loss_sum, weight_sum)
+                            )
                             if self.model.stop_training:
                                 break  # a callback asked to stop: this epoch ends here
                     logs = self._running_logs(loss_sum, weight_sum)
                     if validation_sequence is not None:
                         states = self._stream_states(rnns)
-                        val_logs = self.evaluate_stream(validation_sequence, validation_targets,
-                                                        batch_size=batch_size, bptt=k1)
+                        val_logs = self.evaluate_stream(
+                            validation_sequence, validation_targets, batch_size=batch_size, bptt=k1
+                        )
                         self._set_stream_states(rnns, states)
                         logs.update({f"val_{k}": v for k, v in val_logs.items()})
                     progress.finish(logs)
@@ -931,13 +1044,19 @@ class Trainer:
         return w[..., None] if add_axis else w
 
     @in_one_thread_pool
-    def evaluate_stream(self, sequence: np.ndarray, targets: Optional[np.ndarray] = None,
-                        batch_size: int = 32, bptt: int = 35) -> dict[str, float]:
+    def evaluate_stream(
+        self,
+        sequence: np.ndarray,
+        targets: np.ndarray | None = None,
+        batch_size: int = 32,
+        bptt: int = 35,
+    ) -> dict[str, float]:
         """Loss and metrics over a stream laid out as in :meth:`fit_stream` (state carried
         across windows of ``bptt`` steps, from zeros, ``training=False``); the loss is the
         mean over all scored steps. Recurrent layers' states are restored afterwards."""
-        X, Y, steps, add_axis = self._stream_views(sequence, targets,
-                                                   _int_arg(batch_size, "batch_size"))
+        X, Y, steps, add_axis = self._stream_views(
+            sequence, targets, _int_arg(batch_size, "batch_size")
+        )
         k = _int_arg(bptt, "bptt")
         for metric in self.metrics:
             metric.reset_state()
@@ -945,10 +1064,10 @@ class Trainer:
         with self._carried_state():
             for start in range(0, steps, k):
                 stop = min(start + k, steps)
-                y_pred = self.model.forward(self._window(X, start, stop, add_axis),
-                                            training=False)
-                total += float(self.loss.forward(
-                    y_pred, self._window(Y, start, stop, add_axis))) * (stop - start)
+                y_pred = self.model.forward(self._window(X, start, stop, add_axis), training=False)
+                total += float(
+                    self.loss.forward(y_pred, self._window(Y, start, stop, add_axis))
+                ) * (stop - start)
                 for metric in self.metrics:
                     metric.update_state(y_pred, self._window(Y, start, stop, add_axis))
         logs = {"loss": total / steps}
@@ -968,7 +1087,7 @@ class Trainer:
             "epoch": self.epoch,
         }
 
-    def save(self, filepath: Union[str, os.PathLike]) -> str:
+    def save(self, filepath: str | os.PathLike) -> str:
         """Write a checkpoint: the model (config + weights) plus this trainer's configuration
         and optimizer state (moments, step count) and the dropout layers' random streams, in
         one ``.npz`` (atomically). Resume with :meth:`Trainer.load` and
@@ -979,25 +1098,31 @@ class Trainer:
         return io.save_model(self.model, filepath, trainer=self)
 
     @classmethod
-    def load(cls, filepath: Union[str, os.PathLike],
-             custom_objects: Optional[dict[str, type]] = None) -> "Trainer":
+    def load(
+        cls, filepath: str | os.PathLike, custom_objects: dict[str, type] | None = None
+    ) -> Trainer:
         """Rebuild a Trainer (and its model) from :meth:`save`'s file."""
         from . import io
 
         model = io.load_model(filepath, custom_objects=custom_objects)
         if model.trainer is None:
-            raise io.ModelFileError(f"{os.fspath(filepath)}: holds a model without a trainer "
-                                    "checkpoint (saved by model.save on an uncompiled model)")
+            raise io.ModelFileError(
+                f"{os.fspath(filepath)}: holds a model without a trainer "
+                "checkpoint (saved by model.save on an uncompiled model)"
+            )
         return model.trainer
 
     save_checkpoint = save
 
     @classmethod
-    def load_checkpoint(cls, filepath: Union[str, os.PathLike],
-                        custom_objects: Optional[dict[str, type]] = None) -> "Trainer":
+    def load_checkpoint(
+        cls, filepath: str | os.PathLike, custom_objects: dict[str, type] | None = None
+    ) -> Trainer:
         """Alias of :meth:`load`."""
         return cls.load(filepath, custom_objects)
 
     def __repr__(self) -> str:
-        return (f"Trainer(model={self.model.name!r}, loss={type(self.loss).__name__}, "
-                f"optimizer={type(self.optimizer).__name__})")
+        return (
+            f"Trainer(model={self.model.name!r}, loss={type(self.loss).__name__}, "
+            f"optimizer={type(self.optimizer).__name__})"
+        )

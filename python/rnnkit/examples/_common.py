@@ -8,18 +8,26 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar, Union
+from typing import Any, TypeVar
 
 import numpy as np
 
 C = TypeVar("C")
 
-__all__ = ["Stopwatch", "figure_path", "parse_and_run", "parse_config", "print_paths",
-           "resolve_config", "rmse"]
+__all__ = [
+    "Stopwatch",
+    "figure_path",
+    "parse_and_run",
+    "parse_config",
+    "print_paths",
+    "resolve_config",
+    "rmse",
+]
 
 
-def resolve_config(default: C, config: Union[None, C, Mapping[str, Any]]) -> C:
+def resolve_config(default: C, config: C | Mapping[str, Any] | None) -> C:
     """``config`` as a config object: None gives ``default``, a dict overrides some of
     ``default``'s fields (unknown keys are an error), a config object is used as is."""
     if config is None:
@@ -27,14 +35,19 @@ def resolve_config(default: C, config: Union[None, C, Mapping[str, Any]]) -> C:
     if isinstance(config, Mapping):
         return dataclasses.replace(default, **config)  # TypeError names an unknown field
     if not isinstance(config, type(default)):
-        raise TypeError(f"config must be a {type(default).__name__} or a dict, "
-                        f"got {type(config).__name__}")
+        raise TypeError(
+            f"config must be a {type(default).__name__} or a dict, got {type(config).__name__}"
+        )
     return config
 
 
-def parse_config(argv: Optional[Sequence[str]], description: str, default: C, small: C,
-                 extra: Optional[Callable[[argparse.ArgumentParser], None]] = None
-                 ) -> tuple[C, argparse.Namespace]:
+def parse_config(
+    argv: Sequence[str] | None,
+    description: str,
+    default: C,
+    small: C,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> tuple[C, argparse.Namespace]:
     """Parse the examples' common options and return ``(config, args)``.
 
     ``--quick`` starts from the ``small`` config (what the tests run), ``--epochs`` overrides
@@ -42,14 +55,21 @@ def parse_config(argv: Optional[Sequence[str]], description: str, default: C, sm
     may add example-specific options to the parser.
     """
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--out-dir", default="examples/output",
-                        help="folder for the figures (created if needed)")
-    parser.add_argument("--quick", action="store_true",
-                        help="the small configuration the tests use (a few seconds)")
+    parser.add_argument(
+        "--out-dir", default="examples/output", help="folder for the figures (created if needed)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="the small configuration the tests use (a few seconds)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of weights, data and shuffling")
     parser.add_argument("--epochs", type=int, default=None, help="override the number of epochs")
-    parser.add_argument("--verbose", type=int, default=0, choices=(0, 1, 2),
-                        help="training progress: 0 none, 1 bar, 2 a line per epoch")
+    parser.add_argument(
+        "--verbose",
+        type=int,
+        default=0,
+        choices=(0, 1, 2),
+        help="training progress: 0 none, 1 bar, 2 a line per epoch",
+    )
     if extra is not None:
         extra(parser)
     args = parser.parse_args(argv)
@@ -59,8 +79,13 @@ def parse_config(argv: Optional[Sequence[str]], description: str, default: C, sm
     return config, args
 
 
-def parse_and_run(argv: Optional[Sequence[str]], doc: str, default: C, small: C,
-                  run: Callable[..., dict[str, Any]]) -> tuple[C, dict[str, Any]]:
+def parse_and_run(
+    argv: Sequence[str] | None,
+    doc: str,
+    default: C,
+    small: C,
+    run: Callable[..., dict[str, Any]],
+) -> tuple[C, dict[str, Any]]:
     """The command line of an example with only the common options: parse them (see
     :func:`parse_config`; the description is ``doc``'s first line), call ``run`` with them and
     return ``(config, results)`` for the example's own report."""
@@ -74,7 +99,7 @@ def print_paths(paths: Mapping[str, Any], kind: str = "figure") -> None:
         print(f"  {kind} ({name}): {path}")
 
 
-def figure_path(out_dir: Union[str, Path], filename: str) -> Path:
+def figure_path(out_dir: str | Path, filename: str) -> Path:
     """``out_dir / filename``, creating ``out_dir``."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)

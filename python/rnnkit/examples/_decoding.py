@@ -9,13 +9,13 @@ inference feeds back its own argmax, one step at a time.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..layers import Dense, Embedding, SimpleRNN, TimeDistributed
 
-__all__ = ["Alphabet", "teacher_forcing", "Decoder", "exact_match"]
+__all__ = ["Alphabet", "Decoder", "exact_match", "teacher_forcing"]
 
 
 class Alphabet:
@@ -45,8 +45,9 @@ class Alphabet:
         return "".join(out)
 
 
-def teacher_forcing(sequences: Sequence[Sequence[int]]
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def teacher_forcing(
+    sequences: Sequence[Sequence[int]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(decoder_in, decoder_out, lengths)`` for id sequences: ``decoder_in`` is
     ``<start> + seq``, ``decoder_out`` is ``seq + <end>``, both ``(N, L_max + 1)`` padded with 0
     at the end, and ``lengths = len(seq) + 1`` masks the padding out of the loss."""
@@ -57,7 +58,7 @@ def teacher_forcing(sequences: Sequence[Sequence[int]]
     for i, seq in enumerate(sequences):
         n = len(seq)
         dec_in[i, 0] = Alphabet.START
-        dec_in[i, 1:n + 1] = seq
+        dec_in[i, 1 : n + 1] = seq
         dec_out[i, :n] = seq
         dec_out[i, n] = Alphabet.END
         lengths[i] = n + 1
@@ -77,11 +78,16 @@ class Decoder:
     def layers(self) -> list:
         return [self.embedding, self.rnn, self.head]
 
-    def forward(self, tokens: np.ndarray, h0: np.ndarray, training: bool,
-                lengths: np.ndarray | None = None) -> np.ndarray:
+    def forward(
+        self, tokens: np.ndarray, h0: np.ndarray, training: bool, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         """Logits ``(N, T, V)`` for input tokens ``(N, T)`` from initial state ``h0 (N, H)``."""
-        hs = self.rnn(self.embedding(tokens, training=training), training=training,
-                      lengths=lengths, initial_state=h0)
+        hs = self.rnn(
+            self.embedding(tokens, training=training),
+            training=training,
+            lengths=lengths,
+            initial_state=h0,
+        )
         return self.head(hs, training=training)
 
     def backward(self, dlogits: np.ndarray) -> np.ndarray:
@@ -98,10 +104,10 @@ class Decoder:
         h = h0
         out = np.empty((n, max_len), dtype=np.int64)
         for t in range(max_len):
-            hs = self.rnn(self.embedding(token), initial_state=h)   # (N, 1, H)
+            hs = self.rnn(self.embedding(token), initial_state=h)  # (N, 1, H)
             h = hs[:, 0]
             out[:, t] = self.head(hs)[:, 0].argmax(axis=-1)
-            token = out[:, t:t + 1]
+            token = out[:, t : t + 1]
         return out
 
 

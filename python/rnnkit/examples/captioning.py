@@ -14,7 +14,8 @@ Run: ``python examples/07_captioning.py`` (``--quick`` for the test-sized run).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ from ..trainer import Trainer
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 from ._decoding import Alphabet, Decoder, exact_match, teacher_forcing
 
-__all__ = ["Config", "DEFAULT", "SMALL", "NAMES", "Captioner", "load_data", "run", "main"]
+__all__ = ["DEFAULT", "NAMES", "SMALL", "Captioner", "Config", "load_data", "main", "run"]
 
 NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -35,8 +36,8 @@ NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight",
 class Config:
     """Settings of the captioning example."""
 
-    units: int = 64             # decoder state size (= image feature size)
-    embed: int = 16             # letter embedding size
+    units: int = 64  # decoder state size (= image feature size)
+    embed: int = 16  # letter embedding size
     epochs: int = 40
     batch_size: int = 32
     learning_rate: float = 5e-3
@@ -54,16 +55,23 @@ class Captioner(Model):
     ``(N, T, V)``; :meth:`caption` decodes greedily.
     """
 
-    def __init__(self, vocab_size: int, units: int = 64, embed: int = 16, seed: int = 0,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        units: int = 64,
+        embed: int = 16,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.config = {"vocab_size": vocab_size, "units": units, "embed": embed, "seed": seed}
         self.encoder = Dense(units, activation="tanh", seed=seed, name="image_features")
         self.decoder = Decoder(vocab_size, embed, units, seed + 1, prefix="speller")
         self.decoder_layers = self.decoder.layers  # assigned so that the Model tracks them
 
-    def forward(self, x: Sequence[np.ndarray], training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: Sequence[np.ndarray], training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         pixels, letters_in = x
         h0 = self.encoder(np.asarray(pixels, dtype=np.float32), training=training)
         return self.decoder.forward(letters_in, h0, training, lengths)
@@ -71,7 +79,7 @@ class Captioner(Model):
     def backward(self, dy: np.ndarray) -> None:
         # The decoder's dL/dh0 is the gradient of the image features: it trains the encoder.
         self.encoder.backward(self.decoder.backward(dy))
-        return None
+        return
 
     def caption(self, pixels: np.ndarray, max_len: int = 8) -> np.ndarray:
         """Greedy letter ids ``(N, max_len)`` for images ``(N, 64)``."""
@@ -91,12 +99,15 @@ def load_data(test_fraction: float, seed: int) -> dict[str, np.ndarray]:
     order = np.random.default_rng(seed).permutation(len(pixels))
     n_test = int(len(pixels) * test_fraction)
     test, train = order[:n_test], order[n_test:]
-    return {"x_train": pixels[train], "y_train": digits.target[train],
-            "x_test": pixels[test], "y_test": digits.target[test]}
+    return {
+        "x_train": pixels[train],
+        "y_train": digits.target[train],
+        "x_test": pixels[test],
+        "y_test": digits.target[test],
+    }
 
 
-def _figure(images: np.ndarray, truth: Sequence[str], predicted: Sequence[str], path: Any
-            ) -> None:
+def _figure(images: np.ndarray, truth: Sequence[str], predicted: Sequence[str], path: Any) -> None:
     fig, axes = plot.new_figure(2, 8, width=1.3, height=1.6)
     for ax, image, true, guess in zip(axes.ravel(), images, truth, predicted):
         ax.imshow(image.reshape(8, 8), cmap="gray_r")
@@ -107,8 +118,12 @@ def _figure(images: np.ndarray, truth: Sequence[str], predicted: Sequence[str], 
     plot.save_figure(fig, path)
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train and evaluate; return ``exact_match`` (held-out, greedy), ``train_exact_match``,
     ``examples`` (a few ``(truth, caption)`` pairs), ``seconds`` and ``figures``."""
     config = resolve_config(DEFAULT, config)
@@ -119,37 +134,58 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
     dec_in, dec_out, lengths = teacher_forcing(words)  # one row per digit class
 
     model = Captioner(len(alphabet), config.units, config.embed, seed=seed)
-    trainer = Trainer(model, loss="sparse_categorical_crossentropy",
-                      optimizer=Adam(config.learning_rate), clip_norm=5.0)
+    trainer = Trainer(
+        model,
+        loss="sparse_categorical_crossentropy",
+        optimizer=Adam(config.learning_rate),
+        clip_norm=5.0,
+    )
     y = data["y_train"]
-    history = trainer.fit((data["x_train"], dec_in[y]), dec_out[y], lengths=lengths[y],
-                          epochs=config.epochs, batch_size=config.batch_size, seed=seed,
-                          verbose=verbose)
+    history = trainer.fit(
+        (data["x_train"], dec_in[y]),
+        dec_out[y],
+        lengths=lengths[y],
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=seed,
+        verbose=verbose,
+    )
 
     def accuracy(pixels: np.ndarray, labels: np.ndarray) -> tuple[float, list[str]]:
         ids = model.caption(pixels)
-        return (exact_match(alphabet, ids, [NAMES[k] for k in labels]),
-                [alphabet.decode(row) for row in ids])
+        return (
+            exact_match(alphabet, ids, [NAMES[k] for k in labels]),
+            [alphabet.decode(row) for row in ids],
+        )
 
     test_acc, captions = accuracy(data["x_test"], data["y_test"])
     train_acc, _ = accuracy(data["x_train"], data["y_train"])
     truth = [NAMES[k] for k in data["y_test"]]
     figures = {"captions": str(figure_path(out_dir, "07_captioning.png"))}
     _figure(data["x_test"][:16], truth[:16], captions[:16], figures["captions"])
-    return {"exact_match": test_acc, "train_exact_match": train_acc,
-            "final_loss": history.history["loss"][-1],
-            "examples": list(zip(truth[:8], captions[:8])), "n_test": len(truth),
-            "seconds": clock.elapsed, "figures": figures}
+    return {
+        "exact_match": test_acc,
+        "train_exact_match": train_acc,
+        "final_loss": history.history["loss"][-1],
+        "examples": list(zip(truth[:8], captions[:8])),
+        "n_test": len(truth),
+        "seconds": clock.elapsed,
+        "figures": figures,
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figure is."""
     config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
-    print(f"Captioning: Dense(tanh) image features start a SimpleRNN({config.units}) that spells "
-          "the digit's name letter by letter.")
-    print(f"  exact-match accuracy, greedy decoding: {results['exact_match']:.1%} on "
-          f"{results['n_test']} held-out images ({results['train_exact_match']:.1%} on training "
-          f"images), in {results['seconds']:.1f} s")
+    print(
+        f"Captioning: Dense(tanh) image features start a SimpleRNN({config.units}) that spells "
+        "the digit's name letter by letter."
+    )
+    print(
+        f"  exact-match accuracy, greedy decoding: {results['exact_match']:.1%} on "
+        f"{results['n_test']} held-out images ({results['train_exact_match']:.1%} on training "
+        f"images), in {results['seconds']:.1f} s"
+    )
     print("  " + ", ".join(f"{t} -> {c!r}" for t, c in results["examples"]))
     print_paths(results["figures"])
     return results

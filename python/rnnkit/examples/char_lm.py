@@ -22,7 +22,8 @@ import argparse
 import dataclasses
 import math
 import time
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -34,9 +35,25 @@ from ..text import CharVocab, attach_vocab, generate, get_vocab, stdlib_corpus
 from ..trainer import Trainer
 from ._common import Stopwatch, figure_path, parse_config, resolve_config
 
-__all__ = ["Config", "DEFAULT", "MINCHAR", "SMALL", "PRESETS", "preset", "build_model",
-           "build_trainer", "train_char_model", "stream_perplexity", "unigram_perplexity",
-           "TrainingBudget", "SampleText", "MODEL_FILE", "run", "report", "main"]
+__all__ = [
+    "DEFAULT",
+    "MINCHAR",
+    "MODEL_FILE",
+    "PRESETS",
+    "SMALL",
+    "Config",
+    "SampleText",
+    "TrainingBudget",
+    "build_model",
+    "build_trainer",
+    "main",
+    "preset",
+    "report",
+    "run",
+    "stream_perplexity",
+    "train_char_model",
+    "unigram_perplexity",
+]
 
 MODEL_FILE = "05_char_lm.npz"  # in out_dir; example 10 (inspect_units) reuses it when present
 
@@ -46,22 +63,22 @@ class Config:
     """Settings of the character language model (model fields come from a preset)."""
 
     preset: str = "modern"
-    embed: Optional[int] = 32        # Embedding size; None: one-hot input (min-char-rnn)
-    hidden: int = 256                # SimpleRNN units
-    batch_size: int = 32             # parallel streams
-    bptt: int = 64                   # truncated-BPTT window (characters)
+    embed: int | None = 32  # Embedding size; None: one-hot input (min-char-rnn)
+    hidden: int = 256  # SimpleRNN units
+    batch_size: int = 32  # parallel streams
+    bptt: int = 64  # truncated-BPTT window (characters)
     optimizer: str = "adam"
     learning_rate: float = 2e-3
-    clip_value: Optional[float] = None
-    clip_norm: Optional[float] = 5.0
-    max_chars: int = 3_000_000       # of standard-library source; the last val_fraction held out
+    clip_value: float | None = None
+    clip_norm: float | None = 5.0
+    max_chars: int = 3_000_000  # of standard-library source; the last val_fraction held out
     val_fraction: float = 0.05
-    eval_chars: int = 100_000        # perplexity is measured on this much train / held-out text
-    seconds: Optional[float] = 45.0  # training time budget (None: no limit)
-    max_updates: Optional[int] = None  # update budget (None: no limit); tests use this one,
+    eval_chars: int = 100_000  # perplexity is measured on this much train / held-out text
+    seconds: float | None = 45.0  # training time budget (None: no limit)
+    max_updates: int | None = None  # update budget (None: no limit); tests use this one,
     #                                    as it gives the same model on a busy machine
-    epochs: int = 50                 # upper bound; the time budget usually ends training first
-    sample_every: float = 10.0       # seconds between printed samples
+    epochs: int = 50  # upper bound; the time budget usually ends training first
+    sample_every: float = 10.0  # seconds between printed samples
     temperatures: tuple[float, ...] = (0.2, 0.5, 1.0)
     prime: str = "def "
     sample_length: int = 200
@@ -69,12 +86,26 @@ class Config:
 
 # The model and optimizer fields of each preset (everything else keeps Config's defaults).
 PRESETS: dict[str, dict[str, Any]] = {
-    "minchar": {"embed": None, "hidden": 100, "batch_size": 1, "bptt": 25,
-                "optimizer": "adagrad", "learning_rate": 0.1, "clip_value": 5.0,
-                "clip_norm": None},
-    "modern": {"embed": 32, "hidden": 256, "batch_size": 32, "bptt": 64,
-               "optimizer": "adam", "learning_rate": 2e-3, "clip_value": None,
-               "clip_norm": 5.0},
+    "minchar": {
+        "embed": None,
+        "hidden": 100,
+        "batch_size": 1,
+        "bptt": 25,
+        "optimizer": "adagrad",
+        "learning_rate": 0.1,
+        "clip_value": 5.0,
+        "clip_norm": None,
+    },
+    "modern": {
+        "embed": 32,
+        "hidden": 256,
+        "batch_size": 32,
+        "bptt": 64,
+        "optimizer": "adam",
+        "learning_rate": 2e-3,
+        "clip_value": None,
+        "clip_norm": 5.0,
+    },
 }
 
 
@@ -89,12 +120,23 @@ DEFAULT = preset("modern")
 MINCHAR = preset("minchar")
 # For tests: a small model and a fixed number of updates (deterministic); see the test for the
 # measured perplexities.
-SMALL = preset("modern", hidden=96, embed=16, batch_size=16, bptt=32, max_chars=300_000,
-               eval_chars=20_000, seconds=None, max_updates=1000, epochs=3, sample_every=1e9,
-               sample_length=60)
+SMALL = preset(
+    "modern",
+    hidden=96,
+    embed=16,
+    batch_size=16,
+    bptt=32,
+    max_chars=300_000,
+    eval_chars=20_000,
+    seconds=None,
+    max_updates=1000,
+    epochs=3,
+    sample_every=1e9,
+    sample_length=60,
+)
 
 
-def _config(config: Union[None, Config, Mapping[str, Any]]) -> Config:
+def _config(config: Config | Mapping[str, Any] | None) -> Config:
     """A Config from None, a Config, or a dict of overrides; a dict naming another ``preset``
     starts from that preset's fields."""
     if isinstance(config, Mapping) and config.get("preset", DEFAULT.preset) != DEFAULT.preset:
@@ -108,16 +150,20 @@ def build_model(vocab_size: int, cfg: Config, seed: int = 0) -> Sequential:
     the next character at every step. ``cfg.embed = None`` gives min-char-rnn's one-hot
     input: an identity Embedding that is not trained (a row lookup is what one-hot @ Wx is)."""
     if cfg.embed is None:
-        embedding = Embedding(vocab_size, vocab_size, embeddings_initializer="identity",
-                              seed=seed, name="one_hot")
+        embedding = Embedding(
+            vocab_size, vocab_size, embeddings_initializer="identity", seed=seed, name="one_hot"
+        )
         embedding.trainable = False
     else:
         embedding = Embedding(vocab_size, int(cfg.embed), seed=seed, name="embedding")
-    model = Sequential([
-        embedding,
-        SimpleRNN(int(cfg.hidden), return_sequences=True, seed=seed + 1, name="rnn"),
-        TimeDistributed(Dense(vocab_size, seed=seed + 2), name="logits"),
-    ], name="char_lm")
+    model = Sequential(
+        [
+            embedding,
+            SimpleRNN(int(cfg.hidden), return_sequences=True, seed=seed + 1, name="rnn"),
+            TimeDistributed(Dense(vocab_size, seed=seed + 2), name="logits"),
+        ],
+        name="char_lm",
+    )
     model.build((None,))  # (T,) ids per sample, any length
     return model
 
@@ -127,13 +173,20 @@ def build_trainer(model: Sequential, cfg: Config) -> Trainer:
     if cfg.optimizer == "adagrad":
         # min-char-rnn: accumulators start at zero, epsilon 1e-8.
         optimizer: optimizers.Optimizer = optimizers.Adagrad(
-            cfg.learning_rate, initial_accumulator_value=0.0, epsilon=1e-8)
+            cfg.learning_rate, initial_accumulator_value=0.0, epsilon=1e-8
+        )
     else:
-        optimizer = optimizers.get({"class_name": cfg.optimizer,
-                                    "config": {"learning_rate": cfg.learning_rate}})
-    return Trainer(model, loss="sparse_categorical_crossentropy", optimizer=optimizer,
-                   metrics=["perplexity"], clip_norm=cfg.clip_norm,
-                   clip_value=cfg.clip_value)
+        optimizer = optimizers.get(
+            {"class_name": cfg.optimizer, "config": {"learning_rate": cfg.learning_rate}}
+        )
+    return Trainer(
+        model,
+        loss="sparse_categorical_crossentropy",
+        optimizer=optimizer,
+        metrics=["perplexity"],
+        clip_norm=cfg.clip_norm,
+        clip_value=cfg.clip_value,
+    )
 
 
 class TrainingBudget(Callback):
@@ -146,8 +199,9 @@ class TrainingBudget(Callback):
     ``(seconds, characters seen, loss)`` per update.
     """
 
-    def __init__(self, seconds: Optional[float], chars_per_update: int,
-                 max_updates: Optional[int] = None) -> None:
+    def __init__(
+        self, seconds: float | None, chars_per_update: int, max_updates: int | None = None
+    ) -> None:
         super().__init__()
         self.seconds = math.inf if seconds is None else float(seconds)
         self.max_updates = max_updates
@@ -165,24 +219,37 @@ class TrainingBudget(Callback):
 
     def on_batch_end(self, batch: int, logs: Any = None) -> None:
         self.updates += 1
-        self.log.append((self.elapsed, self.updates * self.chars_per_update,
-                         float((logs or {}).get("loss", math.nan))))
+        self.log.append(
+            (
+                self.elapsed,
+                self.updates * self.chars_per_update,
+                float((logs or {}).get("loss", math.nan)),
+            )
+        )
         if self.used_up:
             self.model.stop_training = True
 
     @property
     def used_up(self) -> bool:
-        return self.elapsed >= self.seconds or (self.max_updates is not None
-                                                and self.updates >= self.max_updates)
+        return self.elapsed >= self.seconds or (
+            self.max_updates is not None and self.updates >= self.max_updates
+        )
 
 
 class SampleText(Callback):
     """Prints (and keeps) samples from the model every ``every`` seconds of training, one per
     temperature, all from the same prime and seed so that they show the model's progress."""
 
-    def __init__(self, vocab: CharVocab, every: float, temperatures: Sequence[float],
-                 prime: str = "def ", length: int = 200, seed: int = 0,
-                 verbose: int = 1) -> None:
+    def __init__(
+        self,
+        vocab: CharVocab,
+        every: float,
+        temperatures: Sequence[float],
+        prime: str = "def ",
+        length: int = 200,
+        seed: int = 0,
+        verbose: int = 1,
+    ) -> None:
         super().__init__()
         self.vocab, self.every = vocab, float(every)
         self.temperatures = list(temperatures)
@@ -199,11 +266,15 @@ class SampleText(Callback):
             self._last = now
             self.sample(now - self._start, (logs or {}).get("loss"))
 
-    def sample(self, at: float, loss: Optional[float] = None) -> dict[float, str]:
+    def sample(self, at: float, loss: float | None = None) -> dict[float, str]:
         """Generate one sample per temperature now (the trainer's carried state is restored by
         :func:`rnnkit.generate`, so training continues undisturbed)."""
-        texts = {t: generate(self.model, self.prime, self.length, temperature=t, seed=self.seed,
-                             vocab=self.vocab) for t in self.temperatures}
+        texts = {
+            t: generate(
+                self.model, self.prime, self.length, temperature=t, seed=self.seed, vocab=self.vocab
+            )
+            for t in self.temperatures
+        }
         self.samples.append((at, texts))
         if self.verbose:
             head = f"--- samples after {at:.0f} s"
@@ -224,8 +295,12 @@ def unigram_perplexity(train_ids: np.ndarray, eval_ids: np.ndarray, vocab_size: 
     return float(np.exp(-log_p[eval_ids].mean()))
 
 
-def train_char_model(config: Union[None, Config, Mapping[str, Any]] = None, verbose: int = 1,
-                     seed: int = 0, callbacks: Sequence[Callback] = ()) -> dict[str, Any]:
+def train_char_model(
+    config: Config | Mapping[str, Any] | None = None,
+    verbose: int = 1,
+    seed: int = 0,
+    callbacks: Sequence[Callback] = (),
+) -> dict[str, Any]:
     """Load the corpus, build and train a character model within ``config.seconds``.
 
     Returns a dict with ``model`` (its vocabulary attached), ``trainer``, ``vocab``, ``config``,
@@ -242,22 +317,45 @@ def train_char_model(config: Union[None, Config, Mapping[str, Any]] = None, verb
     attach_vocab(model, vocab)
     trainer = build_trainer(model, cfg)
     budget = TrainingBudget(cfg.seconds, cfg.batch_size * cfg.bptt, cfg.max_updates)
-    sampler = SampleText(vocab, cfg.sample_every, cfg.temperatures, prime=cfg.prime,
-                         length=cfg.sample_length, seed=seed, verbose=verbose)
+    sampler = SampleText(
+        vocab,
+        cfg.sample_every,
+        cfg.temperatures,
+        prime=cfg.prime,
+        length=cfg.sample_length,
+        seed=seed,
+        verbose=verbose,
+    )
     if verbose:
-        print(f"char_lm ({cfg.preset}): {len(train_ids):,} training and {len(val_ids):,} "
-              f"held-out characters of standard-library source, vocabulary {len(vocab)}, "
-              f"{model.count_params():,} parameters, budget {_budget_text(cfg)}")
-    trainer.fit_stream(train_ids, batch_size=cfg.batch_size, bptt=cfg.bptt,
-                       epochs=cfg.epochs, callbacks=[budget, sampler, *callbacks],
-                       verbose=verbose)
-    if budget.used_up:
-        if verbose:
-            print(f"\nbudget used ({_budget_text(cfg)}): {budget.updates:,} updates, "
-                  f"{budget.updates * budget.chars_per_update:,} characters in "
-                  f"{budget.elapsed:.1f} s")
-    return {"model": model, "trainer": trainer, "vocab": vocab, "config": cfg,
-            "train_ids": train_ids, "val_ids": val_ids, "budget": budget, "sampler": sampler}
+        print(
+            f"char_lm ({cfg.preset}): {len(train_ids):,} training and {len(val_ids):,} "
+            f"held-out characters of standard-library source, vocabulary {len(vocab)}, "
+            f"{model.count_params():,} parameters, budget {_budget_text(cfg)}"
+        )
+    trainer.fit_stream(
+        train_ids,
+        batch_size=cfg.batch_size,
+        bptt=cfg.bptt,
+        epochs=cfg.epochs,
+        callbacks=[budget, sampler, *callbacks],
+        verbose=verbose,
+    )
+    if budget.used_up and verbose:
+        print(
+            f"\nbudget used ({_budget_text(cfg)}): {budget.updates:,} updates, "
+            f"{budget.updates * budget.chars_per_update:,} characters in "
+            f"{budget.elapsed:.1f} s"
+        )
+    return {
+        "model": model,
+        "trainer": trainer,
+        "vocab": vocab,
+        "config": cfg,
+        "train_ids": train_ids,
+        "val_ids": val_ids,
+        "budget": budget,
+        "sampler": sampler,
+    }
 
 
 def _budget_text(cfg: Config) -> str:
@@ -285,7 +383,7 @@ def _figure(budget: TrainingBudget, val_ppl: float, unigram: float, title: str, 
         # A running mean over ~2% of the updates: single windows' losses are noisy.
         w = max(1, len(log) // 50)
         smooth = np.convolve(log[:, 2], np.ones(w) / w, mode="valid")
-        ax.plot(log[w - 1:, 1] / 1e6, np.exp(smooth), label="training windows (running mean)")
+        ax.plot(log[w - 1 :, 1] / 1e6, np.exp(smooth), label="training windows (running mean)")
     ax.axhline(val_ppl, color="C1", linestyle="--", label=f"held-out at the end: {val_ppl:.2f}")
     ax.axhline(unigram, color="C2", linestyle=":", label=f"unigram baseline: {unigram:.1f}")
     ax.set_yscale("log")
@@ -296,8 +394,12 @@ def _figure(budget: TrainingBudget, val_ppl: float, unigram: float, title: str, 
     plot.save_figure(fig, path)
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train, evaluate, save and sample a character language model.
 
     Returns a dict: ``train_perplexity`` and ``val_perplexity`` (on ``eval_chars`` characters
@@ -311,59 +413,90 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
     model, trainer, vocab, cfg = (trained[k] for k in ("model", "trainer", "vocab", "config"))
     budget, sampler = trained["budget"], trained["sampler"]
     train_seconds = budget.log[-1][0] if budget.log else 0.0
-    train_ppl = stream_perplexity(trainer, trained["train_ids"][:cfg.eval_chars], cfg)
-    val_ppl = stream_perplexity(trainer, trained["val_ids"][:cfg.eval_chars], cfg)
-    unigram = unigram_perplexity(trained["train_ids"], trained["val_ids"][:cfg.eval_chars],
-                                 len(vocab))
+    train_ppl = stream_perplexity(trainer, trained["train_ids"][: cfg.eval_chars], cfg)
+    val_ppl = stream_perplexity(trainer, trained["val_ids"][: cfg.eval_chars], cfg)
+    unigram = unigram_perplexity(
+        trained["train_ids"], trained["val_ids"][: cfg.eval_chars], len(vocab)
+    )
     model_path = str(model.save(figure_path(out_dir, MODEL_FILE)))
     # Read back: does the saved file carry the vocabulary (rnnkit.load_model + generate alone)?
     vocab_saved = get_vocab(load_model(model_path)) == vocab
     samples = sampler.sample(train_seconds)  # the final samples, printed like the others
     figures = {"perplexity": str(figure_path(out_dir, "05_char_lm.png"))}
-    _figure(budget, val_ppl, unigram, f"Character LM ({cfg.preset}) on Python stdlib source",
-            figures["perplexity"])
+    _figure(
+        budget,
+        val_ppl,
+        unigram,
+        f"Character LM ({cfg.preset}) on Python stdlib source",
+        figures["perplexity"],
+    )
     chars = budget.updates * budget.chars_per_update
     return {
-        "preset": cfg.preset, "vocab_size": len(vocab), "updates": budget.updates,
-        "chars_seen": chars, "train_seconds": train_seconds,
+        "preset": cfg.preset,
+        "vocab_size": len(vocab),
+        "updates": budget.updates,
+        "chars_seen": chars,
+        "train_seconds": train_seconds,
         "chars_per_second": chars / train_seconds if train_seconds else 0.0,
-        "train_perplexity": train_ppl, "val_perplexity": val_ppl,
-        "unigram_perplexity": unigram, "samples": samples, "model_path": model_path,
+        "train_perplexity": train_ppl,
+        "val_perplexity": val_ppl,
+        "unigram_perplexity": unigram,
+        "samples": samples,
+        "model_path": model_path,
         "vocab_saved": vocab_saved,
-        "figures": figures, "model": model, "vocab": vocab, "seconds": clock.elapsed,
+        "figures": figures,
+        "model": model,
+        "vocab": vocab,
+        "seconds": clock.elapsed,
     }
 
 
 def report(results: dict[str, Any], prime: str = "def ", seed: int = 0) -> None:
     """Print what the model learned: perplexities, speed, and a generated continuation."""
-    print(f"\nperplexity per character: train {results['train_perplexity']:.2f}, held-out "
-          f"{results['val_perplexity']:.2f} (unigram baseline {results['unigram_perplexity']:.2f}, "
-          f"vocabulary {results['vocab_size']})")
-    print(f"trained {results['train_seconds']:.1f} s on {results['chars_seen']:,} characters "
-          f"({results['chars_per_second']:,.0f} characters/s), {results['updates']:,} updates")
-    print(f"model saved to {results['model_path']}" + (
-        " with its vocabulary: rnnkit.load_model(path) then rnnkit.generate(model, prime, n)"
-        if results["vocab_saved"] else
-        " (without its vocabulary: pass vocab=... to rnnkit.generate after loading)"))
+    print(
+        f"\nperplexity per character: train {results['train_perplexity']:.2f}, held-out "
+        f"{results['val_perplexity']:.2f} (unigram baseline {results['unigram_perplexity']:.2f}, "
+        f"vocabulary {results['vocab_size']})"
+    )
+    print(
+        f"trained {results['train_seconds']:.1f} s on {results['chars_seen']:,} characters "
+        f"({results['chars_per_second']:,.0f} characters/s), {results['updates']:,} updates"
+    )
+    print(
+        f"model saved to {results['model_path']}"
+        + (
+            " with its vocabulary: rnnkit.load_model(path) then rnnkit.generate(model, prime, n)"
+            if results["vocab_saved"]
+            else " (without its vocabulary: pass vocab=... to rnnkit.generate after loading)"
+        )
+    )
     for name, path in results["figures"].items():
         print(f"figure ({name}): {path}")
-    print(f'\nrnnkit.generate(model, {prime!r}, 300, temperature=0.5, seed={seed}):')
+    print(f"\nrnnkit.generate(model, {prime!r}, 300, temperature=0.5, seed={seed}):")
     print(prime + generate(results["model"], prime, 300, temperature=0.5, seed=seed))
 
 
 def _extra_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=sorted(PRESETS), default=None,
-                        help="minchar: min-char-rnn's set-up; modern (default): faster")
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        default=None,
+        help="minchar: min-char-rnn's set-up; modern (default): faster",
+    )
     parser.add_argument("--seconds", type=float, default=None, help="training time budget")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: ``python -m rnnkit.examples.char_lm [--preset minchar] [--seconds 30]``."""
     config, args = parse_config(argv, __doc__.splitlines()[0], DEFAULT, SMALL, _extra_options)
     if args.preset is not None and args.preset != config.preset:
         # The quick sizes belong to the modern preset: keep only its budget for another one.
-        config = preset(args.preset, seconds=config.seconds, max_chars=config.max_chars,
-                        eval_chars=config.eval_chars)
+        config = preset(
+            args.preset,
+            seconds=config.seconds,
+            max_chars=config.max_chars,
+            eval_chars=config.eval_chars,
+        )
     if args.seconds is not None:
         config = dataclasses.replace(config, seconds=args.seconds)
     # Progress lines are on by default here: training takes a while and prints samples.

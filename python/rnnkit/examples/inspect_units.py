@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from .. import inspect
 from ..io import ModelFileError
@@ -24,7 +25,7 @@ from ..text import get_vocab, stdlib_corpus
 from . import char_lm
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
-__all__ = ["Config", "DEFAULT", "SMALL", "get_char_model", "run", "main"]
+__all__ = ["DEFAULT", "SMALL", "Config", "get_char_model", "main", "run"]
 
 FEATURES = ("in_quotes", "in_brackets", "position_in_line")
 
@@ -34,17 +35,28 @@ class Config:
     """Settings: the char model to train when none is saved, and how much text to analyse."""
 
     char_model: char_lm.Config = char_lm.preset(
-        "modern", hidden=128, max_chars=1_000_000, seconds=None, max_updates=1500,
-        sample_every=1e9, eval_chars=20_000)
-    reuse_saved: bool = True      # load example 5's model from out_dir when present
+        "modern",
+        hidden=128,
+        max_chars=1_000_000,
+        seconds=None,
+        max_updates=1500,
+        sample_every=1e9,
+        eval_chars=20_000,
+    )
+    reuse_saved: bool = True  # load example 5's model from out_dir when present
     analysis_chars: int = 30_000  # text the correlations are measured on
-    passage_lines: int = 30       # lines shown in the PNG / HTML
-    top: int = 5                  # units listed per feature
+    passage_lines: int = 30  # lines shown in the PNG / HTML
+    top: int = 5  # units listed per feature
 
 
 DEFAULT = Config()
-SMALL = Config(char_model=dataclasses.replace(char_lm.SMALL, max_updates=600),
-               reuse_saved=False, analysis_chars=8_000, passage_lines=20, top=3)
+SMALL = Config(
+    char_model=dataclasses.replace(char_lm.SMALL, max_updates=600),
+    reuse_saved=False,
+    analysis_chars=8_000,
+    passage_lines=20,
+    top=3,
+)
 
 
 def get_char_model(cfg: Config, out_dir: str, verbose: int, seed: int) -> tuple[Any, str]:
@@ -66,11 +78,15 @@ def _unseen_text(cfg: Config, seed: int) -> str:
     default size, the largest): never trained on. Starts at a line start."""
     skip = max(cfg.char_model.max_chars, char_lm.DEFAULT.max_chars)
     text = stdlib_corpus(skip + cfg.analysis_chars + 1000, seed=seed)[skip:]
-    return text[text.index("\n") + 1:][:cfg.analysis_chars]
+    return text[text.index("\n") + 1 :][: cfg.analysis_chars]
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Rank units; return ``ranking`` (feature -> ``[(unit, corr), ...]`` best first),
     ``model_source``, ``seconds``, ``figures`` (the quote unit's PNG) and ``pages`` (standalone
     HTML for the best quote and bracket units)."""
@@ -80,29 +96,42 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
     text = _unseen_text(cfg, seed)
     states = inspect.hidden_states(model, text)
     features = inspect.text_features(text)
-    ranking = {name: inspect.rank_units(states, features[name], top=cfg.top)
-               for name in FEATURES}
-    passage = "\n".join(text.split("\n")[:cfg.passage_lines])
+    ranking = {name: inspect.rank_units(states, features[name], top=cfg.top) for name in FEATURES}
+    passage = "\n".join(text.split("\n")[: cfg.passage_lines])
     figures, pages = {}, {}
     for name, label in (("in_quotes", "quotes"), ("in_brackets", "brackets")):
         unit, corr = ranking[name][0]
         title = f"unit {unit}: correlation {corr:+.2f} with {name.replace('_', ' ')}"
-        values = states[:len(passage), unit]
-        pages[label] = str(inspect.render_html(
-            passage, values, figure_path(out_dir, f"10_inspect_{label}.html"), title))
+        values = states[: len(passage), unit]
+        pages[label] = str(
+            inspect.render_html(
+                passage, values, figure_path(out_dir, f"10_inspect_{label}.html"), title
+            )
+        )
         if name == "in_quotes":
-            figures[label] = str(inspect.render_png(
-                passage, values, figure_path(out_dir, "10_inspect_quotes.png"), title))
-    return {"ranking": ranking, "model_source": source, "hidden": states.shape[1],
-            "analysis_chars": len(text), "seconds": clock.elapsed, "figures": figures,
-            "pages": pages}
+            figures[label] = str(
+                inspect.render_png(
+                    passage, values, figure_path(out_dir, "10_inspect_quotes.png"), title
+                )
+            )
+    return {
+        "ranking": ranking,
+        "model_source": source,
+        "hidden": states.shape[1],
+        "analysis_chars": len(text),
+        "seconds": clock.elapsed,
+        "figures": figures,
+        "pages": pages,
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: rank the units, then print the best ones and where the pictures are."""
-    config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
-    print(f"Inspecting the {results['hidden']} hidden units of a character model "
-          f"({results['model_source']}) over {results['analysis_chars']:,} unseen characters:")
+    _config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
+    print(
+        f"Inspecting the {results['hidden']} hidden units of a character model "
+        f"({results['model_source']}) over {results['analysis_chars']:,} unseen characters:"
+    )
     for name, units in results["ranking"].items():
         listed = ", ".join(f"unit {u} ({c:+.2f})" for u, c in units)
         print(f"  {name:<17} {listed}")

@@ -13,7 +13,8 @@ Run: ``python examples/08_seq2seq.py`` (``--quick`` for the test-sized run).
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,7 +26,7 @@ from ..trainer import Trainer
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 from ._decoding import Alphabet, Decoder, exact_match, teacher_forcing
 
-__all__ = ["Config", "DEFAULT", "SMALL", "Seq2Seq", "make_strings", "run", "main"]
+__all__ = ["DEFAULT", "SMALL", "Config", "Seq2Seq", "main", "make_strings", "run"]
 
 DIGITS = Alphabet("0123456789")
 
@@ -43,7 +44,7 @@ class Config:
     epochs: int = 20
     batch_size: int = 64
     learning_rate: float = 2e-3
-    clip_norm: float = 1.0      # exploding-gradient spikes otherwise undo epochs of progress
+    clip_norm: float = 1.0  # exploding-gradient spikes otherwise undo epochs of progress
 
 
 DEFAULT = Config()
@@ -58,12 +59,19 @@ class Seq2Seq(Model):
     alone and ``h_last`` is the state after the last digit); ``lengths`` mask the target side.
     """
 
-    def __init__(self, vocab_size: int, units: int = 128, embed: int = 16, seed: int = 0,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        units: int = 128,
+        embed: int = 16,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name)
         self.config = {"vocab_size": vocab_size, "units": units, "embed": embed, "seed": seed}
-        self.source_embedding = Embedding(vocab_size, embed, mask_zero=True, seed=seed,
-                                          name="source_embedding")
+        self.source_embedding = Embedding(
+            vocab_size, embed, mask_zero=True, seed=seed, name="source_embedding"
+        )
         self.encoder = SimpleRNN(units, return_state=True, seed=seed + 1, name="encoder")
         self.decoder = Decoder(vocab_size, embed, units, seed + 2, prefix="decoder")
         self.decoder_layers = self.decoder.layers  # assigned so that the Model tracks them
@@ -71,12 +79,14 @@ class Seq2Seq(Model):
     def encode(self, source: np.ndarray, training: bool = False) -> np.ndarray:
         """The encoder's final state ``(N, H)`` for padded ``source`` ids ``(N, S)``."""
         emb = self.source_embedding(source, training=training)
-        _, h = self.encoder(emb, training=training,
-                            lengths=self.source_embedding.output_lengths(None))
+        _, h = self.encoder(
+            emb, training=training, lengths=self.source_embedding.output_lengths(None)
+        )
         return h
 
-    def forward(self, x: Sequence[np.ndarray], training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: Sequence[np.ndarray], training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         source, target_in = x
         return self.decoder.forward(target_in, self.encode(source, training), training, lengths)
 
@@ -85,7 +95,7 @@ class Seq2Seq(Model):
         # The encoder's output is its final state only: its gradient is the decoder's dL/dh0.
         d_emb = self.encoder.backward([None, d_state])
         self.source_embedding.backward(d_emb)
-        return None
+        return
 
     def translate(self, source: np.ndarray, max_len: int) -> np.ndarray:
         """Greedy output ids ``(N, max_len)``."""
@@ -105,7 +115,7 @@ def encode_sources(strings: Sequence[str], max_len: int) -> np.ndarray:
     """Digit ids ``(N, max_len)``, post-padded with 0 (the padding id)."""
     out = np.zeros((len(strings), max_len), dtype=np.int64)
     for i, s in enumerate(strings):
-        out[i, :len(s)] = DIGITS.encode(s)
+        out[i, : len(s)] = DIGITS.encode(s)
     return out
 
 
@@ -127,8 +137,12 @@ def _figure(accuracy_by_length: dict[int, float], history: Any, path: Any) -> No
     plot.save_figure(fig, path)
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train and evaluate; return ``exact_match`` (held-out, greedy), ``accuracy_by_length``,
     ``examples`` (``(source, output)`` pairs), ``seconds`` and ``figures``."""
     config = resolve_config(DEFAULT, config)
@@ -139,34 +153,57 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
     dec_in, dec_out, lengths = teacher_forcing([DIGITS.encode(s[::-1]) for s in train])
 
     model = Seq2Seq(len(DIGITS), config.units, config.embed, seed=seed)
-    trainer = Trainer(model, loss="sparse_categorical_crossentropy",
-                      optimizer=Adam(config.learning_rate), clip_norm=config.clip_norm)
-    history = trainer.fit((encode_sources(train, config.max_len), dec_in), dec_out,
-                          lengths=lengths, epochs=config.epochs, batch_size=config.batch_size,
-                          seed=seed, verbose=verbose)
+    trainer = Trainer(
+        model,
+        loss="sparse_categorical_crossentropy",
+        optimizer=Adam(config.learning_rate),
+        clip_norm=config.clip_norm,
+    )
+    history = trainer.fit(
+        (encode_sources(train, config.max_len), dec_in),
+        dec_out,
+        lengths=lengths,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        seed=seed,
+        verbose=verbose,
+    )
 
     ids = model.translate(encode_sources(test, config.max_len), config.max_len + 1)
     outputs = [DIGITS.decode(row) for row in ids]
     truth = [s[::-1] for s in test]
-    by_length = {k: float(np.mean([o == t for o, t in zip(outputs, truth) if len(t) == k]))
-                 for k in sorted({len(t) for t in truth})}
+    by_length = {
+        k: float(np.mean([o == t for o, t in zip(outputs, truth) if len(t) == k]))
+        for k in sorted({len(t) for t in truth})
+    }
     figures = {"reversal": str(figure_path(out_dir, "08_seq2seq.png"))}
     _figure(by_length, history, figures["reversal"])
-    return {"exact_match": exact_match(DIGITS, ids, truth), "accuracy_by_length": by_length,
-            "final_loss": history.history["loss"][-1],
-            "examples": list(zip(test[:6], outputs[:6])), "n_test": len(test),
-            "seconds": clock.elapsed, "figures": figures}
+    return {
+        "exact_match": exact_match(DIGITS, ids, truth),
+        "accuracy_by_length": by_length,
+        "final_loss": history.history["loss"][-1],
+        "examples": list(zip(test[:6], outputs[:6])),
+        "n_test": len(test),
+        "seconds": clock.elapsed,
+        "figures": figures,
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figure is."""
     config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
-    print(f"Seq2seq: an encoder SimpleRNN({config.units}) hands its final state to a decoder "
-          f"that writes the digit string reversed ({config.min_len}-{config.max_len} digits).")
-    print(f"  exact-match accuracy, greedy decoding: {results['exact_match']:.1%} on "
-          f"{results['n_test']} held-out strings, in {results['seconds']:.1f} s")
-    print("  by length: " + ", ".join(f"{k}: {v:.0%}"
-                                      for k, v in results["accuracy_by_length"].items()))
+    print(
+        f"Seq2seq: an encoder SimpleRNN({config.units}) hands its final state to a decoder "
+        f"that writes the digit string reversed ({config.min_len}-{config.max_len} digits)."
+    )
+    print(
+        f"  exact-match accuracy, greedy decoding: {results['exact_match']:.1%} on "
+        f"{results['n_test']} held-out strings, in {results['seconds']:.1f} s"
+    )
+    print(
+        "  by length: "
+        + ", ".join(f"{k}: {v:.0%}" for k, v in results["accuracy_by_length"].items())
+    )
     print("  " + ", ".join(f"{s} -> {o}" for s, o in results["examples"]))
     print_paths(results["figures"])
     return results

@@ -11,8 +11,9 @@ Run: ``python examples/01_sine_many_to_one.py`` (``--quick`` for the test-sized 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 from .. import plot
 from ..data import make_windows, sine_wave, train_test_split_by_time
@@ -26,10 +27,10 @@ from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve
 class Config:
     """Settings of the sine many-to-one example."""
 
-    n_points: int = 400          # length of the sampled sine wave
-    freq: float = 0.125          # cycles per step: 8 steps per period
-    window: int = 3              # input steps per sample
-    units: int = 10              # SimpleRNN hidden size
+    n_points: int = 400  # length of the sampled sine wave
+    freq: float = 0.125  # cycles per step: 8 steps per period
+    window: int = 3  # input steps per sample
+    units: int = 10  # SimpleRNN hidden size
     epochs: int = 60
     batch_size: int = 16
     learning_rate: float = 0.01
@@ -49,45 +50,70 @@ def build_model(config: Config, seed: int) -> Sequential:
     return model
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train and evaluate; return ``mse_before``, ``mse_after`` (test MSE), ``seconds`` and
     ``figures`` (name -> PNG path)."""
     config = resolve_config(DEFAULT, config)
     clock = Stopwatch()
     series = sine_wave(config.n_points, config.freq)
-    x, y = make_windows(series, config.window)                  # (N, 3, 1), (N, 1)
+    x, y = make_windows(series, config.window)  # (N, 3, 1), (N, 1)
     x_train, x_test, y_train, y_test = train_test_split_by_time(x, y, config.test_fraction)
 
     model = build_model(config, seed)
     before = model.predict(x_test)
     mse_before = float(model.evaluate(x_test, y_test, verbose=0))
-    history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                        validation_data=(x_test, y_test), verbose=verbose, seed=seed)
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        validation_data=(x_test, y_test),
+        verbose=verbose,
+        seed=seed,
+    )
     after = model.predict(x_test)
     mse_after = float(model.evaluate(x_test, y_test, verbose=0))
 
-    figures = {"predictions": figure_path(out_dir, "01_sine_predictions.png"),
-               "loss": figure_path(out_dir, "01_sine_loss.png")}
-    plot.predictions(y_test[:, 0], {"before training": before[:, 0],
-                                    "after training": after[:, 0]},
-                     figures["predictions"], ylabel="sin(2π·0.125·t)", xlabel="test window",
-                     title=f"Next value of a sine wave from {config.window} steps (test span)")
+    figures = {
+        "predictions": figure_path(out_dir, "01_sine_predictions.png"),
+        "loss": figure_path(out_dir, "01_sine_loss.png"),
+    }
+    plot.predictions(
+        y_test[:, 0],
+        {"before training": before[:, 0], "after training": after[:, 0]},
+        figures["predictions"],
+        ylabel="sin(2π·0.125·t)",
+        xlabel="test window",
+        title=f"Next value of a sine wave from {config.window} steps (test span)",
+    )
     plot.history(history, figures["loss"], title="Sine, many-to-one: mean squared error")
-    return {"mse_before": mse_before, "mse_after": mse_after,
-            "improvement": mse_before / max(mse_after, 1e-12), "epochs": config.epochs,
-            "seconds": clock.elapsed,
-            "figures": {k: str(v) for k, v in figures.items()}}
+    return {
+        "mse_before": mse_before,
+        "mse_after": mse_after,
+        "improvement": mse_before / max(mse_after, 1e-12),
+        "epochs": config.epochs,
+        "seconds": clock.elapsed,
+        "figures": {k: str(v) for k, v in figures.items()},
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figures are."""
     config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
-    print(f"Sine wave, many-to-one: a SimpleRNN({config.units}) learned to predict the next value "
-          f"from {config.window} steps.")
-    print(f"  test MSE {results['mse_before']:.4f} before training -> "
-          f"{results['mse_after']:.2e} after {config.epochs} epochs "
-          f"({results['improvement']:.3g}x lower), in {results['seconds']:.1f} s")
+    print(
+        f"Sine wave, many-to-one: a SimpleRNN({config.units}) learned to predict the next value "
+        f"from {config.window} steps."
+    )
+    print(
+        f"  test MSE {results['mse_before']:.4f} before training -> "
+        f"{results['mse_after']:.2e} after {config.epochs} epochs "
+        f"({results['improvement']:.3g}x lower), in {results['seconds']:.1f} s"
+    )
     print_paths(results["figures"])
     return results
 

@@ -12,8 +12,9 @@ Run: ``python examples/02_sine_many_to_many.py`` (``--quick`` for the test-sized
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class Config:
 
     n_points: int = 400
     freq: float = 0.125
-    window: int = 3              # steps in, and steps out (the targets are the next `window`)
+    window: int = 3  # steps in, and steps out (the targets are the next `window`)
     units: int = 16
     epochs: int = 60
     batch_size: int = 16
@@ -55,8 +56,12 @@ def first_step_floor(x: np.ndarray, y: np.ndarray) -> float:
     return floor / len(target)
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train and evaluate; return ``mse_before``, ``mse_after`` (test, all steps),
     ``mse_per_step`` (after, one per output step), ``floor_step0``, ``seconds``, ``figures``."""
     config = resolve_config(DEFAULT, config)
@@ -66,19 +71,32 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
     x, y = make_windows(series, config.window, horizon=config.window, targets="sequence")
     x_train, x_test, y_train, y_test = train_test_split_by_time(x, y, config.test_fraction)
 
-    model = Sequential([
-        SimpleRNN(config.units, return_sequences=True, input_shape=(config.window, 1), seed=seed),
-        TimeDistributed(Dense(1, seed=seed + 1)),
-    ])
+    model = Sequential(
+        [
+            SimpleRNN(
+                config.units, return_sequences=True, input_shape=(config.window, 1), seed=seed
+            ),
+            TimeDistributed(Dense(1, seed=seed + 1)),
+        ]
+    )
     model.compile(loss="mse", optimizer=Adam(config.learning_rate))
     mse_before = float(model.evaluate(x_test, y_test, verbose=0))
-    history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                        validation_data=(x_test, y_test), verbose=verbose, seed=seed)
-    pred = model.predict(x_test)                                    # (N, window, 1)
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        validation_data=(x_test, y_test),
+        verbose=verbose,
+        seed=seed,
+    )
+    pred = model.predict(x_test)  # (N, window, 1)
     per_step = [float(np.mean((pred[:, k] - y_test[:, k]) ** 2)) for k in range(config.window)]
 
-    figures = {"predictions": figure_path(out_dir, "02_sine_many_to_many.png"),
-               "loss": figure_path(out_dir, "02_sine_many_to_many_loss.png")}
+    figures = {
+        "predictions": figure_path(out_dir, "02_sine_many_to_many.png"),
+        "loss": figure_path(out_dir, "02_sine_many_to_many_loss.png"),
+    }
     # Test windows every `window` steps: their targets tile a stretch of the wave end to end.
     # Each output step gets its own markers (NaN elsewhere), so step 0's misses stand out.
     starts = np.arange(0, len(x_test), config.window)
@@ -89,27 +107,43 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
         only_k = np.full_like(tiled, np.nan)
         only_k[:, k] = tiled[:, k]
         curves[f"output step {k}"] = only_k.ravel()
-    plot.predictions(truth, curves, figures["predictions"], xlabel="test step",
-                     ylabel="sin(2π·0.125·t)",
-                     title=f"Sine, many-to-many: {config.window} steps in, the next "
-                           f"{config.window} out (test windows laid end to end)")
+    plot.predictions(
+        truth,
+        curves,
+        figures["predictions"],
+        xlabel="test step",
+        ylabel="sin(2π·0.125·t)",
+        title=f"Sine, many-to-many: {config.window} steps in, the next "
+        f"{config.window} out (test windows laid end to end)",
+    )
     plot.history(history, figures["loss"], title="Sine, many-to-many: mean squared error")
-    return {"mse_before": mse_before, "mse_after": float(np.mean(per_step)),
-            "mse_per_step": per_step, "floor_step0": first_step_floor(x_test, y_test),
-            "epochs": config.epochs, "seconds": clock.elapsed,
-            "figures": {k: str(v) for k, v in figures.items()}}
+    return {
+        "mse_before": mse_before,
+        "mse_after": float(np.mean(per_step)),
+        "mse_per_step": per_step,
+        "floor_step0": first_step_floor(x_test, y_test),
+        "epochs": config.epochs,
+        "seconds": clock.elapsed,
+        "figures": {k: str(v) for k, v in figures.items()},
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figures are."""
     config, r = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
     steps = ", ".join(f"{m:.2e}" for m in r["mse_per_step"])
-    print(f"Sine wave, many-to-many: {config.window} steps in, the next {config.window} out "
-          f"(SimpleRNN({config.units}) + TimeDistributed(Dense(1))).")
-    print(f"  test MSE {r['mse_before']:.4f} before training -> {r['mse_after']:.4f} after "
-          f"{config.epochs} epochs, in {r['seconds']:.1f} s")
-    print(f"  per output step: {steps}; step 0 has seen one value only, and no causal model "
-          f"can do better there than {r['floor_step0']:.4f}")
+    print(
+        f"Sine wave, many-to-many: {config.window} steps in, the next {config.window} out "
+        f"(SimpleRNN({config.units}) + TimeDistributed(Dense(1)))."
+    )
+    print(
+        f"  test MSE {r['mse_before']:.4f} before training -> {r['mse_after']:.4f} after "
+        f"{config.epochs} epochs, in {r['seconds']:.1f} s"
+    )
+    print(
+        f"  per output step: {steps}; step 0 has seen one value only, and no causal model "
+        f"can do better there than {r['floor_step0']:.4f}"
+    )
     print_paths(r["figures"])
     return r
 

@@ -12,8 +12,9 @@ Run: ``python examples/03_stacked_rnn.py`` (``--quick`` for the test-sized run).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class Config:
 
     n_points: int = 600
     window: int = 5
-    units: tuple[int, int] = (16, 16)   # hidden sizes of the two SimpleRNN layers
+    units: tuple[int, int] = (16, 16)  # hidden sizes of the two SimpleRNN layers
     epochs: int = 60
     batch_size: int = 16
     learning_rate: float = 0.005
@@ -51,53 +52,81 @@ def two_tone(n: int) -> np.ndarray:
 def build_model(config: Config, seed: int) -> Sequential:
     """Two stacked SimpleRNN layers and a Dense(1) head, compiled with MSE and Adam."""
     first, second = config.units
-    model = Sequential([
-        SimpleRNN(first, return_sequences=True, input_shape=(config.window, 1), seed=seed),
-        SimpleRNN(second, seed=seed + 1),
-        Dense(1, seed=seed + 2),
-    ])
+    model = Sequential(
+        [
+            SimpleRNN(first, return_sequences=True, input_shape=(config.window, 1), seed=seed),
+            SimpleRNN(second, seed=seed + 1),
+            Dense(1, seed=seed + 2),
+        ]
+    )
     model.compile(loss="mse", optimizer=Adam(config.learning_rate))
     return model
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Train and evaluate; return ``mse_before``, ``mse_after``, ``mse_naive`` (test),
     ``seconds`` and ``figures``."""
     config = resolve_config(DEFAULT, config)
     clock = Stopwatch()
-    x, y = make_windows(two_tone(config.n_points), config.window)      # (N, 5, 1), (N, 1)
+    x, y = make_windows(two_tone(config.n_points), config.window)  # (N, 5, 1), (N, 1)
     x_train, x_test, y_train, y_test = train_test_split_by_time(x, y, config.test_fraction)
 
     model = build_model(config, seed)
     mse_before = float(model.evaluate(x_test, y_test, verbose=0))
-    history = model.fit(x_train, y_train, epochs=config.epochs, batch_size=config.batch_size,
-                        validation_data=(x_test, y_test), verbose=verbose, seed=seed)
+    history = model.fit(
+        x_train,
+        y_train,
+        epochs=config.epochs,
+        batch_size=config.batch_size,
+        validation_data=(x_test, y_test),
+        verbose=verbose,
+        seed=seed,
+    )
     pred = model.predict(x_test)
     mse_after = float(np.mean((pred - y_test) ** 2))
     mse_naive = float(np.mean((x_test[:, -1] - y_test) ** 2))
 
-    figures = {"predictions": figure_path(out_dir, "03_stacked_predictions.png"),
-               "loss": figure_path(out_dir, "03_stacked_loss.png")}
-    plot.predictions(y_test[:, 0], {"stacked RNN": pred[:, 0], "naive (last value)":
-                                    x_test[:, -1, 0]},
-                     figures["predictions"], xlabel="test window", ylabel="next value",
-                     title="Stacked SimpleRNN: next value of a two-tone signal (test span)")
+    figures = {
+        "predictions": figure_path(out_dir, "03_stacked_predictions.png"),
+        "loss": figure_path(out_dir, "03_stacked_loss.png"),
+    }
+    plot.predictions(
+        y_test[:, 0],
+        {"stacked RNN": pred[:, 0], "naive (last value)": x_test[:, -1, 0]},
+        figures["predictions"],
+        xlabel="test window",
+        ylabel="next value",
+        title="Stacked SimpleRNN: next value of a two-tone signal (test span)",
+    )
     plot.history(history, figures["loss"], title="Stacked RNN: mean squared error")
-    return {"mse_before": mse_before, "mse_after": mse_after, "mse_naive": mse_naive,
-            "epochs": config.epochs, "seconds": clock.elapsed,
-            "figures": {k: str(v) for k, v in figures.items()}}
+    return {
+        "mse_before": mse_before,
+        "mse_after": mse_after,
+        "mse_naive": mse_naive,
+        "epochs": config.epochs,
+        "seconds": clock.elapsed,
+        "figures": {k: str(v) for k, v in figures.items()},
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: train, then say what was learned and where the figures are."""
     config, r = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
-    print(f"Stacked RNN: SimpleRNN({config.units[0]}, return_sequences=True) -> "
-          f"SimpleRNN({config.units[1]}) -> Dense(1), {config.window} steps in, "
-          "the next value out.")
-    print(f"  test MSE {r['mse_before']:.4f} before training -> {r['mse_after']:.2e} after "
-          f"{config.epochs} epochs ({r['mse_before'] / r['mse_after']:.0f}x lower; the naive "
-          f"last-value forecast scores {r['mse_naive']:.4f}), in {r['seconds']:.1f} s")
+    print(
+        f"Stacked RNN: SimpleRNN({config.units[0]}, return_sequences=True) -> "
+        f"SimpleRNN({config.units[1]}) -> Dense(1), {config.window} steps in, "
+        "the next value out."
+    )
+    print(
+        f"  test MSE {r['mse_before']:.4f} before training -> {r['mse_after']:.2e} after "
+        f"{config.epochs} epochs ({r['mse_before'] / r['mse_after']:.0f}x lower; the naive "
+        f"last-value forecast scores {r['mse_naive']:.4f}), in {r['seconds']:.1f} s"
+    )
     print_paths(r["figures"])
     return r
 

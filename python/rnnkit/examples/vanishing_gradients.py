@@ -13,7 +13,8 @@ Run: ``python examples/09_vanishing_gradients.py`` (``--quick`` for the test-siz
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,8 +24,17 @@ from ..models import Sequential
 from ..optimizers import Adam
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 
-__all__ = ["Config", "DEFAULT", "SMALL", "recurrent_weights", "state_gradient_norms",
-           "copy_task", "copy_task_accuracy", "run", "main"]
+__all__ = [
+    "DEFAULT",
+    "SMALL",
+    "Config",
+    "copy_task",
+    "copy_task_accuracy",
+    "main",
+    "recurrent_weights",
+    "run",
+    "state_gradient_norms",
+]
 
 INITS = ("small", "orthogonal", "large")
 ACTIVATIONS = ("tanh", "relu")
@@ -35,11 +45,11 @@ class Config:
     """Settings of the gradient-norm measurement and of the copy-memory task."""
 
     hidden: int = 64
-    steps: int = 100             # T of the gradient-norm measurement
-    batch: int = 32              # sequences averaged over
-    truncate: int = 20           # the TBPTT window shown on the same figure
+    steps: int = 100  # T of the gradient-norm measurement
+    batch: int = 32  # sequences averaged over
+    truncate: int = 20  # the TBPTT window shown on the same figure
     gaps: tuple[int, ...] = (5, 20, 40, 55, 70, 85, 100)
-    symbols: int = 4             # copy task: chance accuracy is 1 / symbols
+    symbols: int = 4  # copy task: chance accuracy is 1 / symbols
     copy_units: int = 32
     copy_samples: int = 1200
     copy_epochs: int = 30
@@ -62,8 +72,13 @@ def recurrent_weights(kind: str, hidden: int, rng: np.random.Generator) -> np.nd
     raise ValueError(f"unknown initialisation {kind!r}; choose from {INITS}")
 
 
-def state_gradient_norms(Wh: np.ndarray, inputs: np.ndarray, activation: str,
-                         truncate: Optional[int] = None, seed: int = 0) -> np.ndarray:
+def state_gradient_norms(
+    Wh: np.ndarray,
+    inputs: np.ndarray,
+    activation: str,
+    truncate: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """Mean over the batch of ``||dL/dh_t||`` for ``t = 0 .. T-1``, where ``L = v . h_T``
     (a random unit vector ``v``: a loss on the last state only).
 
@@ -82,18 +97,19 @@ def state_gradient_norms(Wh: np.ndarray, inputs: np.ndarray, activation: str,
     eye = np.eye(h)
     _, _, cache = ops.rnn_forward(inputs, eye, Wh, np.zeros(h), activation=activation)
     grads = ops.rnn_backward(cache, dh_last=np.broadcast_to(v, (n, h)), truncate=truncate)
-    da = grads["x"]                                # (N, T, H): dL/da_t
+    da = grads["x"]  # (N, T, H): dL/da_t
     dh = np.empty_like(da)
-    dh[:, :-1] = da[:, 1:] @ Wh.T                  # dL/dh_t through a_{t+1}
+    dh[:, :-1] = da[:, 1:] @ Wh.T  # dL/dh_t through a_{t+1}
     dh[:, -1] = v
     if truncate is not None:
-        cut = (np.arange(1, t) % truncate) == 0    # link h_{t} -> a_{t+1} dropped
+        cut = (np.arange(1, t) % truncate) == 0  # link h_{t} -> a_{t+1} dropped
         dh[:, :-1][:, cut] = 0.0
     return np.linalg.norm(dh, axis=2).mean(axis=0)
 
 
-def copy_task(n: int, gap: int, symbols: int, rng: np.random.Generator
-              ) -> tuple[np.ndarray, np.ndarray]:
+def copy_task(
+    n: int, gap: int, symbols: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Copy-memory data: ``x (n, gap + 2, symbols + 1)`` one-hot: a symbol at step 0, ``gap``
     random distractor symbols from the same alphabet, then a recall cue (the extra channel);
     ``y (n,)`` the first symbol, to output at the last step. (With constant blanks instead of
@@ -103,7 +119,7 @@ def copy_task(n: int, gap: int, symbols: int, rng: np.random.Generator
     seq = rng.integers(0, symbols, size=(n, t - 1))
     x = np.zeros((n, t, symbols + 1), dtype=np.float32)
     x[np.arange(n)[:, None], np.arange(t - 1)[None, :], seq] = 1.0
-    x[:, -1, symbols] = 1.0          # recall cue
+    x[:, -1, symbols] = 1.0  # recall cue
     return x, seq[:, 0]
 
 
@@ -113,17 +129,35 @@ def copy_task_accuracy(gap: int, cfg: Config, activation: str = "tanh", seed: in
     rng = np.random.default_rng([seed, gap])
     x, y = copy_task(cfg.copy_samples, gap, cfg.symbols, rng)
     x_test, y_test = copy_task(400, gap, cfg.symbols, rng)
-    model = Sequential([SimpleRNN(cfg.copy_units, activation=activation, seed=seed,
-                                  input_shape=(None, cfg.symbols + 1)),
-                        Dense(cfg.symbols, seed=seed + 1)])
-    model.compile(optimizer=Adam(3e-3), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], clip_norm=1.0)
+    model = Sequential(
+        [
+            SimpleRNN(
+                cfg.copy_units,
+                activation=activation,
+                seed=seed,
+                input_shape=(None, cfg.symbols + 1),
+            ),
+            Dense(cfg.symbols, seed=seed + 1),
+        ]
+    )
+    model.compile(
+        optimizer=Adam(3e-3),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        clip_norm=1.0,
+    )
     model.fit(x, y, epochs=cfg.copy_epochs, batch_size=32, verbose=0, seed=seed)
     return float(np.mean(model.predict(x_test).argmax(axis=-1) == y_test))
 
 
-def _figure(norms: dict[str, np.ndarray], truncated: np.ndarray, k: int,
-            accuracy: dict[int, float], chance: float, path: Any) -> None:
+def _figure(
+    norms: dict[str, np.ndarray],
+    truncated: np.ndarray,
+    k: int,
+    accuracy: dict[int, float],
+    chance: float,
+    path: Any,
+) -> None:
     fig, axes = plot.new_figure(1, 2, width=5.6, height=4.2)
     ax = axes[0, 0]
     styles = {"small": ":", "orthogonal": "-", "large": "--"}
@@ -132,12 +166,23 @@ def _figure(norms: dict[str, np.ndarray], truncated: np.ndarray, k: int,
     floor = 1e-40
     for label, values in norms.items():
         act, init = label.split("/")
-        dist = np.arange(len(values))[::-1]           # T - 1 - t: steps back from the loss
-        ax.plot(dist, np.maximum(values, floor), styles[init],
-                color="C0" if act == "tanh" else "C3", label=label)
+        dist = np.arange(len(values))[::-1]  # T - 1 - t: steps back from the loss
+        ax.plot(
+            dist,
+            np.maximum(values, floor),
+            styles[init],
+            color="C0" if act == "tanh" else "C3",
+            label=label,
+        )
     dist = np.arange(len(truncated))[::-1]
-    ax.plot(dist, np.maximum(truncated, floor), "-.", color="k", linewidth=1.5,
-            label=f"tanh/orthogonal, TBPTT k={k} (0 beyond)")
+    ax.plot(
+        dist,
+        np.maximum(truncated, floor),
+        "-.",
+        color="k",
+        linewidth=1.5,
+        label=f"tanh/orthogonal, TBPTT k={k} (0 beyond)",
+    )
     ax.set_yscale("log")
     ax.set_ylim(floor / 10, 1e40)
     ax.set_xlabel("distance from the loss, T - t (steps)")
@@ -156,8 +201,12 @@ def _figure(norms: dict[str, np.ndarray], truncated: np.ndarray, k: int,
     plot.save_figure(fig, path)
 
 
-def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "examples/output",
-        verbose: int = 1, seed: int = 0) -> dict[str, Any]:
+def run(
+    config: Config | Mapping[str, Any] | None = None,
+    out_dir: str = "examples/output",
+    verbose: int = 1,
+    seed: int = 0,
+) -> dict[str, Any]:
     """Measure; return ``norms`` (``"act/init"`` -> per-step norms, index ``t``),
     ``ratio`` (``"act/init"`` -> norm at distance ``steps-1`` over norm at distance 0),
     ``truncated_norms``, ``copy_accuracy`` (gap -> accuracy), ``seconds`` and ``figures``."""
@@ -166,12 +215,16 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
     rng = np.random.default_rng(seed)
     # Inputs already projected (x_t @ Wx_real), with unit variance per unit: a typical drive.
     inputs = rng.standard_normal((cfg.batch, cfg.steps, cfg.hidden))
-    weights = {init: recurrent_weights(init, cfg.hidden, np.random.default_rng([seed, i]))
-               for i, init in enumerate(INITS)}
-    norms = {f"{act}/{init}": state_gradient_norms(weights[init], inputs, act, seed=seed)
-             for act in ACTIVATIONS for init in INITS}
-    truncated = state_gradient_norms(weights["orthogonal"], inputs, "tanh", cfg.truncate,
-                                     seed=seed)
+    weights = {
+        init: recurrent_weights(init, cfg.hidden, np.random.default_rng([seed, i]))
+        for i, init in enumerate(INITS)
+    }
+    norms = {
+        f"{act}/{init}": state_gradient_norms(weights[init], inputs, act, seed=seed)
+        for act in ACTIVATIONS
+        for init in INITS
+    }
+    truncated = state_gradient_norms(weights["orthogonal"], inputs, "tanh", cfg.truncate, seed=seed)
     ratio = {k: float(v[0] / v[-1]) for k, v in norms.items()}
     accuracy = {}
     for gap in cfg.gaps:
@@ -180,22 +233,34 @@ def run(config: Union[None, Config, Mapping[str, Any]] = None, out_dir: str = "e
             print(f"copy task, gap {gap:>3}: held-out accuracy {accuracy[gap]:.1%}")
     figures = {"gradients": str(figure_path(out_dir, "09_vanishing_gradients.png"))}
     _figure(norms, truncated, cfg.truncate, accuracy, 1.0 / cfg.symbols, figures["gradients"])
-    return {"norms": norms, "ratio": ratio, "truncated_norms": truncated,
-            "copy_accuracy": accuracy, "seconds": clock.elapsed, "figures": figures}
+    return {
+        "norms": norms,
+        "ratio": ratio,
+        "truncated_norms": truncated,
+        "copy_accuracy": accuracy,
+        "seconds": clock.elapsed,
+        "figures": figures,
+    }
 
 
-def main(argv: Optional[Sequence[str]] = None) -> dict[str, Any]:
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Command line: measure, then say what was found and where the figure is."""
     config, results = parse_and_run(argv, __doc__, DEFAULT, SMALL, run)
-    print(f"Vanishing gradients: ||dL/dh_t|| {config.steps - 1} steps back from the loss, "
-          "relative to the last step:")
+    print(
+        f"Vanishing gradients: ||dL/dh_t|| {config.steps - 1} steps back from the loss, "
+        "relative to the last step:"
+    )
     for label, r in results["ratio"].items():
         print(f"  {label:<16} {r:.2e}")
     k = config.truncate
-    print(f"  TBPTT k={k}: zero beyond {k} steps "
-          f"({int((results['truncated_norms'] == 0).sum())} of {config.steps} states get none)")
-    print("Copy-memory task (tanh, chance {:.0%}): ".format(1 / config.symbols)
-          + ", ".join(f"gap {g}: {a:.0%}" for g, a in results["copy_accuracy"].items()))
+    print(
+        f"  TBPTT k={k}: zero beyond {k} steps "
+        f"({int((results['truncated_norms'] == 0).sum())} of {config.steps} states get none)"
+    )
+    print(
+        f"Copy-memory task (tanh, chance {1 / config.symbols:.0%}): "
+        + ", ".join(f"gap {g}: {a:.0%}" for g, a in results["copy_accuracy"].items())
+    )
     print(f"  in {results['seconds']:.1f} s")
     print_paths(results["figures"])
     return results

@@ -17,32 +17,34 @@ from __future__ import annotations
 
 import itertools
 import re
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .._registry import class_and_config
 
-Shape = tuple[Optional[int], ...]
+Shape = tuple[int | None, ...]
 
 _layer_counter = itertools.count(1)
 
 # Every Layer subclass registers itself here by class name (see ``Layer.__init_subclass__``), so
 # wrappers (TimeDistributed, Bidirectional) and model loaders can rebuild a layer from
 # ``{"class_name": ..., "config": ...}`` without a hand-kept table.
-_LAYER_CLASSES: dict[str, type["Layer"]] = {}
+_LAYER_CLASSES: dict[str, type[Layer]] = {}
 
 # Source of seeds for layers built with ``seed=None`` once :func:`set_random_seed` was called.
-_global_seed_rng: Optional[np.random.Generator] = None
+_global_seed_rng: np.random.Generator | None = None
 
 
 def _snake_case(name: str) -> str:
-    """``SimpleRNN`` -> ``simple_rnn``, ``TimeDistributed`` -> ``time_distributed`` (Keras names)."""
+    """Keras's layer names: ``SimpleRNN`` -> ``simple_rnn``, ``TimeDistributed`` ->
+    ``time_distributed``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
 
 
-def set_random_seed(seed: Optional[int]) -> None:
+def set_random_seed(seed: int | None) -> None:
     """Make layers created afterwards with ``seed=None`` reproducible (like
     ``keras.utils.set_random_seed``): their seeds are drawn from one generator seeded here.
     ``set_random_seed(None)`` goes back to fresh OS entropy for every such layer."""
@@ -50,7 +52,7 @@ def set_random_seed(seed: Optional[int]) -> None:
     _global_seed_rng = None if seed is None else np.random.default_rng(seed)
 
 
-def make_rng(seed: Optional[int]) -> np.random.Generator:
+def make_rng(seed: int | None) -> np.random.Generator:
     """The generator a layer draws its initial weights (or dropout masks) from.
 
     An explicit ``seed`` always gives the same stream; ``None`` takes a seed from
@@ -70,8 +72,9 @@ def positive_int(value: Any, what: str) -> int:
     return int(value)
 
 
-def config_input_shape(config: dict[str, Any], input_shape: Optional[Sequence[Optional[int]]]
-                       ) -> Optional[Shape]:
+def config_input_shape(
+    config: dict[str, Any], input_shape: Sequence[int | None] | None
+) -> Shape | None:
     """The per-sample input shape a layer made from ``config`` would be built for, given the
     shape recorded for it elsewhere (``input_shape``, e.g. in a model file): the two must agree
     where both are known (ValueError otherwise); known dims win over None."""
@@ -81,14 +84,17 @@ def config_input_shape(config: dict[str, Any], input_shape: Optional[Sequence[Op
     if input_shape is None:
         return tuple(given)
     given, recorded = tuple(given), tuple(input_shape)
-    if len(given) != len(recorded) or any(a is not None and b is not None and a != b
-                                          for a, b in zip(given, recorded)):
-        raise ValueError(f"the config's input_shape {list(given)} does not match the recorded "
-                         f"input shape {list(recorded)}")
+    if len(given) != len(recorded) or any(
+        a is not None and b is not None and a != b for a, b in zip(given, recorded)
+    ):
+        raise ValueError(
+            f"the config's input_shape {list(given)} does not match the recorded "
+            f"input shape {list(recorded)}"
+        )
     return tuple(a if a is not None else b for a, b in zip(given, recorded))
 
 
-def get_layer_class(class_name: str) -> type["Layer"]:
+def get_layer_class(class_name: str) -> type[Layer]:
     """The registered Layer subclass called ``class_name`` (ValueError naming the known ones)."""
     try:
         return _LAYER_CLASSES[class_name]
@@ -97,12 +103,12 @@ def get_layer_class(class_name: str) -> type["Layer"]:
         raise ValueError(f"unknown layer class {class_name!r}; known: {known}") from None
 
 
-def serialize_layer(layer: "Layer") -> dict[str, Any]:
+def serialize_layer(layer: Layer) -> dict[str, Any]:
     """``{"class_name": ..., "config": layer.get_config()}`` (JSON-serialisable)."""
     return class_and_config(layer)
 
 
-def deserialize_layer(spec: dict[str, Any]) -> "Layer":
+def deserialize_layer(spec: dict[str, Any]) -> Layer:
     """Inverse of :func:`serialize_layer` (an unbuilt layer with fresh weights)."""
     if not isinstance(spec, dict) or "class_name" not in spec:
         raise TypeError(f"expected {{'class_name': ..., 'config': ...}}, got {spec!r}")
@@ -127,14 +133,14 @@ class Layer:
 
     def __init__(
         self,
-        name: Optional[str] = None,
-        input_shape: Optional[Sequence[Optional[int]]] = None,
+        name: str | None = None,
+        input_shape: Sequence[int | None] | None = None,
         dtype: str = "float32",
     ) -> None:
         if dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.name = name or f"{_snake_case(type(self).__name__)}_{next(_layer_counter)}"
-        self.input_shape: Optional[Shape] = tuple(input_shape) if input_shape is not None else None
+        self.input_shape: Shape | None = tuple(input_shape) if input_shape is not None else None
         self.dtype = np.dtype(dtype)
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
@@ -151,7 +157,7 @@ class Layer:
         """Per-sample output shape for a per-sample input shape."""
         return tuple(input_shape)
 
-    def _build_if_shape_given(self, input_shape: Optional[Sequence[Optional[int]]]) -> None:
+    def _build_if_shape_given(self, input_shape: Sequence[int | None] | None) -> None:
         """Build at construction when the per-sample ``input_shape`` is given (Keras's
         ``input_shape=``); subclasses call it last, once their own attributes are set."""
         if input_shape is not None:
@@ -170,19 +176,25 @@ class Layer:
         return value
 
     # -- computation --------------------------------------------------------------------------
-    def __call__(self, x: np.ndarray, training: bool = False, lengths: Optional[np.ndarray] = None,
-                 **kwargs: Any) -> Any:
+    def __call__(
+        self,
+        x: np.ndarray,
+        training: bool = False,
+        lengths: np.ndarray | None = None,
+        **kwargs: Any,
+    ) -> Any:
         self._build_for(x)
         return self.forward(x, training=training, lengths=lengths, **kwargs)
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         raise NotImplementedError
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
-    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         """The mask that follows this layer; by default it passes through."""
         return lengths
 
@@ -194,10 +206,15 @@ class Layer:
     def _check_built_input(self, x: np.ndarray, min_ndim: int, legend: str) -> None:
         """ValueError naming the layer unless ``x`` has ``min_ndim`` dims or more and its last
         axis matches the built feature size (``legend`` describes the expected shape)."""
-        if x.ndim < min_ndim or (self.input_shape is not None and self.input_shape[-1] is not None
-                                 and x.shape[-1] != self.input_shape[-1]):
-            raise ValueError(f"layer {self.name!r} ({type(self).__name__}) expects input of shape "
-                             f"{legend}, got {x.shape}")
+        if x.ndim < min_ndim or (
+            self.input_shape is not None
+            and self.input_shape[-1] is not None
+            and x.shape[-1] != self.input_shape[-1]
+        ):
+            raise ValueError(
+                f"layer {self.name!r} ({type(self).__name__}) expects input of shape "
+                f"{legend}, got {x.shape}"
+            )
 
     # -- bookkeeping --------------------------------------------------------------------------
     def zero_grads(self) -> None:
@@ -215,13 +232,17 @@ class Layer:
         """Copy ``weights`` (in ``params`` key order) into the parameter arrays in place, so
         references held elsewhere (optimizer, wrappers) stay valid."""
         if len(weights) != len(self.params):
-            raise ValueError(f"layer {self.name!r} has {len(self.params)} weights "
-                             f"({list(self.params)}), got {len(weights)}")
+            raise ValueError(
+                f"layer {self.name!r} has {len(self.params)} weights "
+                f"({list(self.params)}), got {len(weights)}"
+            )
         for (key, param), value in zip(self.params.items(), weights):
             value = np.asarray(value)
             if value.shape != param.shape:
-                raise ValueError(f"layer {self.name!r}: weight {key!r} has shape {param.shape}, "
-                                 f"got {value.shape}")
+                raise ValueError(
+                    f"layer {self.name!r}: weight {key!r} has shape {param.shape}, "
+                    f"got {value.shape}"
+                )
             param[...] = value
 
     def _set_grad(self, key: str, value: np.ndarray) -> None:
@@ -235,13 +256,13 @@ class Layer:
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Layer":
+    def from_config(cls, config: dict[str, Any]) -> Layer:
         return cls(**config)
 
     @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]] | None:
         """``{key: shape}`` of the params a layer made from ``config`` and built for the
         per-sample ``input_shape`` would have, worked out from the config alone: no layer is
         made and nothing is allocated. ``load_model`` compares it with a file's arrays before
@@ -254,8 +275,9 @@ class Layer:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-def no_param_shapes(cls: type, config: dict[str, Any],
-                    input_shape: Optional[Sequence[Optional[int]]]) -> dict[str, tuple[int, ...]]:
+def no_param_shapes(
+    cls: type, config: dict[str, Any], input_shape: Sequence[int | None] | None
+) -> dict[str, tuple[int, ...]]:
     """``config_param_shapes`` of a layer without params (use it as
     ``config_param_shapes = classmethod(no_param_shapes)``): only the input shapes must agree."""
     config_input_shape(config, input_shape)
@@ -273,23 +295,27 @@ def check_stack(layers: Sequence[Layer]) -> None:
     ``return_state=True`` (its output is a list, which a linear stack cannot pass on), and for
     an :class:`~rnnkit.layers.InputLayer` anywhere but first.
     """
-    collapsed: Optional[tuple[int, Layer]] = None  # the last layer that dropped the time axis
+    collapsed: tuple[int, Layer] | None = None  # the last layer that dropped the time axis
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"layer {index} is not an rnnkit Layer: {layer!r}")
         if index > 0 and getattr(layer, "is_input_layer", False):
-            raise ValueError(f"layer {index} ({layer.name!r}) is an Input: it can only be the "
-                             "first layer of a stack (it fixes the model's input shape)")
+            raise ValueError(
+                f"layer {index} ({layer.name!r}) is an Input: it can only be the "
+                "first layer of a stack (it fixes the model's input shape)"
+            )
         if getattr(layer, "return_state", False):
             raise ValueError(
                 f"layer {index} ({layer.name!r}) has return_state=True: it returns a list "
                 "[output, state], which a stack of layers cannot pass on; use return_state only "
-                "when calling the layer directly")
+                "when calling the layer directly"
+            )
         if layer.requires_sequence and collapsed is not None:
             j, prev = collapsed
             raise ValueError(
                 f"layer {index} ({layer.name!r}, {type(layer).__name__}) needs 3-D input "
                 f"(N, T, features) but layer {j} ({prev.name!r}, {type(prev).__name__}) returns "
-                f"only its last state (N, units): set return_sequences=True on {prev.name!r}")
+                f"only its last state (N, units): set return_sequences=True on {prev.name!r}"
+            )
         if layer.collapses_time():
             collapsed = (index, layer)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -14,8 +15,7 @@ __all__ = ["Bidirectional"]
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-def _clone(layer: SimpleRNN, name: str, go_backwards: bool,
-           seed_offset: int) -> SimpleRNN:
+def _clone(layer: SimpleRNN, name: str, go_backwards: bool, seed_offset: int) -> SimpleRNN:
     """A fresh copy of ``layer``'s configuration (new weights) under another name."""
     config = layer.get_config()
     config.update(name=name, go_backwards=go_backwards)
@@ -49,50 +49,58 @@ class Bidirectional(Layer):
 
     requires_sequence = True
 
-    def __init__(self, layer: SimpleRNN, merge_mode: Optional[str] = "concat",
-                 backward_layer: Optional[SimpleRNN] = None, name: Optional[str] = None,
-                 input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
+    def __init__(
+        self,
+        layer: SimpleRNN,
+        merge_mode: str | None = "concat",
+        backward_layer: SimpleRNN | None = None,
+        name: str | None = None,
+        input_shape: Sequence[int | None] | None = None,
+    ) -> None:
         if not isinstance(layer, SimpleRNN):
             raise TypeError(f"Bidirectional wraps a SimpleRNN, got {type(layer).__name__}")
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
-        super().__init__(name=name or f"bidirectional_{layer.name}", input_shape=None,
-                         dtype=layer.dtype.name)
+        super().__init__(
+            name=name or f"bidirectional_{layer.name}", input_shape=None, dtype=layer.dtype.name
+        )
         self.merge_mode = merge_mode
         self._template = layer
         self.forward_layer = _clone(layer, "forward_" + layer.name, layer.go_backwards, 0)
         if backward_layer is None:
             self._explicit_backward = False
-            self.backward_layer = _clone(layer, "backward_" + layer.name,
-                                         not layer.go_backwards, 1)
+            self.backward_layer = _clone(layer, "backward_" + layer.name, not layer.go_backwards, 1)
         else:
             if not isinstance(backward_layer, SimpleRNN):
-                raise TypeError("backward_layer must be a SimpleRNN, got "
-                                f"{type(backward_layer).__name__}")
+                raise TypeError(
+                    f"backward_layer must be a SimpleRNN, got {type(backward_layer).__name__}"
+                )
             if backward_layer.go_backwards == layer.go_backwards:
                 raise ValueError("backward_layer must have the opposite go_backwards of layer")
             for attr in ("return_sequences", "return_state", "units"):
                 if getattr(backward_layer, attr) != getattr(layer, attr):
-                    raise ValueError(f"backward_layer.{attr} = "
-                                     f"{getattr(backward_layer, attr)!r} must match layer's "
-                                     f"{getattr(layer, attr)!r}")
+                    raise ValueError(
+                        f"backward_layer.{attr} = "
+                        f"{getattr(backward_layer, attr)!r} must match layer's "
+                        f"{getattr(layer, attr)!r}"
+                    )
             self._explicit_backward = True
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
         self.return_state = layer.return_state
         self.units = layer.units
-        self.d_initial_state: Optional[list[np.ndarray]] = None
+        self.d_initial_state: list[np.ndarray] | None = None
         if input_shape is not None:
             self.build(tuple(input_shape))
         elif self.forward_layer.built and self.backward_layer.built:
             self.build(self.forward_layer.input_shape)
 
     @property
-    def truncate(self) -> Optional[int]:
+    def truncate(self) -> int | None:
         return self.forward_layer.truncate
 
     @truncate.setter
-    def truncate(self, k: Optional[int]) -> None:
+    def truncate(self, k: int | None) -> None:
         self.forward_layer.truncate = k
         self.backward_layer.truncate = k
 
@@ -103,7 +111,7 @@ class Bidirectional(Layer):
 
     reset_states = reset_state
 
-    def initial_state_grad(self) -> Optional[list[np.ndarray]]:
+    def initial_state_grad(self) -> list[np.ndarray] | None:
         """``[dh0_forward, dh0_backward]`` of the last ``backward``."""
         return self.d_initial_state
 
@@ -124,15 +132,16 @@ class Bidirectional(Layer):
         return not self.return_sequences
 
     @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
         shapes: dict[str, tuple[int, ...]] = {}
         backward = config.get("backward_layer")
-        for prefix, spec in (("forward_", config["layer"]),
-                             ("backward_", backward if backward is not None
-                              else config["layer"])):
+        for prefix, spec in (
+            ("forward_", config["layer"]),
+            ("backward_", backward if backward is not None else config["layer"]),
+        ):
             if spec.get("class_name") != "SimpleRNN":
                 raise ValueError(f"Bidirectional wraps a SimpleRNN, got {spec.get('class_name')!r}")
             sub = SimpleRNN.config_param_shapes(dict(spec.get("config", {})), shape)
@@ -141,11 +150,11 @@ class Bidirectional(Layer):
             shapes.update({prefix + key: value for key, value in sub.items()})
         return shapes
 
-    def compute_output_shape(self, input_shape: Shape) -> Union[Shape, list[Shape]]:
+    def compute_output_shape(self, input_shape: Shape) -> Shape | list[Shape]:
         one: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)
         merged: Any
         if self.merge_mode == "concat":
-            merged = one[:-1] + (2 * self.units,)
+            merged = (*one[:-1], 2 * self.units)
         elif self.merge_mode is None:
             merged = [one, one]
         else:
@@ -154,19 +163,27 @@ class Bidirectional(Layer):
             return [merged, (self.units,), (self.units,)]
         return merged
 
-    def forward(self, x: np.ndarray, training: bool = False, lengths: Optional[np.ndarray] = None,
-                initial_state: Optional[Sequence[np.ndarray]] = None) -> Any:
+    def forward(
+        self,
+        x: np.ndarray,
+        training: bool = False,
+        lengths: np.ndarray | None = None,
+        initial_state: Sequence[np.ndarray] | None = None,
+    ) -> Any:
         self._build_for(x)
         h0_f = h0_b = None
         if initial_state is not None:
             if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
-                raise ValueError(f"layer {self.name!r}: initial_state must be a list "
-                                 "[h0_forward, h0_backward]")
+                raise ValueError(
+                    f"layer {self.name!r}: initial_state must be a list [h0_forward, h0_backward]"
+                )
             h0_f, h0_b = initial_state
-        out_f = self.forward_layer.forward(x, training=training, lengths=lengths,
-                                           initial_state=h0_f)
-        out_b = self.backward_layer.forward(x, training=training, lengths=lengths,
-                                            initial_state=h0_b)
+        out_f = self.forward_layer.forward(
+            x, training=training, lengths=lengths, initial_state=h0_f
+        )
+        out_b = self.backward_layer.forward(
+            x, training=training, lengths=lengths, initial_state=h0_b
+        )
         states: list[np.ndarray] = []
         if self.return_state:
             (y_f, s_f), (y_b, s_b) = out_f, out_b
@@ -178,7 +195,7 @@ class Bidirectional(Layer):
             y_b = reverse_sequences(y_b, self._lengths)  # align the backward pass in time
         self._y = (y_f, y_b)
         merged = self._merge(y_f, y_b)
-        return [merged] + states if self.return_state else merged
+        return [merged, *states] if self.return_state else merged
 
     def _merge(self, y_f: np.ndarray, y_b: np.ndarray) -> Any:
         if self.merge_mode == "concat":
@@ -191,17 +208,19 @@ class Bidirectional(Layer):
             return (y_f + y_b) / 2
         return [y_f, y_b]
 
-    def _split(self, d: Any) -> tuple[Optional[np.ndarray], Optional[np.ndarray]]:
+    def _split(self, d: Any) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The merge's backward: gradients of ``y_forward`` and ``y_backward`` (time-aligned)."""
         y_f, y_b = self._y
         if self.merge_mode is None:
             if not isinstance(d, (list, tuple)) or len(d) != 2:
-                raise ValueError(f"layer {self.name!r} (merge_mode=None): dy must be a list "
-                                 "[dy_forward, dy_backward]")
+                raise ValueError(
+                    f"layer {self.name!r} (merge_mode=None): dy must be a list "
+                    "[dy_forward, dy_backward]"
+                )
             return d[0], d[1]
         d = np.asarray(d)
         if self.merge_mode == "concat":
-            return d[..., :self.units], d[..., self.units:]
+            return d[..., : self.units], d[..., self.units :]
         if self.merge_mode == "sum":
             return d, d
         if self.merge_mode == "mul":
@@ -209,26 +228,32 @@ class Bidirectional(Layer):
         return d / 2, d / 2  # ave
 
     def backward(self, dy: Any) -> np.ndarray:
-        d_states: list[Optional[np.ndarray]] = [None, None]
+        d_states: list[np.ndarray | None] = [None, None]
         if self.return_state:
             if not isinstance(dy, (list, tuple)) or len(dy) != 3:
-                raise ValueError(f"layer {self.name!r} (return_state=True): dy must be "
-                                 "[d_output, d_state_forward, d_state_backward]")
+                raise ValueError(
+                    f"layer {self.name!r} (return_state=True): dy must be "
+                    "[d_output, d_state_forward, d_state_backward]"
+                )
             dy, d_states = dy[0], [dy[1], dy[2]]
         d_f, d_b = self._split(dy)
         if self.return_sequences and d_b is not None:
             d_b = reverse_sequences(np.asarray(d_b), self._lengths)  # back to processing order
         grads = []
-        for sub, d_out, d_state in ((self.forward_layer, d_f, d_states[0]),
-                                    (self.backward_layer, d_b, d_states[1])):
+        for sub, d_out, d_state in (
+            (self.forward_layer, d_f, d_states[0]),
+            (self.backward_layer, d_b, d_states[1]),
+        ):
             if d_out is None:
                 d_out = np.zeros_like(self._y[0])
             grads.append(sub.backward([d_out, d_state] if self.return_state else d_out))
-        self.d_initial_state = [self.forward_layer.d_initial_state,
-                                self.backward_layer.d_initial_state]
+        self.d_initial_state = [
+            self.forward_layer.d_initial_state,
+            self.backward_layer.d_initial_state,
+        ]
         return grads[0] + grads[1]
 
-    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         return lengths if self.return_sequences else None
 
     def get_config(self) -> dict[str, Any]:
@@ -236,14 +261,18 @@ class Bidirectional(Layer):
         config.pop("dtype", None)  # the wrapped layer's dtype rules
         config["layer"] = serialize_layer(self._template)
         config["merge_mode"] = self.merge_mode
-        config["backward_layer"] = (serialize_layer(self.backward_layer)
-                                    if self._explicit_backward else None)
+        config["backward_layer"] = (
+            serialize_layer(self.backward_layer) if self._explicit_backward else None
+        )
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Bidirectional":
+    def from_config(cls, config: dict[str, Any]) -> Bidirectional:
         config = dict(config)
         layer = deserialize_layer(config.pop("layer"))
         backward = config.pop("backward_layer", None)
-        return cls(layer, backward_layer=None if backward is None else deserialize_layer(backward),
-                   **config)
+        return cls(
+            layer,
+            backward_layer=None if backward is None else deserialize_layer(backward),
+            **config,
+        )

@@ -7,14 +7,15 @@ never a loop over time steps.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from .. import activations, initializers
 from .base import Layer, Shape, config_input_shape, make_rng, no_param_shapes, positive_int
 
-__all__ = ["Dense", "Activation"]
+__all__ = ["Activation", "Dense"]
 
 
 class Dense(Layer):
@@ -35,14 +36,14 @@ class Dense(Layer):
     def __init__(
         self,
         units: int,
-        activation: Optional[str] = None,
+        activation: str | None = None,
         use_bias: bool = True,
         kernel_initializer: initializers.InitializerLike = "glorot_uniform",
         bias_initializer: initializers.InitializerLike = "zeros",
         dtype: str = "float32",
-        seed: Optional[int] = None,
-        input_shape: Optional[Sequence[Optional[int]]] = None,
-        name: Optional[str] = None,
+        seed: int | None = None,
+        input_shape: Sequence[int | None] | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
         self.units = positive_int(units, "Dense units")
@@ -52,14 +53,16 @@ class Dense(Layer):
         self.bias_initializer = initializers.serialize(bias_initializer)
         self._inits = (initializers.get(kernel_initializer), initializers.get(bias_initializer))
         self.seed = seed
-        self._x2: Optional[np.ndarray] = None
+        self._x2: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
     def build(self, input_shape: Shape) -> None:
         input_shape = tuple(input_shape)
         if len(input_shape) < 1 or input_shape[-1] is None:
-            raise ValueError(f"layer {self.name!r} (Dense) needs a per-sample input shape whose "
-                             f"last axis is known, got {input_shape}")
+            raise ValueError(
+                f"layer {self.name!r} (Dense) needs a per-sample input shape whose "
+                f"last axis is known, got {input_shape}"
+            )
         rng = make_rng(self.seed)
         kernel, bias = self._inits
         self._add_param("W", kernel((int(input_shape[-1]), self.units), rng))
@@ -68,9 +71,9 @@ class Dense(Layer):
         super().build(input_shape)
 
     @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
         units = positive_int(config.get("units"), "Dense units")
         if shape is None or len(shape) < 1 or shape[-1] is None:
@@ -81,10 +84,11 @@ class Dense(Layer):
         return shapes
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return tuple(input_shape[:-1]) + (self.units,)
+        return (*tuple(input_shape[:-1]), self.units)
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         d = self.input_shape[-1]
@@ -96,7 +100,7 @@ class Dense(Layer):
             a += self.params["b"]
         self._a = a
         self._y = self.activation.forward(a)
-        return self._y.reshape(self._lead + (self.units,))
+        return self._y.reshape((*self._lead, self.units))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._x2 is None:
@@ -106,13 +110,18 @@ class Dense(Layer):
         self._set_grad("W", self._x2.T @ da)
         if self.use_bias:
             self._set_grad("b", da.sum(axis=0))
-        return (da @ self.params["W"].T).reshape(self._lead + (self._x2.shape[1],))
+        return (da @ self.params["W"].T).reshape((*self._lead, self._x2.shape[1]))
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(units=self.units, activation=activations.serialize(self.activation),
-                      use_bias=self.use_bias, kernel_initializer=self.kernel_initializer,
-                      bias_initializer=self.bias_initializer, seed=self.seed)
+        config.update(
+            units=self.units,
+            activation=activations.serialize(self.activation),
+            use_bias=self.use_bias,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            seed=self.seed,
+        )
         return config
 
 
@@ -120,18 +129,23 @@ class Activation(Layer):
     """Applies an element-wise activation (``"tanh"``, ``"relu"``, ``"sigmoid"``,
     ``"softmax"`` on the last axis, ``"linear"``); no parameters."""
 
-    def __init__(self, activation: Optional[str], dtype: str = "float32",
-                 input_shape: Optional[Sequence[Optional[int]]] = None,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        activation: str | None,
+        dtype: str = "float32",
+        input_shape: Sequence[int | None] | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
         self.activation = activations.get(activation)
-        self._x: Optional[np.ndarray] = None
+        self._x: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
     config_param_shapes = classmethod(no_param_shapes)
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         self._build_for(x)
         self._x = np.asarray(x, dtype=self.dtype)
         self._y = self.activation.forward(self._x)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -26,23 +27,32 @@ class Dropout(Layer):
         mask: the scaled mask of the last training forward (None at inference).
     """
 
-    def __init__(self, rate: float, seed: Optional[int] = None, dtype: str = "float32",
-                 input_shape: Optional[Sequence[Optional[int]]] = None,
-                 name: Optional[str] = None) -> None:
+    def __init__(
+        self,
+        rate: float,
+        seed: int | None = None,
+        dtype: str = "float32",
+        input_shape: Sequence[int | None] | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
-        if isinstance(rate, bool) or not isinstance(rate, (int, float, np.floating)) \
-                or not 0.0 <= float(rate) < 1.0:
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, (int, float, np.floating))
+            or not 0.0 <= float(rate) < 1.0
+        ):
             raise ValueError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
         self.rate = float(rate)
         self.seed = seed
         self.rng = make_rng(seed)
-        self.mask: Optional[np.ndarray] = None
+        self.mask: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
     config_param_shapes = classmethod(no_param_shapes)
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         if not training or self.rate == 0.0:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -38,9 +39,9 @@ class Embedding(Layer):
         mask_zero: bool = False,
         embeddings_initializer: initializers.InitializerLike = "uniform",
         dtype: str = "float32",
-        seed: Optional[int] = None,
-        input_shape: Optional[Sequence[Optional[int]]] = None,
-        name: Optional[str] = None,
+        seed: int | None = None,
+        input_shape: Sequence[int | None] | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
         self.input_dim = positive_int(input_dim, "Embedding input_dim")
@@ -49,41 +50,51 @@ class Embedding(Layer):
         self.embeddings_initializer = initializers.serialize(embeddings_initializer)
         self._init = initializers.get(embeddings_initializer)
         self.seed = seed
-        self._ids: Optional[np.ndarray] = None
-        self._mask_lengths: Optional[np.ndarray] = None
+        self._ids: np.ndarray | None = None
+        self._mask_lengths: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
     def build(self, input_shape: Shape) -> None:
-        self._add_param("embeddings",
-                        self._init((self.input_dim, self.output_dim), make_rng(self.seed)))
+        self._add_param(
+            "embeddings", self._init((self.input_dim, self.output_dim), make_rng(self.seed))
+        )
         super().build(tuple(input_shape))
 
     @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]] | None:
         config_input_shape(config, input_shape)
-        return {"embeddings": (positive_int(config.get("input_dim"), "Embedding input_dim"),
-                               positive_int(config.get("output_dim"), "Embedding output_dim"))}
+        return {
+            "embeddings": (
+                positive_int(config.get("input_dim"), "Embedding input_dim"),
+                positive_int(config.get("output_dim"), "Embedding output_dim"),
+            )
+        }
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return tuple(input_shape) + (self.output_dim,)
+        return (*tuple(input_shape), self.output_dim)
 
     def _as_ids(self, x: Any) -> np.ndarray:
         ids = np.asarray(x)
         if ids.dtype.kind == "f":
             # Float arrays of whole numbers (data loaded as float) are accepted; fractions not.
             if not np.all(np.isfinite(ids)) or np.any(ids != np.round(ids)):
-                raise ValueError(f"layer {self.name!r} (Embedding) expects integer token ids, "
-                                 "got non-integer values")
+                raise ValueError(
+                    f"layer {self.name!r} (Embedding) expects integer token ids, "
+                    "got non-integer values"
+                )
         elif ids.dtype.kind not in "iu":
-            raise TypeError(f"layer {self.name!r} (Embedding) expects integer token ids, "
-                            f"got dtype {ids.dtype}")
+            raise TypeError(
+                f"layer {self.name!r} (Embedding) expects integer token ids, got dtype {ids.dtype}"
+            )
         ids = ids.astype(np.int64, copy=False)
         if ids.size and (ids.min() < 0 or ids.max() >= self.input_dim):
-            raise ValueError(f"layer {self.name!r} (Embedding): token ids must lie in "
-                             f"[0, input_dim) = [0, {self.input_dim}), got values in "
-                             f"[{ids.min()}, {ids.max()}]")
+            raise ValueError(
+                f"layer {self.name!r} (Embedding): token ids must lie in "
+                f"[0, input_dim) = [0, {self.input_dim}), got values in "
+                f"[{ids.min()}, {ids.max()}]"
+            )
         return ids
 
     def compute_lengths(self, x: Any) -> np.ndarray:
@@ -91,25 +102,31 @@ class Embedding(Layer):
         of each row (post-padding), naming the first offending row."""
         ids = self._as_ids(x)
         if ids.ndim != 2:
-            raise ValueError(f"layer {self.name!r} (Embedding) with mask_zero derives lengths "
-                             f"from (N, T) ids, got shape {ids.shape}")
+            raise ValueError(
+                f"layer {self.name!r} (Embedding) with mask_zero derives lengths "
+                f"from (N, T) ids, got shape {ids.shape}"
+            )
         nonzero = ids != 0
         lengths = nonzero.sum(axis=1)
         prefix = np.arange(ids.shape[1]) < lengths[:, None]
         bad = np.flatnonzero(np.any(nonzero != prefix, axis=1))
         if bad.size:
-            raise ValueError(f"layer {self.name!r} (Embedding, mask_zero=True): row {bad[0]} has "
-                             "a padding id 0 before a token; pad at the end (post-padding) so the "
-                             "tokens form a prefix of every row")
+            raise ValueError(
+                f"layer {self.name!r} (Embedding, mask_zero=True): row {bad[0]} has "
+                "a padding id 0 before a token; pad at the end (post-padding) so the "
+                "tokens form a prefix of every row"
+            )
         return lengths.astype(np.int64)
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         self._build_for(x)
         ids = self._as_ids(x)
         if ids.ndim < 1:
-            raise ValueError(f"layer {self.name!r} (Embedding) expects ids of shape (N, T), "
-                             f"got {ids.shape}")
+            raise ValueError(
+                f"layer {self.name!r} (Embedding) expects ids of shape (N, T), got {ids.shape}"
+            )
         self._mask_lengths = self.compute_lengths(ids) if self.mask_zero else None
         self._ids = ids
         return self.params["embeddings"][ids]
@@ -119,26 +136,33 @@ class Embedding(Layer):
             raise RuntimeError(f"layer {self.name!r}: backward called before forward")
         grad = self.grads["embeddings"]
         grad.fill(0)
-        np.add.at(grad, self._ids.ravel(),
-                  np.asarray(dy, dtype=self.dtype).reshape(-1, self.output_dim))
-        return None
+        np.add.at(
+            grad, self._ids.ravel(), np.asarray(dy, dtype=self.dtype).reshape(-1, self.output_dim)
+        )
+        return
 
-    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         """With ``mask_zero``: the lengths derived in the last ``forward`` (the element-wise
         minimum with ``lengths`` when both exist). Call it after ``forward``. Otherwise
         ``lengths`` pass through."""
         if not self.mask_zero:
             return lengths
         if self._mask_lengths is None:
-            raise RuntimeError(f"layer {self.name!r} (Embedding, mask_zero=True): call forward "
-                               "before output_lengths (the mask comes from the ids)")
+            raise RuntimeError(
+                f"layer {self.name!r} (Embedding, mask_zero=True): call forward "
+                "before output_lengths (the mask comes from the ids)"
+            )
         if lengths is None:
             return self._mask_lengths
         return np.minimum(np.asarray(lengths, dtype=np.int64), self._mask_lengths)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(input_dim=self.input_dim, output_dim=self.output_dim,
-                      mask_zero=self.mask_zero,
-                      embeddings_initializer=self.embeddings_initializer, seed=self.seed)
+        config.update(
+            input_dim=self.input_dim,
+            output_dim=self.output_dim,
+            mask_zero=self.mask_zero,
+            embeddings_initializer=self.embeddings_initializer,
+            seed=self.seed,
+        )
         return config

@@ -15,7 +15,8 @@ it anywhere else).
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from .base import Layer, Shape, no_param_shapes
 
 __all__ = ["Input", "InputLayer"]
 
-ShapeLike = Union[int, Sequence[Optional[int]]]
+ShapeLike = int | Sequence[int | None]
 
 
 def _as_shape(shape: ShapeLike) -> Shape:
@@ -39,15 +40,19 @@ def _as_shape(shape: ShapeLike) -> Shape:
     for dim in dims:
         if dim is None:
             out.append(None)
-        elif isinstance(dim, (int, np.integer)) and not isinstance(dim, (bool, np.bool_)) \
-                and dim >= 1:
+        elif (
+            isinstance(dim, (int, np.integer))
+            and not isinstance(dim, (bool, np.bool_))
+            and dim >= 1
+        ):
             out.append(int(dim))
         else:
-            raise ValueError(f"Input shape entries must be positive ints or None, got "
-                             f"{shape!r}")
+            raise ValueError(f"Input shape entries must be positive ints or None, got {shape!r}")
     if not out:
-        raise ValueError("Input shape must have at least one axis (the per-sample shape, "
-                         "without the batch axis), got ()")
+        raise ValueError(
+            "Input shape must have at least one axis (the per-sample shape, "
+            "without the batch axis), got ()"
+        )
     return tuple(out)
 
 
@@ -67,16 +72,19 @@ class InputLayer(Layer):
 
     is_input_layer = True
 
-    def __init__(self, shape: Optional[ShapeLike] = None, dtype: Optional[str] = None,
-                 name: Optional[str] = None,
-                 input_shape: Optional[Sequence[Optional[int]]] = None) -> None:
+    def __init__(
+        self,
+        shape: ShapeLike | None = None,
+        dtype: str | None = None,
+        name: str | None = None,
+        input_shape: Sequence[int | None] | None = None,
+    ) -> None:
         if shape is None:
             shape = input_shape
         elif input_shape is not None and _as_shape(input_shape) != _as_shape(shape):
             raise ValueError(f"Input got shape={shape!r} and input_shape={input_shape!r}")
         if shape is None:
-            raise ValueError("Input needs a shape, e.g. Input((T, D)) (per sample, no batch "
-                             "axis)")
+            raise ValueError("Input needs a shape, e.g. Input((T, D)) (per sample, no batch axis)")
         super().__init__(name=name, input_shape=_as_shape(shape))
         self.dtype = np.dtype("float32" if dtype is None else dtype)
         self.build(self.input_shape)
@@ -88,18 +96,22 @@ class InputLayer(Layer):
 
     config_param_shapes = classmethod(no_param_shapes)
 
-    def compatible(self, shape: Sequence[Optional[int]]) -> bool:
+    def compatible(self, shape: Sequence[int | None]) -> bool:
         """Whether a per-sample ``shape`` fits this input (same rank, known dims equal)."""
         shape = tuple(shape)
         return len(shape) == len(self.shape) and all(
-            a is None or b is None or a == b for a, b in zip(self.shape, shape))
+            a is None or b is None or a == b for a, b in zip(self.shape, shape)
+        )
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         if not self.compatible(np.shape(x)[1:]):
-            raise ValueError(f"input {self.name!r} expects per-sample shape {self.shape} "
-                             f"(batch shape (N, {', '.join(map(str, self.shape))})), got an "
-                             f"input of shape {np.shape(x)}")
+            raise ValueError(
+                f"input {self.name!r} expects per-sample shape {self.shape} "
+                f"(batch shape (N, {', '.join(map(str, self.shape))})), got an "
+                f"input of shape {np.shape(x)}"
+            )
         return x
 
     def backward(self, dy: Any) -> Any:
@@ -109,8 +121,11 @@ class InputLayer(Layer):
         return {"name": self.name, "dtype": self.dtype.name, "input_shape": list(self.shape)}
 
 
-def Input(shape: ShapeLike, dtype: Optional[str] = None,  # noqa: N802 (Keras's spelling)
-          name: Optional[str] = None) -> InputLayer:
+def Input(
+    shape: ShapeLike,
+    dtype: str | None = None,
+    name: str | None = None,
+) -> InputLayer:
     """Keras 3's ``keras.Input(shape)``: an :class:`InputLayer` to put first in a
     :class:`~rnnkit.models.Sequential` (``Sequential([Input((3, 1)), SimpleRNN(10),
     Dense(1)])``). ``shape`` is per sample, without the batch axis."""

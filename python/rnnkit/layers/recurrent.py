@@ -9,7 +9,8 @@ Shapes: input ``(N, T, D)`` (Keras ``input_shape=(T, D)``, ``T`` may be None), `
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence, Union
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,7 @@ __all__ = ["SimpleRNN", "reverse_sequences"]
 _RNN_ACTIVATIONS = ("tanh", "relu")  # what the C++ kernels implement
 
 
-def reverse_sequences(x: np.ndarray, lengths: Optional[np.ndarray] = None) -> np.ndarray:
+def reverse_sequences(x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
     """Reverse ``x (N, T, ...)`` in time; with ``lengths``, only the valid prefix of each row.
 
     Row ``i`` becomes ``x[i, L_i-1], ..., x[i, 0], x[i, L_i], ..., x[i, T-1]``: the padded tail
@@ -90,15 +91,17 @@ class SimpleRNN(Layer):
         recurrent_initializer: initializers.InitializerLike = "orthogonal",
         bias_initializer: initializers.InitializerLike = "zeros",
         dtype: str = "float32",
-        seed: Optional[int] = None,
-        input_shape: Optional[Sequence[Optional[int]]] = None,
-        name: Optional[str] = None,
+        seed: int | None = None,
+        input_shape: Sequence[int | None] | None = None,
+        name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
         self.units = positive_int(units, "SimpleRNN units")
         if activation not in _RNN_ACTIVATIONS:
-            raise ValueError(f"SimpleRNN activation must be one of {_RNN_ACTIVATIONS} (the C++ "
-                             f"kernels' cells), got {activation!r}")
+            raise ValueError(
+                f"SimpleRNN activation must be one of {_RNN_ACTIVATIONS} (the C++ "
+                f"kernels' cells), got {activation!r}"
+            )
         self.activation = activation
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
@@ -108,24 +111,28 @@ class SimpleRNN(Layer):
         self.kernel_initializer = initializers.serialize(kernel_initializer)
         self.recurrent_initializer = initializers.serialize(recurrent_initializer)
         self.bias_initializer = initializers.serialize(bias_initializer)
-        self._inits = (initializers.get(kernel_initializer),
-                       initializers.get(recurrent_initializer),
-                       initializers.get(bias_initializer))
+        self._inits = (
+            initializers.get(kernel_initializer),
+            initializers.get(recurrent_initializer),
+            initializers.get(bias_initializer),
+        )
         self.seed = seed
-        self.truncate: Optional[int] = None
-        self.state: Optional[np.ndarray] = None
-        self.d_initial_state: Optional[np.ndarray] = None
-        self._cache: Optional[ops.RNNCache] = None
-        self._lengths: Optional[np.ndarray] = None
+        self.truncate: int | None = None
+        self.state: np.ndarray | None = None
+        self.d_initial_state: np.ndarray | None = None
+        self._cache: ops.RNNCache | None = None
+        self._lengths: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
     # -- construction -------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
         input_shape = tuple(input_shape)
         if len(input_shape) != 2 or input_shape[1] is None:
-            raise ValueError(f"layer {self.name!r} (SimpleRNN) expects a per-sample input shape "
-                             f"(T, D) with D known, got {input_shape}: its input is "
-                             "(N, T, D) (batch, time, features)")
+            raise ValueError(
+                f"layer {self.name!r} (SimpleRNN) expects a per-sample input shape "
+                f"(T, D) with D known, got {input_shape}: its input is "
+                "(N, T, D) (batch, time, features)"
+            )
         d, h = int(input_shape[1]), self.units
         rng = make_rng(self.seed)
         kernel, recurrent, bias = self._inits
@@ -138,9 +145,9 @@ class SimpleRNN(Layer):
         super().build(input_shape)
 
     @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
         h = positive_int(config.get("units"), "SimpleRNN units")
         if shape is None or len(shape) != 2 or shape[1] is None:
@@ -151,7 +158,7 @@ class SimpleRNN(Layer):
             shapes["b"] = (h,)
         return shapes
 
-    def compute_output_shape(self, input_shape: Shape) -> Union[Shape, list[Shape]]:
+    def compute_output_shape(self, input_shape: Shape) -> Shape | list[Shape]:
         out: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)
         return [out, (self.units,)] if self.return_state else out
 
@@ -166,21 +173,28 @@ class SimpleRNN(Layer):
 
     reset_states = reset_state  # Keras 2 spelling
 
-    def initial_state_grad(self) -> Optional[np.ndarray]:
+    def initial_state_grad(self) -> np.ndarray | None:
         """``dL/dh0`` ``(N, H)`` of the last ``backward`` (same as ``d_initial_state``)."""
         return self.d_initial_state
 
     # -- computation --------------------------------------------------------------------------
-    def forward(self, x: np.ndarray, training: bool = False, lengths: Optional[np.ndarray] = None,
-                initial_state: Union[None, np.ndarray, Sequence[np.ndarray]] = None) -> Any:
+    def forward(
+        self,
+        x: np.ndarray,
+        training: bool = False,
+        lengths: np.ndarray | None = None,
+        initial_state: np.ndarray | Sequence[np.ndarray] | None = None,
+    ) -> Any:
         """Run the layer. ``initial_state``: ``(N, H)`` array (or a one-element list, as Keras
         passes it); it overrides a stateful layer's carried state for this call."""
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         d = self.input_shape[1]
         if x.ndim != 3 or x.shape[2] != d:
-            raise ValueError(f"layer {self.name!r} (SimpleRNN) expects input of shape "
-                             f"(N, T, {d}) (batch, time, features), got {x.shape}")
+            raise ValueError(
+                f"layer {self.name!r} (SimpleRNN) expects input of shape "
+                f"(N, T, {d}) (batch, time, features), got {x.shape}"
+            )
         n, t, _ = x.shape
         lengths = check_lengths(lengths, n, t, where=f"layer {self.name!r}: ")
         h0 = self._initial_state(initial_state, n)
@@ -188,32 +202,38 @@ class SimpleRNN(Layer):
             # Reversing the input is all go_backwards needs: the kernel then runs forwards.
             x = reverse_sequences(x, lengths)
         b = self.params["b"] if self.use_bias else self._zero_bias
-        hs, h_last, self._cache = ops.rnn_forward(x, self.params["Wx"], self.params["Wh"], b,
-                                                  h0, self.activation, lengths)
+        hs, h_last, self._cache = ops.rnn_forward(
+            x, self.params["Wx"], self.params["Wh"], b, h0, self.activation, lengths
+        )
         self._lengths = lengths
         if self.stateful:
             self.state = h_last.copy()  # a constant for the next call: gradient stops here
         output = hs if self.return_sequences else h_last
         return [output, h_last] if self.return_state else output
 
-    def _initial_state(self, initial_state: Any, n: int) -> Optional[np.ndarray]:
+    def _initial_state(self, initial_state: Any, n: int) -> np.ndarray | None:
         if initial_state is not None:
             if isinstance(initial_state, (list, tuple)):
                 if len(initial_state) != 1:
-                    raise ValueError(f"layer {self.name!r}: SimpleRNN has one state, got a list "
-                                     f"of {len(initial_state)} initial states")
+                    raise ValueError(
+                        f"layer {self.name!r}: SimpleRNN has one state, got a list "
+                        f"of {len(initial_state)} initial states"
+                    )
                 initial_state = initial_state[0]
             h0 = np.asarray(initial_state, dtype=self.dtype)
             if h0.shape != (n, self.units):
-                raise ValueError(f"layer {self.name!r}: initial_state must have shape (N, H) = "
-                                 f"({n}, {self.units}), got {h0.shape}")
+                raise ValueError(
+                    f"layer {self.name!r}: initial_state must have shape (N, H) = "
+                    f"({n}, {self.units}), got {h0.shape}"
+                )
             return h0
         if self.stateful and self.state is not None:
             if self.state.shape[0] != n:
                 raise ValueError(
                     f"stateful layer {self.name!r} carries a state for batch size "
                     f"{self.state.shape[0]} but got batch size {n}: keep the batch size fixed "
-                    "(drop or pad the last batch) or call reset_state() first")
+                    "(drop or pad the last batch) or call reset_state() first"
+                )
             return self.state
         return None
 
@@ -226,8 +246,10 @@ class SimpleRNN(Layer):
         d_out, d_state = dy, None
         if isinstance(dy, (list, tuple)):
             if not self.return_state or len(dy) != 2:
-                raise ValueError(f"layer {self.name!r}: a list dy must be [d_output, d_state] "
-                                 "(return_state=True)")
+                raise ValueError(
+                    f"layer {self.name!r}: a list dy must be [d_output, d_state] "
+                    "(return_state=True)"
+                )
             d_out, d_state = dy
         dhs, dh_last = None, None
         if self.return_sequences:
@@ -247,7 +269,7 @@ class SimpleRNN(Layer):
             dx = reverse_sequences(dx, self._lengths)  # the reversal is its own inverse
         return dx
 
-    def output_lengths(self, lengths: Optional[np.ndarray]) -> Optional[np.ndarray]:
+    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         """The mask passes on with a sequence output (valid steps stay a prefix, also with
         go_backwards); a last-state output has no time axis, hence no mask."""
         return lengths if self.return_sequences else None
@@ -255,11 +277,16 @@ class SimpleRNN(Layer):
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
-            units=self.units, activation=self.activation,
-            return_sequences=self.return_sequences, return_state=self.return_state,
-            stateful=self.stateful, go_backwards=self.go_backwards, use_bias=self.use_bias,
+            units=self.units,
+            activation=self.activation,
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            stateful=self.stateful,
+            go_backwards=self.go_backwards,
+            use_bias=self.use_bias,
             kernel_initializer=self.kernel_initializer,
             recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer, seed=self.seed,
+            bias_initializer=self.bias_initializer,
+            seed=self.seed,
         )
         return config

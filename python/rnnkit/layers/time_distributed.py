@@ -7,12 +7,19 @@ weights are shared by all steps (their gradients sum over steps, as they must).
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from .base import (Layer, Shape, config_input_shape, deserialize_layer, get_layer_class,
-                   serialize_layer)
+from .base import (
+    Layer,
+    Shape,
+    config_input_shape,
+    deserialize_layer,
+    get_layer_class,
+    serialize_layer,
+)
 
 __all__ = ["TimeDistributed"]
 
@@ -29,13 +36,19 @@ class TimeDistributed(Layer):
 
     requires_sequence = True
 
-    def __init__(self, layer: Layer, name: Optional[str] = None,
-                 input_shape: Optional[tuple[Optional[int], ...]] = None) -> None:
+    def __init__(
+        self,
+        layer: Layer,
+        name: str | None = None,
+        input_shape: tuple[int | None, ...] | None = None,
+    ) -> None:
         if not isinstance(layer, Layer):
             raise TypeError(f"TimeDistributed wraps an rnnkit Layer, got {type(layer).__name__}")
         if layer.requires_sequence:
-            raise ValueError(f"TimeDistributed cannot wrap {type(layer).__name__} "
-                             f"({layer.name!r}): it needs a time axis of its own")
+            raise ValueError(
+                f"TimeDistributed cannot wrap {type(layer).__name__} "
+                f"({layer.name!r}): it needs a time axis of its own"
+            )
         super().__init__(name=name, input_shape=None, dtype=layer.dtype.name)
         self.layer = layer
         # Shared dict objects: the inner layer fills them in build() and overwrites its grads in
@@ -47,39 +60,45 @@ class TimeDistributed(Layer):
     def build(self, input_shape: Shape) -> None:
         input_shape = tuple(input_shape)
         if len(input_shape) < 2:
-            raise ValueError(f"layer {self.name!r} (TimeDistributed) expects a per-sample input "
-                             f"shape (T, ...) with a time axis, got {input_shape}")
+            raise ValueError(
+                f"layer {self.name!r} (TimeDistributed) expects a per-sample input "
+                f"shape (T, ...) with a time axis, got {input_shape}"
+            )
         if not self.layer.built:
             self.layer.build(input_shape[1:])
         super().build(input_shape)
 
     @classmethod
-    def config_param_shapes(cls, config: dict[str, Any],
-                            input_shape: Optional[Sequence[Optional[int]]]
-                            ) -> Optional[dict[str, tuple[int, ...]]]:
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
         inner = config["layer"]
         inner_shape = None if shape is None or len(shape) < 2 else shape[1:]
         return get_layer_class(inner["class_name"]).config_param_shapes(
-            dict(inner.get("config", {})), inner_shape)
+            dict(inner.get("config", {})), inner_shape
+        )
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return (input_shape[0],) + tuple(self.layer.compute_output_shape(tuple(input_shape[1:])))
+        return (input_shape[0], *tuple(self.layer.compute_output_shape(tuple(input_shape[1:]))))
 
-    def forward(self, x: np.ndarray, training: bool = False,
-                lengths: Optional[np.ndarray] = None) -> np.ndarray:
+    def forward(
+        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+    ) -> np.ndarray:
         self._build_for(x)
         x = np.asarray(x)
         if x.ndim < 3:
-            raise ValueError(f"layer {self.name!r} (TimeDistributed) expects input of shape "
-                             f"(N, T, ...), got {x.shape}")
+            raise ValueError(
+                f"layer {self.name!r} (TimeDistributed) expects input of shape "
+                f"(N, T, ...), got {x.shape}"
+            )
         self._nt = x.shape[:2]
-        y = self.layer.forward(x.reshape((-1,) + x.shape[2:]), training=training)
+        y = self.layer.forward(x.reshape((-1, *x.shape[2:])), training=training)
         return y.reshape(self._nt + y.shape[1:])
 
-    def backward(self, dy: np.ndarray) -> Optional[np.ndarray]:
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
         dy = np.asarray(dy)
-        dx = self.layer.backward(dy.reshape((-1,) + dy.shape[2:]))
+        dx = self.layer.backward(dy.reshape((-1, *dy.shape[2:])))
         return None if dx is None else dx.reshape(self._nt + dx.shape[1:])
 
     def get_config(self) -> dict[str, Any]:
@@ -89,7 +108,7 @@ class TimeDistributed(Layer):
         return config
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "TimeDistributed":
+    def from_config(cls, config: dict[str, Any]) -> TimeDistributed:
         config = dict(config)
         layer = deserialize_layer(config.pop("layer"))
         return cls(layer, **config)
