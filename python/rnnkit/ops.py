@@ -11,7 +11,9 @@ is converted to it once. ``rnnkit.reference`` holds the same two functions in pl
 
 from __future__ import annotations
 
+import importlib
 import operator
+from types import ModuleType
 from typing import Literal, NamedTuple
 
 import numpy as np
@@ -211,3 +213,18 @@ def rnn_backward(
         k,
     )
     return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh0}
+
+
+Backend = Literal["cpp", "numpy"]
+BACKENDS: tuple[str, ...] = ("cpp", "numpy")
+
+
+def get_backend(name: str) -> ModuleType:
+    """The module whose kernels a recurrent layer calls: ``"cpp"`` is :mod:`rnnkit.ops` (the C++
+    engine), ``"numpy"`` is :mod:`rnnkit.reference` (plain NumPy, one step at a time). Both
+    expose the same functions with the same signatures (``rnn_forward``, ``rnn_backward``)."""
+    if name == "cpp":
+        return importlib.import_module(__name__)
+    if name == "numpy":
+        return importlib.import_module(f"{__package__}.reference")
+    raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
