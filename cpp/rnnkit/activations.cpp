@@ -18,8 +18,9 @@ namespace rnnkit {
 namespace {
 
 // tanh as a [13/6] rational function of x on [-c, c], the form Eigen uses for float: std::tanh
-// costs 17–28 ns per element and dominated the recurrence (design.md §5); this vectorises to
-// under 1 ns with a maximum relative error near 3e-7, below float32's own rounding of the GEMMs.
+// costs 17–28 ns per element and dominated the recurrence (docs/performance.md, "Vectorised
+// tanh"); this vectorises to under 1 ns with a maximum relative error near 3e-7, below float32's
+// own rounding of the GEMMs.
 RNNKIT_MULTIVERSION
 void tanh_rational(float* v, std::size_t n) {
   constexpr float clamp = 7.90531110763549805f;
@@ -62,8 +63,7 @@ void relu_inplace_generic(T* v, std::size_t n) {
 
 // tanh'(a) = 1 − h², relu'(a) = [h > 0], both read off the stored output h.
 template <typename T>
-void backward_generic(Activation act, T* da, const T* g1, const T* g2, const T* h,
-                      std::size_t n) {
+void backward_generic(Activation act, T* da, const T* g1, const T* g2, const T* h, std::size_t n) {
   if (act == Activation::Tanh) {
     if (g2) {
       for (std::size_t i = 0; i < n; ++i) da[i] = (g1[i] + g2[i]) * (T(1) - h[i] * h[i]);
@@ -87,7 +87,9 @@ void backward_float(Activation act, float* da, const float* g1, const float* g2,
 
 }  // namespace
 
-void fast_tanh(float* v, std::size_t n) { tanh_rational(v, n); }
+void fast_tanh(float* v, std::size_t n) {
+  tanh_rational(v, n);
+}
 
 void activate_inplace(Activation act, float* v, std::size_t n) {
   if (act == Activation::Tanh) {

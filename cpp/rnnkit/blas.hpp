@@ -8,18 +8,20 @@ namespace rnnkit::blas {
 
 enum class Trans { No, Yes };
 
-inline CBLAS_TRANSPOSE to_cblas(Trans t) { return t == Trans::Yes ? CblasTrans : CblasNoTrans; }
+inline CBLAS_TRANSPOSE to_cblas(Trans t) {
+  return t == Trans::Yes ? CblasTrans : CblasNoTrans;
+}
 
 // Row-major C (m×n, ldc) = alpha · op(A) · op(B) + beta · C, op(A) m×k, op(B) k×n.
 inline void gemm(Trans ta, Trans tb, int m, int n, int k, float alpha, const float* A, int lda,
                  const float* B, int ldb, float beta, float* C, int ldc) {
-  scipy_cblas_sgemm(CblasRowMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, A, lda, B, ldb,
-                    beta, C, ldc);
+  scipy_cblas_sgemm(CblasRowMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, A, lda, B, ldb, beta,
+                    C, ldc);
 }
 inline void gemm(Trans ta, Trans tb, int m, int n, int k, double alpha, const double* A, int lda,
                  const double* B, int ldb, double beta, double* C, int ldc) {
-  scipy_cblas_dgemm(CblasRowMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, A, lda, B, ldb,
-                    beta, C, ldc);
+  scipy_cblas_dgemm(CblasRowMajor, to_cblas(ta), to_cblas(tb), m, n, k, alpha, A, lda, B, ldb, beta,
+                    C, ldc);
 }
 
 // Row-major y (len m, or n when transposed) = alpha · op(A) · x + beta · y, A m×n with lda.
@@ -32,9 +34,17 @@ inline void gemv(Trans ta, int m, int n, double alpha, const double* A, int lda,
   scipy_cblas_dgemv(CblasRowMajor, to_cblas(ta), m, n, alpha, A, lda, x, 1, beta, y, 1);
 }
 
-inline int get_num_threads() { return scipy_openblas_get_num_threads(); }
-inline void set_num_threads(int n) { scipy_openblas_set_num_threads(n); }
-inline const char* config() { return scipy_openblas_get_config(); }
-inline const char* core_name() { return scipy_openblas_get_corename(); }
+inline int get_num_threads() {
+  return scipy_openblas_get_num_threads();
+}
+inline void set_num_threads(int n) {
+  scipy_openblas_set_num_threads(n);
+}
+inline const char* config() {
+  return scipy_openblas_get_config();
+}
+inline const char* core_name() {
+  return scipy_openblas_get_corename();
+}
 
 }  // namespace rnnkit::blas

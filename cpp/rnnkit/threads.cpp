@@ -17,8 +17,8 @@ namespace rnnkit {
 namespace {
 
 std::mutex section_mutex;
-int sections_open = 0;     // kernels currently running
-int threads_outside = 1;   // the BLAS setting to restore when the last one ends
+int sections_open = 0;    // kernels currently running
+int threads_outside = 1;  // the BLAS setting to restore when the last one ends
 
 // Long-lived workers that claim the slices of one task at a time. The caller claims slices too,
 // so a worker the OS does not schedule (a busy machine) costs at most its share of the work, not
@@ -117,8 +117,9 @@ class WorkerPool {
 
   void work(uint64_t seen) {
     for (;;) {
-      auto moved = [&] { return generation_of(ticket_.load(std::memory_order_acquire)) !=
-                                generation_of(seen); };
+      auto moved = [&] {
+        return generation_of(ticket_.load(std::memory_order_acquire)) != generation_of(seen);
+      };
       if (!spin_until(moved)) {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, moved);

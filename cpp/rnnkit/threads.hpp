@@ -1,5 +1,6 @@
 // Splitting a batch across our own threads. The BLAS runs single-threaded while a kernel runs, so
-// there is one pool of threads at a time and never two fighting over the cores (design.md §5).
+// there is one pool of threads at a time and never two fighting over the cores
+// (docs/performance.md, "Threads").
 #pragma once
 
 #include <algorithm>

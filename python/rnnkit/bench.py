@@ -21,7 +21,7 @@ import numpy as np
 from . import numpy_rnn, ops
 from .threads import build_info, get_num_threads, set_num_threads
 
-# (N, T, D, H) from design.md §4 with the speed-up over NumPy the project aims for.
+# (N, T, D, H) of docs/performance.md, "The NumPy anchor", with the speed-up over NumPy aimed for.
 DEFAULT_SHAPES: tuple[tuple[tuple[int, int, int, int], float], ...] = (
     ((1, 25, 65, 100), 5.0),  # min-char-rnn
     ((32, 50, 1, 32), 8.0),  # sine-wave regression

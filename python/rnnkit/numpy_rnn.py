@@ -1,9 +1,10 @@
 """A fast plain-NumPy RNN layer: the NumPy side of the benchmarks.
 
 Unlike :mod:`rnnkit.reference` (one readable step at a time, the test oracle), this is the best
-NumPy formulation we know (design.md §4), so that comparisons against it do not flatter rnnkit:
-the input projection of all steps is one GEMM, each step does one GEMM and an in-place tanh into
-preallocated time-major buffers, and the weight gradients are single GEMMs over all steps.
+NumPy formulation we know (docs/performance.md, "The NumPy anchor"), so that comparisons against
+it do not flatter rnnkit: the input projection of all steps is one GEMM, each step does one GEMM
+and an in-place tanh into preallocated time-major buffers, and the weight gradients are single
+GEMMs over all steps.
 Only what the benchmark needs: tanh, no h0, no lengths, gradients from ``dhs``.
 """
 

@@ -1,9 +1,9 @@
-"""Plain NumPy reference of the vanilla (Elman) RNN layer: the oracle for the tests.
+"""Plain NumPy twin of the vanilla (Elman) RNN layer (:mod:`rnnkit.ops.rnn`).
 
 Written to be read, not to be fast: one time step at a time, no fused tricks. The C++-backed
 :mod:`rnnkit.ops` has the same two functions with the same signatures and must agree with these.
 
-Shapes (batch-first, design.md §2)::
+Shapes (batch-first, docs/architecture.md)::
 
     x (N, T, D)   Wx (D, H)   Wh (H, H)   b (H,)   h0 (N, H)   lengths (N,)
     hs (N, T, H)  h_last (N, H)

@@ -1,0 +1,57 @@
+// The rnnkit._core module: one registration line per cell, plus threads and build information.
+// rnnkit.ops validates and converts arguments before calling these.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <Eigen/Core>
+#include <string>
+
+#include "bindings/checks.hpp"
+#include "bindings/recurrent.hpp"
+#include "rnnkit/activations.hpp"
+#include "rnnkit/blas.hpp"
+#include "rnnkit/cells/vanilla.hpp"
+#include "rnnkit/threads.hpp"
+
+namespace py = pybind11;
+using rnnkit::bindings::Array;
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "rnnkit's C++ kernels. Use rnnkit.ops, which validates and converts arguments.";
+  rnnkit::bindings::bind_cell<rnnkit::cells::Vanilla>(m);
+
+  m.def(
+      "fast_tanh",
+      [](Array<float>& v) {
+        float* data = v.mutable_data();
+        const auto n = static_cast<std::size_t>(v.size());
+        py::gil_scoped_release release;
+        rnnkit::fast_tanh(data, n);
+      },
+      py::arg("values").noconvert(),
+      "In-place float32 tanh as the kernels compute it (for tests).");
+  m.def("get_num_threads", &rnnkit::configured_threads,
+        "Threads the kernels and the BLAS (scipy-openblas32) may use.");
+  m.def(
+      "set_num_threads",
+      [](int n) {
+        if (n < 1) throw py::value_error("num_threads must be a positive int");
+        rnnkit::set_configured_threads(n);
+      },
+      py::arg("n"));
+  m.def("build_info", []() {
+    py::dict info;
+    info["blas_config"] = std::string(rnnkit::blas::config());
+    info["blas_core"] = std::string(rnnkit::blas::core_name());
+    info["eigen_version"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
+                            std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                            std::to_string(EIGEN_MINOR_VERSION);
+#ifdef RNNKIT_NATIVE_BUILD
+    info["native"] = true;
+#else
+    info["native"] = false;
+#endif
+    info["compiler"] = std::string(__VERSION__);
+    return info;
+  });
+}

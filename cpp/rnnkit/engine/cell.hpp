@@ -1,0 +1,68 @@
+// The contract between the sequence driver (driver.hpp) and a recurrent cell.
+//
+// A cell is a struct of compile-time constants and static row functions; the driver is a
+// template over it, so the row functions inline into the step loop (no virtual calls). The driver
+// owns everything that is not the cell: the input projection of all steps as one GEMM, one GEMM
+// per step over all gates, weight gradients merged over time, batch slices over the worker pool,
+// lengths, truncation and the final states. docs/architecture.md walks through adding a cell.
+//
+// clang-format off
+//   struct MyCell {
+//     static constexpr const char* kName = "my";  // _core functions my_forward, my_backward
+//     static constexpr int kGates = 4;         // pre-activation blocks of H columns per step
+//     static constexpr int kStates = 2;        // recurrent states, h first (h, c for an LSTM)
+//     static constexpr int kActivations = 2;   // activation functions the user may choose
+//     static constexpr int kBiasRows = 1;      // rows of kGates·H biases
+//     static constexpr bool kGatesInOutput = false;     // see below
+//     static constexpr bool kDirectH = false;           // see below
+//     static constexpr int saved_width(int H);          // columns saved per step, W (see below)
+//     static constexpr int state_column(int s, int H);  // where state s ≥ 1 lives in a saved row
+//     using Options = std::array<Activation, kActivations>;
+//     template <typename T>
+//     static void forward_row(const Options&, const ForwardRow<T, kStates>&, int H);
+//     template <typename T>
+//     static void backward_row(const Options&, const BackwardRow<T, kStates>&, int H);
+//   };
+// clang-format on
+//
+// Storage per (n, t): h_t in hs; the cell's saved row of W columns, whose first kGates·H columns
+// hold the gate pre-activations (the GEMMs write them there), and whose other columns are the
+// cell's (further states at state_column(s, H), anything else its backward needs).
+// kGatesInOutput: one gate whose activation is h_t itself (the Elman cell): the pre-activations
+// are written into hs and activated in place, W = 0 and nothing else is saved.
+// kDirectH: h_{t−1} reaches h_t also element-wise (a GRU's z ⊙ h_{t−1}), so the cell writes
+// d_prev[0] and the driver adds the recurrent product's gradient onto it.
+#pragma once
+
+#include <array>
+
+#include "rnnkit/engine/sequence.hpp"
+
+namespace rnnkit::engine {
+
+// One batch row at one step, forward. The cell reads gates (pre-activations) and prev, and
+// writes next (and may overwrite gates and the saved row with what its backward needs).
+template <typename T, int S>
+struct ForwardRow {
+  T* gates;                // kGates·H: x_t·Wx + b + h_{t−1}·Wh on entry
+  T* saved;                // the W saved columns of this step (gates are its first ones), or null
+  ConstStates<T, S> prev;  // states after step t−1 (the initial states, or zeros, at t = 0)
+  States<T, S> next;       // states after step t; next[0] is h_t, the output
+};
+
+// One batch row at one step, backward. The cell writes d_gates, and d_prev[s] for s ≥ 1 (and for
+// s = 0 with kDirectH): the gradient reaching state s of step t−1 element-wise. d_prev[s] may be
+// the same memory as d_later[s]; read before writing.
+template <typename T, int S>
+struct BackwardRow {
+  T* d_gates;                 // kGates·H: dL/d(pre-activations)
+  const T* d_output;          // dL/dh_t through the output sequence, or null (zeros)
+  ConstStates<T, S> d_later;  // dL/d(state s after step t) from later steps, each may be null
+  States<T, S> d_prev;        // element-wise gradients to the states after step t−1
+  const T* gates;             // as the forward left them
+  const T* saved;             // the saved row, or null
+  ConstStates<T, S> prev;     // states after step t−1
+  ConstStates<T, S> next;     // states after step t
+};
+
+}  // namespace rnnkit::engine

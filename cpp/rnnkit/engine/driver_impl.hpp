@@ -1,0 +1,380 @@
+// Definitions of the sequence driver (driver.hpp). Include only from a cell's .cpp file, then
+// RNNKIT_INSTANTIATE_DRIVER(Cell) compiles it for float32 and float64.
+#pragma once
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "rnnkit/engine/cell.hpp"
+#include "rnnkit/engine/driver.hpp"
+#include "rnnkit/engine/products.hpp"
+#include "rnnkit/threads.hpp"
+
+namespace rnnkit::engine {
+
+namespace detail {
+
+template <typename T>
+using RowMatrix = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+template <typename T>
+using MatrixMap = Eigen::Map<RowMatrix<T>>;
+template <typename T>
+using ConstMatrixMap = Eigen::Map<const RowMatrix<T>>;
+template <typename T>
+using StridedMatrixMap = Eigen::Map<RowMatrix<T>, 0, Eigen::OuterStride<>>;
+template <typename T>
+using ConstRowVectorMap = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+
+inline int64_t valid_steps(const int64_t* lengths, int n, int T) {
+  return lengths ? lengths[n] : T;
+}
+
+inline bool has_padding(const int64_t* lengths, int n0, int n1, int T) {
+  if (!lengths) return false;
+  return std::any_of(lengths + n0, lengths + n1, [T](int64_t len) { return len < T; });
+}
+
+// Where the driver finds each piece of a cell's per-step storage.
+template <typename Cell>
+struct Layout {
+  static constexpr int S = Cell::kStates;
+  int T, H;
+  int C;       // gate columns, kGates·H
+  int W;       // saved columns per step
+  int stride;  // from one step's gates to the next step's: H inside hs, else W
+
+  explicit Layout(const SequenceShape& s)
+      : T(s.T),
+        H(s.H),
+        C(Cell::kGates * s.H),
+        W(Cell::saved_width(s.H)),
+        stride(Cell::kGatesInOutput ? s.H : Cell::saved_width(s.H)) {}
+
+  int64_t step(int n, int t) const { return static_cast<int64_t>(n) * T + t; }
+
+  template <typename P>
+  P* gates(P* hs, P* saved, int n, int t) const {
+    return (Cell::kGatesInOutput ? hs : saved) + step(n, t) * stride;
+  }
+  template <typename P>
+  P* saved_row(P* saved, int n, int t) const {
+    return saved ? saved + step(n, t) * W : nullptr;
+  }
+  // State s of row n after step t (t ≥ 0): h in hs, the others in the saved row.
+  template <typename P>
+  P* state(P* hs, P* saved, int s, int n, int t) const {
+    if (s == 0) return hs + step(n, t) * H;
+    return saved + step(n, t) * W + Cell::state_column(s, H);
+  }
+};
+
+// Multiply-adds of one direction (forward or backward) over the whole batch.
+template <typename Cell>
+double sequence_flops(const SequenceShape& s) {
+  return 2.0 * s.N * s.T * static_cast<double>(Cell::kGates) * s.H * (s.D + s.H);
+}
+
+// Everything one forward call works with, shared by its batch slices.
+template <typename Cell, typename T>
+struct ForwardCall {
+  static constexpr int S = Cell::kStates;
+  const Batch<T>& batch;
+  const Weights<T>& w;
+  const ConstStates<T, S>& initial;
+  const Record<T>& record;
+  const States<T, S>& final_states;
+  const typename Cell::Options& options;
+  const T* zeros;  // H zeros: the states before step 0 when no initial state is given
+};
+
+// The forward pass of batch rows [n0, n1).
+template <typename Cell, typename T>
+void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
+  constexpr int S = Cell::kStates;
+  const auto& [batch, w, initial, record, final_states, options, zeros] = call;
+  const Layout<Cell> at(batch.shape);
+  const int M = n1 - n0, steps = batch.shape.T, D = batch.shape.D, H = at.H, C = at.C;
+  const int64_t rows = static_cast<int64_t>(M) * steps;
+  const int ld_gates = steps * at.stride;  // from step t of one sequence to step t of the next
+  T* gates_s = at.gates(record.hs, record.saved, n0, 0);
+  const T* x_s = batch.x + static_cast<int64_t>(n0) * steps * D;
+
+  if (rows > 0) {
+    // The input projection of every step at once: Z = x·Wx + b.
+    if (D == 1) {
+      // A univariate series: an outer product plus the bias, row by row. A plain loop: as a
+      // K = 1 product, Eigen's general kernel took 15% of the forward pass at H = 32.
+      for (int64_t r = 0; r < rows; ++r) {
+        T* z = gates_s + r * at.stride;
+        const T xr = x_s[r];
+        for (int j = 0; j < C; ++j) z[j] = w.b[j] + xr * w.Wx[j];
+      }
+    } else {
+      StridedMatrixMap<T>(gates_s, rows, C, Eigen::OuterStride<>(at.stride)).rowwise() =
+          ConstRowVectorMap<T>(w.b, C);
+      blas::gemm(Trans::No, Trans::No, static_cast<int>(rows), C, D, T(1), x_s, D, w.Wx, C, T(1),
+                 gates_s, at.stride);
+    }
+  }
+
+  for (int t = 0; t < steps; ++t) {
+    T* gates_t = gates_s + static_cast<int64_t>(t) * at.stride;
+    if (t > 0) {
+      add_times_Wh(gates_t, ld_gates, at.state(record.hs, record.saved, 0, n0, t - 1), steps * H,
+                   w.Wh, M, H, C);
+    } else if (initial[0]) {
+      add_times_Wh(gates_t, ld_gates, initial[0] + static_cast<int64_t>(n0) * H, H, w.Wh, M, H, C);
+    }
+    for (int m = 0; m < M; ++m) {
+      const int n = n0 + m;
+      T* gates = gates_t + static_cast<int64_t>(m) * ld_gates;
+      if (t >= valid_steps(batch.lengths, n, steps)) {
+        // Padding: zero output. Padded x never reaches a valid step, and nothing here is read.
+        std::fill_n(at.state(record.hs, record.saved, 0, n, t), H, T(0));
+        continue;
+      }
+      ForwardRow<T, S> row{gates, at.saved_row(record.saved, n, t), {}, {}};
+      for (int s = 0; s < S; ++s) {
+        row.prev[s] = t > 0 ? at.state(record.hs, record.saved, s, n, t - 1)
+                            : (initial[s] ? initial[s] + static_cast<int64_t>(n) * H : zeros);
+        row.next[s] = at.state(record.hs, record.saved, s, n, t);
+      }
+      Cell::forward_row(options, row, H);
+    }
+  }
+
+  for (int n = n0; n < n1; ++n) {
+    const int64_t len = valid_steps(batch.lengths, n, steps);
+    for (int s = 0; s < S; ++s) {
+      T* dst = final_states[s] + static_cast<int64_t>(n) * H;
+      if (len > 0) {
+        std::copy_n(at.state(record.hs, record.saved, s, n, static_cast<int>(len) - 1), H, dst);
+      } else if (initial[s]) {
+        std::copy_n(initial[s] + static_cast<int64_t>(n) * H, H, dst);
+      } else {
+        std::fill_n(dst, H, T(0));
+      }
+    }
+  }
+}
+
+// Scratch of one backward call, allocated before any thread starts: nothing is allocated inside
+// the time loop. Left uninitialised: every row is written before it is read (zeroing dZ alone
+// cost ~10% of a small backward pass).
+template <typename T>
+struct BackwardScratch {
+  T* dZ;         // (N,T,C): dL/d(pre-activations)
+  T* carry;      // K = max(S·H, C) columns per batch row; a slice [n0, n1) owns rows n0·K up
+                 // to n1·K, as S blocks of (M,H): dL/d(states) arriving from the step after;
+                 // after its time loop, as (M,C): dZ's first steps, set apart for dWh
+  int64_t K;     // carry columns per batch row
+  const T* WhT;  // (C,H): Whᵀ row-major
+};
+
+// Everything one backward call works with, shared by its batch slices.
+template <typename Cell, typename T>
+struct BackwardCall {
+  static constexpr int S = Cell::kStates;
+  const Batch<T>& batch;
+  const Weights<T>& w;
+  const ConstStates<T, S>& initial;
+  const ConstRecord<T>& record;
+  const Upstream<T, S>& up;
+  const InputGrads<T, S>& out;
+  const typename Cell::Options& options;
+  const BackwardScratch<T>& scratch;
+  const T* zeros;  // H zeros: the states before step 0 when no initial state is given
+  int truncate;
+};
+
+// The backward pass of batch rows [n0, n1) into this worker's weight gradients dw (zero on
+// entry; out.dw for the first worker, a private copy for the others).
+template <typename Cell, typename T>
+void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw, int n0, int n1) {
+  constexpr int S = Cell::kStates;
+  const auto& [batch, w, initial, record, up, out, options, scratch, zeros, truncate] = call;
+  const Layout<Cell> at(batch.shape);
+  const int M = n1 - n0, steps = batch.shape.T, D = batch.shape.D;
+  const int H = at.H, C = at.C;
+  const int ld_dZ = steps * C;
+  const int64_t rows = static_cast<int64_t>(M) * steps;
+  T* dZ_s = scratch.dZ + static_cast<int64_t>(n0) * ld_dZ;
+  const T* hs_s = record.hs + static_cast<int64_t>(n0) * steps * H;
+  const T* x_s = batch.x + static_cast<int64_t>(n0) * steps * D;
+  T* dx_s = out.dx + static_cast<int64_t>(n0) * steps * D;
+  // carry[s] row m: dL/d(state s after step t) arriving from step t + 1.
+  T* carry_s = scratch.carry + static_cast<int64_t>(n0) * scratch.K;
+  std::array<T*, S> carry;
+  for (int s = 0; s < S; ++s) carry[s] = carry_s + static_cast<int64_t>(s) * M * H;
+  auto initial_state = [&](int s, int n) {
+    return initial[s] ? initial[s] + static_cast<int64_t>(n) * H : zeros;
+  };
+
+  for (int t = steps - 1; t >= 0; --t) {
+    for (int m = 0; m < M; ++m) {
+      const int n = n0 + m;
+      const int64_t len = valid_steps(batch.lengths, n, steps);
+      T* d_gates = dZ_s + static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * C;
+      if (t >= len) {
+        std::fill_n(d_gates, C, T(0));
+        continue;
+      }
+      BackwardRow<T, S> row{};
+      row.d_gates = d_gates;
+      row.d_output = up.dhs ? up.dhs + at.step(n, t) * H : nullptr;
+      row.gates = at.gates(record.hs, record.saved, n, t);
+      row.saved = at.saved_row(record.saved, n, t);
+      for (int s = 0; s < S; ++s) {
+        // The last valid step receives the final states' gradients; earlier ones the carry.
+        if (t == len - 1) {
+          row.d_later[s] = up.d_final[s] ? up.d_final[s] + static_cast<int64_t>(n) * H : nullptr;
+        } else {
+          row.d_later[s] = carry[s] + static_cast<int64_t>(m) * H;
+        }
+        row.d_prev[s] = t > 0 ? carry[s] + static_cast<int64_t>(m) * H
+                              : out.d_initial[s] + static_cast<int64_t>(n) * H;
+        row.prev[s] = t > 0 ? at.state(record.hs, record.saved, s, n, t - 1) : initial_state(s, n);
+        row.next[s] = at.state(record.hs, record.saved, s, n, t);
+      }
+      Cell::backward_row(options, row, H);
+    }
+    const T* dZ_t = dZ_s + static_cast<int64_t>(t) * C;
+    if (t == 0) {
+      times_Wh_transposed(out.d_initial[0] + static_cast<int64_t>(n0) * H, H, dZ_t, ld_dZ,
+                          scratch.WhT, M, H, C, Cell::kDirectH);
+    } else if (truncate > 0 && t % truncate == 0) {
+      for (int s = 0; s < S; ++s) {  // truncated BPTT: cut every state's path here
+        std::fill_n(carry[s], static_cast<int64_t>(M) * H, T(0));
+      }
+    } else {
+      times_Wh_transposed(carry[0], H, dZ_t, ld_dZ, scratch.WhT, M, H, C, Cell::kDirectH);
+    }
+  }
+  for (int m = 0; m < M; ++m) {
+    const int n = n0 + m;
+    if (valid_steps(batch.lengths, n, steps) > 0) continue;
+    for (int s = 0; s < S; ++s) {  // the states passed through every (padded) step unchanged
+      T* dst = out.d_initial[s] + static_cast<int64_t>(n) * H;
+      if (up.d_final[s]) {
+        std::copy_n(up.d_final[s] + static_cast<int64_t>(n) * H, H, dst);
+      } else {
+        std::fill_n(dst, H, T(0));
+      }
+    }
+  }
+  if (rows == 0) return;
+  const int r = static_cast<int>(rows);
+
+  // dx = dZ·Wxᵀ over all steps at once.
+  if (D == 1) {
+    blas::gemv(Trans::No, r, C, T(1), dZ_s, C, w.Wx, T(0), dx_s);
+  } else {
+    blas::gemm(Trans::No, Trans::Yes, r, D, C, T(1), dZ_s, C, w.Wx, C, T(0), dx_s, D);
+  }
+
+  // dWx = xᵀ·dZ. With padding, only valid steps are read, so padded x (even NaN) stays unseen.
+  if (has_padding(batch.lengths, n0, n1, steps)) {
+    for (int m = 0; m < M; ++m) {
+      const int len = static_cast<int>(valid_steps(batch.lengths, n0 + m, steps));
+      if (len == 0) continue;
+      accumulate_At_B(dw.dWx, x_s + static_cast<int64_t>(m) * steps * D,
+                      dZ_s + static_cast<int64_t>(m) * ld_dZ, len, D, C);
+    }
+  } else if (D == 1) {
+    blas::gemv(Trans::Yes, r, C, T(1), dZ_s, C, x_s, T(1), dw.dWx);
+  } else {
+    accumulate_At_B(dw.dWx, x_s, dZ_s, r, D, C);
+  }
+
+  // dWh = Σ_t h_{t−1}ᵀ·dZ_t. Row i of hs is h_{t−1} for row i + 1 of dZ, except across sequence
+  // boundaries, where dZ's row is a first step pairing with h0: set those rows apart (in the
+  // carry, now free) so the rest is one GEMM over hs rows [0, r−1) and dZ rows [1, r).
+  T* first_steps = carry_s;
+  for (int m = 0; m < M; ++m) {
+    T* row = dZ_s + static_cast<int64_t>(m) * ld_dZ;
+    std::copy_n(row, C, first_steps + static_cast<int64_t>(m) * C);
+    std::fill_n(row, C, T(0));
+  }
+  if (r > 1) accumulate_At_B(dw.dWh, hs_s, dZ_s + C, r - 1, H, C);
+  if (initial[0]) {
+    blas::gemm(Trans::Yes, Trans::No, H, C, M, T(1), initial[0] + static_cast<int64_t>(n0) * H, H,
+               first_steps, C, T(1), dw.dWh, C);
+  }
+  for (int m = 0; m < M; ++m) {
+    std::copy_n(first_steps + static_cast<int64_t>(m) * C, C,
+                dZ_s + static_cast<int64_t>(m) * ld_dZ);
+  }
+
+  Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db(dw.db, C);
+  db += ConstMatrixMap<T>(dZ_s, rows, C).colwise().sum();
+}
+
+}  // namespace detail
+
+template <typename Cell, typename T>
+void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
+                              const ConstStates<T, S>& initial, const Record<T>& record,
+                              const States<T, S>& final_states, const Options& options) {
+  const std::vector<T> zeros(static_cast<size_t>(batch.shape.H), T(0));
+  const int workers = choose_workers(batch.shape.N, detail::sequence_flops<Cell>(batch.shape));
+  const detail::ForwardCall<Cell, T> call{batch,        weights, initial,     record,
+                                          final_states, options, zeros.data()};
+  SerialBlasSection serial_blas;
+  for_each_slice(batch.shape.N, workers,
+                 [&](Slice slice) { detail::forward_slice(call, slice.begin, slice.end); });
+}
+
+template <typename Cell, typename T>
+void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
+                               const ConstStates<T, S>& initial, const ConstRecord<T>& record,
+                               const Upstream<T, S>& upstream, const InputGrads<T, S>& grads,
+                               const Options& options, int truncate) {
+  static_assert(Cell::kBiasRows == 1, "the driver sums one bias row; see docs/architecture.md");
+  const SequenceShape& shape = batch.shape;
+  const int64_t D = shape.D, H = shape.H, C = int64_t{Cell::kGates} * shape.H;
+  const int64_t wx_size = D * C, wh_size = H * C;
+  const auto n_rows = static_cast<size_t>(shape.N);
+  const std::unique_ptr<T[]> dZ(new T[n_rows * shape.T * C]);
+  const int64_t K = std::max<int64_t>(S * H, C);
+  const std::unique_ptr<T[]> carry(new T[n_rows * static_cast<size_t>(K)]);
+  const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(wh_size)]);
+  detail::MatrixMap<T>(WhT.get(), C, H) = detail::ConstMatrixMap<T>(weights.Wh, H, C).transpose();
+  const std::vector<T> zeros(static_cast<size_t>(H), T(0));
+  const detail::BackwardScratch<T> scratch{dZ.get(), carry.get(), K, WhT.get()};
+
+  const int workers = choose_workers(shape.N, 2.0 * detail::sequence_flops<Cell>(shape));
+  const int64_t per_worker = wx_size + wh_size + C;
+  std::vector<T> extra(static_cast<size_t>(std::max(0, workers - 1) * per_worker), T(0));
+  const WeightGrads<T>& dw = grads.dw;
+  std::fill_n(dw.dWx, wx_size, T(0));
+  std::fill_n(dw.dWh, wh_size, T(0));
+  std::fill_n(dw.db, C, T(0));
+  auto grads_of = [&](int worker) {
+    if (worker == 0) return dw;
+    T* base = extra.data() + (worker - 1) * per_worker;
+    return WeightGrads<T>{base, base + wx_size, base + wx_size + wh_size};
+  };
+
+  const detail::BackwardCall<Cell, T> call{batch, weights, initial, record,       upstream,
+                                           grads, options, scratch, zeros.data(), truncate};
+  SerialBlasSection serial_blas;
+  for_each_slice(shape.N, workers, [&](Slice slice) {
+    detail::backward_slice(call, grads_of(slice.index), slice.begin, slice.end);
+  });
+  for (int w = 1; w < workers; ++w) {
+    const WeightGrads<T> part = grads_of(w);
+    detail::MatrixMap<T>(dw.dWx, D, C) += detail::MatrixMap<T>(part.dWx, D, C);
+    detail::MatrixMap<T>(dw.dWh, H, C) += detail::MatrixMap<T>(part.dWh, H, C);
+    detail::MatrixMap<T>(dw.db, 1, C) += detail::MatrixMap<T>(part.db, 1, C);
+  }
+}
+
+}  // namespace rnnkit::engine
+
+// Compiles the driver for one cell in float32 and float64: one line in the cell's .cpp file.
+#define RNNKIT_INSTANTIATE_DRIVER(Cell)                \
+  template struct rnnkit::engine::Driver<Cell, float>; \
+  template struct rnnkit::engine::Driver<Cell, double>;

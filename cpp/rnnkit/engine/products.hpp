@@ -1,0 +1,53 @@
+// The matrix products of the sequence driver, each picking the BLAS call that measured fastest
+// for its shape (docs/performance.md, "Kernel tricks").
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "rnnkit/blas.hpp"
+
+namespace rnnkit::engine {
+
+using blas::Trans;
+
+// out (M×C, rows ld_out apart) += h (M×H, rows ld_h apart) · Wh (H×C). One row is a gemv,
+// whose call costs a fifth of a one-row gemm.
+template <typename T>
+void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const T* Wh, int M, int H, int C) {
+  if (M == 1) {
+    blas::gemv(Trans::Yes, H, C, T(1), Wh, C, h, T(1), out);
+  } else {
+    blas::gemm(Trans::No, Trans::No, M, C, H, T(1), h, ld_h, Wh, C, T(1), out, ld_out);
+  }
+}
+
+// out (M×H, rows ld_out apart) = dZ (M×C, rows ld_dZ apart) · Whᵀ, or += with accumulate.
+// WhT holds Whᵀ (C×H) row-major: OpenBLAS's kernels for the other orientation ran at half the
+// speed, both the small gemm (M = H = 32, where this product is half of the backward pass) and
+// the gemv (N = 1, H = 32).
+template <typename T>
+void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const T* WhT, int M, int H,
+                         int C, bool accumulate) {
+  const T beta = accumulate ? T(1) : T(0);
+  if (M == 1) {
+    blas::gemv(Trans::Yes, C, H, T(1), WhT, H, dZ, beta, out);
+  } else {
+    blas::gemm(Trans::No, Trans::No, M, H, C, T(1), dZ, ld_dZ, WhT, H, beta, out, ld_out);
+  }
+}
+
+// out (m×n) += Aᵀ·B, A (k×m) and B (k×n) contiguous: a weight gradient summed over k rows. For
+// small outputs the rows go in chunks: OpenBLAS's small-matrix kernel, which it picks for these
+// shapes, halves its rate once k passes ~1000 rows (32×32 outputs: 105 GFLOP/s at k = 1600,
+// 200 in chunks of 128).
+template <typename T>
+void accumulate_At_B(T* out, const T* A, const T* B, int64_t k, int m, int n) {
+  const int64_t chunk = static_cast<int64_t>(m) * n <= 64 * 64 ? 128 : k;
+  for (int64_t k0 = 0; k0 < k; k0 += chunk) {
+    const int kk = static_cast<int>(std::min(chunk, k - k0));
+    blas::gemm(Trans::Yes, Trans::No, m, n, kk, T(1), A + k0 * m, m, B + k0 * n, n, T(1), out, n);
+  }
+}
+
+}  // namespace rnnkit::engine

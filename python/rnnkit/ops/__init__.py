@@ -1,0 +1,43 @@
+"""Functional API over the C++ engine: one call per sequence batch, NumPy in, NumPy out.
+
+One module per cell (:mod:`rnnkit.ops.rnn`: ``rnn_forward``/``rnn_backward``), all on the same
+engine and conventions (docs/architecture.md): batch-first ``(N, T, D)`` inputs, ``lengths`` for
+packed sequences, ``truncate=k`` for truncated BPTT, initial states and their gradients.
+:mod:`rnnkit.reference` holds the same functions in plain NumPy, one readable step at a time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Literal
+
+from ._sequence import CellSpec, SequenceCache
+from .rnn import ACTIVATIONS, RecurrentActivation, RNNCache, rnn_backward, rnn_forward
+
+__all__ = [
+    "ACTIVATIONS",
+    "BACKENDS",
+    "Backend",
+    "CellSpec",
+    "RNNCache",
+    "RecurrentActivation",
+    "SequenceCache",
+    "get_backend",
+    "rnn_backward",
+    "rnn_forward",
+]
+
+Backend = Literal["cpp", "numpy"]
+BACKENDS: tuple[str, ...] = ("cpp", "numpy")
+
+
+def get_backend(name: str) -> ModuleType:
+    """The module whose kernels a recurrent layer calls: ``"cpp"`` is :mod:`rnnkit.ops` (the C++
+    engine), ``"numpy"`` is :mod:`rnnkit.reference` (plain NumPy, one step at a time). Both
+    expose the same functions with the same signatures (``rnn_forward``, ``rnn_backward``)."""
+    if name == "cpp":
+        return importlib.import_module(__name__)
+    if name == "numpy":
+        return importlib.import_module("rnnkit.reference")
+    raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")

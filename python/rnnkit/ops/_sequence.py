@@ -1,0 +1,181 @@
+"""The functional kernels of every cell, written once: argument checks and conversion, one call
+into ``rnnkit._core`` per direction, and the cache the backward takes. Each cell's module
+(``rnn.py``, ...) describes its cell with a :class:`CellSpec` and names its arguments the way its
+users know them.
+
+Shapes (batch-first; ``G`` gates, ``S`` states)::
+
+    x (N, T, D)   Wx (D, G·H)   Wh (H, G·H)   b (G·H,)   states (N, H) each
+    hs (N, T, H)  saved (N, T, W): what the cell keeps for its backward (None when W = 0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._lengths import check_lengths
+from .._native import _core
+from ._arguments import (
+    choice,
+    float_input,
+    require_shape,
+    truncation,
+    weight_arrays,
+)
+
+_WEIGHT_NAMES = ("Wx", "Wh", "b")
+
+
+class CellSpec(NamedTuple):
+    """What the Python side knows of a C++ cell (``cpp/rnnkit/cells/``)."""
+
+    name: str  # prefix of its _core functions: <name>_forward, <name>_backward
+    gates: int  # blocks of H columns in Wx, Wh and b
+    state_names: tuple[str, ...]  # initial-state argument names, h first: ("h0",), ("h0", "c0")
+    activation_names: tuple[str, ...]  # argument names of its activations
+    activations: tuple[str, ...]  # the activation functions the kernels implement
+    forward: Callable[..., Any]  # _core.<name>_forward
+    backward: Callable[..., Any]  # _core.<name>_backward
+
+
+def cell_spec(
+    name: str,
+    gates: int,
+    state_names: tuple[str, ...],
+    activation_names: tuple[str, ...],
+    activations: tuple[str, ...],
+) -> CellSpec:
+    """The spec of the C++ cell registered as ``name`` in ``_core``."""
+    return CellSpec(
+        name,
+        gates,
+        state_names,
+        activation_names,
+        activations,
+        getattr(_core, f"{name}_forward"),
+        getattr(_core, f"{name}_backward"),
+    )
+
+
+class SequenceCache(NamedTuple):
+    """What :func:`sequence_backward` needs from a forward pass: the converted inputs, ``hs`` and
+    the cell's saved array. A NamedTuple rather than a frozen dataclass: as immutable, at a third
+    of the cost per call."""
+
+    cell: CellSpec
+    x: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    b: np.ndarray
+    initial: tuple[np.ndarray | None, ...]
+    hs: np.ndarray
+    saved: np.ndarray | None
+    lengths: np.ndarray | None
+    activations: tuple[str, ...]
+
+
+def _all_none(items: tuple[Any, ...]) -> bool:
+    for item in items:  # noqa: SIM110 (all() over a generator costs 0.3 µs more per call)
+        if item is not None:
+            return False
+    return True
+
+
+def _state_input(
+    name: str, value: Any, dtype: np.dtype, n: int, h: int, like: str = ""
+) -> np.ndarray | None:
+    """A state (or a state's gradient) as an (N, H) array of ``dtype``, or None."""
+    if value is None:
+        return None
+    array = float_input(name, value, dtype)
+    require_shape(name, array, (n, h), "(N, H) = ({}, {})" + (f" {like}" if like else ""))
+    return array
+
+
+def _gates_legend(cell: CellSpec) -> str:
+    return "H" if cell.gates == 1 else f"{cell.gates}·H"
+
+
+def sequence_forward(
+    cell: CellSpec,
+    x: Any,
+    weights: tuple[Any, Any, Any],
+    initial: tuple[Any, ...],
+    lengths: Any,
+    activations: tuple[Any, ...],
+) -> tuple[np.ndarray, tuple[np.ndarray, ...], SequenceCache]:
+    """``(hs, final_states, cache)`` of ``cell`` over whole sequences."""
+    allowed = cell.activations
+    for i, value in enumerate(activations):
+        if value not in allowed:
+            choice(cell.activation_names[i], value, allowed)  # raises with the message
+    Wx, Wh, b = weight_arrays(_WEIGHT_NAMES, weights)
+    dtype = Wx.dtype
+    x = float_input("x", x, dtype)
+    require_shape("x", x, (None, None, None), "(N, T, D)")
+    n, t, d = x.shape
+    columns = _gates_legend(cell)
+    require_shape("Wx", Wx, (d, None), f"(D, {columns}) with D = x.shape[2] = {{}}")
+    h, rest = divmod(Wx.shape[1], cell.gates)
+    if rest:
+        raise ValueError(
+            f"Wx must have shape (D, {columns}): {Wx.shape[1]} columns do not split "
+            f"into {cell.gates} gates"
+        )
+    g = cell.gates * h
+    require_shape("Wh", Wh, (h, g), f"(H, {columns}) = ({{}}, {{}}) to match Wx")
+    require_shape("b", b, (g,), f"({columns},) = ({{}},) to match Wx")
+    states = initial
+    if not _all_none(initial):
+        states = tuple(
+            _state_input(name, s, dtype, n, h) for name, s in zip(cell.state_names, initial)
+        )
+    if lengths is not None:
+        lengths = np.ascontiguousarray(check_lengths(lengths, n, t))
+    hs, finals, saved = cell.forward(x, Wx, Wh, b, states, lengths, activations)
+    cache = SequenceCache(cell, x, Wx, Wh, b, states, hs, saved, lengths, activations)
+    return hs, finals, cache
+
+
+def sequence_backward(
+    cache: SequenceCache,
+    dhs: Any,
+    d_final: tuple[Any, ...],
+    d_final_names: tuple[str, ...],
+    truncate: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
+    """``(dx, dWx, dWh, db, d_initial_states)`` of the forward pass that made ``cache``."""
+    n, t, h = cache.hs.shape
+    dtype = cache.Wx.dtype
+    if dhs is not None:
+        dhs = float_input("dhs", dhs, dtype)
+        require_shape("dhs", dhs, (n, t, h), "(N, T, H) = ({}, {}, {}) like hs")
+    upstream = d_final
+    if not _all_none(d_final):
+        upstream = tuple(
+            _state_input(name, d, dtype, n, h, "like the final state")
+            for name, d in zip(d_final_names, d_final)
+        )
+    k = truncation(truncate, t)
+    return cache.cell.backward(
+        dhs,
+        upstream,
+        cache.x,
+        cache.Wx,
+        cache.Wh,
+        cache.initial,
+        cache.hs,
+        cache.saved,
+        cache.lengths,
+        cache.activations,
+        k,
+    )
+
+
+def check_cache(cache: object, cell: CellSpec, made_by: str) -> SequenceCache:
+    if not isinstance(cache, SequenceCache) or cache.cell.name != cell.name:
+        raise TypeError(f"cache must be what {made_by} returned, got {type(cache).__name__}")
+    return cache

@@ -1,0 +1,89 @@
+"""The Elman (vanilla) RNN layer over whole sequences, on the C++ engine.
+
+Cell: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)`` with ``f`` in {"tanh", "relu"}. Shapes::
+
+    x (N, T, D)   Wx (D, H)   Wh (H, H)   b (H,)   h0 (N, H)   hs (N, T, H)   h_last (N, H)
+
+The computation dtype is the weights' (float32 or float64; ``Wx``, ``Wh`` and ``b`` must agree);
+every other input is converted to it once. :mod:`rnnkit.reference.rnn` is the plain NumPy twin.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from ._sequence import SequenceCache, cell_spec, check_cache, sequence_backward, sequence_forward
+
+__all__ = [
+    "ACTIVATIONS",
+    "RNN_CELL",
+    "RNNCache",
+    "RecurrentActivation",
+    "rnn_backward",
+    "rnn_forward",
+]
+
+RecurrentActivation = Literal["tanh", "relu"]
+ACTIVATIONS: tuple[str, ...] = ("tanh", "relu")
+RNN_CELL = cell_spec(
+    "rnn", gates=1, state_names=("h0",), activation_names=("activation",), activations=ACTIVATIONS
+)
+
+# The cache of a vanilla RNN forward pass (the engine's generic cache).
+RNNCache = SequenceCache
+
+
+def rnn_forward(
+    x: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    h0: np.ndarray | None = None,
+    activation: RecurrentActivation = "tanh",
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, RNNCache]:
+    """Run a vanilla RNN layer over whole sequences.
+
+    Args:
+        x: inputs ``(N, T, D)``.
+        Wx: input weights ``(D, H)``; its dtype (float32/float64) is the computation dtype.
+        Wh: recurrent weights ``(H, H)``.
+        b: bias ``(H,)``.
+        h0: initial state ``(N, H)``; None means zeros.
+        activation: "tanh" or "relu".
+        lengths: ``(N,)`` valid steps per sample (0..T). Padded steps keep the state, output
+            zeros and get no gradient; ``h_last`` is the state after the last valid step.
+
+    Returns:
+        ``(hs, h_last, cache)``: all hidden states ``(N, T, H)``, the final state ``(N, H)``, and
+        the cache :func:`rnn_backward` takes.
+    """
+    hs, (h_last,), cache = sequence_forward(RNN_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation,))
+    return hs, h_last, cache
+
+
+def rnn_backward(
+    cache: RNNCache,
+    dhs: np.ndarray | None = None,
+    dh_last: np.ndarray | None = None,
+    truncate: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Backpropagate through a forward pass.
+
+    Args:
+        cache: what :func:`rnn_forward` returned.
+        dhs: gradient of the loss with respect to ``hs``, ``(N, T, H)``; None means zeros.
+        dh_last: gradient with respect to ``h_last``, ``(N, H)``; None means zeros.
+        truncate: ``k`` for truncated BPTT: the gradient through ``h`` is cut between steps
+            ``t-1`` and ``t`` whenever ``t`` is a positive multiple of ``k`` (counted from the
+            start of the sequence); the forward pass is untouched. None means full BPTT.
+
+    Returns:
+        Gradients ``{"x", "Wx", "Wh", "b", "h0"}``, each shaped like its input (``h0``'s is
+        ``(N, H)`` even when no ``h0`` was given).
+    """
+    cache = check_cache(cache, RNN_CELL, "rnn_forward")
+    dx, dWx, dWh, db, (dh0,) = sequence_backward(cache, dhs, (dh_last,), ("dh_last",), truncate)
+    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh0}

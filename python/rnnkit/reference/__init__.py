@@ -1,0 +1,9 @@
+"""Plain NumPy twins of the kernels in :mod:`rnnkit.ops`: the oracle for the tests and the
+``"numpy"`` backend of the layers. Written to be read, not to be fast: one time step at a time,
+no fused tricks. Same functions, same signatures, same results as :mod:`rnnkit.ops`."""
+
+from __future__ import annotations
+
+from .rnn import RNNCache, rnn_backward, rnn_forward
+
+__all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
