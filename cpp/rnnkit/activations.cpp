@@ -63,8 +63,9 @@ void relu_inplace_generic(T* v, std::size_t n) {
 
 // tanh'(a) = 1 − h², relu'(a) = [h > 0], both read off the stored output h.
 template <typename T>
-void backward_generic(Activation act, T* da, const T* g1, const T* g2, const T* h, std::size_t n) {
-  if (act == Activation::Tanh) {
+void backward_generic(ActivationFunction act, T* da, const T* g1, const T* g2, const T* h,
+                      std::size_t n) {
+  if (act == ActivationFunction::Tanh) {
     if (g2) {
       for (std::size_t i = 0; i < n; ++i) da[i] = (g1[i] + g2[i]) * (T(1) - h[i] * h[i]);
     } else {
@@ -80,8 +81,8 @@ void backward_generic(Activation act, T* da, const T* g1, const T* g2, const T* 
 }
 
 RNNKIT_MULTIVERSION
-void backward_float(Activation act, float* da, const float* g1, const float* g2, const float* h,
-                    std::size_t n) {
+void backward_float(ActivationFunction act, float* da, const float* g1, const float* g2,
+                    const float* h, std::size_t n) {
   backward_generic(act, da, g1, g2, h, n);
 }
 
@@ -91,8 +92,8 @@ void fast_tanh(float* v, std::size_t n) {
   tanh_rational(v, n);
 }
 
-void activate_inplace(Activation act, float* v, std::size_t n) {
-  if (act == Activation::Tanh) {
+void activate_inplace(ActivationFunction act, float* v, std::size_t n) {
+  if (act == ActivationFunction::Tanh) {
     tanh_rational(v, n);
   } else {
     relu_inplace(v, n);
@@ -100,20 +101,20 @@ void activate_inplace(Activation act, float* v, std::size_t n) {
 }
 
 // float64 keeps std::tanh: it is the accuracy reference, not the speed path.
-void activate_inplace(Activation act, double* v, std::size_t n) {
-  if (act == Activation::Tanh) {
+void activate_inplace(ActivationFunction act, double* v, std::size_t n) {
+  if (act == ActivationFunction::Tanh) {
     for (std::size_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
   } else {
     relu_inplace_generic(v, n);
   }
 }
 
-void activation_backward(Activation act, float* da, const float* g1, const float* g2,
+void activation_backward(ActivationFunction act, float* da, const float* g1, const float* g2,
                          const float* h, std::size_t n) {
   backward_float(act, da, g1, g2, h, n);
 }
 
-void activation_backward(Activation act, double* da, const double* g1, const double* g2,
+void activation_backward(ActivationFunction act, double* da, const double* g1, const double* g2,
                          const double* h, std::size_t n) {
   backward_generic(act, da, g1, g2, h, n);
 }

@@ -7,22 +7,22 @@
 
 namespace rnnkit {
 
-enum class Activation { Tanh, Relu };
+enum class ActivationFunction { Tanh, Relu };
 
-inline Activation parse_activation(const std::string& name) {
-  if (name == "tanh") return Activation::Tanh;
-  if (name == "relu") return Activation::Relu;
+inline ActivationFunction parse_activation(const std::string& name) {
+  if (name == "tanh") return ActivationFunction::Tanh;
+  if (name == "relu") return ActivationFunction::Relu;
   throw std::invalid_argument("activation must be 'tanh' or 'relu', got '" + name + "'");
 }
 
 // v[i] = f(v[i]) for i < n.
-void activate_inplace(Activation act, float* v, std::size_t n);
-void activate_inplace(Activation act, double* v, std::size_t n);
+void activate_inplace(ActivationFunction act, float* v, std::size_t n);
+void activate_inplace(ActivationFunction act, double* v, std::size_t n);
 
 // da[i] = (g1[i] + g2[i]) · f'(·) written through the output h[i] = f(a[i]); g2 may be null.
-void activation_backward(Activation act, float* da, const float* g1, const float* g2,
+void activation_backward(ActivationFunction act, float* da, const float* g1, const float* g2,
                          const float* h, std::size_t n);
-void activation_backward(Activation act, double* da, const double* g1, const double* g2,
+void activation_backward(ActivationFunction act, double* da, const double* g1, const double* g2,
                          const double* h, std::size_t n);
 
 // The rational tanh used for float32, exposed so tests can compare it with std::tanh.

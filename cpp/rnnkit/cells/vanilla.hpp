@@ -24,7 +24,7 @@ struct Vanilla {
   static constexpr bool kDirectH = false;
   static constexpr int saved_width(int /*H*/) { return 0; }
   static constexpr int state_column(int /*s*/, int /*H*/) { return 0; }
-  using Options = std::array<Activation, kActivations>;
+  using Options = std::array<ActivationFunction, kActivations>;
 
   template <typename T>
   static void forward_row(const Options& f, const engine::ForwardRow<T, 1>& row, int H) {

@@ -17,7 +17,7 @@
 //     static constexpr bool kDirectH = false;           // see below
 //     static constexpr int saved_width(int H);          // columns saved per step, W (see below)
 //     static constexpr int state_column(int s, int H);  // where state s ≥ 1 lives in a saved row
-//     using Options = std::array<Activation, kActivations>;
+//     using Options = std::array<ActivationFunction, kActivations>;
 //     template <typename T>
 //     static void forward_row(const Options&, const ForwardRow<T, kStates>&, int H);
 //     template <typename T>
