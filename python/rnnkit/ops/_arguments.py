@@ -5,10 +5,11 @@ microseconds."""
 
 from __future__ import annotations
 
-import operator
 from typing import Any
 
 import numpy as np
+
+from .._checks import optional_positive_int
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -74,24 +75,7 @@ def native_byte_order(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def choice(name: str, value: object, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {allowed}, got {value!r}")
-    return str(value)
-
-
 def truncation(truncate: object, steps: int) -> int:
     """The kernel's cut interval: 0 for full BPTT, which any ``k >= T`` also amounts to."""
-    if truncate is None:
-        return 0
-    if isinstance(truncate, bool):
-        raise TypeError("truncate must be None or a positive int, got bool")
-    try:
-        k = operator.index(truncate)
-    except TypeError:
-        raise TypeError(
-            f"truncate must be None or a positive int, got {type(truncate).__name__}"
-        ) from None
-    if k < 1:
-        raise ValueError(f"truncate must be None or a positive int, got {k}")
-    return 0 if k >= steps else k
+    k = optional_positive_int(truncate, "truncate")
+    return 0 if k is None or k >= steps else k

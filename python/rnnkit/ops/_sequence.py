@@ -16,10 +16,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._lengths import check_lengths
+from .. import _checks
 from .._native import _core
 from ._arguments import (
-    choice,
     float_input,
     require_shape,
     truncation,
@@ -111,7 +110,7 @@ def sequence_forward(
     allowed = cell.activations
     for i, value in enumerate(activations):
         if value not in allowed:
-            choice(cell.activation_names[i], value, allowed)  # raises with the message
+            _checks.choice(value, cell.activation_names[i], allowed)  # raises, naming it
     Wx, Wh, b = weight_arrays(_WEIGHT_NAMES, weights)
     dtype = Wx.dtype
     x = float_input("x", x, dtype)
@@ -134,7 +133,7 @@ def sequence_forward(
             _state_input(name, s, dtype, n, h) for name, s in zip(cell.state_names, initial)
         )
     if lengths is not None:
-        lengths = np.ascontiguousarray(check_lengths(lengths, n, t))
+        lengths = np.ascontiguousarray(_checks.lengths(lengths, n, t))
     hs, finals, saved = cell.forward(x, Wx, Wh, b, states, lengths, activations)
     cache = SequenceCache(cell, x, Wx, Wh, b, states, hs, saved, lengths, activations)
     return hs, finals, cache

@@ -1,0 +1,138 @@
+"""Argument checks shared by every entry point (ops, layers, models, Trainer, fit_stream), so the
+same mistake raises the same exception with the same wording wherever it is made.
+
+The rule: a value of the wrong *type* (a float or a bool where an int is expected, a float array
+as ``lengths``) raises ``TypeError``; a value of the right type but out of range, of the wrong
+shape or not among the allowed names raises ``ValueError``. Messages read
+``"<where><name> must be <what>, got <value>"``; ``where`` names the caller when the argument
+name alone would be ambiguous (``"layer 'rnn': "``).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "choice",
+    "integer",
+    "lengths",
+    "non_negative_int",
+    "optional_positive_int",
+    "positive_int",
+    "probability",
+    "real_number",
+]
+
+
+def integer(
+    value: Any,
+    name: str,
+    minimum: int | None = None,
+    maximum: int | None = None,
+    where: str = "",
+) -> int:
+    """``value`` as an ``int`` (Python or NumPy integers; never a bool or a float), in
+    ``[minimum, maximum]`` where given."""
+    what = _integer_range_text(minimum, maximum)
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{where}{name} must be {what}, got bool {value!r}")
+    try:
+        number = operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{where}{name} must be {what}, got {type(value).__name__} {value!r}"
+        ) from None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ValueError(f"{where}{name} must be {what}, got {number}")
+    return number
+
+
+def positive_int(value: Any, name: str, where: str = "") -> int:
+    """An int of 1 or more."""
+    return integer(value, name, minimum=1, where=where)
+
+
+def non_negative_int(value: Any, name: str, where: str = "") -> int:
+    """An int of 0 or more."""
+    return integer(value, name, minimum=0, where=where)
+
+
+def optional_positive_int(value: Any, name: str, where: str = "") -> int | None:
+    """None, or an int of 1 or more."""
+    return None if value is None else positive_int(value, name, where)
+
+
+def real_number(value: Any, name: str, where: str = "") -> float:
+    """A finite real number (int or float, Python or NumPy; not a bool) as a float."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"{where}{name} must be a real number, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{where}{name} must be a finite real number, got {number!r}")
+    return number
+
+
+def probability(value: Any, name: str, allow_one: bool = False, where: str = "") -> float:
+    """A real number in ``[0, 1)`` (``[0, 1]`` with ``allow_one``): a dropout rate, a quantile."""
+    interval = "[0, 1]" if allow_one else "[0, 1)"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(
+            f"{where}{name} must be a number in {interval}, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    if not (0.0 <= number < 1.0 or (allow_one and number == 1.0)):
+        raise ValueError(f"{where}{name} must be a number in {interval}, got {value!r}")
+    return number
+
+
+def choice(value: Any, name: str, allowed: Sequence[Any], where: str = "") -> Any:
+    """``value`` itself when it is one of ``allowed`` (names of activations, merge modes, ...)."""
+    try:
+        if value in allowed:
+            return value
+    except TypeError:  # unhashable or incomparable: not one of them
+        pass
+    raise ValueError(f"{where}{name} must be one of {tuple(allowed)}, got {value!r}")
+
+
+def lengths(value: Any, n: int, t: int, where: str = "") -> np.ndarray | None:
+    """``lengths`` (valid leading steps per sample) as an int64 ``(n,)`` array of values in
+    ``[0, t]``, or None for None."""
+    if value is None:
+        return None
+    lens = np.asarray(value)
+    if lens.dtype.kind not in "iu":
+        raise TypeError(f"{where}lengths must hold integers, got dtype {lens.dtype}")
+    if lens.shape != (n,):
+        raise ValueError(f"{where}lengths must have shape (N,) = ({n},), got {lens.shape}")
+    if n and (lens.min() < 0 or lens.max() > t):
+        raise ValueError(
+            f"{where}lengths must lie in [0, T] = [0, {t}], got values in "
+            f"[{lens.min()}, {lens.max()}]"
+        )
+    return lens.astype(np.int64, copy=False)
+
+
+def _integer_range_text(minimum: int | None, maximum: int | None) -> str:
+    if minimum == 1 and maximum is None:
+        return "a positive int"
+    if minimum == 0 and maximum is None:
+        return "a non-negative int"
+    if minimum is not None and maximum is not None:
+        return f"an int in [{minimum}, {maximum}]"
+    if minimum is not None:
+        return f"an int >= {minimum}"
+    if maximum is not None:
+        return f"an int <= {maximum}"
+    return "an int"
