@@ -13,6 +13,10 @@ from typing import Any
 import numpy as np
 
 from rnnkit.gradcheck import check_gradients
+from rnnkit.reference.activations import activate
+
+# Where each activation has a kink (no derivative): central differences must not straddle one.
+KINKS = {"relu": (0.0,), "hard_sigmoid": (-3.0, 3.0)}
 
 # Shape of the gradient-check cases: small enough that ~2·(#parameters) forwards are cheap,
 # long enough (T = 5) that truncate = 2 cuts twice (at t = 2 and t = 4).
@@ -35,14 +39,16 @@ def random_case(
     dtype: Any = np.float64,
     with_h0: bool = True,
     lengths: Any = None,
+    recurrent_gain: float = 1.0,
 ) -> dict[str, Any]:
-    """x, Wx, Wh, b, h0 (or None), lengths (or None), dhs, dh_last: well-scaled random data."""
+    """x, Wx, Wh, b, h0 (or None), lengths (or None), dhs, dh_last: well-scaled random data
+    (``Wh`` times ``recurrent_gain``)."""
     n, t, d, h = shape
     rng = np.random.default_rng(seed)
     case = {
         "x": rng.standard_normal((n, t, d)),
         "Wx": rng.standard_normal((d, h)) / np.sqrt(d),
-        "Wh": rng.standard_normal((h, h)) * (0.9 / np.sqrt(h)),
+        "Wh": rng.standard_normal((h, h)) * (0.9 * recurrent_gain / np.sqrt(h)),
         "b": 0.1 * rng.standard_normal(h),
         "h0": 0.5 * rng.standard_normal((n, h)) if with_h0 else None,
         "dhs": rng.standard_normal((n, t, h)),
@@ -66,21 +72,22 @@ def preactivations(case: dict[str, Any], activation: str) -> np.ndarray:
         active = t < lengths
         a = x[active, t] @ Wx + h[active] @ Wh + b
         found.append(a.ravel())
-        h[active] = np.tanh(a) if activation == "tanh" else np.maximum(a, 0)
+        h[active] = activate(a, activation)
     return np.concatenate(found) if found else np.zeros(0)
 
 
 def kink_free_case(seed: int, activation: str, margin: float = RELU_MARGIN, **kwargs: Any):
-    """``random_case`` whose relu pre-activations all stay ``margin`` away from 0.
+    """``random_case`` whose pre-activations all stay ``margin`` away from the activation's kinks
+    (relu's 0, hard_sigmoid's ±3).
 
-    For tanh any seed is fine; for relu, seeds ``seed, seed + 7919, ...`` are tried in turn.
+    For smooth activations any seed is fine; else seeds ``seed, seed + 7919, ...`` are tried.
     """
     for attempt in range(100):
         case = random_case(seed + 7919 * attempt, **kwargs)
-        if activation != "relu":
+        if activation not in KINKS:
             return case
         a = preactivations(case, activation)
-        if a.size == 0 or np.min(np.abs(a)) > margin:
+        if a.size == 0 or all(np.min(np.abs(a - k)) > margin for k in KINKS[activation]):
             return case
     raise RuntimeError("no kink-free relu case found")  # pragma: no cover
 

@@ -154,7 +154,7 @@ def test_lengths_not_integers(case, dtype):
     )
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "Tanh", "", None])
+@pytest.mark.parametrize("activation", ["softmax", "Tanh", "", None])
 def test_unknown_activation(case, activation):
     with pytest.raises(ValueError, match="activation"):
         forward(case, activation=activation)

@@ -204,4 +204,4 @@ def test_reference_empty_shapes():
 def test_reference_unknown_activation():
     case = random_case(26)
     with pytest.raises(ValueError, match="activation"):
-        reference.rnn_forward(case["x"], case["Wx"], case["Wh"], case["b"], activation="sigmoid")
+        reference.rnn_forward(case["x"], case["Wx"], case["Wh"], case["b"], activation="softmax")

@@ -17,12 +17,13 @@
 namespace rnnkit {
 namespace {
 
+using F = ActivationFunction;
+
 // tanh as a [13/6] rational function of x on [-c, c], the form Eigen uses for float: std::tanh
 // costs 17–28 ns per element and dominated the recurrence (docs/performance.md, "Vectorised
 // tanh"); this vectorises to under 1 ns with a maximum relative error near 3e-7, below float32's
-// own rounding of the GEMMs.
-RNNKIT_MULTIVERSION
-void tanh_rational(float* v, std::size_t n) {
+// own rounding of the GEMMs. Inline, so the loops that call it vectorise.
+inline float tanh_rational(float v) {
   constexpr float clamp = 7.90531110763549805f;
   constexpr float a1 = 4.89352455891786e-03f, a3 = 6.37261928875436e-04f,
                   a5 = 1.48572235717979e-05f, a7 = 5.12229709037114e-08f,
@@ -30,93 +31,156 @@ void tanh_rational(float* v, std::size_t n) {
                   a13 = -2.76076847742355e-16f;
   constexpr float b0 = 4.89352518554385e-03f, b2 = 2.26843463243900e-03f,
                   b4 = 1.18534705686654e-04f, b6 = 1.19825839466702e-06f;
-  for (std::size_t i = 0; i < n; ++i) {
-    // On |x| with the sign put back: exactly odd, whatever the rounding of vector and tail code.
-    const float x = std::min(clamp, std::fabs(v[i]));
-    const float x2 = x * x;
-    float p = a13;
-    p = p * x2 + a11;
-    p = p * x2 + a9;
-    p = p * x2 + a7;
-    p = p * x2 + a5;
-    p = p * x2 + a3;
-    p = p * x2 + a1;
-    p = p * x;
-    float q = b6;
-    q = q * x2 + b4;
-    q = q * x2 + b2;
-    q = q * x2 + b0;
-    // Keep NaN as NaN: min above would otherwise turn it into the clamp bound.
-    v[i] = (v[i] != v[i]) ? v[i] : std::copysign(p / q, v[i]);
-  }
+  // On |x| with the sign put back: exactly odd, whatever the rounding of vector and tail code.
+  const float x = std::min(clamp, std::fabs(v));
+  const float x2 = x * x;
+  float p = a13;
+  p = p * x2 + a11;
+  p = p * x2 + a9;
+  p = p * x2 + a7;
+  p = p * x2 + a5;
+  p = p * x2 + a3;
+  p = p * x2 + a1;
+  p = p * x;
+  float q = b6;
+  q = q * x2 + b4;
+  q = q * x2 + b2;
+  q = q * x2 + b0;
+  // Keep NaN as NaN: min above would otherwise turn it into the clamp bound.
+  return (v != v) ? v : std::copysign(p / q, v);
+}
+
+// NaN passes through every function unchanged (a comparison with NaN is false).
+template <typename T>
+inline T relu(T v) {
+  return v > T(0) ? v : (v != v ? v : T(0));
+}
+template <typename T>
+inline T hard_sigmoid(T v) {
+  const T y = v * T(1.0 / 6.0) + T(0.5);
+  return y > T(1) ? T(1) : (y < T(0) ? T(0) : y);
 }
 
 RNNKIT_MULTIVERSION
-void relu_inplace(float* v, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) v[i] = v[i] > 0.0f ? v[i] : (v[i] != v[i] ? v[i] : 0.0f);
+void activate_float(F f, float* v, std::size_t n) {
+  switch (f) {
+    case F::Tanh:
+      for (std::size_t i = 0; i < n; ++i) v[i] = tanh_rational(v[i]);
+      break;
+    case F::Sigmoid:  // σ(a) = (1 + tanh(a/2)) / 2: the same vectorised rational function
+      for (std::size_t i = 0; i < n; ++i) v[i] = 0.5f + 0.5f * tanh_rational(0.5f * v[i]);
+      break;
+    case F::Relu:
+      for (std::size_t i = 0; i < n; ++i) v[i] = relu(v[i]);
+      break;
+    case F::HardSigmoid:
+      for (std::size_t i = 0; i < n; ++i) v[i] = hard_sigmoid(v[i]);
+      break;
+    case F::Linear:
+      break;
+  }
+}
+
+// float64 keeps std::tanh and std::exp: it is the accuracy reference, not the speed path.
+void activate_double(F f, double* v, std::size_t n) {
+  switch (f) {
+    case F::Tanh:
+      for (std::size_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
+      break;
+    case F::Sigmoid:  // never exp of a large positive number
+      for (std::size_t i = 0; i < n; ++i) {
+        const double e = std::exp(-std::fabs(v[i]));
+        v[i] = v[i] >= 0 ? 1.0 / (1.0 + e) : (v[i] != v[i] ? v[i] : e / (1.0 + e));
+      }
+      break;
+    case F::Relu:
+      for (std::size_t i = 0; i < n; ++i) v[i] = relu(v[i]);
+      break;
+    case F::HardSigmoid:
+      for (std::size_t i = 0; i < n; ++i) v[i] = hard_sigmoid(v[i]);
+      break;
+    case F::Linear:
+      break;
+  }
+}
+
+// Calls body(i, derivative at i) for every i < n, with the switch outside the loop.
+template <typename T, typename Body>
+inline void for_each_derivative(F f, const T* y, std::size_t n, Body body) {
+  switch (f) {
+    case F::Tanh:
+      for (std::size_t i = 0; i < n; ++i) body(i, T(1) - y[i] * y[i]);
+      break;
+    case F::Sigmoid:
+      for (std::size_t i = 0; i < n; ++i) body(i, y[i] * (T(1) - y[i]));
+      break;
+    case F::Relu:
+      for (std::size_t i = 0; i < n; ++i) body(i, y[i] > T(0) ? T(1) : T(0));
+      break;
+    case F::HardSigmoid:
+      for (std::size_t i = 0; i < n; ++i) {
+        body(i, (y[i] > T(0) && y[i] < T(1)) ? T(1.0 / 6.0) : T(0));
+      }
+      break;
+    case F::Linear:
+      for (std::size_t i = 0; i < n; ++i) body(i, T(1));
+      break;
+  }
 }
 
 template <typename T>
-void relu_inplace_generic(T* v, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) v[i] = v[i] > T(0) ? v[i] : (v[i] != v[i] ? v[i] : T(0));
-}
-
-// tanh'(a) = 1 − h², relu'(a) = [h > 0], both read off the stored output h.
-template <typename T>
-void backward_generic(ActivationFunction act, T* da, const T* g1, const T* g2, const T* h,
-                      std::size_t n) {
-  if (act == ActivationFunction::Tanh) {
-    if (g2) {
-      for (std::size_t i = 0; i < n; ++i) da[i] = (g1[i] + g2[i]) * (T(1) - h[i] * h[i]);
-    } else {
-      for (std::size_t i = 0; i < n; ++i) da[i] = g1[i] * (T(1) - h[i] * h[i]);
-    }
+inline void backward_generic(F f, T* da, const T* g1, const T* g2, const T* y, std::size_t n) {
+  if (g2) {
+    for_each_derivative(f, y, n, [&](std::size_t i, T d) { da[i] = (g1[i] + g2[i]) * d; });
   } else {
-    if (g2) {
-      for (std::size_t i = 0; i < n; ++i) da[i] = h[i] > T(0) ? g1[i] + g2[i] : T(0);
-    } else {
-      for (std::size_t i = 0; i < n; ++i) da[i] = h[i] > T(0) ? g1[i] : T(0);
-    }
+    for_each_derivative(f, y, n, [&](std::size_t i, T d) { da[i] = g1[i] * d; });
   }
 }
 
+template <typename T>
+inline void scale_generic(F f, T* g, const T* y, std::size_t n) {
+  if (f == F::Linear) return;
+  for_each_derivative(f, y, n, [&](std::size_t i, T d) { g[i] *= d; });
+}
+
 RNNKIT_MULTIVERSION
-void backward_float(ActivationFunction act, float* da, const float* g1, const float* g2,
-                    const float* h, std::size_t n) {
-  backward_generic(act, da, g1, g2, h, n);
+void backward_float(F f, float* da, const float* g1, const float* g2, const float* y,
+                    std::size_t n) {
+  backward_generic(f, da, g1, g2, y, n);
+}
+
+RNNKIT_MULTIVERSION
+void scale_float(F f, float* g, const float* y, std::size_t n) {
+  scale_generic(f, g, y, n);
 }
 
 }  // namespace
 
 void fast_tanh(float* v, std::size_t n) {
-  tanh_rational(v, n);
+  activate_float(F::Tanh, v, n);
 }
 
-void activate_inplace(ActivationFunction act, float* v, std::size_t n) {
-  if (act == ActivationFunction::Tanh) {
-    tanh_rational(v, n);
-  } else {
-    relu_inplace(v, n);
-  }
+void activate_inplace(F f, float* v, std::size_t n) {
+  activate_float(f, v, n);
+}
+void activate_inplace(F f, double* v, std::size_t n) {
+  activate_double(f, v, n);
 }
 
-// float64 keeps std::tanh: it is the accuracy reference, not the speed path.
-void activate_inplace(ActivationFunction act, double* v, std::size_t n) {
-  if (act == ActivationFunction::Tanh) {
-    for (std::size_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
-  } else {
-    relu_inplace_generic(v, n);
-  }
+void activation_backward(F f, float* da, const float* g1, const float* g2, const float* y,
+                         std::size_t n) {
+  backward_float(f, da, g1, g2, y, n);
+}
+void activation_backward(F f, double* da, const double* g1, const double* g2, const double* y,
+                         std::size_t n) {
+  backward_generic(f, da, g1, g2, y, n);
 }
 
-void activation_backward(ActivationFunction act, float* da, const float* g1, const float* g2,
-                         const float* h, std::size_t n) {
-  backward_float(act, da, g1, g2, h, n);
+void scale_by_derivative(F f, float* g, const float* y, std::size_t n) {
+  scale_float(f, g, y, n);
 }
-
-void activation_backward(ActivationFunction act, double* da, const double* g1, const double* g2,
-                         const double* h, std::size_t n) {
-  backward_generic(act, da, g1, g2, h, n);
+void scale_by_derivative(F f, double* g, const double* y, std::size_t n) {
+  scale_generic(f, g, y, n);
 }
 
 }  // namespace rnnkit

@@ -13,17 +13,22 @@ from types import ModuleType
 from typing import Literal
 
 from ._sequence import CellSpec, SequenceCache
+from .lstm import LSTM_CELL, LSTMCache, lstm_backward, lstm_forward
 from .rnn import ACTIVATIONS, RecurrentActivation, RNNCache, rnn_backward, rnn_forward
 
 __all__ = [
     "ACTIVATIONS",
     "BACKENDS",
+    "LSTM_CELL",
     "Backend",
     "CellSpec",
+    "LSTMCache",
     "RNNCache",
     "RecurrentActivation",
     "SequenceCache",
     "get_backend",
+    "lstm_backward",
+    "lstm_forward",
     "rnn_backward",
     "rnn_forward",
 ]

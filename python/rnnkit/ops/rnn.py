@@ -25,8 +25,9 @@ __all__ = [
     "rnn_forward",
 ]
 
-RecurrentActivation = Literal["tanh", "relu"]
-ACTIVATIONS: tuple[str, ...] = ("tanh", "relu")
+RecurrentActivation = Literal["tanh", "relu", "sigmoid", "hard_sigmoid", "linear"]
+# What the C++ element-wise code implements (cpp/rnnkit/activations.hpp), Keras's names.
+ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "hard_sigmoid", "linear")
 RNN_CELL = cell_spec(
     "rnn", gates=1, state_names=("h0",), activation_names=("activation",), activations=ACTIVATIONS
 )
@@ -52,7 +53,7 @@ def rnn_forward(
         Wh: recurrent weights ``(H, H)``.
         b: bias ``(H,)``.
         h0: initial state ``(N, H)``; None means zeros.
-        activation: "tanh" or "relu".
+        activation: "tanh" (default), "relu", "sigmoid", "hard_sigmoid" or "linear".
         lengths: ``(N,)`` valid steps per sample (0..T). Padded steps keep the state, output
             zeros and get no gradient; ``h_last`` is the state after the last valid step.
 

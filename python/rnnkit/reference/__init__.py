@@ -4,6 +4,7 @@ no fused tricks. Same functions, same signatures, same results as :mod:`rnnkit.o
 
 from __future__ import annotations
 
+from .lstm import LSTMCache, lstm_backward, lstm_forward
 from .rnn import RNNCache, rnn_backward, rnn_forward
 
-__all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
+__all__ = ["LSTMCache", "RNNCache", "lstm_backward", "lstm_forward", "rnn_backward", "rnn_forward"]

@@ -11,7 +11,7 @@ Shapes (batch-first, docs/architecture.md)::
 Cell::
 
     a_t = x_t · Wx + h_{t-1} · Wh + b
-    h_t = f(a_t),   f in {"tanh", "relu"}
+    h_t = f(a_t),   f in {"tanh", "relu", "sigmoid", "hard_sigmoid", "linear"}
 
 Variable lengths: sample ``i`` has ``lengths[i]`` valid steps (0 allowed). Its padded steps
 ``t >= lengths[i]`` are never read: the state stays as it was, ``hs[i, t]`` is zero, and no
@@ -30,9 +30,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
+from .activations import activate, check_activation, derivative
 
-_ACTIVATIONS = ("tanh", "relu")
+__all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
 
 
 @dataclass(frozen=True)
@@ -44,27 +44,10 @@ class RNNCache:
     Wh: np.ndarray  # (H, H)
     b: np.ndarray  # (H,)
     h0: np.ndarray  # (N, H), zeros when the caller gave None
+    a: np.ndarray  # (N, T, H) pre-activations, zeros at padded steps
     hs: np.ndarray  # (N, T, H), zeros at padded steps
     lengths: np.ndarray  # (N,) int64, T for every sample when the caller gave None
     activation: str
-
-
-def _activate(a: np.ndarray, activation: str) -> np.ndarray:
-    if activation == "tanh":
-        return np.tanh(a)
-    return np.maximum(a, 0)  # relu; np.maximum propagates NaN
-
-
-def _activation_grad(h: np.ndarray, activation: str) -> np.ndarray:
-    """f'(a) written through the output h = f(a)."""
-    if activation == "tanh":
-        return 1 - h * h
-    return (h > 0).astype(h.dtype)  # relu: derivative 0 at a = 0
-
-
-def _check_activation(activation: str) -> None:
-    if activation not in _ACTIVATIONS:
-        raise ValueError(f"activation must be one of {_ACTIVATIONS}, got {activation!r}")
 
 
 def rnn_forward(
@@ -85,7 +68,7 @@ def rnn_forward(
         h_last: (N, H) state after each sample's last valid step.
         cache: an :class:`RNNCache` for :func:`rnn_backward`.
     """
-    _check_activation(activation)
+    check_activation("activation", activation)
     dtype = np.asarray(Wx).dtype
     Wx = np.array(Wx, dtype=dtype)
     Wh = np.array(Wh, dtype=dtype)
@@ -96,16 +79,18 @@ def rnn_forward(
     h0 = np.zeros((N, H), dtype) if h0 is None else np.array(h0, dtype=dtype)
     lengths = np.full(N, T, np.int64) if lengths is None else np.array(lengths, dtype=np.int64)
 
+    a_all = np.zeros((N, T, H), dtype)
     hs = np.zeros((N, T, H), dtype)
     h = h0.copy()  # running state of every sample
     for t in range(T):
         active = t < lengths  # samples for which step t is a valid step
         a = x[active, t] @ Wx + h[active] @ Wh + b
-        h[active] = _activate(a, activation)
+        h[active] = activate(a, activation)
+        a_all[active, t] = a
         hs[active, t] = h[active]
     h_last = h
 
-    cache = RNNCache(x=x, Wx=Wx, Wh=Wh, b=b, h0=h0, hs=hs, lengths=lengths, activation=activation)
+    cache = RNNCache(x, Wx, Wh, b, h0, a_all, hs, lengths, activation)
     return hs, h_last.copy(), cache
 
 
@@ -149,9 +134,8 @@ def rnn_backward(
 
         active = t < lengths
         dh[active] += dhs[active, t]
-        h_t = hs[active, t]
         h_prev = hs[active, t - 1] if t > 0 else h0[active]
-        dA = dh[active] * _activation_grad(h_t, cache.activation)  # (n_active, H)
+        dA = dh[active] * derivative(cache.a[active, t], cache.activation)  # (n_active, H)
 
         dx[active, t] = dA @ Wx.T
         dWx += x[active, t].T @ dA
