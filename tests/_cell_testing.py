@@ -24,6 +24,7 @@ class Cell:
     gates: int
     states: tuple[str, ...]  # initial-state keyword names: ("h0",), ("h0", "c0")
     activations: tuple[str, ...]  # activation keyword names
+    bias_rows: int = 1  # 2: b is (2, G·H)
 
     def forward(self, module: ModuleType, case: dict[str, Any], initial: tuple | None = None):
         """``(hs, finals, cache)`` of ``module``'s kernel on ``case``."""
@@ -48,6 +49,7 @@ class Cell:
 
 RNN = Cell("rnn", 1, ("h0",), ("activation",))
 LSTM = Cell("lstm", 4, ("h0", "c0"), ("activation", "recurrent_activation"))
+GRU = Cell("gru", 3, ("h0",), ("activation", "recurrent_activation"), bias_rows=2)
 
 
 def random_case(
@@ -68,7 +70,7 @@ def random_case(
         "x": rng.standard_normal((n, t, d)),
         "Wx": rng.standard_normal((d, g)) / np.sqrt(d),
         "Wh": rng.standard_normal((h, g)) * (0.9 / np.sqrt(h)),
-        "b": 0.1 * rng.standard_normal(g),
+        "b": 0.1 * rng.standard_normal(g if cell.bias_rows == 1 else (cell.bias_rows, g)),
         "dhs": rng.standard_normal((n, t, h)),
     }
     case = {k: v.astype(dtype) for k, v in case.items()}

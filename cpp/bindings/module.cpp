@@ -10,6 +10,7 @@
 #include "bindings/recurrent.hpp"
 #include "rnnkit/activations.hpp"
 #include "rnnkit/blas.hpp"
+#include "rnnkit/cells/gru.hpp"
 #include "rnnkit/cells/lstm.hpp"
 #include "rnnkit/cells/vanilla.hpp"
 #include "rnnkit/threads.hpp"
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "rnnkit's C++ kernels. Use rnnkit.ops, which validates and converts arguments.";
   rnnkit::bindings::bind_cell<rnnkit::cells::Vanilla>(m);
   rnnkit::bindings::bind_cell<rnnkit::cells::Lstm>(m);
+  rnnkit::bindings::bind_cell<rnnkit::cells::Gru>(m);
 
   m.def(
       "fast_tanh",

@@ -15,6 +15,7 @@
 //     static constexpr int kBiasRows = 1;      // rows of kGates·H biases
 //     static constexpr bool kGatesInOutput = false;     // see below
 //     static constexpr bool kDirectH = false;           // see below
+//     static constexpr bool kSplitRecurrent = false;    // see below
 //     static constexpr int saved_width(int H);          // columns saved per step, W (see below)
 //     static constexpr int state_column(int s, int H);  // where state s ≥ 1 lives in a saved row
 //     using Options = std::array<ActivationFunction, kActivations>;
@@ -32,6 +33,10 @@
 // are written into hs and activated in place, W = 0 and nothing else is saved.
 // kDirectH: h_{t−1} reaches h_t also element-wise (a GRU's z ⊙ h_{t−1}), so the cell writes
 // d_prev[0] and the driver adds the recurrent product's gradient onto it.
+// kSplitRecurrent: the recurrent product is not added onto the gates but kept apart, with its own
+// bias row (kBiasRows = 2: b is [input bias; recurrent bias]), in saved columns [C, 2C) where
+// C = kGates·H: for a reset-after GRU, whose reset gate scales h_{t−1}·Wh after the product. The
+// cell then writes two gradients: d_gates for x·Wx + b_x, d_recurrent for h_{t−1}·Wh + b_h.
 #pragma once
 
 #include <array>
@@ -44,8 +49,9 @@ namespace rnnkit::engine {
 // writes next (and may overwrite gates and the saved row with what its backward needs).
 template <typename T, int S>
 struct ForwardRow {
-  T* gates;                // kGates·H: x_t·Wx + b + h_{t−1}·Wh on entry
+  T* gates;                // kGates·H: x_t·Wx + b + h_{t−1}·Wh on entry (x_t·Wx + b_x if split)
   T* saved;                // the W saved columns of this step (gates are its first ones), or null
+  const T* recurrent;      // kSplitRecurrent: h_{t−1}·Wh + b_h (kGates·H); else null
   ConstStates<T, S> prev;  // states after step t−1 (the initial states, or zeros, at t = 0)
   States<T, S> next;       // states after step t; next[0] is h_t, the output
 };
@@ -56,6 +62,8 @@ struct ForwardRow {
 template <typename T, int S>
 struct BackwardRow {
   T* d_gates;                 // kGates·H: dL/d(pre-activations)
+  T* d_recurrent;             // kSplitRecurrent: dL/d(h_{t−1}·Wh + b_h); else null
+  const T* recurrent;         // kSplitRecurrent: the forward's h_{t−1}·Wh + b_h; else null
   const T* d_output;          // dL/dh_t through the output sequence, or null (zeros)
   ConstStates<T, S> d_later;  // dL/d(state s after step t) from later steps, each may be null
   States<T, S> d_prev;        // element-wise gradients to the states after step t−1

@@ -63,6 +63,11 @@ struct Layout {
   P* saved_row(P* saved, int n, int t) const {
     return saved ? saved + step(n, t) * W : nullptr;
   }
+  // The recurrent product h_{t−1}·Wh + b_h of a split-recurrent cell: saved columns [C, 2C).
+  template <typename P>
+  P* recurrent(P* saved, int n, int t) const {
+    return saved + step(n, t) * W + C;
+  }
   // State s of row n after step t (t ≥ 0): h in hs, the others in the saved row.
   template <typename P>
   P* state(P* hs, P* saved, int s, int n, int t) const {
@@ -118,15 +123,27 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       blas::gemm(Trans::No, Trans::No, static_cast<int>(rows), C, D, T(1), x_s, D, w.Wx, C, T(1),
                  gates_s, at.stride);
     }
+    if constexpr (Cell::kSplitRecurrent) {  // the recurrent products start from the second bias
+      StridedMatrixMap<T>(at.recurrent(record.saved, n0, 0), rows, C, Eigen::OuterStride<>(at.W))
+          .rowwise() = ConstRowVectorMap<T>(w.b + C, C);
+    }
   }
 
   for (int t = 0; t < steps; ++t) {
     T* gates_t = gates_s + static_cast<int64_t>(t) * at.stride;
+    // Where the step's recurrent product goes: added onto the gates, or into its own columns.
+    T* product_t = gates_t;
+    int ld_product = ld_gates;
+    if constexpr (Cell::kSplitRecurrent) {
+      product_t = at.recurrent(record.saved, n0, t);
+      ld_product = steps * at.W;
+    }
     if (t > 0) {
-      add_times_Wh(gates_t, ld_gates, at.state(record.hs, record.saved, 0, n0, t - 1), steps * H,
-                   w.Wh, M, H, C);
+      add_times_Wh(product_t, ld_product, at.state(record.hs, record.saved, 0, n0, t - 1),
+                   steps * H, w.Wh, M, H, C);
     } else if (initial[0]) {
-      add_times_Wh(gates_t, ld_gates, initial[0] + static_cast<int64_t>(n0) * H, H, w.Wh, M, H, C);
+      add_times_Wh(product_t, ld_product, initial[0] + static_cast<int64_t>(n0) * H, H, w.Wh, M, H,
+                   C);
     }
     for (int m = 0; m < M; ++m) {
       const int n = n0 + m;
@@ -136,7 +153,8 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
         std::fill_n(at.state(record.hs, record.saved, 0, n, t), H, T(0));
         continue;
       }
-      ForwardRow<T, S> row{gates, at.saved_row(record.saved, n, t), {}, {}};
+      ForwardRow<T, S> row{gates, at.saved_row(record.saved, n, t), nullptr, {}, {}};
+      if constexpr (Cell::kSplitRecurrent) row.recurrent = at.recurrent(record.saved, n, t);
       for (int s = 0; s < S; ++s) {
         row.prev[s] = t > 0 ? at.state(record.hs, record.saved, s, n, t - 1)
                             : (initial[s] ? initial[s] + static_cast<int64_t>(n) * H : zeros);
@@ -167,6 +185,7 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
 template <typename T>
 struct BackwardScratch {
   T* dZ;         // (N,T,C): dL/d(pre-activations)
+  T* dR;         // (N,T,C): dL/d(recurrent products) of a split-recurrent cell; else dZ itself
   T* carry;      // K = max(S·H, C) columns per batch row; a slice [n0, n1) owns rows n0·K up
                  // to n1·K, as S blocks of (M,H): dL/d(states) arriving from the step after;
                  // after its time loop, as (M,C): dZ's first steps, set apart for dWh
@@ -202,6 +221,7 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
   const int ld_dZ = steps * C;
   const int64_t rows = static_cast<int64_t>(M) * steps;
   T* dZ_s = scratch.dZ + static_cast<int64_t>(n0) * ld_dZ;
+  T* dR_s = scratch.dR + static_cast<int64_t>(n0) * ld_dZ;  // what Wh's products see
   const T* hs_s = record.hs + static_cast<int64_t>(n0) * steps * H;
   const T* x_s = batch.x + static_cast<int64_t>(n0) * steps * D;
   T* dx_s = out.dx + static_cast<int64_t>(n0) * steps * D;
@@ -209,6 +229,11 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
   T* carry_s = scratch.carry + static_cast<int64_t>(n0) * scratch.K;
   std::array<T*, S> carry;
   for (int s = 0; s < S; ++s) carry[s] = carry_s + static_cast<int64_t>(s) * M * H;
+  if constexpr (Cell::kDirectH) {
+    // The recurrent product is added onto the carry, also on rows whose step is padding (their
+    // carry is never read, but must not be uninitialised memory).
+    std::fill_n(carry[0], static_cast<int64_t>(M) * H, T(0));
+  }
   auto initial_state = [&](int s, int n) {
     return initial[s] ? initial[s] + static_cast<int64_t>(n) * H : zeros;
   };
@@ -217,13 +242,19 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     for (int m = 0; m < M; ++m) {
       const int n = n0 + m;
       const int64_t len = valid_steps(batch.lengths, n, steps);
-      T* d_gates = dZ_s + static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * C;
+      const int64_t at_dZ = static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * C;
+      T* d_gates = dZ_s + at_dZ;
       if (t >= len) {
         std::fill_n(d_gates, C, T(0));
+        if constexpr (Cell::kSplitRecurrent) std::fill_n(dR_s + at_dZ, C, T(0));
         continue;
       }
       BackwardRow<T, S> row{};
       row.d_gates = d_gates;
+      if constexpr (Cell::kSplitRecurrent) {
+        row.d_recurrent = dR_s + at_dZ;
+        row.recurrent = at.recurrent(record.saved, n, t);
+      }
       row.d_output = up.dhs ? up.dhs + at.step(n, t) * H : nullptr;
       row.gates = at.gates(record.hs, record.saved, n, t);
       row.saved = at.saved_row(record.saved, n, t);
@@ -241,16 +272,16 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
       }
       Cell::backward_row(options, row, H);
     }
-    const T* dZ_t = dZ_s + static_cast<int64_t>(t) * C;
+    const T* dR_t = dR_s + static_cast<int64_t>(t) * C;
     if (t == 0) {
-      times_Wh_transposed(out.d_initial[0] + static_cast<int64_t>(n0) * H, H, dZ_t, ld_dZ,
+      times_Wh_transposed(out.d_initial[0] + static_cast<int64_t>(n0) * H, H, dR_t, ld_dZ,
                           scratch.WhT, M, H, C, Cell::kDirectH);
     } else if (truncate > 0 && t % truncate == 0) {
       for (int s = 0; s < S; ++s) {  // truncated BPTT: cut every state's path here
         std::fill_n(carry[s], static_cast<int64_t>(M) * H, T(0));
       }
     } else {
-      times_Wh_transposed(carry[0], H, dZ_t, ld_dZ, scratch.WhT, M, H, C, Cell::kDirectH);
+      times_Wh_transposed(carry[0], H, dR_t, ld_dZ, scratch.WhT, M, H, C, Cell::kDirectH);
     }
   }
   for (int m = 0; m < M; ++m) {
@@ -289,27 +320,32 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     accumulate_At_B(dw.dWx, x_s, dZ_s, r, D, C);
   }
 
-  // dWh = Σ_t h_{t−1}ᵀ·dZ_t. Row i of hs is h_{t−1} for row i + 1 of dZ, except across sequence
-  // boundaries, where dZ's row is a first step pairing with h0: set those rows apart (in the
-  // carry, now free) so the rest is one GEMM over hs rows [0, r−1) and dZ rows [1, r).
+  // dWh = Σ_t h_{t−1}ᵀ·dR_t (dR is dZ unless the cell splits the recurrent product). Row i of
+  // hs is h_{t−1} for row i + 1 of dR, except across sequence boundaries, where dR's row is a
+  // first step pairing with h0: set those rows apart (in the carry, now free) so the rest is one
+  // GEMM over hs rows [0, r−1) and dR rows [1, r).
   T* first_steps = carry_s;
   for (int m = 0; m < M; ++m) {
-    T* row = dZ_s + static_cast<int64_t>(m) * ld_dZ;
+    T* row = dR_s + static_cast<int64_t>(m) * ld_dZ;
     std::copy_n(row, C, first_steps + static_cast<int64_t>(m) * C);
     std::fill_n(row, C, T(0));
   }
-  if (r > 1) accumulate_At_B(dw.dWh, hs_s, dZ_s + C, r - 1, H, C);
+  if (r > 1) accumulate_At_B(dw.dWh, hs_s, dR_s + C, r - 1, H, C);
   if (initial[0]) {
     blas::gemm(Trans::Yes, Trans::No, H, C, M, T(1), initial[0] + static_cast<int64_t>(n0) * H, H,
                first_steps, C, T(1), dw.dWh, C);
   }
   for (int m = 0; m < M; ++m) {
     std::copy_n(first_steps + static_cast<int64_t>(m) * C, C,
-                dZ_s + static_cast<int64_t>(m) * ld_dZ);
+                dR_s + static_cast<int64_t>(m) * ld_dZ);
   }
 
   Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db(dw.db, C);
   db += ConstMatrixMap<T>(dZ_s, rows, C).colwise().sum();
+  if constexpr (Cell::kSplitRecurrent) {  // the second bias row: the recurrent products'
+    Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db_recurrent(dw.db + C, C);
+    db_recurrent += ConstMatrixMap<T>(dR_s, rows, C).colwise().sum();
+  }
 }
 
 }  // namespace detail
@@ -332,26 +368,30 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
                                const ConstStates<T, S>& initial, const ConstRecord<T>& record,
                                const Upstream<T, S>& upstream, const InputGrads<T, S>& grads,
                                const Options& options, int truncate) {
-  static_assert(Cell::kBiasRows == 1, "the driver sums one bias row; see docs/architecture.md");
+  static_assert(Cell::kBiasRows == (Cell::kSplitRecurrent ? 2 : 1),
+                "a split-recurrent cell has a bias row for each product, other cells one");
   const SequenceShape& shape = batch.shape;
   const int64_t D = shape.D, H = shape.H, C = int64_t{Cell::kGates} * shape.H;
   const int64_t wx_size = D * C, wh_size = H * C;
   const auto n_rows = static_cast<size_t>(shape.N);
   const std::unique_ptr<T[]> dZ(new T[n_rows * shape.T * C]);
+  const std::unique_ptr<T[]> dR(Cell::kSplitRecurrent ? new T[n_rows * shape.T * C] : nullptr);
   const int64_t K = std::max<int64_t>(S * H, C);
   const std::unique_ptr<T[]> carry(new T[n_rows * static_cast<size_t>(K)]);
   const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(wh_size)]);
   detail::MatrixMap<T>(WhT.get(), C, H) = detail::ConstMatrixMap<T>(weights.Wh, H, C).transpose();
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));
-  const detail::BackwardScratch<T> scratch{dZ.get(), carry.get(), K, WhT.get()};
+  T* dR_or_dZ = Cell::kSplitRecurrent ? dR.get() : dZ.get();
+  const detail::BackwardScratch<T> scratch{dZ.get(), dR_or_dZ, carry.get(), K, WhT.get()};
 
   const int workers = choose_workers(shape.N, 2.0 * detail::sequence_flops<Cell>(shape));
-  const int64_t per_worker = wx_size + wh_size + C;
+  const int64_t b_size = int64_t{Cell::kBiasRows} * C;
+  const int64_t per_worker = wx_size + wh_size + b_size;
   std::vector<T> extra(static_cast<size_t>(std::max(0, workers - 1) * per_worker), T(0));
   const WeightGrads<T>& dw = grads.dw;
   std::fill_n(dw.dWx, wx_size, T(0));
   std::fill_n(dw.dWh, wh_size, T(0));
-  std::fill_n(dw.db, C, T(0));
+  std::fill_n(dw.db, b_size, T(0));
   auto grads_of = [&](int worker) {
     if (worker == 0) return dw;
     T* base = extra.data() + (worker - 1) * per_worker;
@@ -368,7 +408,7 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
     const WeightGrads<T> part = grads_of(w);
     detail::MatrixMap<T>(dw.dWx, D, C) += detail::MatrixMap<T>(part.dWx, D, C);
     detail::MatrixMap<T>(dw.dWh, H, C) += detail::MatrixMap<T>(part.dWh, H, C);
-    detail::MatrixMap<T>(dw.db, 1, C) += detail::MatrixMap<T>(part.db, 1, C);
+    detail::MatrixMap<T>(dw.db, 1, b_size) += detail::MatrixMap<T>(part.db, 1, b_size);
   }
 }
 

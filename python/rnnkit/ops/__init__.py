@@ -1,8 +1,9 @@
 """Functional API over the C++ engine: one call per sequence batch, NumPy in, NumPy out.
 
-One module per cell (:mod:`rnnkit.ops.rnn`: ``rnn_forward``/``rnn_backward``), all on the same
-engine and conventions (docs/architecture.md): batch-first ``(N, T, D)`` inputs, ``lengths`` for
-packed sequences, ``truncate=k`` for truncated BPTT, initial states and their gradients.
+One module per cell (:mod:`rnnkit.ops.rnn`, :mod:`~rnnkit.ops.lstm`, :mod:`~rnnkit.ops.gru`,
+each with ``<cell>_forward`` and ``<cell>_backward``), all on the same engine and conventions
+(docs/architecture.md): batch-first ``(N, T, D)`` inputs, ``lengths`` for packed sequences,
+``truncate=k`` for truncated BPTT, initial states and their gradients.
 :mod:`rnnkit.reference` holds the same functions in plain NumPy, one readable step at a time.
 """
 
@@ -13,20 +14,25 @@ from types import ModuleType
 from typing import Literal
 
 from ._sequence import CellSpec, SequenceCache
+from .gru import GRU_CELL, GRUCache, gru_backward, gru_forward
 from .lstm import LSTM_CELL, LSTMCache, lstm_backward, lstm_forward
 from .rnn import ACTIVATIONS, RecurrentActivation, RNNCache, rnn_backward, rnn_forward
 
 __all__ = [
     "ACTIVATIONS",
     "BACKENDS",
+    "GRU_CELL",
     "LSTM_CELL",
     "Backend",
     "CellSpec",
+    "GRUCache",
     "LSTMCache",
     "RNNCache",
     "RecurrentActivation",
     "SequenceCache",
     "get_backend",
+    "gru_backward",
+    "gru_forward",
     "lstm_backward",
     "lstm_forward",
     "rnn_backward",

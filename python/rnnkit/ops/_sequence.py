@@ -36,6 +36,7 @@ class CellSpec(NamedTuple):
     state_names: tuple[str, ...]  # initial-state argument names, h first: ("h0",), ("h0", "c0")
     activation_names: tuple[str, ...]  # argument names of its activations
     activations: tuple[str, ...]  # the activation functions the kernels implement
+    bias_rows: int  # 1: b is (G·H,); 2: b is (2, G·H), input and recurrent biases
     forward: Callable[..., Any]  # _core.<name>_forward
     backward: Callable[..., Any]  # _core.<name>_backward
 
@@ -46,6 +47,7 @@ def cell_spec(
     state_names: tuple[str, ...],
     activation_names: tuple[str, ...],
     activations: tuple[str, ...],
+    bias_rows: int = 1,
 ) -> CellSpec:
     """The spec of the C++ cell registered as ``name`` in ``_core``."""
     return CellSpec(
@@ -54,6 +56,7 @@ def cell_spec(
         state_names,
         activation_names,
         activations,
+        bias_rows,
         getattr(_core, f"{name}_forward"),
         getattr(_core, f"{name}_backward"),
     )
@@ -126,7 +129,11 @@ def sequence_forward(
         )
     g = cell.gates * h
     require_shape("Wh", Wh, (h, g), f"(H, {columns}) = ({{}}, {{}}) to match Wx")
-    require_shape("b", b, (g,), f"({columns},) = ({{}},) to match Wx")
+    if cell.bias_rows == 1:
+        require_shape("b", b, (g,), f"({columns},) = ({{}},) to match Wx")
+    else:
+        legend = f"({cell.bias_rows}, {columns}) = ({{}}, {{}}) to match Wx"
+        require_shape("b", b, (cell.bias_rows, g), legend)
     states = initial
     if not _all_none(initial):
         states = tuple(

@@ -4,7 +4,18 @@ no fused tricks. Same functions, same signatures, same results as :mod:`rnnkit.o
 
 from __future__ import annotations
 
+from .gru import GRUCache, gru_backward, gru_forward
 from .lstm import LSTMCache, lstm_backward, lstm_forward
 from .rnn import RNNCache, rnn_backward, rnn_forward
 
-__all__ = ["LSTMCache", "RNNCache", "lstm_backward", "lstm_forward", "rnn_backward", "rnn_forward"]
+__all__ = [
+    "GRUCache",
+    "LSTMCache",
+    "RNNCache",
+    "gru_backward",
+    "gru_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "rnn_backward",
+    "rnn_forward",
+]

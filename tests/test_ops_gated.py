@@ -1,6 +1,6 @@
-"""The LSTM kernels (rnnkit.ops.lstm_*) and their NumPy twin (rnnkit.reference.lstm_*):
-float64 gradients against central differences (every gradient, both initial states, lengths,
-truncation, split batch, one row), the C++ kernels against the twin on random shapes and
+"""The gated cells' kernels (rnnkit.ops.lstm_*, gru_*) and their NumPy twins (rnnkit.reference):
+float64 gradients against central differences (every gradient, every initial state, lengths,
+truncation, split batch, one row), the C++ kernels against the twins on random shapes and
 options, float32 against float64, and argument checks."""
 
 from __future__ import annotations
@@ -11,13 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnkit
-from _cell_testing import LSTM, check_cell_gradients, max_rel_diff, random_case
+from _cell_testing import GRU, LSTM, check_cell_gradients, max_rel_diff, random_case
 from rnnkit import ops, reference
 
 # Smooth activation pairs for the numerical checks (relu and hard_sigmoid have kinks, where
 # central differences are meaningless; they are compared with the twin instead).
 SMOOTH = [("tanh", "sigmoid"), ("linear", "sigmoid"), ("sigmoid", "tanh")]
 ALL_ACTIVATIONS = ("tanh", "relu", "sigmoid", "hard_sigmoid", "linear")
+CELLS = pytest.mark.parametrize("cell", [LSTM, GRU], ids=lambda c: c.name)
 
 
 @pytest.fixture
@@ -28,47 +29,51 @@ def two_threads():
     rnnkit.set_num_threads(original)
 
 
+@CELLS
 @pytest.mark.parametrize("module", [ops, reference], ids=["ops", "reference"])
 @pytest.mark.parametrize("upstream", ["dhs", "final", "both"])
 @pytest.mark.parametrize("truncate", [None, 2])
 @pytest.mark.parametrize("lengths", [None, [0, 5, 2]], ids=["full", "mixed"])
 @pytest.mark.parametrize("with_initial", [True, False], ids=["h0c0", "zeros"])
 @pytest.mark.parametrize("activations", SMOOTH, ids=lambda a: "-".join(a))
-def test_lstm_gradients(module, activations, with_initial, lengths, truncate, upstream):
+def test_gradients(cell, module, activations, with_initial, lengths, truncate, upstream):
     case = random_case(
-        LSTM, 40, activations=activations, with_initial=with_initial, lengths=lengths
+        cell, 40, activations=activations, with_initial=with_initial, lengths=lengths
     )
-    errors = check_cell_gradients(LSTM, module, case, upstream, truncate)
+    errors = check_cell_gradients(cell, module, case, upstream, truncate)
     assert max(errors.values()) <= 1e-7, errors
 
 
+@CELLS
 @pytest.mark.parametrize("truncate", [None, 5])
-def test_lstm_gradients_split_batch(two_threads, truncate):
+def test_gradients_split_batch(cell, two_threads, truncate):
     # enough work for two workers, whose weight-gradient partials are summed
     lengths = [12, 0, 7, 12, 3, 11, 1, 9, 0, 12, 5, 12, 8, 2, 12, 6]
-    case = random_case(LSTM, 41, (16, 12, 2, 24), activations=("tanh", "sigmoid"), lengths=lengths)
-    errors = check_cell_gradients(LSTM, ops, case, "both", truncate)
+    case = random_case(cell, 41, (16, 12, 2, 24), activations=("tanh", "sigmoid"), lengths=lengths)
+    errors = check_cell_gradients(cell, ops, case, "both", truncate)
     assert max(errors.values()) <= 1e-7, errors
 
 
+@CELLS
 @pytest.mark.parametrize("lengths", [None, [5]], ids=["full", "short"])
-def test_lstm_gradients_single_row(lengths):
+def test_gradients_single_row(cell, lengths):
     # N = 1 takes the engine's gemv path
-    case = random_case(LSTM, 42, (1, 8, 3, 6), activations=("tanh", "sigmoid"), lengths=lengths)
-    errors = check_cell_gradients(LSTM, ops, case, "both", 3)
+    case = random_case(cell, 42, (1, 8, 3, 6), activations=("tanh", "sigmoid"), lengths=lengths)
+    errors = check_cell_gradients(cell, ops, case, "both", 3)
     assert max(errors.values()) <= 1e-7, errors
 
 
-def run(module, case, truncate):
-    hs, finals, cache = LSTM.forward(module, case)
-    grads = LSTM.backward(module, cache, case["dhs"], case["d_final"], truncate)
-    return {"hs": hs, "h_last": finals[0], "c_last": finals[1], **grads}
+def run(cell, module, case, truncate):
+    hs, finals, cache = cell.forward(module, case)
+    grads = cell.backward(module, cache, case["dhs"], case["d_final"], truncate)
+    return {"hs": hs, **{f"final_{i}": f for i, f in enumerate(finals)}, **grads}
 
 
 @st.composite
-def lstm_cases(draw, dtypes=(np.float32, np.float64)):
+def gated_cases(draw, dtypes=(np.float32, np.float64)):
     n, t, d, h = (draw(st.integers(1, 12)) for _ in range(4))
     return {
+        "cell": draw(st.sampled_from([LSTM, GRU])),
         "shape": (n, t, d, h),
         "dtype": draw(st.sampled_from(dtypes)),
         "activations": (
@@ -84,7 +89,7 @@ def lstm_cases(draw, dtypes=(np.float32, np.float64)):
 
 def make(p):
     return random_case(
-        LSTM,
+        p["cell"],
         p["seed"],
         p["shape"],
         activations=p["activations"],
@@ -95,10 +100,11 @@ def make(p):
 
 
 @settings(max_examples=100, deadline=None, database=None)
-@given(lstm_cases())
-def test_lstm_ops_match_reference(p):
+@given(gated_cases())
+def test_ops_match_reference(p):
     case = make(p)
-    ours, ref = run(ops, case, p["truncate"]), run(reference, case, p["truncate"])
+    ours = run(p["cell"], ops, case, p["truncate"])
+    ref = run(p["cell"], reference, case, p["truncate"])
     tol = 1e-10 if p["dtype"] == np.float64 else 1e-4
     errors = {k: max_rel_diff(ours[k], ref[k]) for k in ref}
     assert max(errors.values()) <= tol, errors
@@ -106,8 +112,8 @@ def test_lstm_ops_match_reference(p):
 
 
 @settings(max_examples=50, deadline=None, database=None)
-@given(lstm_cases(dtypes=(np.float32,)))
-def test_lstm_float32_matches_float64(p):
+@given(gated_cases(dtypes=(np.float32,)))
+def test_float32_matches_float64(p):
     case32 = make(p)
     case64 = {
         k: (v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v)
@@ -117,20 +123,22 @@ def test_lstm_float32_matches_float64(p):
         None if s is None else s.astype(np.float64) for s in case32["initial"]
     )
     case64["d_final"] = tuple(d.astype(np.float64) for d in case32["d_final"])
-    out32, out64 = run(ops, case32, p["truncate"]), run(ops, case64, p["truncate"])
+    out32 = run(p["cell"], ops, case32, p["truncate"])
+    out64 = run(p["cell"], ops, case64, p["truncate"])
     errors = {k: max_rel_diff(out32[k], out64[k]) for k in out64}
     assert max(errors.values()) <= 1e-4, errors
 
 
-def test_lstm_medium_shape_two_threads(two_threads):
+@CELLS
+def test_medium_shape_two_threads(cell, two_threads):
     case = random_case(
-        LSTM,
+        cell,
         43,
         (24, 30, 16, 40),
         activations=("tanh", "sigmoid"),
         lengths=np.random.default_rng(0).integers(0, 31, 24),
     )
-    ours, ref = run(ops, case, 7), run(reference, case, 7)
+    ours, ref = run(cell, ops, case, 7), run(cell, reference, case, 7)
     assert max(max_rel_diff(ours[k], ref[k]) for k in ref) <= 1e-10
 
 
@@ -175,3 +183,13 @@ def test_lstm_bad_initial_and_upstream_shapes():
     )
     with pytest.raises(TypeError, match="lstm_forward"):
         ops.lstm_backward(rnn_cache)
+
+
+def test_gru_bias_must_have_two_rows():
+    case = random_case(GRU, 47)
+    with pytest.raises(ValueError, match=r"^b must have shape \(2, 3·H\)"):
+        ops.gru_forward(case["x"], case["Wx"], case["Wh"], case["b"][0])
+    with pytest.raises(TypeError, match="gru_forward"):
+        ops.gru_backward(
+            ops.lstm_forward(*(random_case(LSTM, 48)[k] for k in ("x", "Wx", "Wh", "b")))[-1]
+        )

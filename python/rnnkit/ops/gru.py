@@ -1,0 +1,79 @@
+"""The GRU layer over whole sequences, on the C++ engine (cell: ``cpp/rnnkit/cells/gru.hpp``).
+
+Keras 3's default GRU (``reset_after=True``; also cuDNN's and PyTorch's), gates in the order
+z, r, h, with an input and a recurrent bias row::
+
+    X = x_t @ Wx + b[0]      R = h_{t-1} @ Wh + b[1]        Wx (D, 3H)  Wh (H, 3H)  b (2, 3H)
+    z = σ(X_z + R_z)   r = σ(X_r + R_r)   n = act(X_h + r * R_h)
+    h_t = z * h_{t-1} + (1 - z) * n
+
+``act`` is ``activation`` (tanh), ``σ`` is ``recurrent_activation`` (sigmoid). Shapes: x (N, T, D),
+h0 (N, H), hs (N, T, H). :mod:`rnnkit.reference.gru` is the plain NumPy twin.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._sequence import SequenceCache, cell_spec, check_cache, sequence_backward, sequence_forward
+from .rnn import ACTIVATIONS
+
+__all__ = ["GRU_CELL", "GRUCache", "gru_backward", "gru_forward"]
+
+GRU_CELL = cell_spec(
+    "gru",
+    gates=3,
+    state_names=("h0",),
+    activation_names=("activation", "recurrent_activation"),
+    activations=ACTIVATIONS,
+    bias_rows=2,
+)
+
+# The cache of a GRU forward pass (the engine's generic cache).
+GRUCache = SequenceCache
+
+
+def gru_forward(
+    x: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    h0: np.ndarray | None = None,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, GRUCache]:
+    """Run a GRU layer (reset gate after the recurrent product) over whole sequences.
+
+    Args:
+        x: inputs ``(N, T, D)``.
+        Wx: input weights ``(D, 3H)``; its dtype (float32/float64) is the computation dtype.
+        Wh: recurrent weights ``(H, 3H)``.
+        b: biases ``(2, 3H)``: the input bias, then the recurrent bias (Keras's layout).
+        h0: initial state ``(N, H)``; None means zeros.
+        activation: of the candidate (Keras's ``activation``).
+        recurrent_activation: of the update and reset gates.
+        lengths: ``(N,)`` valid steps per sample (0..T): padded steps keep the state, output
+            zeros and get no gradient.
+
+    Returns:
+        ``(hs, h_last, cache)``.
+    """
+    hs, (h_last,), cache = sequence_forward(
+        GRU_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation, recurrent_activation)
+    )
+    return hs, h_last, cache
+
+
+def gru_backward(
+    cache: GRUCache,
+    dhs: np.ndarray | None = None,
+    dh_last: np.ndarray | None = None,
+    truncate: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Backpropagate through a forward pass: gradients ``{"x", "Wx", "Wh", "b", "h0"}``, each
+    shaped like its input (``b``'s is ``(2, 3H)``). ``truncate`` as for
+    :func:`rnnkit.ops.rnn_backward`."""
+    cache = check_cache(cache, GRU_CELL, "gru_forward")
+    dx, dWx, dWh, db, (dh0,) = sequence_backward(cache, dhs, (dh_last,), ("dh_last",), truncate)
+    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh0}

@@ -1,0 +1,126 @@
+"""Plain NumPy twin of the GRU layer (:mod:`rnnkit.ops.gru`), one readable step at a time.
+
+Keras 3's default GRU (``reset_after=True``), gates in the order z, r, h::
+
+    X = x_t · Wx + b[0]        R = h_{t-1} · Wh + b[1]       Wx (D, 3H), Wh (H, 3H), b (2, 3H)
+    z = σ(X_z + R_z)   r = σ(X_r + R_r)   n = act(X_h + r * R_h)
+    h_t = z * h_{t-1} + (1 - z) * n
+
+``lengths`` and ``truncate`` mean what they mean for :mod:`rnnkit.reference.rnn`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activations import activate, check_activation, derivative
+
+__all__ = ["GRUCache", "gru_backward", "gru_forward"]
+
+
+@dataclass(frozen=True)
+class GRUCache:
+    """What :func:`gru_backward` needs from :func:`gru_forward` (private copies)."""
+
+    x: np.ndarray  # (N, T, D)
+    Wx: np.ndarray  # (D, 3H)
+    Wh: np.ndarray  # (H, 3H)
+    h0: np.ndarray  # (N, H), zeros when none was given
+    X: np.ndarray  # (N, T, 3H) input products with the input bias
+    R: np.ndarray  # (N, T, 3H) recurrent products with the recurrent bias
+    hs: np.ndarray  # (N, T, H), zeros at padded steps
+    lengths: np.ndarray  # (N,)
+    activation: str
+    recurrent_activation: str
+
+
+def gru_forward(
+    x: np.ndarray,
+    Wx: np.ndarray,
+    Wh: np.ndarray,
+    b: np.ndarray,
+    h0: np.ndarray | None = None,
+    activation: str = "tanh",
+    recurrent_activation: str = "sigmoid",
+    lengths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, GRUCache]:
+    """Run the layer over whole sequences: ``(hs, h_last, cache)``."""
+    check_activation("activation", activation)
+    check_activation("recurrent_activation", recurrent_activation)
+    dtype = np.asarray(Wx).dtype
+    Wx, Wh, b, x = (np.array(a, dtype=dtype) for a in (Wx, Wh, b, x))
+    N, T, _ = x.shape
+    H = Wh.shape[0]
+    h0 = np.zeros((N, H), dtype) if h0 is None else np.array(h0, dtype=dtype)
+    lengths = np.full(N, T, np.int64) if lengths is None else np.array(lengths, dtype=np.int64)
+
+    X_all = np.zeros((N, T, 3 * H), dtype)
+    R_all = np.zeros((N, T, 3 * H), dtype)
+    hs = np.zeros((N, T, H), dtype)
+    h = h0.copy()
+    for t in range(T):
+        active = t < lengths
+        X = x[active, t] @ Wx + b[0]
+        R = h[active] @ Wh + b[1]
+        z = activate(X[:, :H] + R[:, :H], recurrent_activation)
+        r = activate(X[:, H : 2 * H] + R[:, H : 2 * H], recurrent_activation)
+        n = activate(X[:, 2 * H :] + r * R[:, 2 * H :], activation)
+        h[active] = z * h[active] + (1 - z) * n
+        X_all[active, t], R_all[active, t] = X, R
+        hs[active, t] = h[active]
+    cache = GRUCache(x, Wx, Wh, h0, X_all, R_all, hs, lengths, activation, recurrent_activation)
+    return hs, h.copy(), cache
+
+
+def gru_backward(
+    cache: GRUCache,
+    dhs: np.ndarray | None = None,
+    dh_last: np.ndarray | None = None,
+    truncate: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Gradients ``{"x", "Wx", "Wh", "b", "h0"}`` of the pass in ``cache``."""
+    x, Wx, Wh, lengths = cache.x, cache.Wx, cache.Wh, cache.lengths
+    act, rec = cache.activation, cache.recurrent_activation
+    dtype = Wx.dtype
+    N, T, _ = x.shape
+    H = Wh.shape[0]
+    dhs = np.zeros((N, T, H), dtype) if dhs is None else np.asarray(dhs, dtype=dtype)
+    dh_last = np.zeros((N, H), dtype) if dh_last is None else np.asarray(dh_last, dtype=dtype)
+
+    dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
+    db = np.zeros((2, 3 * H), dtype)
+    dh = np.zeros((N, H), dtype)  # gradient w.r.t. the running h after step t
+    for t in reversed(range(T)):
+        last = lengths - 1 == t
+        dh[last] += dh_last[last]
+        active = t < lengths
+        dh[active] += dhs[active, t]
+        X, R = cache.X[active, t], cache.R[active, t]
+        h_prev = cache.hs[active, t - 1] if t > 0 else cache.h0[active]
+        az, ar = X[:, :H] + R[:, :H], X[:, H : 2 * H] + R[:, H : 2 * H]
+        an = X[:, 2 * H :] + activate(ar, rec) * R[:, 2 * H :]
+        z, r, n = activate(az, rec), activate(ar, rec), activate(an, act)
+
+        dh_t = dh[active]
+        dan = dh_t * (1 - z) * derivative(an, act)
+        dar = dan * R[:, 2 * H :] * derivative(ar, rec)
+        daz = dh_t * (h_prev - n) * derivative(az, rec)
+        dX = np.concatenate([daz, dar, dan], axis=1)  # gradient of x·Wx + b[0]
+        dR = np.concatenate([daz, dar, dan * r], axis=1)  # gradient of h_{t-1}·Wh + b[1]
+
+        dx[active, t] = dX @ Wx.T
+        dWx += x[active, t].T @ dX
+        dWh += h_prev.T @ dR
+        db[0] += dX.sum(axis=0)
+        db[1] += dR.sum(axis=0)
+
+        dh_prev = dR @ Wh.T + dh_t * z
+        if truncate is not None and t > 0 and t % truncate == 0:
+            dh_prev = np.zeros_like(dh_prev)  # truncated BPTT: cut h_t -> h_{t-1}
+        dh[active] = dh_prev
+
+    empty = lengths == 0
+    dh[empty] += dh_last[empty]
+    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh}
