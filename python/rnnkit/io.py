@@ -89,25 +89,38 @@ def _shape_list(shape: Any) -> list[int | None] | None:
     return [None if s is None else int(s) for s in shape]
 
 
-def _sublayers(layer: Layer) -> Iterator[tuple[str, Layer]]:
-    """``(path, layer)`` for a layer and the layers it wraps (TimeDistributed, Bidirectional)."""
-    yield "", layer
-    for attr in ("layer", "forward_layer", "backward_layer"):
-        inner = getattr(layer, attr, None)
-        if isinstance(inner, Layer):
-            for path, sub in _sublayers(inner):
-                yield f"{attr}/{path}" if path else attr, sub
+def _layer_paths(layer: Layer, path: str) -> Iterator[tuple[str, Layer]]:
+    """``(path, layer)`` for ``layer`` at ``path`` and, depth first, the layers it wraps
+    (:meth:`~rnnkit.layers.Layer.sublayers`), each at ``<path>/<position>``."""
+    yield path, layer
+    for position, sub in enumerate(layer.sublayers()):
+        yield from _layer_paths(sub, f"{path}/{position}")
+
+
+def _random_streams(model: Model) -> dict[str, Layer]:
+    """The layers that draw random numbers in training (Dropout), keyed by their path: the
+    top-level index, then the position in each wrapper's ``sublayers()`` (``"2"``, ``"0/0"``)."""
+    return {
+        path: layer
+        for index, top in enumerate(model.layers)
+        for path, layer in _layer_paths(top, str(index))
+        if layer.rng is not None
+    }
+
+
+# Files written before layers reported their wrapped layers by position named them by the
+# wrapper's attribute; what each such name is now.
+_OLD_PATH_PARTS = {"layer": "0", "forward_layer": "0", "backward_layer": "1"}
+
+
+def _current_path(key: str) -> str:
+    """A saved random-stream key in today's form (older files: ``"0/layer"`` -> ``"0/0"``)."""
+    return "/".join(_OLD_PATH_PARTS.get(part, part) for part in key.split("/"))
 
 
 def _rng_states(model: Model) -> dict[str, Any]:
     """The bit-generator states of layers drawing random numbers in training (Dropout)."""
-    states = {}
-    for index, top in enumerate(model.layers):
-        for path, layer in _sublayers(top):
-            rng = getattr(layer, "rng", None)
-            if isinstance(rng, np.random.Generator):
-                states[f"{index}/{path}" if path else str(index)] = rng.bit_generator.state
-    return states
+    return {path: layer.rng.bit_generator.state for path, layer in _random_streams(model).items()}
 
 
 def _umask() -> int:
@@ -192,7 +205,7 @@ def save_model(model: Model, filepath: PathLike, trainer: Trainer | None = None)
         "rnnkit_version": __version__,
         "model": {"class_name": type(model).__name__, "config": model.get_config()},
         "layers": layers,
-        "metadata": getattr(model, "metadata", {}),
+        "metadata": model.metadata,
         "trainer": None,
     }
     if trainer is not None:
@@ -550,14 +563,9 @@ def _restore_trainer(
         raise ModelFileError(
             f"{path}: rng_states must be a JSON object, got {type(rng_states).__name__}"
         )
-    # The layers a checkpoint may hold streams for, keyed as _rng_states writes them.
-    streams = {}
-    for index, top in enumerate(model.layers):
-        for sub, layer in _sublayers(top):
-            if isinstance(getattr(layer, "rng", None), np.random.Generator):
-                streams[f"{index}/{sub}" if sub else str(index)] = layer
+    streams = _random_streams(model)
     for key, rng_state in rng_states.items():
-        layer = streams.get(key)
+        layer = streams.get(_current_path(str(key)))
         if layer is None:
             raise ModelFileError(
                 f"{path}: random stream {key!r} names no layer of the model "

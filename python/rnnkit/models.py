@@ -59,7 +59,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .layers.base import Layer, Shape, _snake_case, check_stack, deserialize_layer, serialize_layer
+from .layers.base import (
+    Layer,
+    Shape,
+    _snake_case,
+    check_stack,
+    deserialize_layer,
+    serialize_layer,
+    walk_layers,
+)
+from .layers.recurrent import RecurrentLayer
 
 if TYPE_CHECKING:
     from .callbacks import Callback, History
@@ -257,11 +266,10 @@ class Model:
             weights = weights[count:]
 
     def reset_states(self) -> None:
-        """Forget the carried state of every stateful recurrent layer."""
-        for layer in self._layers:
-            reset = getattr(layer, "reset_state", None)
-            if reset is not None:
-                reset()
+        """Forget the carried state of every recurrent layer, wrapped ones included."""
+        for layer in walk_layers(self._layers):
+            if isinstance(layer, RecurrentLayer):
+                layer.reset_state()
 
     reset_state = reset_states
 
@@ -368,14 +376,7 @@ class Model:
 
     def _output_activation(self) -> str | None:
         """Name of the element-wise activation the model's last layer applies, if any."""
-        layers = self.layers
-        if not layers:
-            return None
-        last = layers[-1]
-        last = getattr(last, "layer", last)  # TimeDistributed(Dense(...))
-        activation = getattr(last, "activation", None)
-        name = getattr(activation, "name", activation)
-        return name if isinstance(name, str) else None
+        return self._layers[-1].output_activation() if self._layers else None
 
     def _require_trainer(self) -> Trainer:
         if self.trainer is None:

@@ -15,9 +15,15 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .layers import Embedding, RecurrentLayer
+from .layers.recurrent import scoped_states
+
+if TYPE_CHECKING:  # annotations only
+    from .models import Model
 
 __all__ = [
     "VOCAB_KEY",
@@ -186,36 +192,29 @@ def stdlib_corpus(
 # -- models that carry their vocabulary ---------------------------------------------------------
 
 
-def attach_vocab(model: Any, vocab: CharVocab) -> None:
+def attach_vocab(model: Model, vocab: CharVocab) -> None:
     """Store ``vocab`` in ``model.metadata`` (the JSON saved with the model), so a loaded model
     can :func:`generate` without being given the vocabulary again."""
-    metadata = getattr(model, "metadata", None)
-    if metadata is None:
-        metadata = {}
-        model.metadata = metadata
-    metadata[VOCAB_KEY] = vocab.get_config()
+    model.metadata[VOCAB_KEY] = vocab.get_config()
 
 
-def get_vocab(model: Any) -> CharVocab | None:
+def get_vocab(model: Model) -> CharVocab | None:
     """The vocabulary :func:`attach_vocab` stored on ``model``, or None."""
-    config = (getattr(model, "metadata", None) or {}).get(VOCAB_KEY)
+    config = model.metadata.get(VOCAB_KEY)
     return CharVocab.from_config(config) if config else None
 
 
-def recurrent_layers(model: Any) -> list[Any]:
-    """The SimpleRNN layers of ``model`` (at the top level of ``model.layers``), in order."""
-    from .layers import SimpleRNN
-
-    return [layer for layer in model.layers if isinstance(layer, SimpleRNN)]
+def recurrent_layers(model: Model) -> list[RecurrentLayer]:
+    """The recurrent layers of ``model`` at the top level of ``model.layers``, in order (not
+    those inside a wrapper such as Bidirectional: generation reads text forwards only)."""
+    return [layer for layer in model.layers if isinstance(layer, RecurrentLayer)]
 
 
 # -- sampling ---------------------------------------------------------------------------------
 
 
-def _model_input(model: Any, ids: np.ndarray, vocab_size: int) -> np.ndarray:
+def _model_input(model: Model, ids: np.ndarray, vocab_size: int) -> np.ndarray:
     """``ids (1, T)`` as the first layer wants them: ids for an Embedding, else one-hot."""
-    from .layers import Embedding
-
     if isinstance(model.layers[0], Embedding):
         return ids
     return np.eye(vocab_size, dtype=model.dtype)[ids]
@@ -234,7 +233,7 @@ def sample_logits(logits: np.ndarray, temperature: float, rng: np.random.Generat
 
 
 def generate(
-    model: Any,
+    model: Model,
     prime: str,
     length: int,
     temperature: float = 1.0,
@@ -272,18 +271,11 @@ def generate(
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     rng = np.random.default_rng(seed)
-    rnns = recurrent_layers(model)
-    saved = [(layer, layer.stateful, layer.state) for layer in rnns]
     out: list[int] = []
-    try:
-        for layer in rnns:
-            layer.stateful, layer.state = True, None
+    with scoped_states(recurrent_layers(model), stateful=True):
         ids = vocab.encode(prime)[None, :]
         for _ in range(length):
             logits = model.forward(_model_input(model, ids, len(vocab)), training=False)
             out.append(sample_logits(logits[0, -1], temperature, rng))
             ids = np.array([[out[-1]]], dtype=np.int64)
-    finally:
-        for layer, stateful, state in saved:
-            layer.stateful, layer.state = stateful, state
     return vocab.decode(out)

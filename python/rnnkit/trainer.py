@@ -48,6 +48,8 @@ from . import losses as losses_module
 from . import metrics as metrics_module
 from . import optimizers as optimizers_module
 from .callbacks import Callback, History
+from .layers.base import walk_layers
+from .layers.recurrent import RecurrentLayer, scoped_states
 from .models import Inputs, Model, num_samples, take
 from .threads import in_one_thread_pool
 
@@ -434,39 +436,31 @@ class Trainer:
             )
 
     # -- truncated BPTT -----------------------------------------------------------------------
-    def _recurrent_layers(self) -> list[Any]:
-        from .layers import Bidirectional, SimpleRNN
-
-        rnns = []
-        for layer in self.model.layers:
-            if isinstance(layer, Bidirectional) or (
-                isinstance(layer, SimpleRNN) and layer.go_backwards
-            ):
+    def _recurrent_layers(self) -> list[RecurrentLayer]:
+        rnns = [
+            layer for layer in walk_layers(self.model.layers) if isinstance(layer, RecurrentLayer)
+        ]
+        for layer in rnns:
+            if layer.go_backwards:
                 raise ValueError(
                     f"truncated BPTT walks time forwards in windows, but layer {layer.name!r} "
                     "reads sequences backwards (Bidirectional / go_backwards): train it on whole "
                     "sequences (tbptt=None)"
                 )
-            if isinstance(layer, SimpleRNN):
-                rnns.append(layer)
         return rnns
 
     @contextlib.contextmanager
-    def _carried_state(self, truncate: int | None = None) -> Iterator[list[Any]]:
+    def _carried_state(self, truncate: int | None = None) -> Iterator[list[RecurrentLayer]]:
         """Make every recurrent layer stateful (state starts at zeros) for the duration, then
         restore each layer's own ``stateful`` flag and state. ``truncate``: also set the
         layers' ``truncate`` (the kernel's gradient cut every ``k`` steps), restored after."""
         rnns = self._recurrent_layers()
-        saved = [(layer, layer.stateful, layer.state, layer.truncate) for layer in rnns]
-        for layer in rnns:
-            layer.stateful, layer.state = True, None
-            if truncate is not None:
-                layer.truncate = truncate
-        try:
+        with (
+            scoped_states(rnns, stateful=True)
+            if truncate is None
+            else scoped_states(rnns, stateful=True, truncate=truncate)
+        ):
             yield rnns
-        finally:
-            for layer, stateful, state, cut in saved:
-                layer.stateful, layer.state, layer.truncate = stateful, state, cut
 
     @staticmethod
     def _check_tbptt_input(x: Inputs) -> int:
@@ -497,7 +491,7 @@ class Trainer:
             if not (isinstance(out, np.ndarray) and out.ndim >= 2 and out.shape[1] == width):
                 per_step = False
         for layer in self._recurrent_layers():
-            layer.state = None
+            layer.reset_state()
         if per_step and not (y.ndim >= 2 and y.shape[1] == t):
             raise ValueError(
                 f"the model gives one prediction per input step (output (N, T, ...)), so "
@@ -906,13 +900,15 @@ class Trainer:
             raise ValueError(f"bptt must be k >= 1 or (k1, k2) with k2 >= k1 >= 1, got {bptt}")
         return k1, k2
 
-    def _stream_states(self, rnns: list[Any]) -> list[np.ndarray | None]:
-        return [layer.state for layer in rnns]
+    def _stream_states(self, rnns: list[RecurrentLayer]) -> list[list[np.ndarray] | None]:
+        return [layer.states for layer in rnns]
 
     @staticmethod
-    def _set_stream_states(rnns: list[Any], states: list[np.ndarray | None]) -> None:
+    def _set_stream_states(
+        rnns: list[RecurrentLayer], states: list[list[np.ndarray] | None]
+    ) -> None:
         for layer, state in zip(rnns, states):
-            layer.state = state
+            layer.states = state
 
     @in_one_thread_pool
     def fit_stream(

@@ -57,6 +57,12 @@ class TimeDistributed(Layer):
         self.grads = layer.grads
         self._build_if_shape_given(input_shape)
 
+    def sublayers(self) -> list[Layer]:
+        return [self.layer]
+
+    def output_activation(self) -> str | None:
+        return self.layer.output_activation()
+
     def build(self, input_shape: Shape) -> None:
         input_shape = tuple(input_shape)
         if len(input_shape) < 2:
