@@ -4,7 +4,9 @@ An optimizer updates parameters **in place**: ``opt.step(params, grads)`` with t
 model-wide unique names (e.g. ``"simple_rnn_1/Wx"``) holding arrays of equal shapes. Its state
 (moments, accumulators) is keyed by the same names, created on first sight of a name, and can be
 saved and restored with ``get_state()`` / ``set_state()`` (arrays only: ``"iterations"`` is a 0-d
-int64 array and every slot is ``"<slot>/<param name>"``).
+int64 array and every slot is ``"<slot>/<param name>"``). For undoing an update in memory,
+``snapshot()`` / ``restore(snapshot)`` do the same into reusable buffers (the Trainer takes a
+snapshot before every update and restores it when the update made anything non-finite).
 
 Update rules (``g`` the gradient, ``t`` the 1-based step, ``lr`` the learning rate of this step):
 
@@ -24,12 +26,14 @@ Update rules (``g`` the gradient, ``t`` the 1-based step, ``lr`` the learning ra
 ``step -> float``; it is evaluated once per step at the 0-based count of steps already taken
 (Keras's ``optimizer.iterations``).
 
-Clipping (design.md §2) is available as functions and as optimizer arguments
-(``global_clipnorm=``, ``clipvalue=``, applied to the grads in place before each update).
+Clipping is available as functions (the global norm is computed in float64 whatever the
+gradients' dtype) and as optimizer arguments (``global_clipnorm=``, ``clipvalue=``, applied to
+the grads in place before each update).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -45,6 +49,7 @@ __all__ = [
     "ExponentialDecay",
     "LearningRateSchedule",
     "Optimizer",
+    "OptimizerSnapshot",
     "RMSprop",
     "StepDecay",
     "clip_by_global_norm",
@@ -171,6 +176,28 @@ LearningRate = float | LearningRateSchedule | Callable[[int], float]
 # -- optimizers -------------------------------------------------------------------------------
 
 
+@dataclasses.dataclass
+class OptimizerSnapshot:
+    """An optimizer's state as :meth:`Optimizer.snapshot` copied it: the step count and a
+    private copy of every slot array, ``{slot: {param name: array}}``. Only
+    :meth:`Optimizer.restore` of the same optimizer reads it."""
+
+    iterations: int = 0
+    slots: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)
+
+
+def _copy_into(buffers: dict[str, np.ndarray], arrays: Mapping[str, np.ndarray]) -> None:
+    """Make ``buffers`` a copy of ``arrays`` (same keys), reusing buffers of the right shape and
+    dtype so that a snapshot per update allocates nothing once warm."""
+    for key in buffers.keys() - arrays.keys():
+        del buffers[key]
+    for key, value in arrays.items():
+        buf = buffers.get(key)
+        if buf is None or buf.shape != value.shape or buf.dtype != value.dtype:
+            buf = buffers[key] = np.empty_like(value)
+        np.copyto(buf, value)
+
+
 class Optimizer:
     """Base class: subclasses define ``slots`` and :meth:`_update` for one parameter.
 
@@ -267,6 +294,46 @@ class Optimizer:
             stores[slot][name] = np.array(value, copy=True)
         self.iterations = int(np.asarray(state.get("iterations", 0)))
         self._state = stores
+
+    def snapshot(self, reuse: OptimizerSnapshot | None = None) -> OptimizerSnapshot:
+        """A copy of the state (step count and every slot array) for :meth:`restore`.
+
+        ``reuse``: an earlier snapshot of this optimizer whose arrays are overwritten instead
+        of allocating new ones (and which is returned). Subclasses keeping state outside the
+        slots override this pair of methods."""
+        snap = reuse if reuse is not None else OptimizerSnapshot()
+        snap.iterations = self.iterations
+        for slot in snap.slots.keys() - self._state.keys():
+            del snap.slots[slot]
+        for slot, store in self._state.items():
+            _copy_into(snap.slots.setdefault(slot, {}), store)
+        return snap
+
+    def restore(self, snapshot: OptimizerSnapshot) -> None:
+        """Put the state back as :meth:`snapshot` saw it: the step count, every slot array
+        (written in place when its shape still fits, so references to it stay valid), and no
+        slot created since."""
+        for slot, store in self._state.items():
+            saved = snapshot.slots.get(slot, {})
+            for name in [name for name in store if name not in saved]:
+                del store[name]  # created after the snapshot
+            for name, value in saved.items():
+                live = store.get(name)
+                if live is not None and live.shape == value.shape and live.dtype == value.dtype:
+                    np.copyto(live, value)
+                else:
+                    store[name] = value.copy()
+        self.iterations = snapshot.iterations
+
+    def first_non_finite_state(self) -> str | None:
+        """The key (``"<slot>/<param name>"``, as in :meth:`get_state`) of the first state
+        array holding a NaN or an infinity, or None when all are finite. Reads the live arrays:
+        nothing is copied."""
+        for slot, store in self._state.items():
+            for name, value in store.items():
+                if not np.isfinite(value).all():
+                    return f"{slot}/{name}"
+        return None
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments (a schedule as ``{"class_name", "config"}``)."""

@@ -265,10 +265,7 @@ class Trainer:
         self.epoch = 0
         # Reused buffers of the pre-update snapshot (see _apply_update).
         self._snapshot: dict[str, np.ndarray] = {}
-        self._slot_snapshot: dict[str, dict[str, np.ndarray]] = {}
-        self._slot_names: dict[str, list[str]] = {}
-        self._iterations_snapshot = 0
-        self._state_copy: dict[str, np.ndarray] | None = None
+        self._optimizer_snapshot: optimizers_module.OptimizerSnapshot | None = None
         # Where the current update sits, for error messages (epoch, step).
         self._where = (0, 0)
         model.trainer = self
@@ -343,48 +340,18 @@ class Trainer:
                 buf = buffers[key] = np.empty_like(value)
             np.copyto(buf, value)
 
-    def _optimizer_slots(self) -> dict[str, dict[str, np.ndarray]] | None:
-        """The optimizer's slot store ``{slot: {param name: array}}`` (rnnkit's Optimizer keeps
-        it in ``_state``), or None for an optimizer that keeps its state elsewhere."""
-        store = getattr(self.optimizer, "_state", None)
-        if isinstance(store, dict) and all(isinstance(v, dict) for v in store.values()):
-            return store
-        return None
-
     def _take_snapshot(self, params: Mapping[str, np.ndarray]) -> None:
         """Copy the weights and the optimizer state (slots, step count) into reused buffers."""
         self._copy_into(self._snapshot, params)
-        self._iterations_snapshot = self.optimizer.iterations
-        slots = self._optimizer_slots()
-        if slots is None:  # unknown layout: the optimizer's own (copying) get_state
-            self._state_copy = self.optimizer.get_state()
-            return
-        self._slot_names = {slot: list(store) for slot, store in slots.items()}
-        for slot, store in slots.items():
-            self._copy_into(self._slot_snapshot.setdefault(slot, {}), store)
+        self._optimizer_snapshot = self.optimizer.snapshot(reuse=self._optimizer_snapshot)
 
     def _restore_snapshot(self, params: Mapping[str, np.ndarray]) -> None:
-        """Undo the update: weights, slots (dropping slots the update created) and step count,
-        all as :meth:`_take_snapshot` left them; the live arrays are written in place."""
+        """Undo the update: weights and optimizer state as :meth:`_take_snapshot` left them;
+        the live arrays are written in place."""
         for key, value in params.items():
             np.copyto(value, self._snapshot[key])
-        slots = self._optimizer_slots()
-        if slots is None:
-            if self._state_copy is not None:
-                self.optimizer.set_state(self._state_copy)
-        else:
-            for slot, store in slots.items():
-                names = self._slot_names.get(slot, [])
-                for name in [name for name in store if name not in names]:
-                    del store[name]  # created by the failed update
-                for name in names:
-                    saved = self._slot_snapshot[slot][name]
-                    live = store.get(name)
-                    if live is not None and live.shape == saved.shape and live.dtype == saved.dtype:
-                        np.copyto(live, saved)
-                    else:
-                        store[name] = saved.copy()
-        self.optimizer.iterations = self._iterations_snapshot
+        if self._optimizer_snapshot is not None:
+            self.optimizer.restore(self._optimizer_snapshot)
 
     def _apply_update(self, loss: float) -> None:
         """Clip, snapshot, step, and roll back if the update produced non-finite weights or
@@ -415,12 +382,7 @@ class Trainer:
             raise
         bad, what = _all_finite(params), "weights"
         if bad is None:
-            slots = self._optimizer_slots()
-            for slot, store in (slots or {}).items():
-                bad = _all_finite(store)
-                if bad is not None:
-                    bad, what = f"{slot}/{bad}", "optimizer state"
-                    break
+            bad, what = self.optimizer.first_non_finite_state(), "optimizer state"
         if bad is not None:
             self._restore_snapshot(params)
             kind = "weight" if what == "weights" else "optimizer state"
