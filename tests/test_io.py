@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from rnnkit.layers import (
     TimeDistributed,
 )
 from rnnkit.models import Model, Sequential, load_model
-from rnnkit.trainer import Trainer
+from rnnkit.training import Trainer
 from test_models import EncoderDecoder, seq2seq_data
 
 rng = np.random.default_rng(0)
@@ -552,3 +554,39 @@ def test_metadata_and_trainable_flags_round_trip(tmp_path: Path) -> None:
     loaded = load_model(path)
     assert loaded.metadata == model.metadata
     assert [layer.trainable for layer in loaded.layers] == [False, True]
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        "from rnnkit.training import Trainer; print(type(Trainer.load(path).model).__name__)",
+        "from rnnkit import io; print(type(io.read_model(path)[0]).__name__)",
+    ],
+    ids=["Trainer.load", "io.read_model"],
+)
+def test_a_fresh_process_loads_without_importing_the_models_first(
+    tmp_path: Path, load: str
+) -> None:
+    """The loaders sit below rnnkit.models in the import graph: a file names the module of its
+    model class, and one of rnnkit's own is imported on the way."""
+    path = tmp_path / "ckpt.npz"
+    Trainer(_model(), "mse", "adam").save(path)
+    done = subprocess.run(
+        [sys.executable, "-c", f"path = {str(path)!r}; {load}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "Sequential"  # (an editable install may log first)
+
+
+def test_a_file_never_imports_a_module_outside_rnnkit(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    _model().save(path)
+    _rewrite(path, edit_config=lambda c: c["model"].update(module="antigravity"))
+    assert load_model(path).layers  # the module is ignored: Sequential is known already
+    _rewrite(path, edit_config=lambda c: c["model"].update(class_name="Unknown"))
+    with pytest.raises(rio.ModelFileError, match="unknown model class 'Unknown'"):
+        load_model(path)
+    assert "antigravity" not in sys.modules

@@ -13,7 +13,7 @@ from rnnkit import optimizers
 from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import Dense, Embedding, Input, SimpleRNN, TimeDistributed
 from rnnkit.models import Model, Sequential
-from rnnkit.trainer import Trainer
+from rnnkit.training import Trainer
 
 
 def sine(n: int = 400) -> np.ndarray:

@@ -7,7 +7,7 @@ same maths in plain NumPy, one step at a time).
 The Keras-familiar API lives in submodules loaded on first use (so ``import rnnkit`` stays
 fast): :mod:`rnnkit.layers`, :mod:`rnnkit.models` (``Sequential``, ``Model``, ``load_model``),
 :mod:`rnnkit.losses`, :mod:`rnnkit.optimizers`, :mod:`rnnkit.metrics`, :mod:`rnnkit.callbacks`,
-:mod:`rnnkit.trainer` (``Trainer``) and :mod:`rnnkit.io` (the ``.npz`` model format).
+:mod:`rnnkit.training` (``Trainer``) and :mod:`rnnkit.io` (the ``.npz`` model format).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ _LAZY = {
     "metrics": ("metrics", None),
     "models": ("models", None),
     "optimizers": ("optimizers", None),
-    "trainer": ("trainer", None),
-    "Trainer": ("trainer", "Trainer"),
+    "network": ("network", None),
+    "training": ("training", None),
+    "Trainer": ("training", "Trainer"),
     "load_model": ("models", "load_model"),
     "text": ("text", None),
     "generate": ("text", "generate"),
@@ -50,13 +51,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
         losses,
         metrics,
         models,
+        network,
         optimizers,
         text,
-        trainer,
+        training,
     )
     from .models import load_model
     from .text import generate
-    from .trainer import Trainer
+    from .training import Trainer
 
 
 def __getattr__(name: str) -> Any:

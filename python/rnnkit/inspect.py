@@ -23,7 +23,7 @@ from .layers.recurrent import scoped_states
 from .text import CharVocab, get_vocab, recurrent_layers
 
 if TYPE_CHECKING:  # annotations only
-    from .models import Model
+    from .network import Network
 
 __all__ = ["hidden_states", "rank_units", "render_html", "render_png", "text_features"]
 
@@ -31,7 +31,7 @@ PathLike = str | Path
 
 
 def hidden_states(
-    model: Model, text: str, vocab: CharVocab | None = None, layer: int = 0
+    model: Network, text: str, vocab: CharVocab | None = None, layer: int = 0
 ) -> np.ndarray:
     """Activations ``(len(text), H)`` of the ``layer``-th recurrent layer of ``model`` (at the
     top level) while it reads ``text`` from a zero state (one forward call; the model's carried

@@ -5,7 +5,8 @@ File layout (``format_version`` 1), a plain NumPy ``.npz`` (zip of ``.npy`` memb
 * ``__rnnkit__``: 1-D ``uint8`` array, the UTF-8 bytes of a JSON document::
 
       {"format": "rnnkit.model", "format_version": 1, "rnnkit_version": "0.1.0",
-       "model": {"class_name": "Sequential", "config": {...model.get_config()...}},
+       "model": {"class_name": "Sequential", "module": "rnnkit.models",
+                 "config": {...model.get_config()...}},
        "layers": [{"name": "simple_rnn_1", "class_name": "SimpleRNN", "input_shape": [3, 1],
                    "weights": [{"key": "Wx", "array": "w0", "shape": [1, 10],
                                 "dtype": "float32"}, ...]}, ...],
@@ -35,23 +36,30 @@ register themselves the same way (see :mod:`rnnkit.layers.base`) and need only b
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import importlib
 import json
 import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol, Union
 
 import numpy as np
 
-from .layers.base import Layer, get_layer_class
-from .models import Model, Sequential, get_model_class
+from . import __version__
+from .layers.base import Layer, get_layer_class, shapes_compatible
+from .network import Network, get_model_class
 
-if TYPE_CHECKING:
-    from .trainer import Trainer
-
-__all__ = ["FORMAT_VERSION", "ModelFileError", "load_model", "save_model"]
+__all__ = [
+    "FORMAT_VERSION",
+    "CheckpointSource",
+    "ModelFileError",
+    "TrainerCheckpoint",
+    "read_model",
+    "save_model",
+]
 
 FORMAT_VERSION = 1
 CONFIG_KEY = "__rnnkit__"
@@ -63,6 +71,36 @@ PathLike = Union[str, "os.PathLike[str]"]
 class ModelFileError(ValueError):
     """A model file is truncated, corrupted, of another format version, or does not match the
     model its config describes. The message names the path and the problem."""
+
+
+class _OptimizerState(Protocol):
+    def get_state(self) -> Mapping[str, np.ndarray]: ...
+
+
+class CheckpointSource(Protocol):
+    """What :func:`save_model` reads from a trainer to write a checkpoint (a
+    :class:`~rnnkit.training.Trainer` is one): its JSON configuration and its optimizer."""
+
+    optimizer: _OptimizerState
+
+    def get_config(self) -> dict[str, Any]: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerCheckpoint:
+    """The trainer part of a checkpoint file as :func:`read_model` found it, for
+    :meth:`rnnkit.training.Trainer.from_checkpoint`. (The model's random streams are restored by
+    then: they belong to its layers.)
+
+    Attributes:
+        path: the file, for error messages.
+        config: what ``Trainer.get_config()`` wrote: loss, optimizer, metrics, clipping, epoch.
+        optimizer_state: the optimizer's ``get_state()`` arrays, by key.
+    """
+
+    path: str
+    config: dict[str, Any]
+    optimizer_state: dict[str, np.ndarray]
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -97,7 +135,7 @@ def _layer_paths(layer: Layer, path: str) -> Iterator[tuple[str, Layer]]:
         yield from _layer_paths(sub, f"{path}/{position}")
 
 
-def _random_streams(model: Model) -> dict[str, Layer]:
+def _random_streams(model: Network) -> dict[str, Layer]:
     """The layers that draw random numbers in training (Dropout), keyed by their path: the
     top-level index, then the position in each wrapper's ``sublayers()`` (``"2"``, ``"0/0"``)."""
     return {
@@ -118,7 +156,7 @@ def _current_path(key: str) -> str:
     return "/".join(_OLD_PATH_PARTS.get(part, part) for part in key.split("/"))
 
 
-def _rng_states(model: Model) -> dict[str, Any]:
+def _rng_states(model: Network) -> dict[str, Any]:
     """The bit-generator states of layers drawing random numbers in training (Dropout)."""
     return {path: layer.rng.bit_generator.state for path, layer in _random_streams(model).items()}
 
@@ -164,15 +202,13 @@ def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
     _fsync_directory(directory)
 
 
-def save_model(model: Model, filepath: PathLike, trainer: Trainer | None = None) -> str:
+def save_model(model: Network, filepath: PathLike, trainer: CheckpointSource | None = None) -> str:
     """Write ``model`` (config + weights) to ``filepath`` (used as given; ``.npz`` is the
     conventional suffix), atomically. With ``trainer``, also its configuration, optimizer state,
     epoch count and the layers' random streams, so :meth:`Trainer.load` can resume training.
     Returns the path."""
-    from . import __version__
-
     path = os.fspath(filepath)
-    if not isinstance(model, Model):
+    if not isinstance(model, Network):
         raise TypeError(f"save_model saves an rnnkit Model, got {type(model).__name__}")
     unbuilt = [layer.name for layer in model.layers if not layer.built]
     if not model.layers or unbuilt:
@@ -203,7 +239,11 @@ def save_model(model: Model, filepath: PathLike, trainer: Trainer | None = None)
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "rnnkit_version": __version__,
-        "model": {"class_name": type(model).__name__, "config": model.get_config()},
+        "model": {
+            "class_name": type(model).__name__,
+            "module": type(model).__module__,
+            "config": model.get_config(),
+        },
         "layers": layers,
         "metadata": model.metadata,
         "trainer": None,
@@ -374,12 +414,6 @@ def _restore_layer(
         np.copyto(param, value, casting="same_kind")  # in place: wrappers share these arrays
 
 
-def _shapes_agree(a: Any, b: Any) -> bool:
-    """Two recorded per-sample shapes agree: same rank, known dims equal (None matches any)."""
-    a, b = tuple(a), tuple(b)
-    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
-
-
 def _check_before_building(
     path: str, cls: type, model_config: Any, saved_layers: Any, arrays: dict[str, np.ndarray]
 ) -> None:
@@ -387,11 +421,13 @@ def _check_before_building(
     crafted config (``units=300000``) is refused without allocating or initialising weights.
 
     Every layer entry's weights must be arrays of the file with the recorded shape and dtype.
-    For a Sequential, each layer config must describe the same class, an input shape agreeing
+    When the model class can read its layers from its config (:meth:`Network.config_layers`:
+    Sequential can), each layer config must describe the same class, an input shape agreeing
     with the recorded one, and (through the layer class's ``config_param_shapes``, which
-    allocates nothing) exactly the recorded weight shapes; the model's ``build_input_shape``
-    must agree with the first layer's. So every size a rebuild allocates is backed by an array
-    in the file. Custom models and layers that cannot tell are checked after building."""
+    allocates nothing) exactly the recorded weight shapes; the input shapes the model config
+    declares must agree with the first layer's. So every size a rebuild allocates is backed by
+    an array in the file. Custom models and layers that cannot tell are checked after building.
+    """
     if not isinstance(saved_layers, list):
         raise ModelFileError(
             f"{path}: the 'layers' entry must be a list, got {type(saved_layers).__name__}"
@@ -406,68 +442,69 @@ def _check_before_building(
             value = _array(path, arrays, entry, f"{saved.get('name')}/{entry.get('key')}")
             shapes[entry.get("key")] = value.shape
         recorded.append(shapes)
-    if (
-        not (isinstance(cls, type) and issubclass(cls, Sequential))
-        or not isinstance(model_config, dict)
-        or not isinstance(model_config.get("layers"), list)
-    ):
+    if not (isinstance(cls, type) and issubclass(cls, Network) and isinstance(model_config, dict)):
         return
-    specs = model_config["layers"]
-    if len(specs) != len(saved_layers):
-        raise ModelFileError(
-            f"{path}: the model config lists {len(specs)} layers but the file "
-            f"holds weights for {len(saved_layers)}"
-        )
     try:
-        build_shape = model_config.get("build_input_shape")
-        first = saved_layers[0].get("input_shape") if saved_layers else None
-        if build_shape is not None and first is not None and not _shapes_agree(build_shape, first):
-            raise ModelFileError(
-                f"{path}: the model's build_input_shape {build_shape} does not "
-                f"match its first layer's recorded input shape {first}"
-            )
-        input_spec = model_config.get("input_layer")
-        input_shape = (
-            input_spec.get("config", {}).get("input_shape")
-            if isinstance(input_spec, dict)
-            else None
-        )
-        if input_shape is not None and first is not None and not _shapes_agree(input_shape, first):
-            raise ModelFileError(
-                f"{path}: the model's Input shape {input_shape} does not "
-                f"match its first layer's recorded input shape {first}"
-            )
-        for index, (spec, saved, shapes) in enumerate(zip(specs, saved_layers, recorded)):
-            name = saved.get("name")
-            if not isinstance(spec, dict) or spec.get("class_name") != saved.get("class_name"):
-                raise ModelFileError(
-                    f"{path}: layer {index} ({name!r}) is a {saved.get('class_name')} in the "
-                    f"file's weights but the model config has "
-                    f"{spec.get('class_name') if isinstance(spec, dict) else spec!r:.100}"
-                )
-            layer_cls = get_layer_class(spec["class_name"])
-            config = spec.get("config", {})
-            if not isinstance(config, dict):
-                raise ModelFileError(
-                    f"{path}: the config of layer {index} ({name!r}) must be a JSON object"
-                )
-            expected = layer_cls.config_param_shapes(dict(config), saved.get("input_shape"))
-            if expected is not None and expected != shapes:
-                raise ModelFileError(
-                    f"{path}: layer {index} ({name!r}, {spec['class_name']}): its config implies "
-                    f"weight shapes {expected} but the file holds {shapes}: the config or the "
-                    "weights are corrupted"
-                )
+        plan = cls.config_layers(model_config)
+        if plan is not None:
+            _check_planned_layers(path, plan.specs, plan.input_shapes, saved_layers, recorded)
     except ModelFileError:
         raise
     except Exception as exc:  # a malformed config entry, whatever it trips over
         raise ModelFileError(f"{path}: invalid layer config: {type(exc).__name__}: {exc}") from exc
 
 
-def load_model(filepath: PathLike, custom_objects: dict[str, type] | None = None) -> Model:
-    """Rebuild the model saved at ``filepath``: same classes, names, configuration and weights
-    (so identical predictions). A trainer checkpoint also restores ``model.trainer`` (loss,
-    optimizer with its state, metrics, clipping, epoch count and dropout streams).
+def _check_planned_layers(
+    path: str,
+    specs: list[Any],
+    input_shapes: dict[str, Any],
+    saved_layers: list[Any],
+    recorded: list[dict[str, tuple[int, ...]]],
+) -> None:
+    """The layer specs a model config will build against the file's layer entries (see
+    :func:`_check_before_building`)."""
+    if len(specs) != len(saved_layers):
+        raise ModelFileError(
+            f"{path}: the model config lists {len(specs)} layers but the file "
+            f"holds weights for {len(saved_layers)}"
+        )
+    first = saved_layers[0].get("input_shape") if saved_layers else None
+    for what, shape in input_shapes.items():
+        if first is not None and not shapes_compatible(shape, first):
+            raise ModelFileError(
+                f"{path}: the model's {what} {shape} does not "
+                f"match its first layer's recorded input shape {first}"
+            )
+    for index, (spec, saved, shapes) in enumerate(zip(specs, saved_layers, recorded)):
+        name = saved.get("name")
+        if not isinstance(spec, dict) or spec.get("class_name") != saved.get("class_name"):
+            raise ModelFileError(
+                f"{path}: layer {index} ({name!r}) is a {saved.get('class_name')} in the "
+                f"file's weights but the model config has "
+                f"{spec.get('class_name') if isinstance(spec, dict) else spec!r:.100}"
+            )
+        layer_cls = get_layer_class(spec["class_name"])
+        config = spec.get("config", {})
+        if not isinstance(config, dict):
+            raise ModelFileError(
+                f"{path}: the config of layer {index} ({name!r}) must be a JSON object"
+            )
+        expected = layer_cls.config_param_shapes(dict(config), saved.get("input_shape"))
+        if expected is not None and expected != shapes:
+            raise ModelFileError(
+                f"{path}: layer {index} ({name!r}, {spec['class_name']}): its config implies "
+                f"weight shapes {expected} but the file holds {shapes}: the config or the "
+                "weights are corrupted"
+            )
+
+
+def read_model(
+    filepath: PathLike, custom_objects: dict[str, type] | None = None
+) -> tuple[Network, TrainerCheckpoint | None]:
+    """Rebuild the model saved at ``filepath``: same classes, names, configuration, weights,
+    trainable flags and metadata (so identical predictions); for a trainer checkpoint also the
+    layers' random streams, and the trainer part as a :class:`TrainerCheckpoint` (else None).
+    :func:`rnnkit.load_model` and :meth:`rnnkit.training.Trainer.load` build on this.
 
     Raises:
         FileNotFoundError: no such file.
@@ -476,7 +513,46 @@ def load_model(filepath: PathLike, custom_objects: dict[str, type] | None = None
     """
     path = os.fspath(filepath)
     config, arrays = _read(path)
-    custom_objects = dict(custom_objects or {})
+    model = _rebuild_model(path, config, arrays, dict(custom_objects or {}))
+    metadata = config.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ModelFileError(
+            f"{path}: the model metadata must be a JSON object, got {type(metadata).__name__}"
+        )
+    model.metadata = dict(metadata)
+    if not config.get("trainer"):
+        return model, None
+    try:
+        return model, _read_checkpoint(path, model, config["trainer"], arrays)
+    except ModelFileError:
+        raise
+    except Exception as exc:  # a malformed trainer entry, whatever it trips over
+        raise ModelFileError(
+            f"{path}: cannot restore the trainer checkpoint: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+# The module of the built-in model classes, for files that do not name their class's module.
+_BUILT_IN_MODELS = "rnnkit.models"
+
+
+def _registered_model_class(spec: dict[str, Any]) -> type[Network]:
+    """The model class a file names. Classes register themselves when their module runs; a
+    file records that module, and one of rnnkit's own is imported here when needed, so that
+    a Sequential loads without ``rnnkit.models`` imported first (this module sits below the
+    models it reads, so it cannot import them itself). No other module is ever imported
+    because a file says so: custom classes must be defined before loading (or passed in
+    ``custom_objects``)."""
+    module = spec.get("module", _BUILT_IN_MODELS)
+    if isinstance(module, str) and module.partition(".")[0] == __package__:
+        importlib.import_module(module)
+    return get_model_class(spec["class_name"])
+
+
+def _rebuild_model(
+    path: str, config: dict[str, Any], arrays: dict[str, np.ndarray], custom_objects: dict
+) -> Network:
+    """The model a file's config describes, with the file's weights and trainable flags."""
     try:
         model_spec = config["model"]
         saved_layers = config["layers"]
@@ -485,8 +561,8 @@ def load_model(filepath: PathLike, custom_objects: dict[str, type] | None = None
     except (KeyError, TypeError, AttributeError) as exc:
         raise ModelFileError(f"{path}: the model config lacks {exc}") from exc
     try:
-        cls = custom_objects.get(class_name) or get_model_class(class_name)
-    except (ValueError, TypeError) as exc:
+        cls = custom_objects.get(class_name) or _registered_model_class(model_spec)
+    except (ValueError, TypeError, ImportError) as exc:
         raise ModelFileError(f"{path}: {exc}") from exc
     _check_before_building(path, cls, model_config, saved_layers, arrays)
     try:
@@ -506,41 +582,16 @@ def load_model(filepath: PathLike, custom_objects: dict[str, type] | None = None
         raise ModelFileError(
             f"{path}: cannot rebuild the {class_name} from its config: {type(exc).__name__}: {exc}"
         ) from exc
-    metadata = config.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ModelFileError(
-            f"{path}: the model metadata must be a JSON object, got {type(metadata).__name__}"
-        )
-    model.metadata = dict(metadata)
-    if config.get("trainer"):
-        try:
-            _restore_trainer(path, model, config["trainer"], arrays)
-        except ModelFileError:
-            raise
-        except Exception as exc:  # a malformed trainer entry, whatever it trips over
-            raise ModelFileError(
-                f"{path}: cannot restore the trainer checkpoint: {type(exc).__name__}: {exc}"
-            ) from exc
     return model
 
 
-def _restore_trainer(
-    path: str, model: Model, spec: dict[str, Any], arrays: dict[str, np.ndarray]
-) -> None:
-    from .trainer import Trainer
-
-    try:
-        trainer = Trainer(
-            model,
-            loss=spec["loss"],
-            optimizer=spec["optimizer"],
-            metrics=spec.get("metrics", ()),
-            clip_norm=spec.get("clip_norm"),
-            clip_value=spec.get("clip_value"),
-        )
-        trainer.epoch = int(spec.get("epoch", 0))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ModelFileError(f"{path}: cannot rebuild the trainer from its config: {exc}") from exc
+def _read_checkpoint(
+    path: str, model: Network, spec: dict[str, Any], arrays: dict[str, np.ndarray]
+) -> TrainerCheckpoint:
+    """The trainer entry of a checkpoint, checked against ``model``; restores the layers'
+    random streams on the way."""
+    if not isinstance(spec, dict):
+        raise ModelFileError(f"{path}: the trainer entry must be a JSON object")
     entries = spec.get("optimizer_state", [])
     if not isinstance(entries, list) or not all(
         isinstance(e, dict) and isinstance(e.get("key"), str) for e in entries
@@ -554,11 +605,13 @@ def _restore_trainer(
         raise ModelFileError(
             f"{path}: optimizer state for parameters the model does not have: {unknown[:5]}"
         )
-    try:
-        trainer.optimizer.set_state(state)
-    except ValueError as exc:
-        raise ModelFileError(f"{path}: optimizer state does not fit the optimizer: {exc}") from exc
-    rng_states = spec.get("rng_states", {})
+    _restore_random_streams(path, model, spec.get("rng_states", {}))
+    config = {k: v for k, v in spec.items() if k not in ("optimizer_state", "rng_states")}
+    return TrainerCheckpoint(path, config, state)
+
+
+def _restore_random_streams(path: str, model: Network, rng_states: Any) -> None:
+    """Put saved bit-generator states back into the layers that draw random numbers."""
     if not isinstance(rng_states, dict):
         raise ModelFileError(
             f"{path}: rng_states must be a JSON object, got {type(rng_states).__name__}"

@@ -40,6 +40,7 @@ from typing import Any
 
 import numpy as np
 
+from ._buffers import copy_into
 from ._registry import Configurable, Registry, class_and_config
 
 __all__ = [
@@ -186,18 +187,6 @@ class OptimizerSnapshot:
     slots: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
-def _copy_into(buffers: dict[str, np.ndarray], arrays: Mapping[str, np.ndarray]) -> None:
-    """Make ``buffers`` a copy of ``arrays`` (same keys), reusing buffers of the right shape and
-    dtype so that a snapshot per update allocates nothing once warm."""
-    for key in buffers.keys() - arrays.keys():
-        del buffers[key]
-    for key, value in arrays.items():
-        buf = buffers.get(key)
-        if buf is None or buf.shape != value.shape or buf.dtype != value.dtype:
-            buf = buffers[key] = np.empty_like(value)
-        np.copyto(buf, value)
-
-
 class Optimizer:
     """Base class: subclasses define ``slots`` and :meth:`_update` for one parameter.
 
@@ -306,7 +295,7 @@ class Optimizer:
         for slot in snap.slots.keys() - self._state.keys():
             del snap.slots[slot]
         for slot, store in self._state.items():
-            _copy_into(snap.slots.setdefault(slot, {}), store)
+            copy_into(snap.slots.setdefault(slot, {}), store)
         return snap
 
     def restore(self, snapshot: OptimizerSnapshot) -> None:

@@ -23,7 +23,7 @@ from .layers import Embedding, RecurrentLayer
 from .layers.recurrent import scoped_states
 
 if TYPE_CHECKING:  # annotations only
-    from .models import Model
+    from .network import Network
 
 __all__ = [
     "VOCAB_KEY",
@@ -192,19 +192,19 @@ def stdlib_corpus(
 # -- models that carry their vocabulary ---------------------------------------------------------
 
 
-def attach_vocab(model: Model, vocab: CharVocab) -> None:
+def attach_vocab(model: Network, vocab: CharVocab) -> None:
     """Store ``vocab`` in ``model.metadata`` (the JSON saved with the model), so a loaded model
     can :func:`generate` without being given the vocabulary again."""
     model.metadata[VOCAB_KEY] = vocab.get_config()
 
 
-def get_vocab(model: Model) -> CharVocab | None:
+def get_vocab(model: Network) -> CharVocab | None:
     """The vocabulary :func:`attach_vocab` stored on ``model``, or None."""
     config = model.metadata.get(VOCAB_KEY)
     return CharVocab.from_config(config) if config else None
 
 
-def recurrent_layers(model: Model) -> list[RecurrentLayer]:
+def recurrent_layers(model: Network) -> list[RecurrentLayer]:
     """The recurrent layers of ``model`` at the top level of ``model.layers``, in order (not
     those inside a wrapper such as Bidirectional: generation reads text forwards only)."""
     return [layer for layer in model.layers if isinstance(layer, RecurrentLayer)]
@@ -213,7 +213,7 @@ def recurrent_layers(model: Model) -> list[RecurrentLayer]:
 # -- sampling ---------------------------------------------------------------------------------
 
 
-def _model_input(model: Model, ids: np.ndarray, vocab_size: int) -> np.ndarray:
+def _model_input(model: Network, ids: np.ndarray, vocab_size: int) -> np.ndarray:
     """``ids (1, T)`` as the first layer wants them: ids for an Embedding, else one-hot."""
     if isinstance(model.layers[0], Embedding):
         return ids
@@ -233,7 +233,7 @@ def sample_logits(logits: np.ndarray, temperature: float, rng: np.random.Generat
 
 
 def generate(
-    model: Model,
+    model: Network,
     prime: str,
     length: int,
     temperature: float = 1.0,

@@ -10,7 +10,7 @@ Two presets:
 * ``"modern"``: a learned 32-d Embedding, SimpleRNN(256), a TimeDistributed Dense over the
   vocabulary, Adam, 32 parallel streams and global-norm clipping: more characters per second.
 
-Both train with :meth:`rnnkit.trainer.Trainer.fit_stream` (truncated BPTT on one long stream) for
+Both train with :meth:`rnnkit.training.Trainer.fit_stream` (truncated BPTT on one long stream) for
 a time budget, print samples at several temperatures as they go, report perplexity on the
 training text and on held-out text against the unigram baseline, save the model with its
 vocabulary and continue a prime with :func:`rnnkit.generate`.
@@ -32,7 +32,7 @@ from ..callbacks import Callback
 from ..layers import Dense, Embedding, SimpleRNN, TimeDistributed
 from ..models import Sequential, load_model
 from ..text import CharVocab, attach_vocab, generate, get_vocab, stdlib_corpus
-from ..trainer import Trainer
+from ..training import Trainer
 from ._common import Stopwatch, figure_path, parse_config, resolve_config
 
 __all__ = [
