@@ -22,9 +22,9 @@ Update rules (``g`` the gradient, ``t`` the 1-based step, ``lr`` the learning ra
   ``p -= lr_t m / (sqrt(v) + eps)``. (PyTorch's Adam puts eps after the bias correction of v;
   the two differ only in how eps is scaled.)
 
-``learning_rate`` may be a float, a :class:`LearningRateSchedule`, or any callable
-``step -> float``; it is evaluated once per step at the 0-based count of steps already taken
-(Keras's ``optimizer.iterations``).
+``learning_rate`` may be a float, a :class:`LearningRateSchedule` (:mod:`rnnkit.schedules`,
+also importable from here), or any callable ``step -> float``; it is evaluated once per step at
+the 0-based count of steps already taken (Keras's ``optimizer.iterations``).
 
 Clipping is available as functions (the global norm is computed in float64 whatever the
 gradients' dtype) and as optimizer arguments (``global_clipnorm=``, ``clipvalue=``, applied to
@@ -35,13 +35,20 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
 from ._buffers import copy_into
-from ._registry import Configurable, Registry, class_and_config
+from ._registry import Registry, class_and_config
+from .schedules import (
+    SCHEDULES,
+    ExponentialDecay,
+    LearningRate,
+    LearningRateSchedule,
+    StepDecay,
+)
 
 __all__ = [
     "SGD",
@@ -94,86 +101,6 @@ def clip_by_value(
         np.clip(g, -clip_value, clip_value, out=g)
 
 
-# -- learning-rate schedules ------------------------------------------------------------------
-
-
-class LearningRateSchedule(Configurable):
-    """A learning rate as a function of the 0-based step count."""
-
-    def __call__(self, step: int) -> float:
-        raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-class StepDecay(LearningRateSchedule):
-    """``initial_learning_rate * drop ** floor(step / every)``: multiply by ``drop`` every
-    ``every`` steps."""
-
-    def __init__(self, initial_learning_rate: float, drop: float, every: int) -> None:
-        if not every >= 1:
-            raise ValueError(f"StepDecay every must be a positive number of steps, got {every!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.drop = float(drop)
-        self.every = int(every)
-
-    def __call__(self, step: int) -> float:
-        return self.initial_learning_rate * self.drop ** (int(step) // self.every)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "drop": self.drop,
-            "every": self.every,
-        }
-
-
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (Keras's formula; with
-    ``staircase`` the exponent is floored).
-
-    Note the positional order ``(initial_learning_rate, decay_rate, decay_steps)`` differs from
-    Keras's ``(initial_learning_rate, decay_steps, decay_rate)``; the keyword names are Keras's,
-    so keyword calls work the same in both.
-    """
-
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_rate: float,
-        decay_steps: float,
-        staircase: bool = False,
-    ) -> None:
-        if not decay_steps > 0:
-            raise ValueError(f"ExponentialDecay decay_steps must be positive, got {decay_steps!r}")
-        if not decay_rate > 0:
-            raise ValueError(f"ExponentialDecay decay_rate must be positive, got {decay_rate!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_rate = float(decay_rate)
-        self.decay_steps = decay_steps
-        self.staircase = bool(staircase)
-
-    def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate**p
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_rate": self.decay_rate,
-            "decay_steps": self.decay_steps,
-            "staircase": self.staircase,
-        }
-
-
-_SCHEDULES = {"StepDecay": StepDecay, "ExponentialDecay": ExponentialDecay}
-
-LearningRate = float | LearningRateSchedule | Callable[[int], float]
-
-
 # -- optimizers -------------------------------------------------------------------------------
 
 
@@ -208,7 +135,7 @@ class Optimizer:
         clipvalue: float | None = None,
     ) -> None:
         if isinstance(learning_rate, dict):
-            learning_rate = _SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
+            learning_rate = SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
         if not callable(learning_rate):
             learning_rate = float(learning_rate)
             if not learning_rate >= 0:
