@@ -7,7 +7,8 @@ same maths in plain NumPy, one step at a time).
 The Keras-familiar API lives in submodules loaded on first use (so ``import rnnkit`` stays
 fast): :mod:`rnnkit.layers`, :mod:`rnnkit.models` (``Sequential``, ``Model``, ``load_model``),
 :mod:`rnnkit.losses`, :mod:`rnnkit.optimizers`, :mod:`rnnkit.metrics`, :mod:`rnnkit.callbacks`,
-:mod:`rnnkit.training` (``Trainer``) and :mod:`rnnkit.io` (the ``.npz`` model format).
+:mod:`rnnkit.training` (``Trainer``), :mod:`rnnkit.saving` (the ``.npz`` model format) and
+:mod:`rnnkit.inspection` (what single hidden units respond to).
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ _LAZY = {
     "activations": ("activations", None),
     "callbacks": ("callbacks", None),
     "initializers": ("initializers", None),
-    "io": ("io", None),
     "layers": ("layers", None),
     "losses": ("losses", None),
     "metrics": ("metrics", None),
@@ -37,7 +37,8 @@ _LAZY = {
     "load_model": ("models", "load_model"),
     "text": ("text", None),
     "generate": ("text", "generate"),
-    "inspect": ("inspect", None),
+    "inspection": ("inspection", None),
+    "saving": ("saving", None),
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first access
@@ -45,14 +46,14 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
         activations,
         callbacks,
         initializers,
-        inspect,
-        io,
+        inspection,
         layers,
         losses,
         metrics,
         models,
         network,
         optimizers,
+        saving,
         text,
         training,
     )

@@ -246,7 +246,7 @@ class ModelCheckpoint(Callback):
         save_trainer: save the trainer checkpoint (model + optimizer state, see
             :meth:`Trainer.save`) instead of the model alone, so training can be resumed.
 
-    Writes are atomic (see :mod:`rnnkit.io`): an interrupted save never leaves a half file.
+    Writes are atomic (see :mod:`rnnkit.saving`): an interrupted save never leaves a half file.
     """
 
     def __init__(

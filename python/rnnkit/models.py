@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import io, losses, metrics
+from . import losses, metrics, saving
 from .layers.base import (
     Layer,
     Shape,
@@ -221,8 +221,8 @@ class Model(Network):
 
     def save(self, filepath: str | os.PathLike) -> str:
         """Write the model (config + weights, plus the compiled trainer's optimizer state when
-        compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.io`. Returns the path."""
-        return io.save_model(self, filepath, trainer=self.trainer)
+        compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.saving`. Returns the path."""
+        return saving.save_model(self, filepath, trainer=self.trainer)
 
 
 class Sequential(Model):
@@ -414,9 +414,9 @@ def load_model(
         FileNotFoundError: no such file.
         ModelFileError: truncated/corrupted file, another format version, an object array, or
             a config that does not match the arrays or the rebuilt model (see
-            :mod:`rnnkit.io`).
+            :mod:`rnnkit.saving`).
     """
-    model, checkpoint = io.read_model(filepath, custom_objects=custom_objects)
+    model, checkpoint = saving.read_model(filepath, custom_objects=custom_objects)
     if checkpoint is not None:
         Trainer.from_checkpoint(model, checkpoint)
     return model

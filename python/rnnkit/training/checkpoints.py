@@ -1,6 +1,6 @@
 """Rebuilding a trainer from a checkpoint file: the constructor arguments its config names, then
-the progress (epoch count, optimizer state). Writing is :func:`rnnkit.io.save_model`'s job;
-reading the file is :func:`rnnkit.io.read_model`'s."""
+the progress (epoch count, optimizer state). Writing is :func:`rnnkit.saving.save_model`'s job;
+reading the file is :func:`rnnkit.saving.read_model`'s."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from ..io import ModelFileError, TrainerCheckpoint
+from ..saving import ModelFileError, TrainerCheckpoint
 
 if TYPE_CHECKING:  # annotations only
     from .trainer import Trainer

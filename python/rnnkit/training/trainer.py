@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import io
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
+from .. import saving
 from ..callbacks import Callback, History
 from ..network import Inputs, Network, num_samples
 from ..threads import in_one_thread_pool
@@ -443,14 +443,14 @@ class Trainer:
         one ``.npz`` (atomically). Resume with :meth:`Trainer.load` and
         ``fit(..., initial_epoch=trainer.epoch, seed=<same seed>)``: the result is the same as
         an uninterrupted run. Stateful layers' carried states are not saved."""
-        return io.save_model(self.model, filepath, trainer=self)
+        return saving.save_model(self.model, filepath, trainer=self)
 
     save_checkpoint = save
 
     @classmethod
-    def from_checkpoint(cls, model: Network, checkpoint: io.TrainerCheckpoint) -> Trainer:
+    def from_checkpoint(cls, model: Network, checkpoint: saving.TrainerCheckpoint) -> Trainer:
         """The trainer a checkpoint file describes, for ``model`` (read from the same file
-        with :func:`rnnkit.io.read_model`): loss, optimizer and its state, metrics, clipping,
+        with :func:`rnnkit.saving.read_model`): loss, optimizer and its state, metrics, clipping,
         epoch count. It becomes ``model.trainer``. ModelFileError naming the file when the
         checkpoint does not fit."""
         with checkpoints.file_errors(checkpoint):
@@ -463,9 +463,9 @@ class Trainer:
         cls, filepath: str | os.PathLike, custom_objects: dict[str, type] | None = None
     ) -> Trainer:
         """Rebuild a Trainer (and its model) from :meth:`save`'s file."""
-        model, checkpoint = io.read_model(filepath, custom_objects=custom_objects)
+        model, checkpoint = saving.read_model(filepath, custom_objects=custom_objects)
         if checkpoint is None:
-            raise io.ModelFileError(
+            raise saving.ModelFileError(
                 f"{os.fspath(filepath)}: holds a model without a trainer "
                 "checkpoint (saved by model.save on an uncompiled model)"
             )

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import io as rio
+from rnnkit import saving as rio
 from rnnkit.layers import (
     Activation,
     Bidirectional,
@@ -516,6 +516,32 @@ def test_resuming_from_checkpoint_equals_uninterrupted(tmp_path: Path) -> None:
         np.testing.assert_array_equal(resumed.model.params[key], value)
 
 
+@pytest.mark.parametrize("saved_key", ["1/0", "1/layer"], ids=["today", "before sublayers()"])
+def test_random_streams_of_wrapped_layers_are_restored(tmp_path: Path, saved_key: str) -> None:
+    """A wrapped Dropout's stream is keyed by its position in sublayers(); files written when
+    the key was the wrapper's attribute name ("1/layer") load the same."""
+    model = Sequential(
+        [
+            SimpleRNN(4, return_sequences=True, input_shape=(5, 3), seed=0, name="rnn"),
+            TimeDistributed(Dropout(0.5, seed=2), name="drop"),
+        ]
+    )
+    trainer = Trainer(model, "mse", "sgd")
+    drop = model.layers[1].layer
+    drop.rng.random(7)  # move the stream on from its seed
+    path = trainer.save(tmp_path / "ckpt.npz")
+    expected = drop.rng.bit_generator.state
+
+    def rekey(config: dict[str, Any]) -> None:
+        states = config["trainer"]["rng_states"]
+        assert list(states) == ["1/0"]
+        states[saved_key] = states.pop("1/0")
+
+    _rewrite(path, edit_config=rekey)
+    restored = Trainer.load(path).model.layers[1].layer
+    assert restored.rng.bit_generator.state == expected
+
+
 def test_compiled_model_save_keeps_the_optimizer(tmp_path: Path) -> None:
     x, y = _data()
     model = _model()
@@ -560,9 +586,9 @@ def test_metadata_and_trainable_flags_round_trip(tmp_path: Path) -> None:
     "load",
     [
         "from rnnkit.training import Trainer; print(type(Trainer.load(path).model).__name__)",
-        "from rnnkit import io; print(type(io.read_model(path)[0]).__name__)",
+        "from rnnkit import saving; print(type(saving.read_model(path)[0]).__name__)",
     ],
-    ids=["Trainer.load", "io.read_model"],
+    ids=["Trainer.load", "saving.read_model"],
 )
 def test_a_fresh_process_loads_without_importing_the_models_first(
     tmp_path: Path, load: str

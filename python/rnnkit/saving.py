@@ -1,4 +1,6 @@
-"""Saving and loading models (and training checkpoints) as one ``.npz`` file.
+"""Saving and loading models (and training checkpoints) as one ``.npz`` file: how a model and a
+trainer map onto the file (load with :func:`rnnkit.load_model` or
+:meth:`rnnkit.training.Trainer.load`; both build on :func:`read_model`).
 
 File layout (``format_version`` 1), a plain NumPy ``.npz`` (zip of ``.npy`` members):
 
@@ -19,10 +21,16 @@ File layout (``format_version`` 1), a plain NumPy ``.npz`` (zip of ``.npy`` memb
 * ``w0, w1, ...``: the parameter arrays, in ``model.layers`` order, then each layer's
   ``params`` order; ``s0, s1, ...``: the optimizer state arrays of a checkpoint.
 
-Guarantees: writes are atomic (a temporary file in the same directory, flushed and fsynced, then
-``os.replace``), so an interrupted save leaves any previous file intact; loading never unpickles
-(``np.load(..., allow_pickle=False)``: a file with an object array is refused); a truncated,
-corrupted or mismatched file raises :class:`ModelFileError` naming the path and the problem.
+``rng_states`` keys name a layer by its index in ``model.layers`` and then, for a wrapped
+layer, its position in each wrapper's ``sublayers()`` (``"2"``, ``"0/0"``). ``module`` names
+where the model class is defined (an rnnkit module is imported on loading so that its classes
+are known).
+
+Guarantees (the container, :mod:`rnnkit._model_file`): writes are atomic (a temporary file in
+the same directory, flushed and fsynced, then ``os.replace``), so an interrupted save leaves
+any previous file intact; loading never unpickles (``np.load(..., allow_pickle=False)``: a file
+with an object array is refused); a truncated, corrupted or mismatched file raises
+:class:`ModelFileError` naming the path and the problem.
 
 Not saved: stateful layers' carried states (a loaded model starts from zeros), and the dropout
 masks' random streams unless a trainer checkpoint is written (then they are).
@@ -35,24 +43,31 @@ register themselves the same way (see :mod:`rnnkit.layers.base`) and need only b
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib
-import json
 import os
-import tempfile
-import zipfile
-import zlib
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 
 from . import __version__
+from ._model_file import (
+    CONFIG_KEY,
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    ModelFileError,
+    array_entry,
+    read_model_file,
+    write_model_file,
+)
 from .layers.base import Layer, get_layer_class, shapes_compatible
 from .network import Network, get_model_class
 
+PathLike = str | os.PathLike[str]
+
 __all__ = [
+    "CONFIG_KEY",
     "FORMAT_VERSION",
     "CheckpointSource",
     "ModelFileError",
@@ -60,17 +75,6 @@ __all__ = [
     "read_model",
     "save_model",
 ]
-
-FORMAT_VERSION = 1
-CONFIG_KEY = "__rnnkit__"
-FORMAT_NAME = "rnnkit.model"
-
-PathLike = Union[str, "os.PathLike[str]"]
-
-
-class ModelFileError(ValueError):
-    """A model file is truncated, corrupted, of another format version, or does not match the
-    model its config describes. The message names the path and the problem."""
 
 
 class _OptimizerState(Protocol):
@@ -104,21 +108,6 @@ class TrainerCheckpoint:
 
 
 # -- writing ----------------------------------------------------------------------------------
-
-
-def _json_default(value: Any) -> Any:
-    """numpy scalars/arrays and tuples that may hide in layer configs."""
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(
-        f"config value {value!r} of type {type(value).__name__} is not JSON-serialisable"
-    )
 
 
 def _shape_list(shape: Any) -> list[int | None] | None:
@@ -159,47 +148,6 @@ def _current_path(key: str) -> str:
 def _rng_states(model: Network) -> dict[str, Any]:
     """The bit-generator states of layers drawing random numbers in training (Dropout)."""
     return {path: layer.rng.bit_generator.state for path, layer in _random_streams(model).items()}
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: str) -> None:
-    """Persist the rename itself (POSIX); harmless where directories cannot be opened."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` to ``path`` atomically: write a temporary file in the same directory (same
-    filesystem, so the rename is atomic), fsync it, then ``os.replace``. On any failure the
-    temporary file is removed and an existing ``path`` is left untouched."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)  # numeric arrays only, never pickles
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file 0600; give it the mode a plain open() would (or the old one's).
-        try:
-            mode = os.stat(path).st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
 
 
 def save_model(model: Network, filepath: PathLike, trainer: CheckpointSource | None = None) -> str:
@@ -266,118 +214,11 @@ def save_model(model: Network, filepath: PathLike, trainer: CheckpointSource | N
             "optimizer_state": state,
             "rng_states": _rng_states(model),
         }
-    text = json.dumps(config, default=_json_default)
-    arrays[CONFIG_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-    atomic_savez(path, arrays)
+    write_model_file(path, config, arrays)
     return path
 
 
 # -- reading ----------------------------------------------------------------------------------
-
-
-def _read(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Config and arrays of a model file; every low-level failure becomes ModelFileError."""
-    # Open the file ourselves: np.load leaks its own handle when the archive is unreadable.
-    with open(path, "rb") as f:
-        try:
-            loaded = np.load(f, allow_pickle=False)
-        except (
-            ValueError,
-            OSError,
-            EOFError,
-            zipfile.BadZipFile,
-            NotImplementedError,
-            RuntimeError,
-            MemoryError,
-            OverflowError,
-            UnicodeError,
-            zlib.error,
-        ) as exc:
-            # NotImplementedError: zipfile's "zip file version" / unsupported compression;
-            # RuntimeError: an encrypted member; MemoryError: a header claiming a huge size.
-            raise ModelFileError(
-                f"{path}: not a readable rnnkit model file (expected an .npz "
-                f"archive): {type(exc).__name__}: {exc}"
-            ) from exc
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path}: holds a single .npy array, not an rnnkit model (.npz)")
-        with loaded as npz:
-            if CONFIG_KEY not in npz.files:
-                raise ModelFileError(
-                    f"{path}: not an rnnkit model file (no {CONFIG_KEY!r} "
-                    f"entry; entries: {npz.files[:8]})"
-                )
-            try:
-                arrays = {name: npz[name] for name in npz.files}
-            except ValueError as exc:
-                if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
-                    raise ModelFileError(
-                        f"{path}: contains an object array (pickled data), "
-                        "which rnnkit refuses to load: model files hold "
-                        "numeric arrays only"
-                    ) from exc
-                raise ModelFileError(f"{path}: corrupted array data: {exc}") from exc
-            except (
-                OSError,
-                EOFError,
-                zipfile.BadZipFile,
-                zlib.error,
-                KeyError,
-                NotImplementedError,
-                RuntimeError,
-                MemoryError,
-                OverflowError,
-                TypeError,
-                UnicodeError,
-            ) as exc:
-                # NotImplementedError: zipfile's "zip file version" / "compression method is
-                # not supported"; RuntimeError: an encrypted member; MemoryError: an array
-                # header claiming more data than there is.
-                raise ModelFileError(
-                    f"{path}: truncated or corrupted archive: {type(exc).__name__}: {exc}"
-                ) from exc
-    raw = arrays.pop(CONFIG_KEY)
-    if raw.dtype != np.uint8 or raw.ndim != 1:
-        raise ModelFileError(
-            f"{path}: the {CONFIG_KEY!r} entry must be 1-D uint8 JSON bytes, "
-            f"got dtype {raw.dtype} and shape {raw.shape}"
-        )
-    try:
-        config = json.loads(raw.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: the model config is not valid JSON ({exc})") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT_NAME:
-        raise ModelFileError(
-            f"{path}: not an rnnkit model config (format "
-            f"{config.get('format') if isinstance(config, dict) else None!r})"
-        )
-    version = config.get("format_version")
-    if version != FORMAT_VERSION:
-        newer = isinstance(version, int) and version > FORMAT_VERSION
-        raise ModelFileError(
-            f"{path}: format_version {version!r} is not supported (this rnnkit reads "
-            f"{FORMAT_VERSION})" + ("; it was written by a newer rnnkit: upgrade" if newer else "")
-        )
-    return config, arrays
-
-
-def _array(
-    path: str, arrays: dict[str, np.ndarray], entry: dict[str, Any], what: str
-) -> np.ndarray:
-    """The array an entry of the config names, checked against the recorded shape/dtype."""
-    try:
-        name, shape, dtype = entry["array"], tuple(entry["shape"]), entry["dtype"]
-    except (KeyError, TypeError) as exc:
-        raise ModelFileError(f"{path}: malformed entry for {what}: {entry!r}") from exc
-    if name not in arrays:
-        raise ModelFileError(f"{path}: array {name!r} for {what} is missing from the file")
-    value = arrays[name]
-    if value.shape != shape or value.dtype.name != dtype:
-        raise ModelFileError(
-            f"{path}: array {name!r} for {what} has shape {value.shape} and "
-            f"dtype {value.dtype}, the config says {shape} and {dtype}"
-        )
-    return value
 
 
 def _restore_layer(
@@ -403,7 +244,7 @@ def _restore_layer(
             f"the file holds {keys}"
         )
     for entry in weights:
-        value = _array(path, arrays, entry, f"{layer.name}/{entry['key']}")
+        value = array_entry(path, arrays, entry, f"{layer.name}/{entry['key']}")
         param = layer.params[entry["key"]]
         if param.shape != value.shape:
             raise ModelFileError(
@@ -439,7 +280,7 @@ def _check_before_building(
             raise ModelFileError(f"{path}: malformed entry for layer {index}: {saved!r:.200}")
         shapes = {}
         for entry in weights:
-            value = _array(path, arrays, entry, f"{saved.get('name')}/{entry.get('key')}")
+            value = array_entry(path, arrays, entry, f"{saved.get('name')}/{entry.get('key')}")
             shapes[entry.get("key")] = value.shape
         recorded.append(shapes)
     if not (isinstance(cls, type) and issubclass(cls, Network) and isinstance(model_config, dict)):
@@ -512,7 +353,7 @@ def read_model(
             a config that does not match the arrays or the rebuilt model.
     """
     path = os.fspath(filepath)
-    config, arrays = _read(path)
+    config, arrays = read_model_file(path)
     model = _rebuild_model(path, config, arrays, dict(custom_objects or {}))
     metadata = config.get("metadata") or {}
     if not isinstance(metadata, dict):
@@ -597,7 +438,9 @@ def _read_checkpoint(
         isinstance(e, dict) and isinstance(e.get("key"), str) for e in entries
     ):
         raise ModelFileError(f"{path}: malformed optimizer state entries")
-    state = {e["key"]: _array(path, arrays, e, f"optimizer state {e['key']!r}") for e in entries}
+    state = {
+        e["key"]: array_entry(path, arrays, e, f"optimizer state {e['key']!r}") for e in entries
+    }
     unknown = sorted(
         {key.partition("/")[2] for key in state if key != "iterations"} - set(model.params)
     )
