@@ -143,6 +143,8 @@ def test_file_is_one_npz_with_json_config(tmp_path: Path) -> None:
         config = json.loads(raw.tobytes())
         assert config["format_version"] == rio.FORMAT_VERSION
         assert config["model"]["class_name"] == "Sequential"
+        assert config["model"]["module"] == "rnnkit.models"
+        assert config["rnnkit_version"] == rnnkit.__version__
         assert sorted(npz.files) == sorted([rio.CONFIG_KEY, "w0", "w1", "w2", "w3", "w4"])
 
 

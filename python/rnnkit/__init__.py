@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from . import gradcheck, ops, reference
 from .threads import build_info, get_num_threads, set_num_threads
 
+# The one place the version is written: pyproject.toml reads it from here (scikit-build-core's
+# regex metadata provider), and saved models record it.
 __version__ = "0.1.0"
 
 # Loaded lazily by __getattr__ (PEP 562): name -> (submodule, attribute or None for the module).

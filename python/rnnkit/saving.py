@@ -6,7 +6,7 @@ File layout (``format_version`` 1), a plain NumPy ``.npz`` (zip of ``.npy`` memb
 
 * ``__rnnkit__``: 1-D ``uint8`` array, the UTF-8 bytes of a JSON document::
 
-      {"format": "rnnkit.model", "format_version": 1, "rnnkit_version": "0.1.0",
+      {"format": "rnnkit.model", "format_version": 1, "rnnkit_version": "<rnnkit.__version__>",
        "model": {"class_name": "Sequential", "module": "rnnkit.models",
                  "config": {...model.get_config()...}},
        "layers": [{"name": "simple_rnn_1", "class_name": "SimpleRNN", "input_shape": [3, 1],
