@@ -65,6 +65,7 @@ from .layers.base import (
     check_stack,
     deserialize_layer,
     serialize_layer,
+    shapes_compatible,
 )
 from .network import ConfigLayers, Inputs, Network, get_model_class, num_samples, take
 from .training import Trainer
@@ -238,6 +239,10 @@ class Sequential(Model):
     ``add``), else at the first call / :meth:`build`. As in Keras 3, the Input is not listed in
     :attr:`layers` (it has no weights); it is kept in :attr:`input_layer` and in the config.
     Sequence masks (``lengths``) flow through the layers' ``output_lengths``.
+
+    As in Keras, only the first layer's ``input_shape`` means anything: one given to a later
+    layer is ignored (silently, as Keras 3 does), so a listing that repeats
+    ``input_shape=(T, D)`` on every layer builds each for the output of the layer below it.
     """
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
@@ -307,7 +312,15 @@ class Sequential(Model):
             raise ValueError(f"model {self.name!r} has no layers")
         check_stack(self._layers)
         shape: Any = tuple(input_shape)
-        for layer in self._layers:
+        for index, layer in enumerate(self._layers):
+            if (
+                index > 0
+                and layer.built_from_input_shape
+                and not shapes_compatible(layer.input_shape, shape)
+            ):
+                # Keras ignores input_shape on all but the first layer (a classic stacked
+                # listing repeats it): the layer is built again for what it really receives.
+                layer.unbuild()
             if not layer.built:
                 layer.build(shape)
             shape = layer.compute_output_shape(shape)
