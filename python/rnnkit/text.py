@@ -5,13 +5,17 @@
   else.
 * :func:`stdlib_corpus` reads Python's own standard-library ``.py`` sources: several megabytes of
   real, structured text (quotes, brackets, indentation) that needs no download.
-* :func:`generate` continues a prime text with a trained character model, one step at a time.
+* :func:`generate` continues a prime text with a trained character model, one step at a time;
+  :func:`source_prime` picks a prime that gives the model context (a real method header) and
+  :func:`format_sample` lays a sample out for a reader (newlines kept, long runs of spaces and
+  of blank lines shown by their length).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -29,9 +33,11 @@ __all__ = [
     "VOCAB_KEY",
     "CharVocab",
     "attach_vocab",
+    "format_sample",
     "generate",
     "get_vocab",
     "recurrent_layers",
+    "source_prime",
     "stdlib_corpus",
     "stdlib_files",
 ]
@@ -279,3 +285,51 @@ def generate(
             out.append(sample_logits(logits[0, -1], temperature, rng))
             ids = np.array([[out[-1]]], dtype=np.int64)
     return vocab.decode(out)
+
+
+# -- showing samples ----------------------------------------------------------------------------
+
+# A method header standing alone on its line: "    def name(self, ...):" (one line, short).
+_METHOD_HEADER = re.compile(r"^( +)def \w+\(self[^()\n]{0,40}\):$", re.M)
+
+
+def source_prime(source: str, fallback: str = "def ") -> str:
+    """A prime that gives a model of Python source something to continue: the first method
+    header of ``source`` (``"    def close(self):"``), a newline and the indentation of the
+    body, so that a sample reads as the method's body. ``fallback`` when there is none."""
+    match = _METHOD_HEADER.search(source)
+    if match is None:
+        return fallback
+    return f"{match.group(0)}\n{match.group(1)}    "
+
+
+_SPACE_RUN = re.compile(r" {2,}")
+
+
+def format_sample(
+    text: str, gutter: str = "    | ", max_spaces: int = 24, max_blank_lines: int = 2
+) -> str:
+    """``text`` (a prime and its sampled continuation) laid out for a reader, as an indented
+    block: every line after ``gutter``, newlines kept, indentation kept as it is; a run of
+    more than ``max_spaces`` spaces (a model's favourite continuation is often a long stretch
+    of indentation, which a terminal shows as nothing) becomes ``<N spaces>``, and more than
+    ``max_blank_lines`` blank lines in a row become one line ``<N blank lines>``."""
+
+    def mark(run: re.Match[str]) -> str:
+        n = len(run.group(0))
+        return run.group(0) if n <= max_spaces else f"<{n} spaces>"
+
+    lines: list[str] = []
+    blank = 0
+    for line in [*text.split("\n"), None]:  # None flushes the last run of blank lines
+        if line is not None and not line.strip(" ") and len(line) <= max_spaces:
+            blank += 1
+            continue
+        if blank > max_blank_lines:
+            lines.append(f"<{blank} blank lines>")
+        else:
+            lines += [""] * blank
+        blank = 0
+        if line is not None:
+            lines.append(_SPACE_RUN.sub(mark, line))
+    return "\n".join((gutter + line).rstrip(" ") if line else gutter.rstrip(" ") for line in lines)
