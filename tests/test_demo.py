@@ -30,7 +30,10 @@ def test_demo_runs_briefly_and_reports_samples_and_speed(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
-    assert "[T=0.5] def " in out  # samples as it trains
+    # Samples as it trains, each an indented block continuing a real method header...
+    assert re.search(r"\[T=0\.5\]\n    \|     def \w+\(self", out), out[-3000:]
+    # ...with no run of spaces a reader would see as nothing (they are shown counted).
+    assert not re.search(r" {25,}", out)
     assert re.search(r"held-out \d+\.\d\d", out)  # perplexity
     assert re.search(r"ms with NumPy: \d+\.\dx faster", out)  # the speed ratio
     assert (tmp_path / "05_char_lm.npz").exists() and (tmp_path / "05_char_lm.png").exists()

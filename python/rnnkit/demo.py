@@ -133,7 +133,7 @@ def _char_demo(seconds: float, out_dir: str, seed: int, preset: str) -> int:
         f"source for {seconds:g} s.\n"
     )
     results = char_lm.run(config, out_dir=out_dir, verbose=1, seed=seed)
-    char_lm.report(results, config.prime, seed)
+    char_lm.report(results, seed=seed)
 
     # The same model, the same window shape, one training step each way.
     rng = np.random.default_rng(seed)
