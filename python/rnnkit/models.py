@@ -129,7 +129,15 @@ class Model(Network):
         if not isinstance(loss, str):
             return loss
         resolved = losses.get(loss)
-        if hasattr(resolved, "from_logits") and self._output_activation() in ("sigmoid", "softmax"):
+        cross_entropies = (
+            losses.BinaryCrossentropy,
+            losses.CategoricalCrossentropy,
+            losses.SparseCategoricalCrossentropy,
+        )
+        if isinstance(resolved, cross_entropies) and self._output_activation() in (
+            "sigmoid",
+            "softmax",
+        ):
             resolved = type(resolved)(from_logits=False)
         return resolved
 
