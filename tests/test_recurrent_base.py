@@ -22,7 +22,7 @@ from rnnkit.layers import (
     serialize_layer,
     walk_layers,
 )
-from rnnkit.layers.recurrent import CellBackward, CellForward, scoped_states
+from rnnkit.layers.recurrent import scoped_states
 from rnnkit.models import Sequential
 
 N, T, D, H = 3, 5, 4, 3
@@ -73,7 +73,7 @@ class PairRNN(RecurrentLayer):
             for cell, h0 in zip(("h", "c"), initial_states)
         ]
         (hs, h_last, cache_h), (_, c_last, cache_c) = results
-        return CellForward(hs, [h_last, c_last], (cache_h, cache_c))
+        return hs, [h_last, c_last], (cache_h, cache_c)
 
     def _cell_backward(self, cache, dhs, d_final_states, truncate):
         g_h = self.kernels.rnn_backward(
@@ -82,7 +82,7 @@ class PairRNN(RecurrentLayer):
         g_c = self.kernels.rnn_backward(cache[1], dh_last=d_final_states[1], truncate=truncate)
         grads = {f"{key}_h": g_h[key] for key in ("Wx", "Wh", "b")}
         grads.update({f"{key}_c": g_c[key] for key in ("Wx", "Wh", "b")})
-        return CellBackward(g_h["x"] + g_c["x"], [g_h["h0"], g_c["h0"]], grads)
+        return g_h["x"] + g_c["x"], [g_h["h0"], g_c["h0"]], grads
 
     def get_config(self):
         return {**super().get_config(), "seed": self.seed}

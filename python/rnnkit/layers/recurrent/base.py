@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from types import ModuleType
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -59,20 +59,16 @@ def reverse_sequences(x: np.ndarray, lengths: np.ndarray | None = None) -> np.nd
     return x[np.arange(n)[:, None], cols]
 
 
-class CellForward(NamedTuple):
-    """What a cell's forward kernel call gives the layer."""
-
-    outputs: np.ndarray  # (N, T, units): state 0 after every step
-    final_states: list[np.ndarray]  # one (N, units) array per state, after each row's last step
-    cache: Any  # whatever the cell's backward call needs
-
-
-class CellBackward(NamedTuple):
-    """What a cell's backward kernel call gives the layer."""
-
-    dx: np.ndarray  # (N, T, D), in processing order
-    d_initial_states: list[np.ndarray]  # one (N, units) array per state
-    weight_grads: dict[str, np.ndarray]  # a gradient for every key of ``params`` (extras ignored)
+# What a cell's kernel calls give the layer, as plain tuples (a NamedTuple would cost more per
+# call than the rest of the layer's bookkeeping on small batches):
+#   forward:  (outputs (N, T, units): state 0 after every step,
+#              final states: one (N, units) array per state, after each row's last step,
+#              cache: whatever the cell's backward call needs)
+#   backward: (dx (N, T, D) in processing order,
+#              d_initial_states: one (N, units) array per state,
+#              weight_grads: a gradient for every key of ``params``; extra keys are ignored)
+CellForward = tuple[np.ndarray, list[np.ndarray], Any]
+CellBackward = tuple[np.ndarray, list[np.ndarray], dict[str, np.ndarray]]
 
 
 class RecurrentLayer(Layer):

@@ -145,7 +145,7 @@ class SimpleRNN(RecurrentLayer):
             activation=self.activation,
             lengths=lengths,
         )
-        return CellForward(hs, [h_last], cache)
+        return hs, [h_last], cache
 
     def _cell_backward(
         self,
@@ -155,7 +155,7 @@ class SimpleRNN(RecurrentLayer):
         truncate: int | None,
     ) -> CellBackward:
         g = self.kernels.rnn_backward(cache, dhs=dhs, dh_last=d_final_states[0], truncate=truncate)
-        return CellBackward(g["x"], [g["h0"]], g)
+        return g["x"], [g["h0"]], g
 
     def output_activation(self) -> str | None:
         return self.activation
