@@ -21,7 +21,7 @@ from . import losses, optimizers
 from .bench import median_seconds
 from .layers import RecurrentLayer, walk_layers
 from .losses import Loss
-from .models import Model
+from .network import Network
 from .optimizers import Optimizer
 from .text import recurrent_layers
 from .threads import in_one_thread_pool
@@ -29,7 +29,7 @@ from .threads import in_one_thread_pool
 __all__ = ["compare_kernels", "copy_with_backend", "main"]
 
 
-def copy_with_backend(model: Model, backend: str) -> Model:
+def copy_with_backend(model: Network, backend: str) -> Network:
     """A copy of ``model`` (same configuration and weights) whose recurrent layers, wrapped ones
     included, run on ``backend``: ``"cpp"`` (the C++ kernels) or ``"numpy"``
     (:mod:`rnnkit.reference`, one readable time step at a time)."""
@@ -43,7 +43,7 @@ def copy_with_backend(model: Model, backend: str) -> Model:
 
 @in_one_thread_pool  # as in training: NumPy's BLAS single-threaded beside the kernels' pool
 def compare_kernels(
-    model: Model,
+    model: Network,
     x: np.ndarray,
     y: np.ndarray,
     loss: str = "sparse_categorical_crossentropy",
@@ -71,7 +71,7 @@ def compare_kernels(
 
 
 def _timed_passes(
-    model: Model, x: np.ndarray, y: np.ndarray, loss_fn: Loss, opt: Optimizer
+    model: Network, x: np.ndarray, y: np.ndarray, loss_fn: Loss, opt: Optimizer
 ) -> tuple[Callable[[], None], Callable[[], None]]:
     """``(one training step of model, forward+backward of its first recurrent layer)``."""
 

@@ -99,6 +99,8 @@ class Network:
         metadata: JSON-serialisable extras saved with the model (e.g. a char vocabulary).
     """
 
+    _layers: list[Layer]  # set in __init__ through object.__setattr__ (see __setattr__)
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _MODEL_CLASSES[cls.__name__] = cls

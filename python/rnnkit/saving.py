@@ -85,7 +85,8 @@ class CheckpointSource(Protocol):
     """What :func:`save_model` reads from a trainer to write a checkpoint (a
     :class:`~rnnkit.training.Trainer` is one): its JSON configuration and its optimizer."""
 
-    optimizer: _OptimizerState
+    @property
+    def optimizer(self) -> _OptimizerState: ...
 
     def get_config(self) -> dict[str, Any]: ...
 
@@ -147,7 +148,11 @@ def _current_path(key: str) -> str:
 
 def _rng_states(model: Network) -> dict[str, Any]:
     """The bit-generator states of layers drawing random numbers in training (Dropout)."""
-    return {path: layer.rng.bit_generator.state for path, layer in _random_streams(model).items()}
+    return {
+        path: rng.bit_generator.state
+        for path, layer in _random_streams(model).items()
+        if (rng := layer.rng) is not None
+    }
 
 
 def save_model(model: Network, filepath: PathLike, trainer: CheckpointSource | None = None) -> str:
@@ -468,7 +473,7 @@ def _restore_random_streams(path: str, model: Network, rng_states: Any) -> None:
                 f"that draws random numbers (those: {sorted(streams)})"
             )
         try:
-            layer.rng.bit_generator.state = rng_state
+            layer.rng.bit_generator.state = rng_state  # type: ignore[union-attr]  # streams have one
         except Exception as exc:
             raise ModelFileError(
                 f"{path}: cannot restore the random stream of layer "

@@ -17,7 +17,7 @@ from ..metrics import Metric
 from ..network import Inputs, num_samples, take
 from .dispatch import CallbackList
 from .progress import ProgressBar
-from .streams import StreamViews, get_states, set_states, span_start, window
+from .streams import States, StreamViews, get_states, set_states, span_start, window
 from .tbptt import carried_state, windows
 
 if TYPE_CHECKING:  # annotations only
@@ -154,10 +154,12 @@ def stream_epoch(
     cbs.on_epoch_begin(epoch, {})
     for metric in trainer.metrics:
         metric.reset_state()
-    set_states(rnns, [None] * len(rnns))
+    zeros: States = [None] * len(rnns)
+    set_states(rnns, zeros)
     progress = ProgressBar(steps * X.shape[0], epoch, plan.epochs, plan.verbose, unit="steps")
     loss_sum, weight_sum = 0.0, 0.0
-    carry_at, carry = 0, [None] * len(rnns)  # the carried states at step carry_at
+    carry: States = [None] * len(rnns)  # the carried states at step carry_at
+    carry_at = 0
     prev_end = 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         for step, end in enumerate(ends):

@@ -18,6 +18,7 @@ from ..layers import RecurrentLayer
 from .arguments import int_arg
 
 __all__ = [
+    "States",
     "StreamViews",
     "bptt_pair",
     "get_states",

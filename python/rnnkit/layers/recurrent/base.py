@@ -263,9 +263,9 @@ class RecurrentLayer(Layer):
         if isinstance(initial_state, (list, tuple)):
             given = list(initial_state)
             if len(given) != count:
-                states = "one state" if count == 1 else f"{count} states {list(self.state_names)}"
+                which = "one state" if count == 1 else f"{count} states {list(self.state_names)}"
                 raise ValueError(
-                    f"layer {self.name!r}: {type(self).__name__} has {states}, got a list "
+                    f"layer {self.name!r}: {type(self).__name__} has {which}, got a list "
                     f"of {len(given)} initial states"
                 )
         elif count == 1:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -22,13 +22,15 @@ __all__ = ["Bidirectional"]
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-def _clone(layer: RecurrentLayer, name: str, go_backwards: bool, seed_offset: int) -> Layer:
+def _clone(
+    layer: RecurrentLayer, name: str, go_backwards: bool, seed_offset: int
+) -> RecurrentLayer:
     """A fresh copy of ``layer``'s configuration (new weights) under another name."""
     config = layer.get_config()
     config.update(name=name, go_backwards=go_backwards)
     if config.get("seed") is not None:
         config["seed"] = int(config["seed"]) + seed_offset  # separate, reproducible weights
-    return type(layer).from_config(config)
+    return cast(RecurrentLayer, type(layer).from_config(config))
 
 
 def _recurrent_class(spec: Any) -> type[RecurrentLayer]:
@@ -318,7 +320,9 @@ class Bidirectional(Layer):
         layer = deserialize_layer(config.pop("layer"))
         backward = config.pop("backward_layer", None)
         return cls(
-            layer,
-            backward_layer=None if backward is None else deserialize_layer(backward),
+            cast(RecurrentLayer, layer),  # the constructor checks what it is given
+            backward_layer=None
+            if backward is None
+            else cast(RecurrentLayer, deserialize_layer(backward)),
             **config,
         )
