@@ -114,6 +114,13 @@ def test_input_shape_on_a_later_layer_is_ignored_also_when_built_on_first_call()
     assert model.layers[1].params["W"].shape == (7, 1)  # built for its own argument so far
     out = model.predict(np.ones((2, 3), np.float32))
     assert out.shape == (2, 1) and model.layers[1].params["W"].shape == (4, 1)
+    wrapped = Sequential(
+        [
+            SimpleRNN(3, return_sequences=True, input_shape=(5, 2)),
+            TimeDistributed(Dense(1, input_shape=(7,))),
+        ]
+    )
+    assert wrapped.layers[1].layer.params["W"].shape == (3, 1)
     fitting = Dense(1, input_shape=(4,), seed=1)
     weights = fitting.get_weights()
     Sequential([Dense(4, input_shape=(3,), seed=0), fitting])  # agrees: kept as it was

@@ -19,6 +19,7 @@ from .base import (
     deserialize_layer,
     get_layer_class,
     serialize_layer,
+    shapes_compatible,
 )
 
 __all__ = ["TimeDistributed"]
@@ -70,8 +71,13 @@ class TimeDistributed(Layer):
                 f"layer {self.name!r} (TimeDistributed) expects a per-sample input "
                 f"shape (T, ...) with a time axis, got {input_shape}"
             )
-        if not self.layer.built:
-            self.layer.build(input_shape[1:])
+        inner = self.layer
+        if inner.built_from_input_shape and not shapes_compatible(
+            inner.input_shape, input_shape[1:]
+        ):
+            inner.unbuild()  # its own input_shape argument is ignored, as Keras does
+        if not inner.built:
+            inner.build(input_shape[1:])
         super().build(input_shape)
 
     @classmethod
