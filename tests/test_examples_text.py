@@ -18,8 +18,7 @@ import pytest
 pytest.importorskip("matplotlib")
 
 import rnnkit
-from rnnkit import inspect as rinspect
-from rnnkit import ops, text
+from rnnkit import inspection, ops, text
 from rnnkit.examples import (
     captioning,
     char_lm,
@@ -122,7 +121,7 @@ def test_generate_without_vocabulary_says_how_to_fix_it() -> None:
 
 def test_text_features_know_strings_brackets_and_columns() -> None:
     src = 'f("a(b", \'c\\\'d\')  # it\'s\nx = """q\n"""'
-    f = rinspect.text_features(src)
+    f = inspection.text_features(src)
     marks = "".join("q" if v else "." for v in f["in_quotes"])
     #                 f("a(b", 'c\'d')  # it's\n  x = """q\n"""
     assert marks == "..qqqqq..qqqqqq" + "." * 10 + "." * 4 + "q" * 8
@@ -138,14 +137,14 @@ def test_rank_units_orders_by_absolute_correlation() -> None:
     states[:, 2] -= feature  # perfectly anti-correlated, up to noise
     states[:, 0] += 0.3 * feature
     states[:, 3] = 1.0  # constant: correlation 0, not NaN
-    ranking = rinspect.rank_units(states, feature, top=4)
+    ranking = inspection.rank_units(states, feature, top=4)
     assert [u for u, _ in ranking][:2] == [2, 0]
     assert ranking[0][1] < -0.9 and ranking[-1] == (3, 0.0)
 
 
 def test_inspect_units_writes_html_and_png(char_run: dict[str, Any], tmp_path: Path) -> None:
     passage = "def f(x):\n    return 'a' + str(x)\n"
-    states = rinspect.hidden_states(char_run["model"], passage)
+    states = inspection.hidden_states(char_run["model"], passage)
     assert states.shape == (len(passage), char_lm.SMALL.hidden)
     # The example end to end, with a char model only big enough to have units to rank.
     tiny = dataclasses.replace(char_lm.SMALL, max_updates=30, max_chars=50_000)

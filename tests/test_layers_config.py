@@ -249,7 +249,7 @@ def test_bad_configs():
             Dropout(rate)
     with pytest.raises(ValueError, match="merge_mode"):
         Bidirectional(SimpleRNN(2), merge_mode="max")
-    with pytest.raises(TypeError, match="SimpleRNN"):
+    with pytest.raises(TypeError, match=r"wraps a recurrent layer .*got Dense"):
         Bidirectional(Dense(2))
     with pytest.raises(ValueError, match="dtype"):
         Dense(2, dtype="float16")

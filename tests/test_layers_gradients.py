@@ -2,7 +2,8 @@
 
 Each check builds a layer in float64, runs ``forward`` and ``backward(dy)`` once for the analytic
 gradients, and compares them with central differences of the scalar ``sum(forward(x) * dy)``
-(rnnkit.gradcheck: step 1e-6, rel_error <= 1e-7, design.md §2).
+(rnnkit.gradcheck: step 1e-6, rel_error <= 1e-7; see the numerical conventions of
+docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from rnnkit import optimizers
 from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import Dense, Embedding, Input, SimpleRNN, TimeDistributed
 from rnnkit.models import Model, Sequential
-from rnnkit.trainer import Trainer
+from rnnkit.training import Trainer
 
 
 def sine(n: int = 400) -> np.ndarray:
@@ -79,6 +79,52 @@ def test_keras_listing_stacked_learns_sine() -> None:
     before = model.evaluate(X, Y, verbose=0)
     history = model.fit(X, Y, epochs=100, batch_size=32, verbose=0, seed=0)
     assert history.history["loss"][-1] <= before / 10
+
+
+def test_keras_listing_repeating_input_shape_on_every_layer_learns_sine() -> None:
+    """The classic stacked listing that gives input_shape=(T, 1) to its second SimpleRNN too:
+    Keras ignores input_shape on all but the first layer, and so does rnnkit (silently, as
+    Keras 3): the second layer is built for the (T, 32) it really gets."""
+    X, Y = many_to_one(5)
+    model = Sequential()
+    model.add(SimpleRNN(32, return_sequences=True, input_shape=(5, 1), seed=0))
+    model.add(SimpleRNN(32, input_shape=(5, 1), seed=2))
+    model.add(Dense(1, input_shape=(7,), seed=1))
+    second, head = model.layers[1:]
+    assert second.input_shape == (5, 32) and second.params["Wx"].shape == (32, 32)
+    assert head.input_shape == (32,) and head.params["W"].shape == (32, 1)
+    reference = Sequential(
+        [
+            SimpleRNN(32, return_sequences=True, input_shape=(5, 1), seed=0),
+            SimpleRNN(32, seed=2),
+            Dense(1, seed=1),
+        ]
+    )
+    for ours, theirs in zip(model.layers, reference.layers):  # same seeds, same weights
+        for key, value in theirs.params.items():
+            np.testing.assert_array_equal(ours.params[key], value, err_msg=key)
+    model.compile(loss="mse", optimizer="adam")
+    before = model.evaluate(X, Y, verbose=0)
+    history = model.fit(X, Y, epochs=100, batch_size=32, verbose=0, seed=0)
+    assert history.history["loss"][-1] <= before / 10
+
+
+def test_input_shape_on_a_later_layer_is_ignored_also_when_built_on_first_call() -> None:
+    model = Sequential([Dense(4, seed=0), Dense(1, input_shape=(7,), seed=1)])
+    assert model.layers[1].params["W"].shape == (7, 1)  # built for its own argument so far
+    out = model.predict(np.ones((2, 3), np.float32))
+    assert out.shape == (2, 1) and model.layers[1].params["W"].shape == (4, 1)
+    wrapped = Sequential(
+        [
+            SimpleRNN(3, return_sequences=True, input_shape=(5, 2)),
+            TimeDistributed(Dense(1, input_shape=(7,))),
+        ]
+    )
+    assert wrapped.layers[1].layer.params["W"].shape == (3, 1)
+    fitting = Dense(1, input_shape=(4,), seed=1)
+    weights = fitting.get_weights()
+    Sequential([Dense(4, input_shape=(3,), seed=0), fitting])  # agrees: kept as it was
+    np.testing.assert_array_equal(fitting.get_weights()[0], weights[0])
 
 
 def test_keras3_listing_with_input_learns_sine() -> None:

@@ -12,7 +12,7 @@ from rnnkit import losses
 from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import Bidirectional, Dense, Embedding, SimpleRNN, TimeDistributed
 from rnnkit.models import Sequential
-from rnnkit.trainer import Trainer
+from rnnkit.training import Trainer
 
 N, T, D, H = 3, 5, 2, 4
 F64 = "float64"

@@ -151,6 +151,50 @@ def test_state_round_trip_gives_identical_steps(make):
     json.dumps(optimizers.serialize(a))  # configs are JSON-able
 
 
+def _state_equal(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: SGD(0.1, momentum=0.9),
+        lambda: RMSprop(0.01, momentum=0.5, centered=True),
+        lambda: Adam(0.01),
+    ],
+    ids=["sgd", "rmsprop", "adam"],
+)
+def test_snapshot_and_restore_undo_steps_in_place(make):
+    """restore(snapshot()) brings back the step count and every slot, in the live arrays (a
+    reference held to one stays valid), and drops slots created after the snapshot."""
+    rng = np.random.default_rng(1)
+    params = {"x/W": rng.standard_normal((2, 3))}
+    opt = make()
+    opt.step(params, {"x/W": rng.standard_normal((2, 3))})
+    before = opt.get_state()
+    live = dict(opt._state[opt.slots[0]])["x/W"]
+    snap = opt.snapshot()
+    params["x/b"] = rng.standard_normal(3)  # a parameter the next step sees first
+    for _ in range(2):
+        opt.step(params, {k: rng.standard_normal(v.shape) for k, v in params.items()})
+    assert opt.iterations == 3 and any(key.endswith("/x/b") for key in opt.get_state())
+    opt.restore(snap)
+    _state_equal(opt.get_state(), before)
+    assert opt._state[opt.slots[0]]["x/W"] is live
+    assert opt.snapshot(reuse=snap) is snap  # the buffers are reused, not reallocated
+    assert snap.slots[opt.slots[0]]["x/W"] is not live
+
+
+def test_first_non_finite_state_names_the_slot_and_parameter():
+    opt = Adagrad(0.1)
+    opt.step({"x/W": np.ones(2), "x/b": np.ones(2)}, {"x/W": np.ones(2), "x/b": np.ones(2)})
+    assert opt.first_non_finite_state() is None
+    opt._state["accumulator"]["x/b"][1] = np.inf
+    assert opt.first_non_finite_state() == "accumulator/x/b"
+
+
 def test_set_state_rejects_unknown_slot():
     with pytest.raises(ValueError, match="unknown state key"):
         Adam().set_state({"iterations": np.array(1), "velocity/x": np.zeros(2)})

@@ -17,7 +17,9 @@ from rnnkit import ops, optimizers
 from rnnkit.gradcheck import rel_error
 from rnnkit.layers import Bidirectional, Dense, SimpleRNN, TimeDistributed
 from rnnkit.models import Sequential
-from rnnkit.trainer import Trainer
+from rnnkit.training import Trainer
+from rnnkit.training.streams import stream_views
+from rnnkit.training.tbptt import carried_state
 
 N, T, D, H = 4, 10, 3, 5
 
@@ -261,8 +263,7 @@ def test_carried_state_equals_unbroken_forward() -> None:
         ]
     )
     full = model.forward(x)
-    trainer = Trainer(model, "mse", "sgd")
-    with trainer._carried_state():
+    with carried_state(model):
         parts = [model.forward(x[:, s : s + 3]) for s in range(0, T, 3)]
     np.testing.assert_allclose(np.concatenate(parts, axis=1), full, rtol=1e-12, atol=1e-14)
 
@@ -316,13 +317,13 @@ def stream_model(h: int = H, dtype: str = "float32") -> Sequential:
 
 def test_stream_layout_and_next_step_targets() -> None:
     seq = np.arange(21, dtype=np.float64)
-    X, Y, steps, add_axis = Trainer._stream_views(seq, None, batch_size=4)
+    X, Y, steps, add_axis = stream_views(seq, None, batch_size=4)
     assert steps == 5 and add_axis
     np.testing.assert_array_equal(X[:, 0], [0, 5, 10, 15])  # evenly spaced offsets
     np.testing.assert_array_equal(Y, X + 1)  # next-step prediction
     assert np.shares_memory(X, seq)  # views, not copies
     ids = np.arange(9)
-    Xi, Yi, steps, add_axis = Trainer._stream_views(ids, ids * 2, batch_size=3)
+    Xi, Yi, steps, add_axis = stream_views(ids, ids * 2, batch_size=3)
     assert steps == 3 and not add_axis
     np.testing.assert_array_equal(Yi, 2 * Xi)
 

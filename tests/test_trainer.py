@@ -23,7 +23,7 @@ from rnnkit.callbacks import (
 )
 from rnnkit.layers import Dense, Dropout, SimpleRNN
 from rnnkit.models import Sequential, load_model
-from rnnkit.trainer import NonFiniteLossError, Trainer
+from rnnkit.training import NonFiniteLossError, Trainer
 
 
 def data(n: int = 64, t: int = 6, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

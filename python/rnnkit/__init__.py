@@ -7,7 +7,8 @@ same maths in plain NumPy, one step at a time).
 The Keras-familiar API lives in submodules loaded on first use (so ``import rnnkit`` stays
 fast): :mod:`rnnkit.layers`, :mod:`rnnkit.models` (``Sequential``, ``Model``, ``load_model``),
 :mod:`rnnkit.losses`, :mod:`rnnkit.optimizers`, :mod:`rnnkit.metrics`, :mod:`rnnkit.callbacks`,
-:mod:`rnnkit.trainer` (``Trainer``) and :mod:`rnnkit.io` (the ``.npz`` model format).
+:mod:`rnnkit.training` (``Trainer``), :mod:`rnnkit.saving` (the ``.npz`` model format) and
+:mod:`rnnkit.inspection` (what single hidden units respond to).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 from . import gradcheck, ops, reference
 from .threads import build_info, get_num_threads, set_num_threads
 
+# The one place the version is written: pyproject.toml reads it from here (scikit-build-core's
+# regex metadata provider), and saved models record it.
 __version__ = "0.1.0"
 
 # Loaded lazily by __getattr__ (PEP 562): name -> (submodule, attribute or None for the module).
@@ -25,18 +28,19 @@ _LAZY = {
     "activations": ("activations", None),
     "callbacks": ("callbacks", None),
     "initializers": ("initializers", None),
-    "io": ("io", None),
     "layers": ("layers", None),
     "losses": ("losses", None),
     "metrics": ("metrics", None),
     "models": ("models", None),
     "optimizers": ("optimizers", None),
-    "trainer": ("trainer", None),
-    "Trainer": ("trainer", "Trainer"),
+    "network": ("network", None),
+    "training": ("training", None),
+    "Trainer": ("training", "Trainer"),
     "load_model": ("models", "load_model"),
     "text": ("text", None),
     "generate": ("text", "generate"),
-    "inspect": ("inspect", None),
+    "inspection": ("inspection", None),
+    "saving": ("saving", None),
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first access
@@ -44,19 +48,20 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
         activations,
         callbacks,
         initializers,
-        inspect,
-        io,
+        inspection,
         layers,
         losses,
         metrics,
         models,
+        network,
         optimizers,
+        saving,
         text,
-        trainer,
+        training,
     )
     from .models import load_model
     from .text import generate
-    from .trainer import Trainer
+    from .training import Trainer
 
 
 def __getattr__(name: str) -> Any:

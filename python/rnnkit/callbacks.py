@@ -1,4 +1,5 @@
-"""Training callbacks, Keras-style: hooks the :class:`~rnnkit.trainer.Trainer` calls during ``fit``.
+"""Training callbacks, Keras-style: hooks the :class:`~rnnkit.training.Trainer` calls during
+``fit``.
 
 Every callback gets ``set_trainer(trainer)`` before training, so ``self.trainer`` and
 ``self.model`` are available in the hooks. Hooks receive ``logs``: a dict of floats such as
@@ -27,9 +28,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-if TYPE_CHECKING:  # imported for annotations only, to keep import cycles out
-    from .models import Model
-    from .trainer import Trainer
+from ._buffers import copy_into
+
+if TYPE_CHECKING:  # annotations only: the Trainer calls callbacks, never the reverse
+    from .network import Network
+    from .training import Trainer
 
 __all__ = [
     "CSVLogger",
@@ -48,7 +51,7 @@ class Callback:
 
     def __init__(self) -> None:
         self.trainer: Trainer | None = None
-        self.model: Model | None = None
+        self.model: Network | None = None
 
     def set_trainer(self, trainer: Trainer) -> None:
         """Called by the Trainer before ``on_train_begin``."""
@@ -186,12 +189,9 @@ class EarlyStopping(Callback):
 
     def _save_weights(self) -> None:
         # Copies into reused buffers: the live arrays keep changing under the optimizer.
-        params = self.model.params
-        if self.best_weights is None or self.best_weights.keys() != params.keys():
-            self.best_weights = {k: v.copy() for k, v in params.items()}
-            return
-        for key, value in params.items():
-            np.copyto(self.best_weights[key], value)
+        if self.best_weights is None:
+            self.best_weights = {}
+        copy_into(self.best_weights, self.model.params)
 
     def on_train_begin(self, logs: Logs = None) -> None:
         self._reset()
@@ -246,7 +246,7 @@ class ModelCheckpoint(Callback):
         save_trainer: save the trainer checkpoint (model + optimizer state, see
             :meth:`Trainer.save`) instead of the model alone, so training can be resumed.
 
-    Writes are atomic (see :mod:`rnnkit.io`): an interrupted save never leaves a half file.
+    Writes are atomic (see :mod:`rnnkit.saving`): an interrupted save never leaves a half file.
     """
 
     def __init__(

@@ -11,68 +11,79 @@ lists them. Everything needed ships inside the package: nothing is downloaded.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import sys
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from . import losses, optimizers
 from .bench import median_seconds
+from .layers import RecurrentLayer, walk_layers
+from .losses import Loss
+from .network import Network
+from .optimizers import Optimizer
+from .text import recurrent_layers
 from .threads import in_one_thread_pool
 
-__all__ = ["compare_kernels", "main", "numpy_reference_kernels"]
+__all__ = ["compare_kernels", "copy_with_backend", "main"]
 
 
-@contextlib.contextmanager
-def numpy_reference_kernels() -> Iterator[None]:
-    """Run every SimpleRNN on :mod:`rnnkit.reference` instead of the C++ kernels for the
-    duration (the two modules have the same ``rnn_forward``/``rnn_backward`` signatures)."""
-    from . import reference
-    from .layers import recurrent
-
-    kernels = recurrent.ops
-    recurrent.ops = reference  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        recurrent.ops = kernels
+def copy_with_backend(model: Network, backend: str) -> Network:
+    """A copy of ``model`` (same configuration and weights) whose recurrent layers, wrapped ones
+    included, run on ``backend``: ``"cpp"`` (the C++ kernels) or ``"numpy"``
+    (:mod:`rnnkit.reference`, one readable time step at a time)."""
+    copy = type(model).from_config(model.get_config())
+    copy.set_weights(model.get_weights())
+    for layer in walk_layers(copy.layers):
+        if isinstance(layer, RecurrentLayer):
+            layer.backend = backend
+    return copy
 
 
 @in_one_thread_pool  # as in training: NumPy's BLAS single-threaded beside the kernels' pool
 def compare_kernels(
-    model: Any,
+    model: Network,
     x: np.ndarray,
     y: np.ndarray,
     loss: str = "sparse_categorical_crossentropy",
     optimizer: str = "adam",
     min_seconds: float = 1.0,
 ) -> dict[str, float]:
-    """Time a copy of ``model`` on the batch ``(x, y)`` with the C++ kernels and with the NumPy
-    reference: one whole training step (forward, loss, backward, optimizer update) and the
-    forward+backward of its first SimpleRNN alone, on that layer's real input.
+    """Time two copies of ``model`` on the batch ``(x, y)``, one on the C++ kernels and one on
+    the NumPy reference (``backend="numpy"`` on its recurrent layers): one whole training step
+    (forward, loss, backward, optimizer update) and the forward+backward of the first recurrent
+    layer alone, on that layer's real input.
 
     Returns ``{"step_rnnkit_ms", "step_numpy_ms", "step_ratio", "rnn_rnnkit_ms",
-    "rnn_numpy_ms", "rnn_ratio"}`` (ratio = NumPy time / rnnkit time). The copy has the same
+    "rnn_numpy_ms", "rnn_ratio"}`` (ratio = NumPy time / rnnkit time). The copies have the same
     configuration and weights, so ``model`` itself is not updated.
     """
-    from . import losses, optimizers
-    from .text import recurrent_layers
+    times = {}
+    for label, backend in (("rnnkit", "cpp"), ("numpy", "numpy")):
+        copy = copy_with_backend(model, backend)
+        step, layer_pass = _timed_passes(copy, x, y, losses.get(loss), optimizers.get(optimizer))
+        times[f"step_{label}_ms"] = median_seconds(step, 5, min_seconds / 5) * 1e3
+        times[f"rnn_{label}_ms"] = median_seconds(layer_pass, 5, min_seconds / 10) * 1e3
+    times["step_ratio"] = times["step_numpy_ms"] / times["step_rnnkit_ms"]
+    times["rnn_ratio"] = times["rnn_numpy_ms"] / times["rnn_rnnkit_ms"]
+    return times
 
-    copy = type(model).from_config(model.get_config())
-    copy.set_weights(model.get_weights())
-    loss_fn, opt = losses.get(loss), optimizers.get(optimizer)
+
+def _timed_passes(
+    model: Network, x: np.ndarray, y: np.ndarray, loss_fn: Loss, opt: Optimizer
+) -> tuple[Callable[[], None], Callable[[], None]]:
+    """``(one training step of model, forward+backward of its first recurrent layer)``."""
 
     def step() -> None:
-        y_pred = copy.forward(x, training=True)
+        y_pred = model.forward(x, training=True)
         loss_fn.forward(y_pred, y)
-        copy.backward(loss_fn.backward())
-        opt.step(copy.trainable_params, copy.trainable_grads)
+        model.backward(loss_fn.backward())
+        opt.step(model.trainable_params, model.trainable_grads)
 
-    rnn = recurrent_layers(copy)[0]
+    rnn = recurrent_layers(model)[0]
     rnn_input = x
-    for layer in copy.layers:  # what the recurrent layer reads: the layers before it applied
+    for layer in model.layers:  # what the recurrent layer reads: the layers before it applied
         if layer is rnn:
             break
         rnn_input = layer.forward(rnn_input)
@@ -83,17 +94,7 @@ def compare_kernels(
         rnn.forward(rnn_input, training=True)
         rnn.backward(d_out)
 
-    times = {}
-    for label, context in (
-        ("rnnkit", contextlib.nullcontext()),
-        ("numpy", numpy_reference_kernels()),
-    ):
-        with context:
-            times[f"step_{label}_ms"] = median_seconds(step, 5, min_seconds / 5) * 1e3
-            times[f"rnn_{label}_ms"] = median_seconds(layer_pass, 5, min_seconds / 10) * 1e3
-    times["step_ratio"] = times["step_numpy_ms"] / times["step_rnnkit_ms"]
-    times["rnn_ratio"] = times["rnn_numpy_ms"] / times["rnn_rnnkit_ms"]
-    return times
+    return step, layer_pass
 
 
 def _list_examples() -> int:
@@ -132,7 +133,7 @@ def _char_demo(seconds: float, out_dir: str, seed: int, preset: str) -> int:
         f"source for {seconds:g} s.\n"
     )
     results = char_lm.run(config, out_dir=out_dir, verbose=1, seed=seed)
-    char_lm.report(results, config.prime, seed)
+    char_lm.report(results, seed=seed)
 
     # The same model, the same window shape, one training step each way.
     rng = np.random.default_rng(seed)

@@ -1,7 +1,8 @@
 """Numerical gradient checking, for rnnkit's own kernels and for your layers.
 
-Conventions (design.md §2): central differences in float64 with step ``eps = 1e-6``, compared with
-:func:`rel_error`; kernels are held to ``rel_error <= 1e-7``.
+Conventions (the numerical conventions of docs/architecture.md): central differences in float64
+with step ``eps = 1e-6``, compared with :func:`rel_error`; kernels are held to
+``rel_error <= 1e-7``.
 
 The functions being checked are scalar-valued functions of *nothing*: they read the parameter
 arrays they close over, and the checker perturbs those arrays **in place** (one entry at a time)

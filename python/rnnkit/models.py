@@ -5,7 +5,7 @@ models with their own forward/backward over several layers). Mirrors ``keras.mod
 A model is a layer-like object: ``forward(x, training=False, lengths=None)`` returns the output,
 ``backward(dy)`` backpropagates and overwrites every layer's ``grads``; ``params``/``grads`` are
 flat dicts ``"layer_name/key" -> array`` holding the layers' own arrays (updating them updates the
-layers). Training goes through :class:`rnnkit.trainer.Trainer`; the Keras-familiar
+layers). Training goes through :class:`rnnkit.training.Trainer`; the Keras-familiar
 ``compile``/``fit``/``evaluate``/``predict`` are thin wrappers over it::
 
     from rnnkit.models import Sequential
@@ -52,262 +52,48 @@ themselves by class name, so ``load_model`` finds them (or pass ``custom_objects
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .layers.base import Layer, Shape, _snake_case, check_stack, deserialize_layer, serialize_layer
+from . import losses, metrics, saving
+from .layers.base import (
+    Layer,
+    Shape,
+    check_stack,
+    deserialize_layer,
+    serialize_layer,
+    shapes_compatible,
+)
+from .network import ConfigLayers, Inputs, Network, get_model_class, num_samples, take
+from .training import Trainer
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # annotations only
     from .callbacks import Callback, History
-    from .trainer import Trainer
 
-__all__ = ["Model", "Sequential", "get_model_class", "load_model"]
-
-_model_counter = itertools.count(1)
-
-# Model subclasses by class name, filled by Model.__init_subclass__ (as layers do), so that
-# load_model can rebuild a custom model from its saved class name.
-_MODEL_CLASSES: dict[str, type[Model]] = {}
-
-Inputs = np.ndarray | Sequence[np.ndarray]
+__all__ = [
+    "Model",
+    "Sequential",
+    "get_model_class",
+    "load_model",
+    "num_samples",
+    "take",
+]
 
 
-def get_model_class(class_name: str) -> type[Model]:
-    """The registered Model subclass called ``class_name`` (ValueError naming the known ones)."""
-    try:
-        return _MODEL_CLASSES[class_name]
-    except KeyError:
-        known = ", ".join(sorted(_MODEL_CLASSES))
-        raise ValueError(
-            f"unknown model class {class_name!r}; known: {known} (define the class "
-            "before loading, or pass custom_objects={name: cls})"
-        ) from None
+class Model(Network):
+    """Base class of models: a :class:`~rnnkit.network.Network` (layers, ``forward``/``backward``,
+    ``predict``, ``summary``) plus Keras's training surface: :meth:`compile`, :meth:`fit`,
+    :meth:`evaluate`, :meth:`save`.
 
-
-def num_samples(x: Inputs) -> int:
-    """Batch size of ``x``: an array, or a list/tuple of arrays of one batch size."""
-    if isinstance(x, (list, tuple)):
-        sizes = {len(a) for a in x}
-        if len(sizes) != 1:
-            raise ValueError(
-                f"all inputs must have the same number of samples, got {sorted(sizes)}"
-            )
-        return sizes.pop()
-    return len(x)
-
-
-def take(x: Inputs, index: slice | np.ndarray) -> Inputs:
-    """Rows ``index`` of ``x`` (an array or a list/tuple of arrays)."""
-    if isinstance(x, (list, tuple)):
-        return type(x)(np.asarray(a)[index] for a in x)
-    return np.asarray(x)[index]
-
-
-def _shape_text(shape: Any) -> str:
-    """Keras's way of printing an output shape: batch axis first as None."""
-    if isinstance(shape, list):
-        return "[" + ", ".join(_shape_text(s) for s in shape) + "]"
-    return "(" + ", ".join(str(s) for s in (None, *shape)) + ")"
-
-
-class Model:
-    """Base class of models: a list of layers plus ``forward``/``backward``.
-
-    Subclasses implement :meth:`forward` and :meth:`backward`. Layers assigned as attributes
-    (or lists of layers) are tracked in assignment order; ``layers`` lists them, and that list is
-    what ``params``, ``grads``, ``summary``, the Trainer and saving work on. Layer names must be
-    unique within a model (they key ``params``).
+    Subclass it for a custom model: implement :meth:`forward` and :meth:`backward` (and
+    ``get_config`` if ``__init__`` takes arguments); assign layers as attributes.
 
     Attributes:
-        name: model name.
-        trainer: the :class:`~rnnkit.trainer.Trainer` made by :meth:`compile` (None before).
-        history: the :class:`~rnnkit.callbacks.History` of the last ``fit``.
-        stop_training: set by callbacks (EarlyStopping) to end ``fit`` after the current epoch.
+        trainer: the :class:`~rnnkit.training.Trainer` made by :meth:`compile` (None before).
     """
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        _MODEL_CLASSES[cls.__name__] = cls
-
-    def __init__(self, name: str | None = None) -> None:
-        object.__setattr__(self, "_layers", [])
-        self.name = name or f"{_snake_case(type(self).__name__)}_{next(_model_counter)}"
-        self.trainer: Trainer | None = None
-        self.history: History | None = None
-        # JSON-serialisable extras that travel with a saved model (e.g. a char vocabulary).
-        self.metadata: dict[str, Any] = {}
-        self.stop_training = False
-
-    def __setattr__(self, key: str, value: Any) -> None:
-        if isinstance(value, Layer) or (
-            isinstance(value, (list, tuple)) and value and all(isinstance(v, Layer) for v in value)
-        ):
-            if "_layers" not in self.__dict__:
-                raise RuntimeError(
-                    f"{type(self).__name__}: call super().__init__() before "
-                    f"assigning layers (self.{key} = ...)"
-                )
-            for layer in value if isinstance(value, (list, tuple)) else [value]:
-                if not any(layer is known for known in self._layers):
-                    self._track(layer)
-        object.__setattr__(self, key, value)
-
-    def _track(self, layer: Layer) -> None:
-        if any(layer.name == known.name for known in self._layers):
-            raise ValueError(
-                f"model {self.name!r} already has a layer named {layer.name!r}; "
-                "layer names must be unique within a model (they key params)"
-            )
-        self._layers.append(layer)
-
-    # -- structure ----------------------------------------------------------------------------
-    @property
-    def layers(self) -> list[Layer]:
-        """The model's layers, in order (a copy of the list; the layers themselves)."""
-        return list(self._layers)
-
-    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
-        """A layer by name or by index (Keras's ``get_layer``)."""
-        if index is not None:
-            return self._layers[index]
-        for layer in self._layers:
-            if layer.name == name:
-                return layer
-        raise ValueError(
-            f"no layer named {name!r} in model {self.name!r}; layers: "
-            f"{[layer.name for layer in self._layers]}"
-        )
-
-    @property
-    def built(self) -> bool:
-        """True when every layer has its weights."""
-        return bool(self._layers) and all(layer.built for layer in self._layers)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The dtype of the first layer (parameters and computation)."""
-        return self._layers[0].dtype if self._layers else np.dtype("float32")
-
-    @property
-    def params(self) -> dict[str, np.ndarray]:
-        """``"layer_name/key" -> array``: the layers' own parameter arrays (not copies)."""
-        return {
-            f"{layer.name}/{key}": value
-            for layer in self._layers
-            for key, value in layer.params.items()
-        }
-
-    @property
-    def grads(self) -> dict[str, np.ndarray]:
-        """``"layer_name/key" -> array``: the layers' gradient arrays, keys as :attr:`params`."""
-        return {
-            f"{layer.name}/{key}": value
-            for layer in self._layers
-            for key, value in layer.grads.items()
-        }
-
-    @property
-    def trainable_params(self) -> dict[str, np.ndarray]:
-        """:attr:`params` of the layers whose ``trainable`` is True (what the Trainer updates)."""
-        return {
-            f"{layer.name}/{key}": value
-            for layer in self._layers
-            if layer.trainable
-            for key, value in layer.params.items()
-        }
-
-    @property
-    def trainable_grads(self) -> dict[str, np.ndarray]:
-        """:attr:`grads` matching :attr:`trainable_params`."""
-        return {
-            f"{layer.name}/{key}": value
-            for layer in self._layers
-            if layer.trainable
-            for key, value in layer.grads.items()
-        }
-
-    def count_params(self) -> int:
-        """Number of scalar parameters."""
-        return sum(layer.count_params() for layer in self._layers)
-
-    def zero_grads(self) -> None:
-        """Fill every gradient with zeros."""
-        for layer in self._layers:
-            layer.zero_grads()
-
-    def get_weights(self) -> list[np.ndarray]:
-        """Copies of all parameter arrays, layer by layer (Keras's ``get_weights``)."""
-        return [w for layer in self._layers for w in layer.get_weights()]
-
-    def set_weights(self, weights: Sequence[np.ndarray]) -> None:
-        """Copy ``weights`` (as :meth:`get_weights` returns them) into the layers, in place."""
-        weights = list(weights)
-        expected = sum(len(layer.params) for layer in self._layers)
-        if len(weights) != expected:
-            raise ValueError(
-                f"model {self.name!r} has {expected} weight arrays, got {len(weights)}"
-            )
-        for layer in self._layers:
-            count = len(layer.params)
-            layer.set_weights(weights[:count])
-            weights = weights[count:]
-
-    def reset_states(self) -> None:
-        """Forget the carried state of every stateful recurrent layer."""
-        for layer in self._layers:
-            reset = getattr(layer, "reset_state", None)
-            if reset is not None:
-                reset()
-
-    reset_state = reset_states
-
-    # -- computation --------------------------------------------------------------------------
-    def forward(self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None) -> Any:
-        """The model's output for a batch ``x``; keeps what :meth:`backward` needs."""
-        raise NotImplementedError(
-            f"{type(self).__name__} must implement forward(x, training, lengths)"
-        )
-
-    def backward(self, dy: Any) -> Any:
-        """Backpropagate ``dy`` (gradient of the output); overwrite every layer's ``grads`` and
-        return the gradient of the input (None for integer inputs or when not needed)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement backward(dy)")
-
-    def __call__(self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None) -> Any:
-        return self.forward(x, training=training, lengths=lengths)
-
-    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
-        """The sequence mask of the output after the last :meth:`forward` with ``lengths``
-        (used by the Trainer to mask the loss). Default: the input mask passes through."""
-        return lengths
-
-    def predict(
-        self,
-        x: Inputs,
-        batch_size: int | None = None,
-        verbose: int = 0,
-        lengths: np.ndarray | None = None,
-    ) -> np.ndarray:
-        """Outputs for ``x`` computed in batches of ``batch_size`` (None: 32, as Keras), with
-        ``training=False``; returns one array (rows in input order)."""
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size}")
-        n = num_samples(x)
-        outputs = []
-        for start in range(0, n, batch_size):
-            rows = slice(start, start + batch_size)
-            lb = None if lengths is None else np.asarray(lengths)[rows]
-            outputs.append(self.forward(take(x, rows), training=False, lengths=lb))
-        if not outputs:
-            raise ValueError("predict needs at least one sample")
-        if isinstance(outputs[0], list):  # several outputs: concatenate each
-            return [np.concatenate(parts) for parts in zip(*outputs)]  # type: ignore[return-value]
-        return np.concatenate(outputs)
 
     # -- Keras-familiar training surface ------------------------------------------------------
     def compile(
@@ -325,8 +111,6 @@ class Model:
         gradients before each update (global norm / element-wise)."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse'")
-        from .trainer import Trainer  # here: models must import without the trainer
-
         loss = self._keras_loss(loss)
         metrics = [self._keras_metric(m) for m in metrics or ()]
         self.trainer = Trainer(
@@ -342,20 +126,24 @@ class Model:
         """A cross-entropy named by string after a sigmoid/softmax output takes probabilities,
         as in Keras; rnnkit's own default is logits (a linear output layer, the stable form).
         Loss objects are used as given."""
-        from . import losses
-
         if not isinstance(loss, str):
             return loss
         resolved = losses.get(loss)
-        if hasattr(resolved, "from_logits") and self._output_activation() in ("sigmoid", "softmax"):
+        cross_entropies = (
+            losses.BinaryCrossentropy,
+            losses.CategoricalCrossentropy,
+            losses.SparseCategoricalCrossentropy,
+        )
+        if isinstance(resolved, cross_entropies) and self._output_activation() in (
+            "sigmoid",
+            "softmax",
+        ):
             resolved = type(resolved)(from_logits=False)
         return resolved
 
     def _keras_metric(self, metric: Any) -> Any:
         """Named metrics read probabilities after a sigmoid/softmax output (Keras's reading);
         rnnkit's metrics default to logits."""
-        from . import metrics
-
         if not isinstance(metric, str):
             return metric
         resolved = metrics.get(metric)
@@ -368,14 +156,7 @@ class Model:
 
     def _output_activation(self) -> str | None:
         """Name of the element-wise activation the model's last layer applies, if any."""
-        layers = self.layers
-        if not layers:
-            return None
-        last = layers[-1]
-        last = getattr(last, "layer", last)  # TimeDistributed(Dense(...))
-        activation = getattr(last, "activation", None)
-        name = getattr(activation, "name", activation)
-        return name if isinstance(name, str) else None
+        return self._layers[-1].output_activation() if self._layers else None
 
     def _require_trainer(self) -> Trainer:
         if self.trainer is None:
@@ -449,82 +230,8 @@ class Model:
 
     def save(self, filepath: str | os.PathLike) -> str:
         """Write the model (config + weights, plus the compiled trainer's optimizer state when
-        compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.io`. Returns the path."""
-        from . import io
-
-        if self.trainer is not None:
-            return io.save_model(self, filepath, trainer=self.trainer)
-        return io.save_model(self, filepath)
-
-    # -- configuration ------------------------------------------------------------------------
-    def get_config(self) -> dict[str, Any]:
-        """JSON-serialisable constructor arguments: ``cls.from_config(config)`` must make an
-        equivalent (unbuilt or built) model. The default covers ``__init__(self, name=None)``."""
-        return {"name": self.name}
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> Model:
-        return cls(**config)
-
-    # -- display ------------------------------------------------------------------------------
-    def _output_shapes(self) -> list[Any]:
-        """Per-layer output shapes for the summary (None where a layer is not built yet)."""
-        shapes: list[Any] = []
-        for layer in self._layers:
-            shape = None
-            if layer.built and layer.input_shape is not None:
-                try:
-                    shape = layer.compute_output_shape(layer.input_shape)
-                except Exception:  # a custom layer's shape logic should not break a printout
-                    shape = None
-            shapes.append(shape)
-        return shapes
-
-    def summary(
-        self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = print
-    ) -> str:
-        """Print (with ``print_fn``; None: do not print) and return a Keras-like table of the
-        layers, their output shapes (batch axis shown as None) and parameter counts.
-        ``line_length``: total width (None: fit the longest entries)."""
-        rows = [("Layer (type)", "Output Shape", "Param #")]
-        for layer, shape in zip(self._layers, self._output_shapes()):
-            rows.append(
-                (
-                    f"{layer.name} ({type(layer).__name__})",
-                    "?" if shape is None else _shape_text(shape),
-                    f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
-                )
-            )
-        widths = [max(len(row[i]) for row in rows) + 3 for i in range(2)]
-        width = sum(widths) + max(len(row[2]) for row in rows)
-        if line_length is not None and line_length > width:
-            widths[0] += line_length - width  # spare room goes to the name column
-            width = line_length
-        total = self.count_params()
-        trainable = sum(layer.count_params() for layer in self._layers if layer.trainable)
-
-        def fmt(row: tuple[str, str, str]) -> str:
-            return f"{row[0]:<{widths[0]}}{row[1]:<{widths[1]}}{row[2]}".rstrip()
-
-        lines = [f'Model: "{self.name}"', "_" * width, fmt(rows[0]), "=" * width]
-        for i, row in enumerate(rows[1:]):
-            lines.append(fmt(row))
-            if i < len(rows) - 2:
-                lines.append("_" * width)
-        lines += [
-            "=" * width,
-            f"Total params: {total:,}",
-            f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}",
-            "_" * width,
-        ]
-        text = "\n".join(lines)
-        if print_fn is not None:
-            print_fn(text)
-        return text
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, layers={len(self._layers)})"
+        compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.saving`. Returns the path."""
+        return saving.save_model(self, filepath, trainer=self.trainer)
 
 
 class Sequential(Model):
@@ -540,6 +247,10 @@ class Sequential(Model):
     ``add``), else at the first call / :meth:`build`. As in Keras 3, the Input is not listed in
     :attr:`layers` (it has no weights); it is kept in :attr:`input_layer` and in the config.
     Sequence masks (``lengths``) flow through the layers' ``output_lengths``.
+
+    As in Keras, only the first layer's ``input_shape`` means anything: one given to a later
+    layer is ignored (silently, as Keras 3 does), so a listing that repeats
+    ``input_shape=(T, D)`` on every layer builds each for the output of the layer below it.
     """
 
     def __init__(self, layers: Sequence[Layer] | None = None, name: str | None = None) -> None:
@@ -609,7 +320,15 @@ class Sequential(Model):
             raise ValueError(f"model {self.name!r} has no layers")
         check_stack(self._layers)
         shape: Any = tuple(input_shape)
-        for layer in self._layers:
+        for index, layer in enumerate(self._layers):
+            if (
+                index > 0
+                and layer.built_from_input_shape
+                and not shapes_compatible(layer.input_shape, shape)
+            ):
+                # Keras ignores input_shape on all but the first layer (a classic stacked
+                # listing repeats it): the layer is built again for what it really receives.
+                layer.unbuild()
             if not layer.built:
                 layer.build(shape)
             shape = layer.compute_output_shape(shape)
@@ -675,6 +394,23 @@ class Sequential(Model):
         return config
 
     @classmethod
+    def config_layers(cls, config: dict[str, Any]) -> ConfigLayers | None:
+        """The layer specs of ``config["layers"]``, and the input shapes its
+        ``build_input_shape`` and Input declare (saving checks them against a file first)."""
+        specs = config.get("layers")
+        if not isinstance(specs, list):
+            return None
+        shapes: dict[str, Any] = {}
+        if config.get("build_input_shape") is not None:
+            shapes["build_input_shape"] = config["build_input_shape"]
+        input_spec = config.get("input_layer")
+        if isinstance(input_spec, dict):
+            shape = input_spec.get("config", {}).get("input_shape")
+            if shape is not None:
+                shapes["Input shape"] = shape
+        return ConfigLayers(specs, shapes)
+
+    @classmethod
     def from_config(cls, config: dict[str, Any]) -> Sequential:
         model = cls(name=config.get("name"))
         if config.get("input_layer") is not None:
@@ -687,8 +423,21 @@ class Sequential(Model):
         return model
 
 
-def load_model(filepath: str | os.PathLike, custom_objects: dict[str, type] | None = None) -> Model:
-    """Load a model written by ``model.save`` (see :func:`rnnkit.io.load_model`)."""
-    from . import io
+def load_model(
+    filepath: str | os.PathLike, custom_objects: dict[str, type] | None = None
+) -> Network:
+    """Rebuild the model saved at ``filepath`` (by ``model.save`` or ``trainer.save``): same
+    classes, names, configuration and weights (so identical predictions). A trainer checkpoint
+    also restores ``model.trainer`` (loss, optimizer with its state, metrics, clipping, epoch
+    count and dropout streams).
 
-    return io.load_model(filepath, custom_objects=custom_objects)
+    Raises:
+        FileNotFoundError: no such file.
+        ModelFileError: truncated/corrupted file, another format version, an object array, or
+            a config that does not match the arrays or the rebuilt model (see
+            :mod:`rnnkit.saving`).
+    """
+    model, checkpoint = saving.read_model(filepath, custom_objects=custom_objects)
+    if checkpoint is not None:
+        Trainer.from_checkpoint(model, checkpoint)
+    return model

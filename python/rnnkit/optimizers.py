@@ -4,7 +4,9 @@ An optimizer updates parameters **in place**: ``opt.step(params, grads)`` with t
 model-wide unique names (e.g. ``"simple_rnn_1/Wx"``) holding arrays of equal shapes. Its state
 (moments, accumulators) is keyed by the same names, created on first sight of a name, and can be
 saved and restored with ``get_state()`` / ``set_state()`` (arrays only: ``"iterations"`` is a 0-d
-int64 array and every slot is ``"<slot>/<param name>"``).
+int64 array and every slot is ``"<slot>/<param name>"``). For undoing an update in memory,
+``snapshot()`` / ``restore(snapshot)`` do the same into reusable buffers (the Trainer takes a
+snapshot before every update and restores it when the update made anything non-finite).
 
 Update rules (``g`` the gradient, ``t`` the 1-based step, ``lr`` the learning rate of this step):
 
@@ -20,23 +22,33 @@ Update rules (``g`` the gradient, ``t`` the 1-based step, ``lr`` the learning ra
   ``p -= lr_t m / (sqrt(v) + eps)``. (PyTorch's Adam puts eps after the bias correction of v;
   the two differ only in how eps is scaled.)
 
-``learning_rate`` may be a float, a :class:`LearningRateSchedule`, or any callable
-``step -> float``; it is evaluated once per step at the 0-based count of steps already taken
-(Keras's ``optimizer.iterations``).
+``learning_rate`` may be a float, a :class:`LearningRateSchedule` (:mod:`rnnkit.schedules`,
+also importable from here), or any callable ``step -> float``; it is evaluated once per step at
+the 0-based count of steps already taken (Keras's ``optimizer.iterations``).
 
-Clipping (design.md §2) is available as functions and as optimizer arguments
-(``global_clipnorm=``, ``clipvalue=``, applied to the grads in place before each update).
+Clipping is available as functions (the global norm is computed in float64 whatever the
+gradients' dtype) and as optimizer arguments (``global_clipnorm=``, ``clipvalue=``, applied to
+the grads in place before each update).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
-from ._registry import Configurable, Registry, class_and_config
+from ._buffers import copy_into
+from ._registry import Registry, class_and_config
+from .schedules import (
+    SCHEDULES,
+    ExponentialDecay,
+    LearningRate,
+    LearningRateSchedule,
+    StepDecay,
+)
 
 __all__ = [
     "SGD",
@@ -45,6 +57,7 @@ __all__ = [
     "ExponentialDecay",
     "LearningRateSchedule",
     "Optimizer",
+    "OptimizerSnapshot",
     "RMSprop",
     "StepDecay",
     "clip_by_global_norm",
@@ -88,87 +101,17 @@ def clip_by_value(
         np.clip(g, -clip_value, clip_value, out=g)
 
 
-# -- learning-rate schedules ------------------------------------------------------------------
-
-
-class LearningRateSchedule(Configurable):
-    """A learning rate as a function of the 0-based step count."""
-
-    def __call__(self, step: int) -> float:
-        raise NotImplementedError
-
-    def get_config(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-
-class StepDecay(LearningRateSchedule):
-    """``initial_learning_rate * drop ** floor(step / every)``: multiply by ``drop`` every
-    ``every`` steps."""
-
-    def __init__(self, initial_learning_rate: float, drop: float, every: int) -> None:
-        if not every >= 1:
-            raise ValueError(f"StepDecay every must be a positive number of steps, got {every!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.drop = float(drop)
-        self.every = int(every)
-
-    def __call__(self, step: int) -> float:
-        return self.initial_learning_rate * self.drop ** (int(step) // self.every)
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "drop": self.drop,
-            "every": self.every,
-        }
-
-
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)`` (Keras's formula; with
-    ``staircase`` the exponent is floored).
-
-    Note the positional order ``(initial_learning_rate, decay_rate, decay_steps)`` differs from
-    Keras's ``(initial_learning_rate, decay_steps, decay_rate)``; the keyword names are Keras's,
-    so keyword calls work the same in both.
-    """
-
-    def __init__(
-        self,
-        initial_learning_rate: float,
-        decay_rate: float,
-        decay_steps: float,
-        staircase: bool = False,
-    ) -> None:
-        if not decay_steps > 0:
-            raise ValueError(f"ExponentialDecay decay_steps must be positive, got {decay_steps!r}")
-        if not decay_rate > 0:
-            raise ValueError(f"ExponentialDecay decay_rate must be positive, got {decay_rate!r}")
-        self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_rate = float(decay_rate)
-        self.decay_steps = decay_steps
-        self.staircase = bool(staircase)
-
-    def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
-        return self.initial_learning_rate * self.decay_rate**p
-
-    def get_config(self) -> dict[str, Any]:
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_rate": self.decay_rate,
-            "decay_steps": self.decay_steps,
-            "staircase": self.staircase,
-        }
-
-
-_SCHEDULES = {"StepDecay": StepDecay, "ExponentialDecay": ExponentialDecay}
-
-LearningRate = float | LearningRateSchedule | Callable[[int], float]
-
-
 # -- optimizers -------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class OptimizerSnapshot:
+    """An optimizer's state as :meth:`Optimizer.snapshot` copied it: the step count and a
+    private copy of every slot array, ``{slot: {param name: array}}``. Only
+    :meth:`Optimizer.restore` of the same optimizer reads it."""
+
+    iterations: int = 0
+    slots: dict[str, dict[str, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 class Optimizer:
@@ -192,7 +135,7 @@ class Optimizer:
         clipvalue: float | None = None,
     ) -> None:
         if isinstance(learning_rate, dict):
-            learning_rate = _SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
+            learning_rate = SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
         if not callable(learning_rate):
             learning_rate = float(learning_rate)
             if not learning_rate >= 0:
@@ -267,6 +210,46 @@ class Optimizer:
             stores[slot][name] = np.array(value, copy=True)
         self.iterations = int(np.asarray(state.get("iterations", 0)))
         self._state = stores
+
+    def snapshot(self, reuse: OptimizerSnapshot | None = None) -> OptimizerSnapshot:
+        """A copy of the state (step count and every slot array) for :meth:`restore`.
+
+        ``reuse``: an earlier snapshot of this optimizer whose arrays are overwritten instead
+        of allocating new ones (and which is returned). Subclasses keeping state outside the
+        slots override this pair of methods."""
+        snap = reuse if reuse is not None else OptimizerSnapshot()
+        snap.iterations = self.iterations
+        for slot in snap.slots.keys() - self._state.keys():
+            del snap.slots[slot]
+        for slot, store in self._state.items():
+            copy_into(snap.slots.setdefault(slot, {}), store)
+        return snap
+
+    def restore(self, snapshot: OptimizerSnapshot) -> None:
+        """Put the state back as :meth:`snapshot` saw it: the step count, every slot array
+        (written in place when its shape still fits, so references to it stay valid), and no
+        slot created since."""
+        for slot, store in self._state.items():
+            saved = snapshot.slots.get(slot, {})
+            for name in [name for name in store if name not in saved]:
+                del store[name]  # created after the snapshot
+            for name, value in saved.items():
+                live = store.get(name)
+                if live is not None and live.shape == value.shape and live.dtype == value.dtype:
+                    np.copyto(live, value)
+                else:
+                    store[name] = value.copy()
+        self.iterations = snapshot.iterations
+
+    def first_non_finite_state(self) -> str | None:
+        """The key (``"<slot>/<param name>"``, as in :meth:`get_state`) of the first state
+        array holding a NaN or an infinity, or None when all are finite. Reads the live arrays:
+        nothing is copied."""
+        for slot, store in self._state.items():
+            for name, value in store.items():
+                if not np.isfinite(value).all():
+                    return f"{slot}/{name}"
+        return None
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments (a schedule as ``{"class_name", "config"}``)."""

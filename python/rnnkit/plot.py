@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .callbacks import History
+
 if TYPE_CHECKING:  # only for annotations: importing matplotlib costs ~0.3 s
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -72,7 +74,7 @@ def save_figure(fig: Figure, path: PathLike | None, dpi: int = 100) -> Path | No
 
 def _history_dict(history: Any) -> Mapping[str, Sequence[float]]:
     """The per-epoch dict of a History (its ``.history``), or the mapping itself."""
-    logs = getattr(history, "history", history)
+    logs = history.history if isinstance(history, History) else history
     if not isinstance(logs, Mapping):
         raise TypeError(f"expected a History or a dict of per-epoch lists, got {type(history)!r}")
     return logs

@@ -5,27 +5,39 @@
   else.
 * :func:`stdlib_corpus` reads Python's own standard-library ``.py`` sources: several megabytes of
   real, structured text (quotes, brackets, indentation) that needs no download.
-* :func:`generate` continues a prime text with a trained character model, one step at a time.
+* :func:`generate` continues a prime text with a trained character model, one step at a time;
+  :func:`source_prime` picks a prime that gives the model context (a real method header) and
+  :func:`format_sample` lays a sample out for a reader (newlines kept, long runs of spaces and
+  of blank lines shown by their length).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .layers import Embedding, RecurrentLayer
+from .layers.recurrent import scoped_states
+
+if TYPE_CHECKING:  # annotations only
+    from .network import Network
 
 __all__ = [
     "VOCAB_KEY",
     "CharVocab",
     "attach_vocab",
+    "format_sample",
     "generate",
     "get_vocab",
     "recurrent_layers",
+    "source_prime",
     "stdlib_corpus",
     "stdlib_files",
 ]
@@ -186,36 +198,29 @@ def stdlib_corpus(
 # -- models that carry their vocabulary ---------------------------------------------------------
 
 
-def attach_vocab(model: Any, vocab: CharVocab) -> None:
+def attach_vocab(model: Network, vocab: CharVocab) -> None:
     """Store ``vocab`` in ``model.metadata`` (the JSON saved with the model), so a loaded model
     can :func:`generate` without being given the vocabulary again."""
-    metadata = getattr(model, "metadata", None)
-    if metadata is None:
-        metadata = {}
-        model.metadata = metadata
-    metadata[VOCAB_KEY] = vocab.get_config()
+    model.metadata[VOCAB_KEY] = vocab.get_config()
 
 
-def get_vocab(model: Any) -> CharVocab | None:
+def get_vocab(model: Network) -> CharVocab | None:
     """The vocabulary :func:`attach_vocab` stored on ``model``, or None."""
-    config = (getattr(model, "metadata", None) or {}).get(VOCAB_KEY)
+    config = model.metadata.get(VOCAB_KEY)
     return CharVocab.from_config(config) if config else None
 
 
-def recurrent_layers(model: Any) -> list[Any]:
-    """The SimpleRNN layers of ``model`` (at the top level of ``model.layers``), in order."""
-    from .layers import SimpleRNN
-
-    return [layer for layer in model.layers if isinstance(layer, SimpleRNN)]
+def recurrent_layers(model: Network) -> list[RecurrentLayer]:
+    """The recurrent layers of ``model`` at the top level of ``model.layers``, in order (not
+    those inside a wrapper such as Bidirectional: generation reads text forwards only)."""
+    return [layer for layer in model.layers if isinstance(layer, RecurrentLayer)]
 
 
 # -- sampling ---------------------------------------------------------------------------------
 
 
-def _model_input(model: Any, ids: np.ndarray, vocab_size: int) -> np.ndarray:
+def _model_input(model: Network, ids: np.ndarray, vocab_size: int) -> np.ndarray:
     """``ids (1, T)`` as the first layer wants them: ids for an Embedding, else one-hot."""
-    from .layers import Embedding
-
     if isinstance(model.layers[0], Embedding):
         return ids
     return np.eye(vocab_size, dtype=model.dtype)[ids]
@@ -234,7 +239,7 @@ def sample_logits(logits: np.ndarray, temperature: float, rng: np.random.Generat
 
 
 def generate(
-    model: Any,
+    model: Network,
     prime: str,
     length: int,
     temperature: float = 1.0,
@@ -272,18 +277,59 @@ def generate(
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     rng = np.random.default_rng(seed)
-    rnns = recurrent_layers(model)
-    saved = [(layer, layer.stateful, layer.state) for layer in rnns]
     out: list[int] = []
-    try:
-        for layer in rnns:
-            layer.stateful, layer.state = True, None
+    with scoped_states(recurrent_layers(model), stateful=True):
         ids = vocab.encode(prime)[None, :]
         for _ in range(length):
             logits = model.forward(_model_input(model, ids, len(vocab)), training=False)
             out.append(sample_logits(logits[0, -1], temperature, rng))
             ids = np.array([[out[-1]]], dtype=np.int64)
-    finally:
-        for layer, stateful, state in saved:
-            layer.stateful, layer.state = stateful, state
     return vocab.decode(out)
+
+
+# -- showing samples ----------------------------------------------------------------------------
+
+# A method header standing alone on its line: "    def name(self, ...):" (one line, short).
+_METHOD_HEADER = re.compile(r"^( +)def \w+\(self[^()\n]{0,40}\):$", re.M)
+
+
+def source_prime(source: str, fallback: str = "def ") -> str:
+    """A prime that gives a model of Python source something to continue: the first method
+    header of ``source`` (``"    def close(self):"``), a newline and the indentation of the
+    body, so that a sample reads as the method's body. ``fallback`` when there is none."""
+    match = _METHOD_HEADER.search(source)
+    if match is None:
+        return fallback
+    return f"{match.group(0)}\n{match.group(1)}    "
+
+
+_SPACE_RUN = re.compile(r" {2,}")
+
+
+def format_sample(
+    text: str, gutter: str = "    | ", max_spaces: int = 24, max_blank_lines: int = 2
+) -> str:
+    """``text`` (a prime and its sampled continuation) laid out for a reader, as an indented
+    block: every line after ``gutter``, newlines kept, indentation kept as it is; a run of
+    more than ``max_spaces`` spaces (a model's favourite continuation is often a long stretch
+    of indentation, which a terminal shows as nothing) becomes ``<N spaces>``, and more than
+    ``max_blank_lines`` blank lines in a row become one line ``<N blank lines>``."""
+
+    def mark(run: re.Match[str]) -> str:
+        n = len(run.group(0))
+        return run.group(0) if n <= max_spaces else f"<{n} spaces>"
+
+    lines: list[str] = []
+    blank = 0
+    for line in [*text.split("\n"), None]:  # None flushes the last run of blank lines
+        if line is not None and not line.strip(" ") and len(line) <= max_spaces:
+            blank += 1
+            continue
+        if blank > max_blank_lines:
+            lines.append(f"<{blank} blank lines>")
+        else:
+            lines += [""] * blank
+        blank = 0
+        if line is not None:
+            lines.append(_SPACE_RUN.sub(mark, line))
+    return "\n".join((gutter + line).rstrip(" ") if line else gutter.rstrip(" ") for line in lines)

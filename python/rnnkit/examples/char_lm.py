@@ -10,7 +10,7 @@ Two presets:
 * ``"modern"``: a learned 32-d Embedding, SimpleRNN(256), a TimeDistributed Dense over the
   vocabulary, Adam, 32 parallel streams and global-norm clipping: more characters per second.
 
-Both train with :meth:`rnnkit.trainer.Trainer.fit_stream` (truncated BPTT on one long stream) for
+Both train with :meth:`rnnkit.training.Trainer.fit_stream` (truncated BPTT on one long stream) for
 a time budget, print samples at several temperatures as they go, report perplexity on the
 training text and on held-out text against the unigram baseline, save the model with its
 vocabulary and continue a prime with :func:`rnnkit.generate`.
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
-import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -31,8 +29,17 @@ from .. import optimizers
 from ..callbacks import Callback
 from ..layers import Dense, Embedding, SimpleRNN, TimeDistributed
 from ..models import Sequential, load_model
-from ..text import CharVocab, attach_vocab, generate, get_vocab, stdlib_corpus
-from ..trainer import Trainer
+from ..text import (
+    CharVocab,
+    attach_vocab,
+    format_sample,
+    generate,
+    get_vocab,
+    source_prime,
+    stdlib_corpus,
+)
+from ..training import Trainer
+from ._callbacks import SampleText, TrainingBudget
 from ._common import Stopwatch, figure_path, parse_config, resolve_config
 
 __all__ = [
@@ -80,7 +87,7 @@ class Config:
     epochs: int = 50  # upper bound; the time budget usually ends training first
     sample_every: float = 10.0  # seconds between printed samples
     temperatures: tuple[float, ...] = (0.2, 0.5, 1.0)
-    prime: str = "def "
+    prime: str | None = None  # None: a method header of the held-out text (text.source_prime)
     sample_length: int = 200
 
 
@@ -189,104 +196,6 @@ def build_trainer(model: Sequential, cfg: Config) -> Trainer:
     )
 
 
-class TrainingBudget(Callback):
-    """Ends training once ``seconds`` have passed since ``on_train_begin`` or after
-    ``max_updates`` updates (whichever comes first; None: no such limit).
-
-    An epoch over megabytes of text outlasts the budget, so it sets ``model.stop_training``
-    after the update that used the budget up: ``fit_stream`` then ends that epoch at once,
-    with every update made so far in the weights. It also records
-    ``(seconds, characters seen, loss)`` per update.
-    """
-
-    def __init__(
-        self, seconds: float | None, chars_per_update: int, max_updates: int | None = None
-    ) -> None:
-        super().__init__()
-        self.seconds = math.inf if seconds is None else float(seconds)
-        self.max_updates = max_updates
-        self.chars_per_update = int(chars_per_update)
-        self.start = 0.0
-        self.updates = 0
-        self.log: list[tuple[float, int, float]] = []
-
-    @property
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def on_train_begin(self, logs: Any = None) -> None:
-        self.start = time.perf_counter()
-
-    def on_batch_end(self, batch: int, logs: Any = None) -> None:
-        self.updates += 1
-        self.log.append(
-            (
-                self.elapsed,
-                self.updates * self.chars_per_update,
-                float((logs or {}).get("loss", math.nan)),
-            )
-        )
-        if self.used_up:
-            self.model.stop_training = True
-
-    @property
-    def used_up(self) -> bool:
-        return self.elapsed >= self.seconds or (
-            self.max_updates is not None and self.updates >= self.max_updates
-        )
-
-
-class SampleText(Callback):
-    """Prints (and keeps) samples from the model every ``every`` seconds of training, one per
-    temperature, all from the same prime and seed so that they show the model's progress."""
-
-    def __init__(
-        self,
-        vocab: CharVocab,
-        every: float,
-        temperatures: Sequence[float],
-        prime: str = "def ",
-        length: int = 200,
-        seed: int = 0,
-        verbose: int = 1,
-    ) -> None:
-        super().__init__()
-        self.vocab, self.every = vocab, float(every)
-        self.temperatures = list(temperatures)
-        self.prime, self.length, self.seed, self.verbose = prime, int(length), seed, verbose
-        self.samples: list[tuple[float, dict[float, str]]] = []
-        self._start = self._last = 0.0
-
-    def on_train_begin(self, logs: Any = None) -> None:
-        self._start = self._last = time.perf_counter()
-
-    def on_batch_end(self, batch: int, logs: Any = None) -> None:
-        now = time.perf_counter()
-        if now - self._last >= self.every:
-            self._last = now
-            self.sample(now - self._start, (logs or {}).get("loss"))
-
-    def sample(self, at: float, loss: float | None = None) -> dict[float, str]:
-        """Generate one sample per temperature now (the trainer's carried state is restored by
-        :func:`rnnkit.generate`, so training continues undisturbed)."""
-        texts = {
-            t: generate(
-                self.model, self.prime, self.length, temperature=t, seed=self.seed, vocab=self.vocab
-            )
-            for t in self.temperatures
-        }
-        self.samples.append((at, texts))
-        if self.verbose:
-            head = f"--- samples after {at:.0f} s"
-            if loss is not None:
-                head += f" (loss {loss:.3f}, perplexity {math.exp(loss):.2f})"
-            print(f"\n{head} ---")
-            for t, text in texts.items():
-                print(f"[T={t}] {self.prime}{text}")
-            print("---", flush=True)
-        return texts
-
-
 def unigram_perplexity(train_ids: np.ndarray, eval_ids: np.ndarray, vocab_size: int) -> float:
     """Perplexity on ``eval_ids`` of the character frequencies of ``train_ids`` (add-one
     smoothed): the baseline a model must beat by using context at all."""
@@ -304,8 +213,8 @@ def train_char_model(
     """Load the corpus, build and train a character model within ``config.seconds``.
 
     Returns a dict with ``model`` (its vocabulary attached), ``trainer``, ``vocab``, ``config``,
-    the encoded ``train_ids`` / ``val_ids``, the ``budget`` callback (per-update log) and the
-    ``sampler`` callback (printed samples).
+    the encoded ``train_ids`` / ``val_ids``, the ``budget`` callback (per-update log), the
+    ``sampler`` callback (printed samples) and the ``prime`` the samples continue.
     """
     cfg = _config(config)
     corpus = stdlib_corpus(cfg.max_chars, seed=seed)
@@ -317,11 +226,13 @@ def train_char_model(
     attach_vocab(model, vocab)
     trainer = build_trainer(model, cfg)
     budget = TrainingBudget(cfg.seconds, cfg.batch_size * cfg.bptt, cfg.max_updates)
+    # A real method header of text the model never trains on: the samples continue its body.
+    prime = cfg.prime if cfg.prime is not None else source_prime(corpus[split:])
     sampler = SampleText(
         vocab,
         cfg.sample_every,
         cfg.temperatures,
-        prime=cfg.prime,
+        prime=prime,
         length=cfg.sample_length,
         seed=seed,
         verbose=verbose,
@@ -355,6 +266,7 @@ def train_char_model(
         "val_ids": val_ids,
         "budget": budget,
         "sampler": sampler,
+        "prime": prime,
     }
 
 
@@ -406,7 +318,7 @@ def run(
     each), ``unigram_perplexity``, ``vocab_size``, ``updates``, ``chars_seen``,
     ``train_seconds``, ``chars_per_second``, ``samples`` (temperature -> text), ``model_path``,
     ``vocab_saved`` (whether the file carries the vocabulary), ``figures``, ``seconds`` (the
-    whole run), and the trained ``model`` and its ``vocab``.
+    whole run), the ``prime`` the samples continue, and the trained ``model`` and its ``vocab``.
     """
     clock = Stopwatch()
     trained = train_char_model(config, verbose=verbose, seed=seed)
@@ -433,6 +345,7 @@ def run(
     chars = budget.updates * budget.chars_per_update
     return {
         "preset": cfg.preset,
+        "prime": trained["prime"],
         "vocab_size": len(vocab),
         "updates": budget.updates,
         "chars_seen": chars,
@@ -451,8 +364,10 @@ def run(
     }
 
 
-def report(results: dict[str, Any], prime: str = "def ", seed: int = 0) -> None:
-    """Print what the model learned: perplexities, speed, and a generated continuation."""
+def report(results: dict[str, Any], prime: str | None = None, seed: int = 0) -> None:
+    """Print what the model learned: perplexities, speed, and a generated continuation of
+    ``prime`` (None: the run's own, ``results["prime"]``)."""
+    prime = results["prime"] if prime is None else prime
     print(
         f"\nperplexity per character: train {results['train_perplexity']:.2f}, held-out "
         f"{results['val_perplexity']:.2f} (unigram baseline {results['unigram_perplexity']:.2f}, "
@@ -473,7 +388,7 @@ def report(results: dict[str, Any], prime: str = "def ", seed: int = 0) -> None:
     for name, path in results["figures"].items():
         print(f"figure ({name}): {path}")
     print(f"\nrnnkit.generate(model, {prime!r}, 300, temperature=0.5, seed={seed}):")
-    print(prime + generate(results["model"], prime, 300, temperature=0.5, seed=seed))
+    print(format_sample(prime + generate(results["model"], prime, 300, temperature=0.5, seed=seed)))
 
 
 def _extra_options(parser: argparse.ArgumentParser) -> None:
@@ -501,7 +416,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         config = dataclasses.replace(config, seconds=args.seconds)
     # Progress lines are on by default here: training takes a while and prints samples.
     results = run(config, out_dir=args.out_dir, verbose=max(args.verbose, 1), seed=args.seed)
-    report(results, config.prime, args.seed)
+    report(results, seed=args.seed)
     return results
 
 

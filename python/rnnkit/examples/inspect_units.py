@@ -18,9 +18,9 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import inspect
-from ..io import ModelFileError
+from .. import inspection
 from ..models import load_model
+from ..saving import ModelFileError
 from ..text import get_vocab, stdlib_corpus
 from . import char_lm
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
@@ -94,9 +94,11 @@ def run(
     clock = Stopwatch()
     model, source = get_char_model(cfg, out_dir, verbose, seed)
     text = _unseen_text(cfg, seed)
-    states = inspect.hidden_states(model, text)
-    features = inspect.text_features(text)
-    ranking = {name: inspect.rank_units(states, features[name], top=cfg.top) for name in FEATURES}
+    states = inspection.hidden_states(model, text)
+    features = inspection.text_features(text)
+    ranking = {
+        name: inspection.rank_units(states, features[name], top=cfg.top) for name in FEATURES
+    }
     passage = "\n".join(text.split("\n")[: cfg.passage_lines])
     figures, pages = {}, {}
     for name, label in (("in_quotes", "quotes"), ("in_brackets", "brackets")):
@@ -104,13 +106,13 @@ def run(
         title = f"unit {unit}: correlation {corr:+.2f} with {name.replace('_', ' ')}"
         values = states[: len(passage), unit]
         pages[label] = str(
-            inspect.render_html(
+            inspection.render_html(
                 passage, values, figure_path(out_dir, f"10_inspect_{label}.html"), title
             )
         )
         if name == "in_quotes":
             figures[label] = str(
-                inspect.render_png(
+                inspection.render_png(
                     passage, values, figure_path(out_dir, "10_inspect_quotes.png"), title
                 )
             )

@@ -22,7 +22,7 @@ from .. import plot
 from ..layers import Embedding, SimpleRNN
 from ..models import Model
 from ..optimizers import Adam
-from ..trainer import Trainer
+from ..training import Trainer
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
 from ._decoding import Alphabet, Decoder, exact_match, teacher_forcing
 

@@ -2,8 +2,10 @@
 protocol).
 
 ==================  ==========================================================================
-SimpleRNN           vanilla RNN over the C++ kernels (recurrent.py)
-Bidirectional       forward + backward SimpleRNN, merged (bidirectional.py)
+RecurrentLayer      the base of recurrent layers: all but the cell (recurrent/base.py)
+SimpleRNN           vanilla RNN over the C++ (or NumPy) kernels (recurrent/simple_rnn.py)
+Bidirectional       any recurrent layer forwards + a copy backwards, merged
+                    (recurrent/bidirectional.py)
 Dense, Activation   last-axis affine map / element-wise activation (dense.py)
 TimeDistributed     apply a layer to every time step (time_distributed.py)
 Embedding           token ids -> vectors, optional ``mask_zero`` (embedding.py)
@@ -13,7 +15,9 @@ Input, InputLayer   Keras 3's ``Input(shape)``: fixes a Sequential's input shape
 
 Helpers: :func:`check_stack` (validate a linear stack before running it),
 :func:`serialize_layer` / :func:`deserialize_layer` / :func:`get_layer_class` (configs),
-:func:`set_random_seed` (reproducible default seeds), :func:`reverse_sequences`.
+:func:`set_random_seed` (reproducible default seeds), :func:`reverse_sequences`,
+:func:`walk_layers` (a stack and, depth first, the layers each one wraps),
+:func:`shapes_compatible`.
 """
 
 from __future__ import annotations
@@ -26,13 +30,14 @@ from .base import (
     make_rng,
     serialize_layer,
     set_random_seed,
+    shapes_compatible,
+    walk_layers,
 )
-from .bidirectional import Bidirectional
 from .dense import Activation, Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
-from .recurrent import SimpleRNN, reverse_sequences
+from .recurrent import Bidirectional, RecurrentLayer, SimpleRNN, reverse_sequences
 from .time_distributed import TimeDistributed
 
 __all__ = [
@@ -44,6 +49,7 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "RecurrentLayer",
     "SimpleRNN",
     "TimeDistributed",
     "check_stack",
@@ -53,4 +59,6 @@ __all__ = [
     "reverse_sequences",
     "serialize_layer",
     "set_random_seed",
+    "shapes_compatible",
+    "walk_layers",
 ]

@@ -11,13 +11,15 @@ Keras-familiar surface:
 * ``backward(dy)`` returns ``dx`` and *overwrites* ``grads`` (same keys and shapes as ``params``).
 * ``output_lengths(lengths)`` tells the next layer which mask follows this one.
 * ``get_config()`` returns JSON-serialisable constructor arguments; ``from_config`` rebuilds.
+* ``sublayers()`` lists the layers a wrapper holds (TimeDistributed, Bidirectional): saving,
+  models and the Trainer find nested layers through it, never by attribute names.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -94,6 +96,13 @@ def config_input_shape(
     return tuple(a if a is not None else b for a, b in zip(given, recorded))
 
 
+def shapes_compatible(a: Sequence[int | None], b: Sequence[int | None]) -> bool:
+    """Two per-sample shapes agree: same rank, and the dims known in both are equal (None
+    matches any size)."""
+    a, b = tuple(a), tuple(b)
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b))
+
+
 def get_layer_class(class_name: str) -> type[Layer]:
     """The registered Layer subclass called ``class_name`` (ValueError naming the known ones)."""
     try:
@@ -126,6 +135,12 @@ class Layer:
 
     requires_sequence: bool = False
     is_input_layer: bool = False  # True for InputLayer (see rnnkit.layers.input_layer)
+    # True when ``forward`` returns a list ``[output, *states]`` (a recurrent layer or wrapper
+    # built with ``return_state=True``), which a linear stack cannot pass on.
+    return_state: bool = False
+    # The generator of a layer that draws random numbers in training (Dropout); a trainer
+    # checkpoint saves and restores its state. None for deterministic layers.
+    rng: np.random.Generator | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -146,6 +161,10 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.trainable = True
         self.built = False
+        # Whether the weights come from the constructor's ``input_shape`` (see
+        # :meth:`_build_if_shape_given`): a Sequential may then rebuild the layer for its real
+        # input, as Keras ignores ``input_shape`` on all but the first layer.
+        self.built_from_input_shape = False
 
     # -- construction -------------------------------------------------------------------------
     def build(self, input_shape: Shape) -> None:
@@ -162,6 +181,20 @@ class Layer:
         ``input_shape=``); subclasses call it last, once their own attributes are set."""
         if input_shape is not None:
             self.build(tuple(input_shape))
+            self.built_from_input_shape = True
+
+    def unbuild(self) -> None:
+        """Drop the weights (and those of the wrapped layers): the layer is as if made without
+        ``input_shape``, and the next :meth:`build` draws fresh weights for its shape. A
+        Sequential uses it on a layer whose constructor ``input_shape`` does not fit what the
+        layer below it outputs (Keras ignores that argument there)."""
+        for sub in self.sublayers():
+            sub.unbuild()
+        self.params.clear()
+        self.grads.clear()
+        self.input_shape = None
+        self.built = False
+        self.built_from_input_shape = False
 
     def _build_for(self, x: Any) -> None:
         """Build for ``x``'s per-sample shape (its batch axis dropped) unless built already:
@@ -202,6 +235,18 @@ class Layer:
         """True when this layer's output has no time axis although its input has one (a
         recurrent layer with ``return_sequences=False``)."""
         return False
+
+    def sublayers(self) -> list[Layer]:
+        """The layers this one holds and runs (a wrapper's inner layers), in a fixed order; []
+        for a plain layer. Saving, models and the Trainer find nested layers through this
+        method alone."""
+        return []
+
+    def output_activation(self) -> str | None:
+        """Name of the element-wise activation this layer applies last, if any (Keras's
+        ``compile`` reads cross-entropies and metrics as probabilities after a sigmoid or
+        softmax output)."""
+        return None
 
     def _check_built_input(self, x: np.ndarray, min_ndim: int, legend: str) -> None:
         """ValueError naming the layer unless ``x`` has ``min_ndim`` dims or more and its last
@@ -299,12 +344,12 @@ def check_stack(layers: Sequence[Layer]) -> None:
     for index, layer in enumerate(layers):
         if not isinstance(layer, Layer):
             raise TypeError(f"layer {index} is not an rnnkit Layer: {layer!r}")
-        if index > 0 and getattr(layer, "is_input_layer", False):
+        if index > 0 and layer.is_input_layer:
             raise ValueError(
                 f"layer {index} ({layer.name!r}) is an Input: it can only be the "
                 "first layer of a stack (it fixes the model's input shape)"
             )
-        if getattr(layer, "return_state", False):
+        if layer.return_state:
             raise ValueError(
                 f"layer {index} ({layer.name!r}) has return_state=True: it returns a list "
                 "[output, state], which a stack of layers cannot pass on; use return_state only "
@@ -319,3 +364,11 @@ def check_stack(layers: Sequence[Layer]) -> None:
             )
         if layer.collapses_time():
             collapsed = (index, layer)
+
+
+def walk_layers(layers: Iterable[Layer]) -> Iterator[Layer]:
+    """Every layer of ``layers`` followed, depth first, by the layers it holds
+    (:meth:`Layer.sublayers`)."""
+    for layer in layers:
+        yield layer
+        yield from walk_layers(layer.sublayers())

@@ -112,6 +112,9 @@ class Dense(Layer):
             self._set_grad("b", da.sum(axis=0))
         return (da @ self.params["W"].T).reshape((*self._lead, self._x2.shape[1]))
 
+    def output_activation(self) -> str | None:
+        return self.activation.name
+
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
         config.update(
@@ -155,6 +158,9 @@ class Activation(Layer):
         if self._x is None:
             raise RuntimeError(f"layer {self.name!r}: backward called before forward")
         return self.activation.backward(np.asarray(dy, dtype=self.dtype), self._x, self._y)
+
+    def output_activation(self) -> str | None:
+        return self.activation.name
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()

@@ -19,6 +19,7 @@ from .base import (
     deserialize_layer,
     get_layer_class,
     serialize_layer,
+    shapes_compatible,
 )
 
 __all__ = ["TimeDistributed"]
@@ -57,6 +58,12 @@ class TimeDistributed(Layer):
         self.grads = layer.grads
         self._build_if_shape_given(input_shape)
 
+    def sublayers(self) -> list[Layer]:
+        return [self.layer]
+
+    def output_activation(self) -> str | None:
+        return self.layer.output_activation()
+
     def build(self, input_shape: Shape) -> None:
         input_shape = tuple(input_shape)
         if len(input_shape) < 2:
@@ -64,8 +71,13 @@ class TimeDistributed(Layer):
                 f"layer {self.name!r} (TimeDistributed) expects a per-sample input "
                 f"shape (T, ...) with a time axis, got {input_shape}"
             )
-        if not self.layer.built:
-            self.layer.build(input_shape[1:])
+        inner = self.layer
+        if inner.built_from_input_shape and not shapes_compatible(
+            inner.input_shape, input_shape[1:]
+        ):
+            inner.unbuild()  # its own input_shape argument is ignored, as Keras does
+        if not inner.built:
+            inner.build(input_shape[1:])
         super().build(input_shape)
 
     @classmethod

@@ -15,11 +15,15 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .layers.recurrent import scoped_states
 from .text import CharVocab, get_vocab, recurrent_layers
+
+if TYPE_CHECKING:  # annotations only
+    from .network import Network
 
 __all__ = ["hidden_states", "rank_units", "render_html", "render_png", "text_features"]
 
@@ -27,29 +31,24 @@ PathLike = str | Path
 
 
 def hidden_states(
-    model: Any, text: str, vocab: CharVocab | None = None, layer: int = 0
+    model: Network, text: str, vocab: CharVocab | None = None, layer: int = 0
 ) -> np.ndarray:
-    """Activations ``(len(text), H)`` of the ``layer``-th SimpleRNN of ``model`` while it reads
-    ``text`` from a zero state (one forward call; the model's carried states are untouched)."""
+    """Activations ``(len(text), H)`` of the ``layer``-th recurrent layer of ``model`` (at the
+    top level) while it reads ``text`` from a zero state (one forward call; the model's carried
+    states are untouched)."""
     vocab = vocab if vocab is not None else get_vocab(model)
     if vocab is None:
         raise ValueError("hidden_states needs the vocabulary: pass vocab=... or attach it")
     rnns = recurrent_layers(model)
     if not rnns:
-        raise ValueError(f"model {getattr(model, 'name', model)!r} has no SimpleRNN layer")
+        raise ValueError(f"model {model.name!r} has no recurrent layer")
     target = rnns[layer]
-    saved = [(r, r.stateful, r.state) for r in rnns]
-    try:
-        for r in rnns:
-            r.stateful, r.state = False, None
+    with scoped_states(rnns, stateful=False):
         x: Any = vocab.encode(text)[None, :]
         for current in model.layers:  # run up to and including the chosen recurrent layer
             x = current.forward(x, training=False)
             if current is target:
                 return np.asarray(x)[0]
-    finally:
-        for r, stateful, state in saved:
-            r.stateful, r.state = stateful, state
     raise AssertionError("unreachable: the recurrent layer is one of model.layers")
 
 

@@ -1,47 +1,65 @@
-"""Bidirectional: run a SimpleRNN forwards and a copy backwards in time, then merge."""
+"""Bidirectional: run a recurrent layer forwards and a copy backwards in time, then merge."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
-from .base import Layer, Shape, config_input_shape, deserialize_layer, serialize_layer
-from .recurrent import SimpleRNN, reverse_sequences
+from ..base import (
+    Layer,
+    Shape,
+    config_input_shape,
+    deserialize_layer,
+    get_layer_class,
+    serialize_layer,
+)
+from .base import RecurrentLayer, reverse_sequences
 
 __all__ = ["Bidirectional"]
 
 MERGE_MODES = ("concat", "sum", "mul", "ave", None)
 
 
-def _clone(layer: SimpleRNN, name: str, go_backwards: bool, seed_offset: int) -> SimpleRNN:
+def _clone(
+    layer: RecurrentLayer, name: str, go_backwards: bool, seed_offset: int
+) -> RecurrentLayer:
     """A fresh copy of ``layer``'s configuration (new weights) under another name."""
     config = layer.get_config()
     config.update(name=name, go_backwards=go_backwards)
     if config.get("seed") is not None:
         config["seed"] = int(config["seed"]) + seed_offset  # separate, reproducible weights
-    return SimpleRNN.from_config(config)
+    return cast(RecurrentLayer, type(layer).from_config(config))
+
+
+def _recurrent_class(spec: Any) -> type[RecurrentLayer]:
+    """The recurrent layer class a ``{"class_name", "config"}`` spec names (ValueError else)."""
+    cls = get_layer_class(spec.get("class_name"))
+    if not issubclass(cls, RecurrentLayer):
+        raise ValueError(f"Bidirectional wraps a recurrent layer, got {spec.get('class_name')!r}")
+    return cls
 
 
 class Bidirectional(Layer):
-    """Bidirectional wrapper of a :class:`SimpleRNN`.
+    """Bidirectional wrapper of any recurrent layer (a :class:`RecurrentLayer`: SimpleRNN, ...).
 
     Two layers are made from ``layer``'s config (the ``layer`` object itself is only a template;
     its weights are not used): ``forward_layer`` (named ``"forward_<name>"``) and
     ``backward_layer`` (``"backward_<name>"``, ``go_backwards`` flipped, seed + 1 when a seed is
-    set). An explicit ``backward_layer`` SimpleRNN is used as given instead; it must have the
-    opposite ``go_backwards`` and the same ``return_sequences`` / ``return_state``.
+    set). An explicit ``backward_layer`` is used as given instead; it must have the opposite
+    ``go_backwards`` and the same ``units``, ``return_sequences`` and ``return_state``.
 
     With ``return_sequences`` the backward layer's output (in reversed order) is reversed back
     (valid part only, with ``lengths``) so both are aligned in time before merging, as Keras
     does. ``merge_mode``: "concat" (last axis), "sum", "mul", "ave", or None (``forward``
     returns ``[y_forward, y_backward]`` and ``backward`` takes a list of both gradients).
 
-    With ``return_state``, ``forward`` returns ``[merged, h_forward, h_backward]`` (``merged``
-    itself a list when merge_mode is None) and ``backward`` takes the same structure.
-    ``initial_state`` is ``[h0_forward, h0_backward]``; after ``backward``,
-    ``d_initial_state`` is ``[dh0_forward, dh0_backward]``.
+    With ``return_state``, ``forward`` returns ``[merged, *states_forward, *states_backward]``
+    (``merged`` itself a list when merge_mode is None; one state each for SimpleRNN) and
+    ``backward`` takes the same structure. ``initial_state`` is ``[*states_forward,
+    *states_backward]`` (``[h0_forward, h0_backward]`` for SimpleRNN); after ``backward``,
+    ``d_initial_state`` is the list of their gradients in the same order.
 
     ``params``/``grads`` keys: ``"forward_" + key`` and ``"backward_" + key`` (the same arrays
     as the sub-layers' own, so updates reach them). ``truncate`` set here is passed to both.
@@ -51,14 +69,17 @@ class Bidirectional(Layer):
 
     def __init__(
         self,
-        layer: SimpleRNN,
+        layer: RecurrentLayer,
         merge_mode: str | None = "concat",
-        backward_layer: SimpleRNN | None = None,
+        backward_layer: RecurrentLayer | None = None,
         name: str | None = None,
         input_shape: Sequence[int | None] | None = None,
     ) -> None:
-        if not isinstance(layer, SimpleRNN):
-            raise TypeError(f"Bidirectional wraps a SimpleRNN, got {type(layer).__name__}")
+        if not isinstance(layer, RecurrentLayer):
+            raise TypeError(
+                "Bidirectional wraps a recurrent layer (a RecurrentLayer such as SimpleRNN), "
+                f"got {type(layer).__name__}"
+            )
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
         super().__init__(
@@ -71,19 +92,7 @@ class Bidirectional(Layer):
             self._explicit_backward = False
             self.backward_layer = _clone(layer, "backward_" + layer.name, not layer.go_backwards, 1)
         else:
-            if not isinstance(backward_layer, SimpleRNN):
-                raise TypeError(
-                    f"backward_layer must be a SimpleRNN, got {type(backward_layer).__name__}"
-                )
-            if backward_layer.go_backwards == layer.go_backwards:
-                raise ValueError("backward_layer must have the opposite go_backwards of layer")
-            for attr in ("return_sequences", "return_state", "units"):
-                if getattr(backward_layer, attr) != getattr(layer, attr):
-                    raise ValueError(
-                        f"backward_layer.{attr} = "
-                        f"{getattr(backward_layer, attr)!r} must match layer's "
-                        f"{getattr(layer, attr)!r}"
-                    )
+            self._check_backward_layer(layer, backward_layer)
             self._explicit_backward = True
             self.backward_layer = backward_layer
         self.return_sequences = layer.return_sequences
@@ -91,9 +100,30 @@ class Bidirectional(Layer):
         self.units = layer.units
         self.d_initial_state: list[np.ndarray] | None = None
         if input_shape is not None:
-            self.build(tuple(input_shape))
+            self._build_if_shape_given(input_shape)
         elif self.forward_layer.built and self.backward_layer.built:
             self.build(self.forward_layer.input_shape)
+            self.built_from_input_shape = layer.built_from_input_shape
+
+    @staticmethod
+    def _check_backward_layer(layer: RecurrentLayer, backward_layer: Any) -> None:
+        if not isinstance(backward_layer, RecurrentLayer):
+            raise TypeError(
+                "backward_layer must be a recurrent layer (a RecurrentLayer such as "
+                f"SimpleRNN), got {type(backward_layer).__name__}"
+            )
+        if backward_layer.go_backwards == layer.go_backwards:
+            raise ValueError("backward_layer must have the opposite go_backwards of layer")
+        for attr, mine, theirs in (
+            ("return_sequences", backward_layer.return_sequences, layer.return_sequences),
+            ("return_state", backward_layer.return_state, layer.return_state),
+            ("units", backward_layer.units, layer.units),
+        ):
+            if mine != theirs:
+                raise ValueError(f"backward_layer.{attr} = {mine!r} must match layer's {theirs!r}")
+
+    def sublayers(self) -> list[Layer]:
+        return [self.forward_layer, self.backward_layer]
 
     @property
     def truncate(self) -> int | None:
@@ -112,7 +142,8 @@ class Bidirectional(Layer):
     reset_states = reset_state
 
     def initial_state_grad(self) -> list[np.ndarray] | None:
-        """``[dh0_forward, dh0_backward]`` of the last ``backward``."""
+        """The gradients of ``initial_state`` (``[dh0_forward, dh0_backward]`` for SimpleRNN)
+        of the last ``backward``."""
         return self.d_initial_state
 
     def build(self, input_shape: Shape) -> None:
@@ -142,13 +173,14 @@ class Bidirectional(Layer):
             ("forward_", config["layer"]),
             ("backward_", backward if backward is not None else config["layer"]),
         ):
-            if spec.get("class_name") != "SimpleRNN":
-                raise ValueError(f"Bidirectional wraps a SimpleRNN, got {spec.get('class_name')!r}")
-            sub = SimpleRNN.config_param_shapes(dict(spec.get("config", {})), shape)
+            sub = _recurrent_class(spec).config_param_shapes(dict(spec.get("config", {})), shape)
             if sub is None:
                 return None
             shapes.update({prefix + key: value for key, value in sub.items()})
         return shapes
+
+    def _state_counts(self) -> tuple[int, int]:
+        return len(self.forward_layer.state_names), len(self.backward_layer.state_names)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape | list[Shape]:
         one: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)
@@ -160,7 +192,7 @@ class Bidirectional(Layer):
         else:
             merged = one
         if self.return_state:
-            return [merged, (self.units,), (self.units,)]
+            return [merged, *[(self.units,)] * sum(self._state_counts())]
         return merged
 
     def forward(
@@ -171,23 +203,26 @@ class Bidirectional(Layer):
         initial_state: Sequence[np.ndarray] | None = None,
     ) -> Any:
         self._build_for(x)
-        h0_f = h0_b = None
+        n_f, n_b = self._state_counts()
+        init_f: Any = None
+        init_b: Any = None
         if initial_state is not None:
-            if not isinstance(initial_state, (list, tuple)) or len(initial_state) != 2:
+            if not isinstance(initial_state, (list, tuple)) or len(initial_state) != n_f + n_b:
                 raise ValueError(
-                    f"layer {self.name!r}: initial_state must be a list [h0_forward, h0_backward]"
+                    f"layer {self.name!r}: initial_state must be a list [h0_forward, "
+                    "h0_backward] (the forward layer's states, then the backward layer's)"
                 )
-            h0_f, h0_b = initial_state
+            init_f, init_b = self._given(initial_state[:n_f]), self._given(initial_state[n_f:])
         out_f = self.forward_layer.forward(
-            x, training=training, lengths=lengths, initial_state=h0_f
+            x, training=training, lengths=lengths, initial_state=init_f
         )
         out_b = self.backward_layer.forward(
-            x, training=training, lengths=lengths, initial_state=h0_b
+            x, training=training, lengths=lengths, initial_state=init_b
         )
         states: list[np.ndarray] = []
         if self.return_state:
-            (y_f, s_f), (y_b, s_b) = out_f, out_b
-            states = [s_f, s_b]
+            (y_f, *s_f), (y_b, *s_b) = out_f, out_b
+            states = [*s_f, *s_b]
         else:
             y_f, y_b = out_f, out_b
         self._lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
@@ -228,30 +263,43 @@ class Bidirectional(Layer):
         return d / 2, d / 2  # ave
 
     def backward(self, dy: Any) -> np.ndarray:
-        d_states: list[np.ndarray | None] = [None, None]
+        n_f, n_b = self._state_counts()
+        d_states_f: list[Any] = [None] * n_f
+        d_states_b: list[Any] = [None] * n_b
         if self.return_state:
-            if not isinstance(dy, (list, tuple)) or len(dy) != 3:
+            if not isinstance(dy, (list, tuple)) or len(dy) != 1 + n_f + n_b:
                 raise ValueError(
                     f"layer {self.name!r} (return_state=True): dy must be "
-                    "[d_output, d_state_forward, d_state_backward]"
+                    "[d_output, d_state_forward, d_state_backward] (each layer's states in turn)"
                 )
-            dy, d_states = dy[0], [dy[1], dy[2]]
+            dy, d_states_f, d_states_b = dy[0], list(dy[1 : 1 + n_f]), list(dy[1 + n_f :])
         d_f, d_b = self._split(dy)
         if self.return_sequences and d_b is not None:
             d_b = reverse_sequences(np.asarray(d_b), self._lengths)  # back to processing order
         grads = []
-        for sub, d_out, d_state in (
-            (self.forward_layer, d_f, d_states[0]),
-            (self.backward_layer, d_b, d_states[1]),
+        for sub, d_out, d_states in (
+            (self.forward_layer, d_f, d_states_f),
+            (self.backward_layer, d_b, d_states_b),
         ):
             if d_out is None:
                 d_out = np.zeros_like(self._y[0])
-            grads.append(sub.backward([d_out, d_state] if self.return_state else d_out))
+            grads.append(sub.backward([d_out, *d_states] if self.return_state else d_out))
         self.d_initial_state = [
-            self.forward_layer.d_initial_state,
-            self.backward_layer.d_initial_state,
+            *self._as_list(self.forward_layer.d_initial_state, n_f),
+            *self._as_list(self.backward_layer.d_initial_state, n_b),
         ]
         return grads[0] + grads[1]
+
+    @staticmethod
+    def _given(states: Sequence[Any]) -> list[Any] | None:
+        """One sub-layer's part of ``initial_state``; None (zeros or its carried state) when
+        every entry is None."""
+        return None if all(s is None for s in states) else list(states)
+
+    @staticmethod
+    def _as_list(d_initial: Any, count: int) -> list[np.ndarray]:
+        """A sub-layer's ``d_initial_state`` as a list (one-state cells give the array)."""
+        return [d_initial] if count == 1 else list(d_initial)
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         return lengths if self.return_sequences else None
@@ -272,7 +320,9 @@ class Bidirectional(Layer):
         layer = deserialize_layer(config.pop("layer"))
         backward = config.pop("backward_layer", None)
         return cls(
-            layer,
-            backward_layer=None if backward is None else deserialize_layer(backward),
+            cast(RecurrentLayer, layer),  # the constructor checks what it is given
+            backward_layer=None
+            if backward is None
+            else cast(RecurrentLayer, deserialize_layer(backward)),
             **config,
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +15,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import io as rio
+from rnnkit import saving as rio
 from rnnkit.layers import (
     Activation,
     Bidirectional,
@@ -25,7 +27,7 @@ from rnnkit.layers import (
     TimeDistributed,
 )
 from rnnkit.models import Model, Sequential, load_model
-from rnnkit.trainer import Trainer
+from rnnkit.training import Trainer
 from test_models import EncoderDecoder, seq2seq_data
 
 rng = np.random.default_rng(0)
@@ -141,6 +143,8 @@ def test_file_is_one_npz_with_json_config(tmp_path: Path) -> None:
         config = json.loads(raw.tobytes())
         assert config["format_version"] == rio.FORMAT_VERSION
         assert config["model"]["class_name"] == "Sequential"
+        assert config["model"]["module"] == "rnnkit.models"
+        assert config["rnnkit_version"] == rnnkit.__version__
         assert sorted(npz.files) == sorted([rio.CONFIG_KEY, "w0", "w1", "w2", "w3", "w4"])
 
 
@@ -514,6 +518,32 @@ def test_resuming_from_checkpoint_equals_uninterrupted(tmp_path: Path) -> None:
         np.testing.assert_array_equal(resumed.model.params[key], value)
 
 
+@pytest.mark.parametrize("saved_key", ["1/0", "1/layer"], ids=["today", "before sublayers()"])
+def test_random_streams_of_wrapped_layers_are_restored(tmp_path: Path, saved_key: str) -> None:
+    """A wrapped Dropout's stream is keyed by its position in sublayers(); files written when
+    the key was the wrapper's attribute name ("1/layer") load the same."""
+    model = Sequential(
+        [
+            SimpleRNN(4, return_sequences=True, input_shape=(5, 3), seed=0, name="rnn"),
+            TimeDistributed(Dropout(0.5, seed=2), name="drop"),
+        ]
+    )
+    trainer = Trainer(model, "mse", "sgd")
+    drop = model.layers[1].layer
+    drop.rng.random(7)  # move the stream on from its seed
+    path = trainer.save(tmp_path / "ckpt.npz")
+    expected = drop.rng.bit_generator.state
+
+    def rekey(config: dict[str, Any]) -> None:
+        states = config["trainer"]["rng_states"]
+        assert list(states) == ["1/0"]
+        states[saved_key] = states.pop("1/0")
+
+    _rewrite(path, edit_config=rekey)
+    restored = Trainer.load(path).model.layers[1].layer
+    assert restored.rng.bit_generator.state == expected
+
+
 def test_compiled_model_save_keeps_the_optimizer(tmp_path: Path) -> None:
     x, y = _data()
     model = _model()
@@ -552,3 +582,39 @@ def test_metadata_and_trainable_flags_round_trip(tmp_path: Path) -> None:
     loaded = load_model(path)
     assert loaded.metadata == model.metadata
     assert [layer.trainable for layer in loaded.layers] == [False, True]
+
+
+@pytest.mark.parametrize(
+    "load",
+    [
+        "from rnnkit.training import Trainer; print(type(Trainer.load(path).model).__name__)",
+        "from rnnkit import saving; print(type(saving.read_model(path)[0]).__name__)",
+    ],
+    ids=["Trainer.load", "saving.read_model"],
+)
+def test_a_fresh_process_loads_without_importing_the_models_first(
+    tmp_path: Path, load: str
+) -> None:
+    """The loaders sit below rnnkit.models in the import graph: a file names the module of its
+    model class, and one of rnnkit's own is imported on the way."""
+    path = tmp_path / "ckpt.npz"
+    Trainer(_model(), "mse", "adam").save(path)
+    done = subprocess.run(
+        [sys.executable, "-c", f"path = {str(path)!r}; {load}"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == "Sequential"  # (an editable install may log first)
+
+
+def test_a_file_never_imports_a_module_outside_rnnkit(tmp_path: Path) -> None:
+    path = tmp_path / "m.npz"
+    _model().save(path)
+    _rewrite(path, edit_config=lambda c: c["model"].update(module="antigravity"))
+    assert load_model(path).layers  # the module is ignored: Sequential is known already
+    _rewrite(path, edit_config=lambda c: c["model"].update(class_name="Unknown"))
+    with pytest.raises(rio.ModelFileError, match="unknown model class 'Unknown'"):
+        load_model(path)
+    assert "antigravity" not in sys.modules
