@@ -41,6 +41,9 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.training.trainer:Trainer.fit": "Model.fit's arguments, which it receives",
     "rnnkit.training.trainer:Trainer.fit_stream": "a fit-style entry point (data, batching, "
     "epochs, callbacks, validation), as Keras's fit",
+    "rnnkit.ops.lstm:lstm_forward": "the functional LSTM names each array it takes: x, three "
+    "weights, both initial states, both activations, lengths",
+    "rnnkit.reference.lstm:lstm_forward": "the NumPy twin has the kernel's signature",
 }
 
 

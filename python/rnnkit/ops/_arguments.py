@@ -47,7 +47,8 @@ def float_input(name: str, value: object, dtype: np.dtype) -> np.ndarray:
 def weight_arrays(names: tuple[str, ...], weights: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
     """The weights as C-contiguous arrays of their shared float dtype (the first one's), or
     TypeError naming the one that differs."""
-    dtype = getattr(weights[0], "dtype", None)
+    first = weights[0]
+    dtype = first.dtype if type(first) is np.ndarray else None
     if dtype in FLOAT_DTYPES:
         for w in weights:
             if type(w) is not np.ndarray or w.dtype != dtype or not w.flags.c_contiguous:
