@@ -37,6 +37,8 @@ MAX_PARAMETERS = 8
 PARAMETER_EXEMPTIONS = {
     "rnnkit.layers.dense:Dense.__init__": "Keras's Dense(units, activation, use_bias, ...)",
     "rnnkit.layers.recurrent.simple_rnn:SimpleRNN.__init__": "Keras's SimpleRNN signature",
+    "rnnkit.layers.recurrent.lstm:LSTM.__init__": "Keras's LSTM signature",
+    "rnnkit.layers.recurrent.gru:GRU.__init__": "Keras's GRU signature",
     "rnnkit.models:Model.fit": "Keras's Model.fit(x, y, batch_size, epochs, ...)",
     "rnnkit.training.trainer:Trainer.fit": "Model.fit's arguments, which it receives",
     "rnnkit.training.trainer:Trainer.fit_stream": "a fit-style entry point (data, batching, "

@@ -4,6 +4,7 @@ protocol).
 ==================  ==========================================================================
 RecurrentLayer      the base of recurrent layers: all but the cell (recurrent/base.py)
 SimpleRNN           vanilla RNN over the C++ (or NumPy) kernels (recurrent/simple_rnn.py)
+LSTM, GRU           the gated cells, Keras's weights and gate orders (recurrent/lstm.py, gru.py)
 Bidirectional       any recurrent layer forwards + a copy backwards, merged
                     (recurrent/bidirectional.py)
 Dense, Activation   last-axis affine map / element-wise activation (dense.py)
@@ -37,10 +38,12 @@ from .dense import Activation, Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
-from .recurrent import Bidirectional, RecurrentLayer, SimpleRNN, reverse_sequences
+from .recurrent import GRU, LSTM, Bidirectional, RecurrentLayer, SimpleRNN, reverse_sequences
 from .time_distributed import TimeDistributed
 
 __all__ = [
+    "GRU",
+    "LSTM",
     "Activation",
     "Bidirectional",
     "Dense",

@@ -15,20 +15,18 @@ from typing import Any
 import numpy as np
 
 from ... import initializers
-from ..base import make_rng
-from .base import CellBackward, CellForward, RecurrentLayer
+from .base import CellBackward, CellForward
+from .cell_layer import CellLayer
 
 __all__ = ["SimpleRNN"]
 
-_RNN_ACTIVATIONS = ("tanh", "relu")  # what the kernels implement
 
-
-class SimpleRNN(RecurrentLayer):
-    """Fully connected RNN: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)``, ``f`` in {tanh, relu}.
+class SimpleRNN(CellLayer):
+    """Fully connected RNN: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)``.
 
     Args:
         units: hidden size ``H``.
-        activation: "tanh" or "relu" (what the kernels implement).
+        activation: "tanh" (default), "relu", "sigmoid", "hard_sigmoid" or "linear".
         return_sequences: output all states ``(N, T, H)`` instead of the last ``(N, H)``.
         return_state: ``forward`` returns ``[output, h_last]`` (a list, like Keras) and
             ``backward`` takes ``dy`` as the output gradient or ``[d_output, d_state]`` (either
@@ -64,6 +62,7 @@ class SimpleRNN(RecurrentLayer):
     """
 
     state_names = ("h",)
+    activation: str
 
     def __init__(
         self,
@@ -85,6 +84,14 @@ class SimpleRNN(RecurrentLayer):
     ) -> None:
         super().__init__(
             units,
+            activations={"activation": activation},
+            use_bias=use_bias,
+            initializers_by_role={
+                "kernel": kernel_initializer,
+                "recurrent": recurrent_initializer,
+                "bias": bias_initializer,
+            },
+            seed=seed,
             return_sequences=return_sequences,
             return_state=return_state,
             stateful=stateful,
@@ -93,57 +100,15 @@ class SimpleRNN(RecurrentLayer):
             dtype=dtype,
             name=name,
         )
-        if activation not in _RNN_ACTIVATIONS:
-            raise ValueError(
-                f"SimpleRNN activation must be one of {_RNN_ACTIVATIONS} (the C++ "
-                f"kernels' cells), got {activation!r}"
-            )
-        self.activation = activation
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = initializers.serialize(kernel_initializer)
-        self.recurrent_initializer = initializers.serialize(recurrent_initializer)
-        self.bias_initializer = initializers.serialize(bias_initializer)
-        self._inits = (
-            initializers.get(kernel_initializer),
-            initializers.get(recurrent_initializer),
-            initializers.get(bias_initializer),
-        )
-        self.seed = seed
         self._build_if_shape_given(input_shape)
 
     # -- the cell -----------------------------------------------------------------------------
-    def _build_cell(self, features: int) -> None:
-        d, h = features, self.units
-        rng = make_rng(self.seed)
-        kernel, recurrent, bias = self._inits
-        # Draw in a fixed order (Wx, Wh, b) so a seed always gives the same weights.
-        self._add_param("Wx", kernel((d, h), rng))
-        self._add_param("Wh", recurrent((h, h), rng))
-        if self.use_bias:
-            self._add_param("b", bias((h,), rng))
-        self._zero_bias = np.zeros(h, dtype=self.dtype)
-
-    @classmethod
-    def _cell_param_shapes(
-        cls, config: dict[str, Any], features: int, units: int
-    ) -> dict[str, tuple[int, ...]]:
-        shapes = {"Wx": (features, units), "Wh": (units, units)}
-        if bool(config.get("use_bias", True)):
-            shapes["b"] = (units,)
-        return shapes
-
     def _cell_forward(
         self, x: np.ndarray, initial_states: list[np.ndarray | None], lengths: np.ndarray | None
     ) -> CellForward:
-        b = self.params["b"] if self.use_bias else self._zero_bias
+        Wx, Wh, b = self._weights()
         hs, h_last, cache = self.kernels.rnn_forward(
-            x,
-            self.params["Wx"],
-            self.params["Wh"],
-            b,
-            h0=initial_states[0],
-            activation=self.activation,
-            lengths=lengths,
+            x, Wx, Wh, b, h0=initial_states[0], activation=self.activation, lengths=lengths
         )
         return hs, [h_last], cache
 
@@ -159,15 +124,3 @@ class SimpleRNN(RecurrentLayer):
 
     def output_activation(self) -> str | None:
         return self.activation
-
-    def get_config(self) -> dict[str, Any]:
-        config = super().get_config()
-        config.update(
-            activation=self.activation,
-            use_bias=self.use_bias,
-            kernel_initializer=self.kernel_initializer,
-            recurrent_initializer=self.recurrent_initializer,
-            bias_initializer=self.bias_initializer,
-            seed=self.seed,
-        )
-        return config

@@ -1,0 +1,120 @@
+"""GRU: Keras's gated recurrent unit on the C++ engine (cpp/rnnkit/cells/gru.hpp).
+
+Gates in Keras's order z, r, h; weights ``kernel (D, 3H)``, ``recurrent_kernel (H, 3H)`` and a
+``bias`` of ``(2, 3H)`` (input and recurrent rows; Keras 3's default ``reset_after=True``, also
+cuDNN's and PyTorch's GRU), so ``set_weights`` takes a Keras GRU's weights as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ... import initializers
+from .base import CellBackward, CellForward
+from .cell_layer import CellLayer
+
+__all__ = ["GRU"]
+
+
+class GRU(CellLayer):
+    """Gated recurrent unit (Cho et al. 2014), as Keras computes it with ``reset_after=True``::
+
+        X = x_t @ Wx + b[0]      R = h_{t-1} @ Wh + b[1]
+        z = σ(X_z + R_z)   r = σ(X_r + R_r)   n = act(X_h + r * R_h)
+        h_t = z * h_{t-1} + (1 - z) * n
+
+    Args:
+        units: size ``H`` of the state.
+        activation: ``act`` (default "tanh"); recurrent_activation: ``σ`` (default "sigmoid").
+        use_bias: with False there is no bias parameter.
+        reset_after: True (Keras 3's default): the reset gate scales the recurrent product.
+        kernel_initializer, recurrent_initializer, bias_initializer: Keras's defaults.
+        return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
+        input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
+    """
+
+    state_names = ("h",)
+    gates = 3
+    activation_names = ("activation", "recurrent_activation")
+    activation: str
+    recurrent_activation: str
+
+    def __init__(
+        self,
+        units: int,
+        activation: str = "tanh",
+        recurrent_activation: str = "sigmoid",
+        use_bias: bool = True,
+        kernel_initializer: initializers.InitializerLike = "glorot_uniform",
+        recurrent_initializer: initializers.InitializerLike = "orthogonal",
+        bias_initializer: initializers.InitializerLike = "zeros",
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        reset_after: bool = True,
+        dtype: str = "float32",
+        seed: int | None = None,
+        input_shape: Sequence[int | None] | None = None,
+        name: str | None = None,
+        backend: str = "cpp",
+    ) -> None:
+        if reset_after is not True:
+            raise ValueError(
+                "GRU(reset_after=False) is not available yet: rnnkit's GRU applies the reset "
+                "gate after the recurrent product (Keras 3's default, cuDNN's and PyTorch's)"
+            )
+        super().__init__(
+            units,
+            activations={"activation": activation, "recurrent_activation": recurrent_activation},
+            use_bias=use_bias,
+            initializers_by_role={
+                "kernel": kernel_initializer,
+                "recurrent": recurrent_initializer,
+                "bias": bias_initializer,
+            },
+            seed=seed,
+            return_sequences=return_sequences,
+            return_state=return_state,
+            stateful=stateful,
+            go_backwards=go_backwards,
+            backend=backend,
+            dtype=dtype,
+            name=name,
+        )
+        self.reset_after = True
+        self._build_if_shape_given(input_shape)
+
+    def bias_shape(self) -> tuple[int, ...]:
+        return (2, self.gates * self.units)
+
+    @classmethod
+    def _config_bias_shape(cls, config: dict[str, Any], units: int) -> tuple[int, ...]:
+        return (2, cls.gates * units)
+
+    def _cell_forward(
+        self, x: np.ndarray, initial_states: list[np.ndarray | None], lengths: np.ndarray | None
+    ) -> CellForward:
+        Wx, Wh, b = self._weights()
+        hs, h_last, cache = self.kernels.gru_forward(
+            x, Wx, Wh, b, h0=initial_states[0], lengths=lengths, **self._activations()
+        )
+        return hs, [h_last], cache
+
+    def _cell_backward(
+        self,
+        cache: Any,
+        dhs: np.ndarray | None,
+        d_final_states: list[np.ndarray | None],
+        truncate: int | None,
+    ) -> CellBackward:
+        g = self.kernels.gru_backward(cache, dhs=dhs, dh_last=d_final_states[0], truncate=truncate)
+        return g["x"], [g["h0"]], g
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(reset_after=self.reset_after)
+        return config

@@ -1,0 +1,248 @@
+"""LSTM and GRU layers: float64 gradient checks of every option (sequences, states, initial
+states and their gradients, go_backwards, lengths, no bias, truncation), Keras's weight layouts
+and initialisation (unit_forget_bias), stateful runs, Bidirectional, the NumPy backend, configs,
+saving, and training through Model.fit with TBPTT and fit_stream."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+import rnnkit
+from rnnkit.gradcheck import check_gradients
+from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, deserialize_layer, serialize_layer
+from rnnkit.models import Sequential
+
+N, T, D, H = 3, 5, 4, 3
+LENGTHS = np.array([0, T, 2])
+LAYERS = pytest.mark.parametrize("cls", [LSTM, GRU], ids=["lstm", "gru"])
+
+
+def _dot(out: Any, dy: Any) -> float:
+    if isinstance(out, (list, tuple)):
+        return sum(_dot(o, d) for o, d in zip(out, dy) if d is not None)
+    return float(np.sum(out * dy))
+
+
+def _random_like(out: Any, rng: np.random.Generator) -> Any:
+    if isinstance(out, (list, tuple)):
+        return [_random_like(o, rng) for o in out]
+    return rng.standard_normal(np.shape(out))
+
+
+def check(layer, x, initial=None, **kwargs) -> Any:
+    """Central differences against every gradient of ``layer`` (params, x, initial states)."""
+    if initial is not None:
+        kwargs["initial_state"] = initial if len(initial) > 1 else initial[0]
+
+    def run():
+        return layer.forward(x, **kwargs)
+
+    out = run()
+    dy = _random_like(out, np.random.default_rng(1))
+    dx = layer.backward(dy)
+    analytic = {k: g.copy() for k, g in layer.grads.items()}
+    analytic["x"] = dx
+    params = {**layer.params, "x": x}
+    if initial is not None:
+        d_init = layer.d_initial_state
+        d_init = d_init if isinstance(d_init, list) else [d_init]
+        for i, (s, g) in enumerate(zip(initial, d_init)):
+            params[f"s{i}"], analytic[f"s{i}"] = s, g
+    check_gradients(lambda: _dot(run(), dy), params, analytic, tol=1e-7)
+    return out
+
+
+def initial_states(cls, rng) -> list[np.ndarray]:
+    return [0.5 * rng.standard_normal((N, H)) for _ in cls.state_names]
+
+
+@LAYERS
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("lengths", [None, LENGTHS], ids=["full", "mixed"])
+def test_gradients(cls, return_sequences, go_backwards, lengths):
+    rng = np.random.default_rng(0)
+    layer = cls(
+        H,
+        return_sequences=return_sequences,
+        go_backwards=go_backwards,
+        return_state=True,
+        dtype="float64",
+        seed=1,
+        bias_initializer="random_normal",
+    )
+    x = rng.standard_normal((N, T, D))
+    out = check(layer, x, initial_states(cls, rng), lengths=lengths)
+    assert len(out) == 1 + len(cls.state_names)
+
+
+@LAYERS
+@pytest.mark.parametrize(
+    "activation, recurrent_activation", [("linear", "sigmoid"), ("sigmoid", "tanh")]
+)
+def test_gradients_other_activations_and_no_bias(cls, activation, recurrent_activation):
+    rng = np.random.default_rng(2)
+    layer = cls(
+        H,
+        activation=activation,
+        recurrent_activation=recurrent_activation,
+        use_bias=False,
+        return_sequences=True,
+        dtype="float64",
+        seed=3,
+    )
+    check(layer, rng.standard_normal((N, T, D)))
+    assert set(layer.params) == {"Wx", "Wh"}
+
+
+@LAYERS
+def test_truncate_is_passed_to_the_kernel(cls):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((N, 8, D))
+    layer = cls(H, return_sequences=True, dtype="float64", seed=5)
+    dy = rng.standard_normal((N, 8, H))
+    layer.forward(x)
+    full = layer.backward(dy)
+    layer.truncate = 3
+    layer.forward(x)
+    cut = layer.backward(dy)
+    np.testing.assert_allclose(cut[:, 6:], full[:, 6:], rtol=1e-12)  # the last chunk is uncut
+    assert np.abs(cut[:, :3] - full[:, :3]).max() > 1e-6
+
+
+def test_keras_weight_layouts_and_unit_forget_bias():
+    lstm = LSTM(5, input_shape=(None, 3), seed=0)
+    assert [w.shape for w in lstm.get_weights()] == [(3, 20), (5, 20), (20,)]
+    b = lstm.get_weights()[2]
+    np.testing.assert_array_equal(b[5:10], 1.0)  # the forget gate's block
+    np.testing.assert_array_equal(np.delete(b, np.s_[5:10]), 0.0)
+    plain = LSTM(5, input_shape=(None, 3), unit_forget_bias=False, seed=0)
+    np.testing.assert_array_equal(plain.get_weights()[2], 0.0)
+    gru = GRU(5, input_shape=(None, 3), seed=0)
+    assert [w.shape for w in gru.get_weights()] == [(3, 15), (5, 15), (2, 15)]
+    with pytest.raises(ValueError, match="reset_after=False"):
+        GRU(5, reset_after=False)
+
+
+@LAYERS
+def test_forward_matches_the_functional_kernels(cls):
+    """A Keras-layout weight set gives exactly what ops computes with the same arrays."""
+    rng = np.random.default_rng(6)
+    layer = cls(H, return_sequences=True, input_shape=(None, D), dtype="float64")
+    weights = [rng.standard_normal(w.shape) for w in layer.get_weights()]
+    layer.set_weights(weights)
+    x = rng.standard_normal((N, T, D))
+    kernel = rnnkit.ops.lstm_forward if cls is LSTM else rnnkit.ops.gru_forward
+    expected = kernel(x, *weights, lengths=LENGTHS)[0]
+    np.testing.assert_allclose(layer(x, lengths=LENGTHS), expected, rtol=1e-12)
+
+
+@LAYERS
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_numpy_backend_matches_cpp(cls, go_backwards):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((N, T, D))
+    layers = [
+        cls(
+            H,
+            return_sequences=True,
+            return_state=True,
+            go_backwards=go_backwards,
+            dtype="float64",
+            seed=8,
+            backend=b,
+        )
+        for b in ("cpp", "numpy")
+    ]
+    outs = [layer.forward(x, lengths=LENGTHS) for layer in layers]
+    dy = _random_like(outs[0], rng)
+    dxs = [layer.backward(dy) for layer in layers]
+    for a, b in zip(outs[0], outs[1]):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(dxs[0], dxs[1], rtol=1e-10, atol=1e-12)
+    for key in layers[0].grads:
+        np.testing.assert_allclose(
+            layers[0].grads[key], layers[1].grads[key], rtol=1e-9, atol=1e-12
+        )
+
+
+@LAYERS
+def test_stateful_runs_continue_where_they_stopped(cls):
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((N, 2 * T, D))
+    whole = cls(H, return_state=True, dtype="float64", seed=10)
+    expected = whole.forward(x)
+    halves = cls(H, return_state=True, stateful=True, dtype="float64", seed=10)
+    halves.forward(x[:, :T])
+    got = halves.forward(x[:, T:])
+    for a, b in zip(got, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-12)
+
+
+@LAYERS
+def test_float32_matches_float64(cls):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((N, T, D))
+    l64 = cls(H, return_sequences=True, dtype="float64", seed=12)
+    l32 = cls(H, return_sequences=True, dtype="float32", seed=12)
+    np.testing.assert_allclose(l32(x), l64(x), atol=1e-5)
+
+
+@LAYERS
+def test_bidirectional(cls):
+    rng = np.random.default_rng(13)
+    layer = Bidirectional(cls(H, return_sequences=True, dtype="float64", seed=14))
+    out = check(layer, rng.standard_normal((N, T, D)), lengths=LENGTHS)
+    assert out.shape == (N, T, 2 * H)
+
+
+@LAYERS
+def test_config_round_trip_and_param_shapes(cls):
+    layer = cls(
+        H, return_sequences=True, input_shape=(None, D), recurrent_activation="tanh", seed=3
+    )
+    clone = deserialize_layer(serialize_layer(layer))
+    assert type(clone) is cls and clone.get_config() == layer.get_config()
+    shapes = cls.config_param_shapes(layer.get_config(), (None, D))
+    assert shapes == {k: v.shape for k, v in layer.params.items()}
+    with pytest.raises(ValueError, match="recurrent_activation must be one of"):
+        cls(H, recurrent_activation="softmax")
+
+
+@LAYERS
+def test_model_trains_saves_and_loads(cls, tmp_path):
+    rng = np.random.default_rng(15)
+    x = rng.standard_normal((64, 12, 2)).astype(np.float32)
+    y = (x[:, :, 0].sum(axis=1, keepdims=True) > 0).astype(np.float32)
+    model = Sequential([cls(8, input_shape=(None, 2), seed=16), Dense(1, activation="sigmoid")])
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=16, verbose=0, tbptt=4)
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    path = model.save(tmp_path / "m.npz")
+    loaded = rnnkit.load_model(path)
+    np.testing.assert_allclose(loaded.predict(x), model.predict(x), rtol=1e-6)
+    table = model.summary(print_fn=None)
+    params = model.layers[0].count_params()
+    assert f"({cls.__name__})" in table and f"{params:,}" in table
+    assert params == cls.gates * 8 * (2 + 8) + (8 * 4 if cls is LSTM else 2 * 8 * 3)
+
+
+@LAYERS
+def test_fit_stream_carries_every_state(cls):
+    rng = np.random.default_rng(17)
+    ids = rng.integers(0, 5, 400)
+    from rnnkit.layers import Embedding, TimeDistributed
+
+    model = Sequential(
+        [
+            Embedding(5, 4, seed=1),
+            cls(8, return_sequences=True, seed=2),
+            TimeDistributed(Dense(5, activation="softmax", seed=3)),
+        ]
+    )
+    trainer = rnnkit.Trainer(model, loss="sparse_categorical_crossentropy", optimizer="adam")
+    history = trainer.fit_stream(ids, batch_size=4, bptt=10, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
