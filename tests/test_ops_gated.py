@@ -72,14 +72,19 @@ def run(cell, module, case, truncate):
 @st.composite
 def gated_cases(draw, dtypes=(np.float32, np.float64)):
     n, t, d, h = (draw(st.integers(1, 12)) for _ in range(4))
+    dtype = draw(st.sampled_from(dtypes))
+    # In float32 a pre-activation within rounding distance of relu's or hard_sigmoid's kink may
+    # fall on the other side than in float64, which changes a gradient by O(1) without either
+    # being wrong: float32 cases use the smooth functions; float64 ones every function (there
+    # both sides compute the same pre-activations to ~1e-15).
+    smooth = dtype == np.float32
+    outer = ("tanh", "sigmoid", "linear") if smooth else ALL_ACTIVATIONS
+    gates = ("sigmoid", "tanh") if smooth else ("sigmoid", "hard_sigmoid", "tanh")
     return {
         "cell": draw(st.sampled_from([LSTM, GRU])),
         "shape": (n, t, d, h),
-        "dtype": draw(st.sampled_from(dtypes)),
-        "activations": (
-            draw(st.sampled_from(ALL_ACTIVATIONS)),
-            draw(st.sampled_from(("sigmoid", "hard_sigmoid", "tanh"))),
-        ),
+        "dtype": dtype,
+        "activations": (draw(st.sampled_from(outer)), draw(st.sampled_from(gates))),
         "with_initial": draw(st.booleans()),
         "lengths": draw(st.one_of(st.none(), st.lists(st.integers(0, t), min_size=n, max_size=n))),
         "truncate": draw(st.one_of(st.none(), st.integers(1, t + 1))),
