@@ -76,9 +76,10 @@ def gated_cases(draw, dtypes=(np.float32, np.float64)):
     # In float32 a pre-activation within rounding distance of relu's or hard_sigmoid's kink may
     # fall on the other side than in float64, which changes a gradient by O(1) without either
     # being wrong: float32 cases use the smooth functions; float64 ones every function (there
-    # both sides compute the same pre-activations to ~1e-15).
+    # both sides compute the same pre-activations to ~1e-15). "linear" leaves the states
+    # unbounded, which amplifies float32 rounding past the tolerance: float64 only as well.
     smooth = dtype == np.float32
-    outer = ("tanh", "sigmoid", "linear") if smooth else ALL_ACTIVATIONS
+    outer = ("tanh", "sigmoid") if smooth else ALL_ACTIVATIONS
     gates = ("sigmoid", "tanh") if smooth else ("sigmoid", "hard_sigmoid", "tanh")
     return {
         "cell": draw(st.sampled_from([LSTM, GRU])),
