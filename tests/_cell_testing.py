@@ -34,6 +34,8 @@ class Cell:
             **dict(zip(self.states, initial)),
             **dict(zip(self.activations, case["activations"])),
             lengths=case["lengths"],
+            **({} if case.get("recurrent_mask") is None
+               else {"recurrent_mask": case["recurrent_mask"]}),
         )  # fmt: skip
         return out[0], tuple(out[1:-1]), out[-1]
 
@@ -50,6 +52,7 @@ class Cell:
 RNN = Cell("rnn", 1, ("h0",), ("activation",))
 LSTM = Cell("lstm", 4, ("h0", "c0"), ("activation", "recurrent_activation"))
 GRU = Cell("gru", 3, ("h0",), ("activation", "recurrent_activation"), bias_rows=2)
+RNN = Cell("rnn", 1, ("h0",), ("activation",))
 
 
 def random_case(
@@ -61,8 +64,10 @@ def random_case(
     dtype: Any = np.float64,
     with_initial: bool = True,
     lengths: Any = None,
+    recurrent_dropout: float = 0.0,
 ) -> dict[str, Any]:
-    """Well-scaled random arrays for ``cell``: weights by 1/sqrt(fan-in), unit-variance inputs."""
+    """Well-scaled random arrays for ``cell``: weights by 1/sqrt(fan-in), unit-variance inputs;
+    with ``recurrent_dropout`` a recurrent mask of zeros and ``1/(1-p)``, as layers draw it."""
     n, t, d, h = shape
     g = cell.gates * h
     rng = np.random.default_rng(seed)
@@ -81,6 +86,10 @@ def random_case(
     case["d_final"] = tuple(rng.standard_normal((n, h)).astype(dtype) for _ in cell.states)
     case["lengths"] = None if lengths is None else np.asarray(lengths, dtype=np.int64)
     case["activations"] = activations
+    case["recurrent_mask"] = None
+    if recurrent_dropout:
+        keep = rng.random((n, h)) >= recurrent_dropout
+        case["recurrent_mask"] = (keep / (1 - recurrent_dropout)).astype(dtype)
     return case
 
 

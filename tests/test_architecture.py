@@ -44,8 +44,11 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.training.trainer:Trainer.fit_stream": "a fit-style entry point (data, batching, "
     "epochs, callbacks, validation), as Keras's fit",
     "rnnkit.ops.lstm:lstm_forward": "the functional LSTM names each array it takes: x, three "
-    "weights, both initial states, both activations, lengths",
+    "weights, both initial states, both activations, lengths, the recurrent mask",
     "rnnkit.reference.lstm:lstm_forward": "the NumPy twin has the kernel's signature",
+    "rnnkit.ops.gru:gru_forward": "the functional GRU names each array it takes: x, three "
+    "weights, the initial state, both activations, lengths, the recurrent mask",
+    "rnnkit.reference.gru:gru_forward": "the NumPy twin has the kernel's signature",
 }
 
 

@@ -12,7 +12,15 @@ import pytest
 
 import rnnkit
 from rnnkit.gradcheck import check_gradients
-from rnnkit.layers import GRU, LSTM, Bidirectional, Dense, deserialize_layer, serialize_layer
+from rnnkit.layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Dense,
+    SimpleRNN,
+    deserialize_layer,
+    serialize_layer,
+)
 from rnnkit.models import Sequential
 
 N, T, D, H = 3, 5, 4, 3
@@ -246,3 +254,102 @@ def test_fit_stream_carries_every_state(cls):
     trainer = rnnkit.Trainer(model, loss="sparse_categorical_crossentropy", optimizer="adam")
     history = trainer.fit_stream(ids, batch_size=4, bptt=10, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
+
+
+# -- dropout and recurrent_dropout ---------------------------------------------------------------
+
+ALL = pytest.mark.parametrize("cls", [SimpleRNN, LSTM, GRU], ids=["rnn", "lstm", "gru"])
+
+
+@ALL
+@pytest.mark.parametrize("go_backwards", [False, True])
+def test_dropout_gradients_with_fixed_masks(cls, go_backwards):
+    """With the mask stream replayed before every call the masks are fixed, and the layer is a
+    smooth function of everything: central differences check every gradient."""
+    rng = np.random.default_rng(20)
+    layer = cls(
+        H,
+        dropout=0.3,
+        recurrent_dropout=0.4,
+        return_sequences=True,
+        go_backwards=go_backwards,
+        dtype="float64",
+        seed=21,
+    )
+    start = layer.rng.bit_generator.state
+    x = rng.standard_normal((N, T, D))
+
+    def run():
+        layer.rng.bit_generator.state = start
+        return layer.forward(x, training=True, lengths=LENGTHS)
+
+    out = run()
+    dy = rng.standard_normal(out.shape)
+    dx = layer.backward(dy)
+    analytic = {**{k: g.copy() for k, g in layer.grads.items()}, "x": dx}
+    check_gradients(lambda: float(np.sum(run() * dy)), {**layer.params, "x": x}, analytic, tol=1e-7)
+    input_mask, recurrent_mask = layer.masks
+    assert input_mask.shape == (N, D) and recurrent_mask.shape == (N, H)
+
+
+@ALL
+def test_masks_per_sequence_fixed_in_time_redrawn_per_call_absent_at_inference(cls):
+    rng = np.random.default_rng(22)
+    x = rng.standard_normal((8, T, 32))  # 32 features: two rows' masks agree with p = 2**-32
+    layer = cls(
+        16, dropout=0.5, recurrent_dropout=0.5, return_sequences=True, dtype="float64", seed=23
+    )
+    plain = cls(16, return_sequences=True, dtype="float64", seed=23)
+    plain.set_weights(layer.get_weights())
+    np.testing.assert_array_equal(layer(x), plain(x))  # inference: no dropout at all
+    assert layer.masks is None
+
+    out = layer(x, training=True)
+    input_mask, recurrent_mask = layer.masks
+    for mask in (input_mask, recurrent_mask):
+        assert set(np.unique(mask)) <= {0.0, 2.0}  # kept entries scaled by 1/(1-p)
+        assert len({row.tobytes() for row in mask}) == len(mask)  # one mask per sequence
+    # Fixed across time: the kernels with these (N, D) / (N, H) masks give the same output.
+    kernel = {
+        SimpleRNN: rnnkit.ops.rnn_forward,
+        LSTM: rnnkit.ops.lstm_forward,
+        GRU: rnnkit.ops.gru_forward,
+    }[cls]
+    expected = kernel(x * input_mask[:, None, :], *layer._weights(), recurrent_mask=recurrent_mask)[
+        0
+    ]
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    layer(x, training=True)
+    assert not np.array_equal(layer.masks[1], recurrent_mask)  # redrawn for the next batch
+
+
+@ALL
+def test_training_with_recurrent_dropout(cls):
+    rng = np.random.default_rng(24)
+    x = rng.standard_normal((96, 10, 2)).astype(np.float32)
+    y = (x[:, :, 0].mean(axis=1, keepdims=True) > 0).astype(np.float32)
+    model = Sequential(
+        [
+            cls(12, dropout=0.2, recurrent_dropout=0.2, input_shape=(None, 2), seed=25),
+            Dense(1, activation="sigmoid", seed=26),
+        ]
+    )
+    model.compile(
+        optimizer=rnnkit.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    seen = []
+
+    class Spy(rnnkit.callbacks.Callback):
+        def on_batch_end(self, batch, logs=None):
+            seen.append(model.layers[0].masks[1].copy())
+
+    history = model.fit(x, y, epochs=20, batch_size=32, verbose=0, callbacks=[Spy()])
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+    assert model.evaluate(x, y, verbose=0)[1] > 0.85  # at inference, without the masks
+    assert len(seen) == 60 and not np.array_equal(seen[0], seen[1])
+    model.predict(x)
+    assert model.layers[0].masks is None
+    config = model.layers[0].get_config()
+    assert (config["dropout"], config["recurrent_dropout"]) == (0.2, 0.2)
+    with pytest.raises(ValueError, match=r"recurrent_dropout must be a number in \[0, 1\)"):
+        cls(4, recurrent_dropout=1.0)

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnkit
-from _cell_testing import GRU, LSTM, check_cell_gradients, max_rel_diff, random_case
+from _cell_testing import GRU, LSTM, RNN, check_cell_gradients, max_rel_diff, random_case
 from rnnkit import ops, reference
 
 # Smooth activation pairs for the numerical checks (relu and hard_sigmoid have kinks, where
@@ -199,3 +199,51 @@ def test_gru_bias_must_have_two_rows():
         ops.gru_backward(
             ops.lstm_forward(*(random_case(LSTM, 48)[k] for k in ("x", "Wx", "Wh", "b")))[-1]
         )
+
+
+# -- recurrent dropout: a fixed (N, H) mask on h_{t-1} where it enters the recurrent product ---
+
+ALL_CELLS = pytest.mark.parametrize("cell", [RNN, LSTM, GRU], ids=lambda c: c.name)
+
+
+def default_activations(cell):
+    return ("tanh",) if cell is RNN else ("tanh", "sigmoid")
+
+
+@ALL_CELLS
+@pytest.mark.parametrize("module", [ops, reference], ids=["ops", "reference"])
+@pytest.mark.parametrize("truncate", [None, 2])
+@pytest.mark.parametrize("lengths", [None, [0, 5, 2]], ids=["full", "mixed"])
+def test_gradients_with_recurrent_mask(cell, module, lengths, truncate):
+    case = random_case(
+        cell, 50, activations=default_activations(cell), lengths=lengths, recurrent_dropout=0.4
+    )
+    errors = check_cell_gradients(cell, module, case, "both", truncate)
+    assert max(errors.values()) <= 1e-7, errors
+
+
+@ALL_CELLS
+@pytest.mark.parametrize("shape", [(1, 9, 3, 5), (16, 12, 2, 24)], ids=["one_row", "split"])
+def test_recurrent_mask_matches_the_twin(cell, shape, two_threads):
+    case = random_case(
+        cell,
+        51,
+        shape,
+        activations=default_activations(cell),
+        lengths=np.random.default_rng(1).integers(0, shape[1] + 1, shape[0]),
+        recurrent_dropout=0.3,
+    )
+    ours, ref = run(cell, ops, case, 4), run(cell, reference, case, 4)
+    assert max(max_rel_diff(ours[k], ref[k]) for k in ref) <= 1e-10
+
+
+@ALL_CELLS
+def test_all_ones_mask_is_no_dropout(cell):
+    case = random_case(cell, 52, activations=default_activations(cell))
+    plain = run(cell, ops, case, None)
+    case["recurrent_mask"] = np.ones((3, 5))
+    masked = run(cell, ops, case, None)
+    assert all(np.array_equal(plain[k], masked[k]) for k in plain)
+    case["recurrent_mask"] = np.ones((3, 4))
+    with pytest.raises(ValueError, match=r"^recurrent_mask must have shape \(N, H\)"):
+        run(cell, ops, case, None)

@@ -60,7 +60,7 @@ class PairRNN(RecurrentLayer):
             )
         return shapes
 
-    def _cell_forward(self, x, initial_states, lengths):
+    def _cell_forward(self, x, initial_states, lengths, training):
         results = [
             self.kernels.rnn_forward(
                 x,

@@ -61,6 +61,14 @@ class CellBindings {
   }
 
   template <typename T>
+  static const T* recurrent_mask(const std::optional<Array<T>>& mask,
+                                 const engine::SequenceShape& s) {
+    if (!mask) return nullptr;
+    expect_shape(*mask, "recurrent_mask", "(N, H)", {s.N, s.H});
+    return mask->data();
+  }
+
+  template <typename T>
   static void check_call(const engine::SequenceShape& s, const OptionalStates<T>& states,
                          const char* what, const std::optional<IndexArray>& lengths) {
     for (int i = 0; i < S; ++i) {
@@ -91,10 +99,12 @@ class CellBindings {
   static py::tuple forward(const Array<T>& x, const Array<T>& Wx, const Array<T>& Wh,
                            const Array<T>& b, const OptionalStates<T>& initial,
                            const std::optional<IndexArray>& lengths,
-                           const ActivationNames& activations) {
+                           const ActivationNames& activations,
+                           const std::optional<Array<T>>& mask) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, &b);
     check_call(s, initial, "initial", lengths);
+    const T* mask_data = recurrent_mask(mask, s);
 
     Array<T> hs({s.N, s.T, s.H});
     const int W = Cell::saved_width(s.H);
@@ -106,7 +116,7 @@ class CellBindings {
       final_states[i] = Array<T>({s.N, s.H});
       final_ptrs[i] = final_states[i].mutable_data();
     }
-    const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s};
+    const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s, mask_data};
     const engine::Weights<T> weights{Wx.data(), Wh.data(), b.data()};
     const engine::Record<T> record{hs.mutable_data(), saved ? saved->mutable_data() : nullptr};
     {
@@ -123,7 +133,8 @@ class CellBindings {
                             const OptionalStates<T>& initial, const Array<T>& hs,
                             const std::optional<Array<T>>& saved,
                             const std::optional<IndexArray>& lengths,
-                            const ActivationNames& activations, int truncate) {
+                            const ActivationNames& activations, const std::optional<Array<T>>& mask,
+                            int truncate) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, static_cast<const Array<T>*>(nullptr));
     check_call(s, initial, "initial", lengths);
@@ -135,6 +146,7 @@ class CellBindings {
       throw py::value_error("saved: this cell's backward needs the forward's saved array");
     if (saved) expect_shape(*saved, "saved", "(N, T, saved columns)", {s.N, s.T, W});
     if (truncate < 0) throw py::value_error("truncate must be None or a positive int");
+    const T* mask_data = recurrent_mask(mask, s);
 
     const py::ssize_t C = py::ssize_t{Cell::kGates} * s.H;
     Array<T> dx({s.N, s.T, s.D});
@@ -147,7 +159,7 @@ class CellBindings {
       d_initial[i] = Array<T>({s.N, s.H});
       d_initial_ptrs[i] = d_initial[i].mutable_data();
     }
-    const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s};
+    const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s, mask_data};
     const engine::Weights<T> weights{Wx.data(), Wh.data(), nullptr};
     const engine::ConstRecord<T> record{hs.data(), saved ? saved->data() : nullptr};
     const engine::Upstream<T, S> upstream{dhs ? dhs->data() : nullptr, pointers(d_final)};
@@ -169,6 +181,7 @@ class CellBindings {
         (name + "_forward").c_str(), &forward<T>, py::arg("x").noconvert(),
         py::arg("Wx").noconvert(), py::arg("Wh").noconvert(), py::arg("b").noconvert(),
         py::arg("initial").noconvert(), py::arg("lengths").noconvert(), py::arg("activations"),
+        py::arg("recurrent_mask").noconvert(),
         ("(hs, final_states, saved) of a " + name + " layer over whole sequences; see rnnkit.ops.")
             .c_str());
     m.def(
@@ -176,7 +189,7 @@ class CellBindings {
         py::arg("d_final").noconvert(), py::arg("x").noconvert(), py::arg("Wx").noconvert(),
         py::arg("Wh").noconvert(), py::arg("initial").noconvert(), py::arg("hs").noconvert(),
         py::arg("saved").noconvert(), py::arg("lengths").noconvert(), py::arg("activations"),
-        py::arg("truncate"),
+        py::arg("recurrent_mask").noconvert(), py::arg("truncate"),
         ("(dx, dWx, dWh, db, d_initial_states) of a " + name + " layer; see rnnkit.ops.").c_str());
   }
 

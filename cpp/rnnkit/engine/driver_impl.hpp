@@ -76,6 +76,18 @@ struct Layout {
   }
 };
 
+// out (M×H, contiguous) = rows of h (M×H, ld apart) ⊙ mask rows (M×H, contiguous): the states
+// as the recurrent product sees them under recurrent dropout.
+template <typename T>
+void mask_rows(T* out, const T* h, int64_t ld, const T* mask, int M, int H) {
+  for (int m = 0; m < M; ++m) {
+    const T* row = h + m * ld;
+    const T* keep = mask + static_cast<int64_t>(m) * H;
+    T* dst = out + static_cast<int64_t>(m) * H;
+    for (int j = 0; j < H; ++j) dst[j] = row[j] * keep[j];
+  }
+}
+
 // Multiply-adds of one direction (forward or backward) over the whole batch.
 template <typename Cell>
 double sequence_flops(const SequenceShape& s) {
@@ -129,6 +141,9 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
     }
   }
 
+  const T* mask_s =
+      batch.recurrent_mask ? batch.recurrent_mask + static_cast<int64_t>(n0) * H : nullptr;
+  std::vector<T> masked(mask_s ? static_cast<size_t>(M) * H : 0);  // h_{t−1} ⊙ mask, per step
   for (int t = 0; t < steps; ++t) {
     T* gates_t = gates_s + static_cast<int64_t>(t) * at.stride;
     // Where the step's recurrent product goes: added onto the gates, or into its own columns.
@@ -138,13 +153,16 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       product_t = at.recurrent(record.saved, n0, t);
       ld_product = steps * at.W;
     }
-    if (t > 0) {
-      add_times_Wh(product_t, ld_product, at.state(record.hs, record.saved, 0, n0, t - 1),
-                   steps * H, w.Wh, M, H, C);
-    } else if (initial[0]) {
-      add_times_Wh(product_t, ld_product, initial[0] + static_cast<int64_t>(n0) * H, H, w.Wh, M, H,
-                   C);
+    // The states the product reads: h_{t−1} in hs, or the initial state at t = 0.
+    const T* h_prev = t > 0 ? at.state(record.hs, record.saved, 0, n0, t - 1)
+                            : (initial[0] ? initial[0] + static_cast<int64_t>(n0) * H : nullptr);
+    int ld_prev = t > 0 ? steps * H : H;
+    if (h_prev && mask_s) {
+      mask_rows(masked.data(), h_prev, ld_prev, mask_s, M, H);
+      h_prev = masked.data();
+      ld_prev = H;
     }
+    if (h_prev) add_times_Wh(product_t, ld_product, h_prev, ld_prev, w.Wh, M, H, C);
     for (int m = 0; m < M; ++m) {
       const int n = n0 + m;
       T* gates = gates_t + static_cast<int64_t>(m) * ld_gates;
@@ -227,6 +245,9 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
   T* dx_s = out.dx + static_cast<int64_t>(n0) * steps * D;
   // carry[s] row m: dL/d(state s after step t) arriving from step t + 1.
   T* carry_s = scratch.carry + static_cast<int64_t>(n0) * scratch.K;
+  const T* mask_s =
+      batch.recurrent_mask ? batch.recurrent_mask + static_cast<int64_t>(n0) * H : nullptr;
+  std::vector<T> masked_grad(mask_s ? static_cast<size_t>(M) * H : 0);
   std::array<T*, S> carry;
   for (int s = 0; s < S; ++s) carry[s] = carry_s + static_cast<int64_t>(s) * M * H;
   if constexpr (Cell::kDirectH) {
@@ -273,15 +294,22 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
       Cell::backward_row(options, row, H);
     }
     const T* dR_t = dR_s + static_cast<int64_t>(t) * C;
-    if (t == 0) {
-      times_Wh_transposed(out.d_initial[0] + static_cast<int64_t>(n0) * H, H, dR_t, ld_dZ,
-                          scratch.WhT, M, H, C, Cell::kDirectH);
-    } else if (truncate > 0 && t % truncate == 0) {
+    if (truncate > 0 && t > 0 && t % truncate == 0) {
       for (int s = 0; s < S; ++s) {  // truncated BPTT: cut every state's path here
         std::fill_n(carry[s], static_cast<int64_t>(M) * H, T(0));
       }
-    } else {
-      times_Wh_transposed(carry[0], H, dR_t, ld_dZ, scratch.WhT, M, H, C, Cell::kDirectH);
+      continue;
+    }
+    // dh_{t−1} (+)= dR_t·Whᵀ, into the carry, or into the initial state's gradient at t = 0.
+    T* dh_prev = t > 0 ? carry[0] : out.d_initial[0] + static_cast<int64_t>(n0) * H;
+    if (!mask_s) {
+      times_Wh_transposed(dh_prev, H, dR_t, ld_dZ, scratch.WhT, M, H, C, Cell::kDirectH);
+    } else {  // the product saw h_{t−1} ⊙ mask: its gradient reaches h_{t−1} through the mask
+      times_Wh_transposed(masked_grad.data(), H, dR_t, ld_dZ, scratch.WhT, M, H, C, false);
+      for (int64_t i = 0; i < static_cast<int64_t>(M) * H; ++i) {
+        const T g = masked_grad[i] * mask_s[i];
+        dh_prev[i] = Cell::kDirectH ? dh_prev[i] + g : g;
+      }
     }
   }
   for (int m = 0; m < M; ++m) {
@@ -330,10 +358,28 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     std::copy_n(row, C, first_steps + static_cast<int64_t>(m) * C);
     std::fill_n(row, C, T(0));
   }
-  if (r > 1) accumulate_At_B(dw.dWh, hs_s, dR_s + C, r - 1, H, C);
+  // Under recurrent dropout the product saw h ⊙ mask: multiply by the masked states.
+  std::vector<T> masked_hs(mask_s ? static_cast<size_t>(rows) * H : 0);
+  const T* h_rows = hs_s;
+  if (mask_s) {
+    for (int m = 0; m < M; ++m) {
+      const int64_t first = static_cast<int64_t>(m) * steps * H;
+      for (int t = 0; t < steps; ++t) {
+        mask_rows(masked_hs.data() + first + static_cast<int64_t>(t) * H,
+                  hs_s + first + static_cast<int64_t>(t) * H, H,
+                  mask_s + static_cast<int64_t>(m) * H, 1, H);
+      }
+    }
+    h_rows = masked_hs.data();
+  }
+  if (r > 1) accumulate_At_B(dw.dWh, h_rows, dR_s + C, r - 1, H, C);
   if (initial[0]) {
-    blas::gemm(Trans::Yes, Trans::No, H, C, M, T(1), initial[0] + static_cast<int64_t>(n0) * H, H,
-               first_steps, C, T(1), dw.dWh, C);
+    const T* h0_rows = initial[0] + static_cast<int64_t>(n0) * H;
+    if (mask_s) {
+      mask_rows(masked_grad.data(), h0_rows, H, mask_s, M, H);  // free again: reuse it
+      h0_rows = masked_grad.data();
+    }
+    blas::gemm(Trans::Yes, Trans::No, H, C, M, T(1), h0_rows, H, first_steps, C, T(1), dw.dWh, C);
   }
   for (int m = 0; m < M; ++m) {
     std::copy_n(first_steps + static_cast<int64_t>(m) * C, C,

@@ -30,6 +30,9 @@ struct Batch {
   const T* x;              // (N,T,D)
   const int64_t* lengths;  // (N,), or null: every row has T valid steps
   SequenceShape shape;
+  // (N,H), or null: recurrent dropout. Row n's h_{t−1} is multiplied by it (the same mask at
+  // every step) where it enters the recurrent product, and nowhere else.
+  const T* recurrent_mask = nullptr;
 };
 
 template <typename T>

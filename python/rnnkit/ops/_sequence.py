@@ -77,6 +77,7 @@ class SequenceCache(NamedTuple):
     saved: np.ndarray | None
     lengths: np.ndarray | None
     activations: tuple[str, ...]
+    recurrent_mask: np.ndarray | None
 
 
 def _all_none(items: tuple[Any, ...]) -> bool:
@@ -108,8 +109,11 @@ def sequence_forward(
     initial: tuple[Any, ...],
     lengths: Any,
     activations: tuple[Any, ...],
+    recurrent_mask: Any = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], SequenceCache]:
-    """``(hs, final_states, cache)`` of ``cell`` over whole sequences."""
+    """``(hs, final_states, cache)`` of ``cell`` over whole sequences. ``recurrent_mask``
+    ``(N, H)`` (recurrent dropout): each row's ``h_{t-1}`` is multiplied by it where it enters
+    the recurrent product, at every step."""
     allowed = cell.activations
     for i, value in enumerate(activations):
         if value not in allowed:
@@ -141,8 +145,13 @@ def sequence_forward(
         )
     if lengths is not None:
         lengths = np.ascontiguousarray(_checks.lengths(lengths, n, t))
-    hs, finals, saved = cell.forward(x, Wx, Wh, b, states, lengths, activations)
-    cache = SequenceCache(cell, x, Wx, Wh, b, states, hs, saved, lengths, activations)
+    if recurrent_mask is not None:
+        recurrent_mask = float_input("recurrent_mask", recurrent_mask, dtype)
+        require_shape("recurrent_mask", recurrent_mask, (n, h), "(N, H) = ({}, {})")
+    hs, finals, saved = cell.forward(x, Wx, Wh, b, states, lengths, activations, recurrent_mask)
+    cache = SequenceCache(
+        cell, x, Wx, Wh, b, states, hs, saved, lengths, activations, recurrent_mask
+    )
     return hs, finals, cache
 
 
@@ -177,6 +186,7 @@ def sequence_backward(
         cache.saved,
         cache.lengths,
         cache.activations,
+        cache.recurrent_mask,
         k,
     )
 

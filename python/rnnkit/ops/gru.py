@@ -42,6 +42,7 @@ def gru_forward(
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Run a GRU layer (reset gate after the recurrent product) over whole sequences.
 
@@ -55,12 +56,16 @@ def gru_forward(
         recurrent_activation: of the update and reset gates.
         lengths: ``(N,)`` valid steps per sample (0..T): padded steps keep the state, output
             zeros and get no gradient.
+        recurrent_mask: ``(N, H)`` recurrent-dropout mask (already scaled by ``1/(1-p)``):
+            each row's ``h_{t-1}`` is multiplied by it where it enters the recurrent product
+            ``h_{t-1} @ Wh`` (not the
+            direct path ``z * h_{t-1}``), the same at every step; None means no dropout.
 
     Returns:
         ``(hs, h_last, cache)``.
     """
     hs, (h_last,), cache = sequence_forward(
-        GRU_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation, recurrent_activation)
+        GRU_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation, recurrent_activation), recurrent_mask
     )
     return hs, h_last, cache
 

@@ -41,6 +41,7 @@ def lstm_forward(
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """Run an LSTM layer over whole sequences.
 
@@ -54,12 +55,21 @@ def lstm_forward(
         recurrent_activation: of the three gates (Keras's ``recurrent_activation``).
         lengths: ``(N,)`` valid steps per sample (0..T): padded steps keep both states, output
             zeros and get no gradient.
+        recurrent_mask: ``(N, H)`` recurrent-dropout mask (already scaled by ``1/(1-p)``):
+            each row's ``h_{t-1}`` is multiplied by it where it enters the recurrent product
+            ``h_{t-1} @ Wh``, the same at every step; None means no dropout.
 
     Returns:
         ``(hs, h_last, c_last, cache)``.
     """
     hs, (h_last, c_last), cache = sequence_forward(
-        LSTM_CELL, x, (Wx, Wh, b), (h0, c0), lengths, (activation, recurrent_activation)
+        LSTM_CELL,
+        x,
+        (Wx, Wh, b),
+        (h0, c0),
+        lengths,
+        (activation, recurrent_activation),
+        recurrent_mask,
     )
     return hs, h_last, c_last, cache
 

@@ -44,6 +44,7 @@ def rnn_forward(
     h0: np.ndarray | None = None,
     activation: RecurrentActivation = "tanh",
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     """Run a vanilla RNN layer over whole sequences.
 
@@ -56,12 +57,17 @@ def rnn_forward(
         activation: "tanh" (default), "relu", "sigmoid", "hard_sigmoid" or "linear".
         lengths: ``(N,)`` valid steps per sample (0..T). Padded steps keep the state, output
             zeros and get no gradient; ``h_last`` is the state after the last valid step.
+        recurrent_mask: ``(N, H)`` recurrent-dropout mask (already scaled by ``1/(1-p)``):
+            each row's ``h_{t-1}`` is multiplied by it where it enters the recurrent product
+            ``h_{t-1} @ Wh``, the same at every step; None means no dropout.
 
     Returns:
         ``(hs, h_last, cache)``: all hidden states ``(N, T, H)``, the final state ``(N, H)``, and
         the cache :func:`rnn_backward` takes.
     """
-    hs, (h_last,), cache = sequence_forward(RNN_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation,))
+    hs, (h_last,), cache = sequence_forward(
+        RNN_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation,), recurrent_mask
+    )
     return hs, h_last, cache
 
 

@@ -34,6 +34,7 @@ class GRUCache:
     lengths: np.ndarray  # (N,)
     activation: str
     recurrent_activation: str
+    recurrent_mask: np.ndarray  # (N, H): ones when none was given
 
 
 def gru_forward(
@@ -45,6 +46,7 @@ def gru_forward(
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Run the layer over whole sequences: ``(hs, h_last, cache)``."""
     check_activation("activation", activation)
@@ -55,6 +57,7 @@ def gru_forward(
     H = Wh.shape[0]
     h0 = np.zeros((N, H), dtype) if h0 is None else np.array(h0, dtype=dtype)
     lengths = np.full(N, T, np.int64) if lengths is None else np.array(lengths, dtype=np.int64)
+    mask = np.ones((N, H), dtype) if recurrent_mask is None else np.array(recurrent_mask, dtype)
 
     X_all = np.zeros((N, T, 3 * H), dtype)
     R_all = np.zeros((N, T, 3 * H), dtype)
@@ -63,14 +66,16 @@ def gru_forward(
     for t in range(T):
         active = t < lengths
         X = x[active, t] @ Wx + b[0]
-        R = h[active] @ Wh + b[1]
+        R = (h[active] * mask[active]) @ Wh + b[1]  # recurrent dropout: the product only
         z = activate(X[:, :H] + R[:, :H], recurrent_activation)
         r = activate(X[:, H : 2 * H] + R[:, H : 2 * H], recurrent_activation)
         n = activate(X[:, 2 * H :] + r * R[:, 2 * H :], activation)
         h[active] = z * h[active] + (1 - z) * n
         X_all[active, t], R_all[active, t] = X, R
         hs[active, t] = h[active]
-    cache = GRUCache(x, Wx, Wh, h0, X_all, R_all, hs, lengths, activation, recurrent_activation)
+    cache = GRUCache(
+        x, Wx, Wh, h0, X_all, R_all, hs, lengths, activation, recurrent_activation, mask
+    )
     return hs, h.copy(), cache
 
 
@@ -112,11 +117,11 @@ def gru_backward(
 
         dx[active, t] = dX @ Wx.T
         dWx += x[active, t].T @ dX
-        dWh += h_prev.T @ dR
+        dWh += (h_prev * cache.recurrent_mask[active]).T @ dR
         db[0] += dX.sum(axis=0)
         db[1] += dR.sum(axis=0)
 
-        dh_prev = dR @ Wh.T + dh_t * z
+        dh_prev = (dR @ Wh.T) * cache.recurrent_mask[active] + dh_t * z
         if truncate is not None and t > 0 and t % truncate == 0:
             dh_prev = np.zeros_like(dh_prev)  # truncated BPTT: cut h_t -> h_{t-1}
         dh[active] = dh_prev

@@ -38,6 +38,7 @@ class LSTMCache:
     lengths: np.ndarray  # (N,)
     activation: str
     recurrent_activation: str
+    recurrent_mask: np.ndarray  # (N, H): ones when none was given
 
 
 def lstm_forward(
@@ -50,6 +51,7 @@ def lstm_forward(
     activation: str = "tanh",
     recurrent_activation: str = "sigmoid",
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """Run the layer over whole sequences: ``(hs, h_last, c_last, cache)``."""
     check_activation("activation", activation)
@@ -61,6 +63,7 @@ def lstm_forward(
     h0 = np.zeros((N, H), dtype) if h0 is None else np.array(h0, dtype=dtype)
     c0 = np.zeros((N, H), dtype) if c0 is None else np.array(c0, dtype=dtype)
     lengths = np.full(N, T, np.int64) if lengths is None else np.array(lengths, dtype=np.int64)
+    mask = np.ones((N, H), dtype) if recurrent_mask is None else np.array(recurrent_mask, dtype)
 
     z_all = np.zeros((N, T, 4 * H), dtype)
     hs = np.zeros((N, T, H), dtype)
@@ -68,7 +71,7 @@ def lstm_forward(
     h, c = h0.copy(), c0.copy()
     for t in range(T):
         active = t < lengths
-        z = x[active, t] @ Wx + h[active] @ Wh + b
+        z = x[active, t] @ Wx + (h[active] * mask[active]) @ Wh + b  # recurrent dropout
         i = activate(z[:, :H], recurrent_activation)
         f = activate(z[:, H : 2 * H], recurrent_activation)
         g = activate(z[:, 2 * H : 3 * H], activation)
@@ -78,7 +81,9 @@ def lstm_forward(
         z_all[active, t] = z
         hs[active, t] = h[active]
         cs[active, t] = c[active]
-    cache = LSTMCache(x, Wx, Wh, h0, c0, z_all, hs, cs, lengths, activation, recurrent_activation)
+    cache = LSTMCache(
+        x, Wx, Wh, h0, c0, z_all, hs, cs, lengths, activation, recurrent_activation, mask
+    )
     return hs, h.copy(), c.copy(), cache
 
 
@@ -129,10 +134,10 @@ def lstm_backward(
         )
         dx[active, t] = dz @ Wx.T
         dWx += x[active, t].T @ dz
-        dWh += h_prev.T @ dz
+        dWh += (h_prev * cache.recurrent_mask[active]).T @ dz
         db += dz.sum(axis=0)
 
-        dh_prev, dc_prev = dz @ Wh.T, dc_t * f
+        dh_prev, dc_prev = (dz @ Wh.T) * cache.recurrent_mask[active], dc_t * f
         if truncate is not None and t > 0 and t % truncate == 0:
             dh_prev, dc_prev = np.zeros_like(dh_prev), np.zeros_like(dc_prev)  # cut both links
         dh[active], dc[active] = dh_prev, dc_prev

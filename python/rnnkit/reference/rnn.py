@@ -48,6 +48,7 @@ class RNNCache:
     hs: np.ndarray  # (N, T, H), zeros at padded steps
     lengths: np.ndarray  # (N,) int64, T for every sample when the caller gave None
     activation: str
+    recurrent_mask: np.ndarray  # (N, H): ones when the caller gave None
 
 
 def rnn_forward(
@@ -58,6 +59,7 @@ def rnn_forward(
     h0: np.ndarray | None = None,
     activation: str = "tanh",
     lengths: np.ndarray | None = None,
+    recurrent_mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     """Run the layer over whole sequences.
 
@@ -78,19 +80,20 @@ def rnn_forward(
     H = Wx.shape[1]
     h0 = np.zeros((N, H), dtype) if h0 is None else np.array(h0, dtype=dtype)
     lengths = np.full(N, T, np.int64) if lengths is None else np.array(lengths, dtype=np.int64)
+    mask = np.ones((N, H), dtype) if recurrent_mask is None else np.array(recurrent_mask, dtype)
 
     a_all = np.zeros((N, T, H), dtype)
     hs = np.zeros((N, T, H), dtype)
     h = h0.copy()  # running state of every sample
     for t in range(T):
         active = t < lengths  # samples for which step t is a valid step
-        a = x[active, t] @ Wx + h[active] @ Wh + b
+        a = x[active, t] @ Wx + (h[active] * mask[active]) @ Wh + b  # recurrent dropout
         h[active] = activate(a, activation)
         a_all[active, t] = a
         hs[active, t] = h[active]
     h_last = h
 
-    cache = RNNCache(x, Wx, Wh, b, h0, a_all, hs, lengths, activation)
+    cache = RNNCache(x, Wx, Wh, b, h0, a_all, hs, lengths, activation, mask)
     return hs, h_last.copy(), cache
 
 
@@ -139,10 +142,10 @@ def rnn_backward(
 
         dx[active, t] = dA @ Wx.T
         dWx += x[active, t].T @ dA
-        dWh += h_prev.T @ dA
+        dWh += (h_prev * cache.recurrent_mask[active]).T @ dA
         db += dA.sum(axis=0)
 
-        dh_prev = dA @ Wh.T
+        dh_prev = (dA @ Wh.T) * cache.recurrent_mask[active]
         if truncate is not None and t > 0 and t % truncate == 0:
             dh_prev = np.zeros_like(dh_prev)  # truncated BPTT: cut h_t -> h_{t-1}
         dh[active] = dh_prev

@@ -1,13 +1,14 @@
 """RecurrentLayer: everything about running a recurrent cell over sequences except the cell.
 
-A concrete recurrent layer (:class:`~rnnkit.layers.SimpleRNN` today; LSTM and GRU next) states
-what is particular to its cell and nothing else:
+A concrete recurrent layer (:class:`~rnnkit.layers.SimpleRNN`, :class:`~rnnkit.layers.LSTM`,
+:class:`~rnnkit.layers.GRU`) states what is particular to its cell and nothing else:
 
 * ``state_names``: its states, in the order ``initial_state`` takes them and ``return_state``
   returns them. State 0 is the output ``h``; every state is ``(N, units)``.
 * ``_build_cell(features)`` and ``_cell_param_shapes(config, features, units)``: its weights.
-* ``_cell_forward(x, initial_states, lengths)`` and ``_cell_backward(cache, dhs, d_final_states,
-  truncate)``: one call each into the kernel functions of ``self.kernels``, the backend module
+* ``_cell_forward(x, initial_states, lengths, training)`` and ``_cell_backward(cache, dhs,
+  d_final_states, truncate)``: one call each into the kernel functions of ``self.kernels``, the
+  backend module
   chosen per layer (``backend="cpp"``: :mod:`rnnkit.ops`, ``"numpy"``: :mod:`rnnkit.reference`).
 * ``get_config``: its own constructor arguments on top of the base's.
 
@@ -147,10 +148,15 @@ class RecurrentLayer(Layer):
         raise NotImplementedError
 
     def _cell_forward(
-        self, x: np.ndarray, initial_states: list[np.ndarray | None], lengths: np.ndarray | None
+        self,
+        x: np.ndarray,
+        initial_states: list[np.ndarray | None],
+        lengths: np.ndarray | None,
+        training: bool,
     ) -> CellForward:
         """Run the cell over ``x (N, T, D)`` (processing order, dtype converted) from
-        ``initial_states`` (None entries: zeros) with the kernels of ``self.kernels``."""
+        ``initial_states`` (None entries: zeros) with the kernels of ``self.kernels``;
+        ``training`` tells a cell with dropout to draw its masks."""
         raise NotImplementedError
 
     def _cell_backward(
@@ -311,7 +317,7 @@ class RecurrentLayer(Layer):
         if self.go_backwards:
             # Reversing the input is all go_backwards needs: the kernel then runs forwards.
             x = reverse_sequences(x, lengths)
-        outputs, final_states, self._cache = self._cell_forward(x, initial, lengths)
+        outputs, final_states, self._cache = self._cell_forward(x, initial, lengths, training)
         self._lengths = lengths
         if self.stateful:
             # Constants for the next call: the gradient stops here.

@@ -32,6 +32,8 @@ class GRU(CellLayer):
         use_bias: with False there is no bias parameter.
         reset_after: True (Keras 3's default): the reset gate scales the recurrent product.
         kernel_initializer, recurrent_initializer, bias_initializer: Keras's defaults.
+        dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
+            mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
         return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
         input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
     """
@@ -51,6 +53,8 @@ class GRU(CellLayer):
         kernel_initializer: initializers.InitializerLike = "glorot_uniform",
         recurrent_initializer: initializers.InitializerLike = "orthogonal",
         bias_initializer: initializers.InitializerLike = "zeros",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
         return_sequences: bool = False,
         return_state: bool = False,
         go_backwards: bool = False,
@@ -77,6 +81,7 @@ class GRU(CellLayer):
                 "bias": bias_initializer,
             },
             seed=seed,
+            dropouts=(dropout, recurrent_dropout),
             return_sequences=return_sequences,
             return_state=return_state,
             stateful=stateful,
@@ -95,16 +100,27 @@ class GRU(CellLayer):
     def _config_bias_shape(cls, config: dict[str, Any], units: int) -> tuple[int, ...]:
         return (2, cls.gates * units)
 
-    def _cell_forward(
-        self, x: np.ndarray, initial_states: list[np.ndarray | None], lengths: np.ndarray | None
+    def _kernel_forward(
+        self,
+        x: np.ndarray,
+        initial_states: list[np.ndarray | None],
+        lengths: np.ndarray | None,
+        recurrent_mask: np.ndarray | None,
     ) -> CellForward:
         Wx, Wh, b = self._weights()
         hs, h_last, cache = self.kernels.gru_forward(
-            x, Wx, Wh, b, h0=initial_states[0], lengths=lengths, **self._activations()
+            x,
+            Wx,
+            Wh,
+            b,
+            h0=initial_states[0],
+            lengths=lengths,
+            recurrent_mask=recurrent_mask,
+            **self._activations(),
         )
         return hs, [h_last], cache
 
-    def _cell_backward(
+    def _kernel_backward(
         self,
         cache: Any,
         dhs: np.ndarray | None,

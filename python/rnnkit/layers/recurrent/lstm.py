@@ -33,6 +33,8 @@ class LSTM(CellLayer):
         unit_forget_bias: add 1 to the forget gate's bias at initialisation (Jozefowicz et al.
             2015), as Keras does by default.
         kernel_initializer, recurrent_initializer, bias_initializer: Keras's defaults.
+        dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
+            mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
         return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
         input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
 
@@ -56,6 +58,8 @@ class LSTM(CellLayer):
         kernel_initializer: initializers.InitializerLike = "glorot_uniform",
         recurrent_initializer: initializers.InitializerLike = "orthogonal",
         bias_initializer: initializers.InitializerLike = "zeros",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
         unit_forget_bias: bool = True,
         return_sequences: bool = False,
         return_state: bool = False,
@@ -77,6 +81,7 @@ class LSTM(CellLayer):
                 "bias": bias_initializer,
             },
             seed=seed,
+            dropouts=(dropout, recurrent_dropout),
             return_sequences=return_sequences,
             return_state=return_state,
             stateful=stateful,
@@ -95,17 +100,21 @@ class LSTM(CellLayer):
         # Keras's order of draws: the input gate's block, ones for the forget gate, the rest.
         return np.concatenate([draw((h,), rng), np.ones(h), draw((2 * h,), rng)])
 
-    def _cell_forward(
-        self, x: np.ndarray, initial_states: list[np.ndarray | None], lengths: np.ndarray | None
+    def _kernel_forward(
+        self,
+        x: np.ndarray,
+        initial_states: list[np.ndarray | None],
+        lengths: np.ndarray | None,
+        recurrent_mask: np.ndarray | None,
     ) -> CellForward:
         Wx, Wh, b = self._weights()
         hs, h_last, c_last, cache = self.kernels.lstm_forward(
             x, Wx, Wh, b, h0=initial_states[0], c0=initial_states[1], lengths=lengths,
-            **self._activations(),
+            recurrent_mask=recurrent_mask, **self._activations(),
         )  # fmt: skip
         return hs, [h_last, c_last], cache
 
-    def _cell_backward(
+    def _kernel_backward(
         self,
         cache: Any,
         dhs: np.ndarray | None,

@@ -27,6 +27,9 @@ class SimpleRNN(CellLayer):
     Args:
         units: hidden size ``H``.
         activation: "tanh" (default), "relu", "sigmoid", "hard_sigmoid" or "linear".
+        dropout, recurrent_dropout: Keras's: during training, one mask per sequence for the
+            inputs and one for the recurrent state, fixed across the time steps, scaled by
+            ``1/(1-p)``; nothing at inference (see :class:`~rnnkit.layers.CellLayer`).
         return_sequences: output all states ``(N, T, H)`` instead of the last ``(N, H)``.
         return_state: ``forward`` returns ``[output, h_last]`` (a list, like Keras) and
             ``backward`` takes ``dy`` as the output gradient or ``[d_output, d_state]`` (either
@@ -76,6 +79,8 @@ class SimpleRNN(CellLayer):
         kernel_initializer: initializers.InitializerLike = "glorot_uniform",
         recurrent_initializer: initializers.InitializerLike = "orthogonal",
         bias_initializer: initializers.InitializerLike = "zeros",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
         dtype: str = "float32",
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
@@ -92,6 +97,7 @@ class SimpleRNN(CellLayer):
                 "bias": bias_initializer,
             },
             seed=seed,
+            dropouts=(dropout, recurrent_dropout),
             return_sequences=return_sequences,
             return_state=return_state,
             stateful=stateful,
@@ -103,16 +109,27 @@ class SimpleRNN(CellLayer):
         self._build_if_shape_given(input_shape)
 
     # -- the cell -----------------------------------------------------------------------------
-    def _cell_forward(
-        self, x: np.ndarray, initial_states: list[np.ndarray | None], lengths: np.ndarray | None
+    def _kernel_forward(
+        self,
+        x: np.ndarray,
+        initial_states: list[np.ndarray | None],
+        lengths: np.ndarray | None,
+        recurrent_mask: np.ndarray | None,
     ) -> CellForward:
         Wx, Wh, b = self._weights()
         hs, h_last, cache = self.kernels.rnn_forward(
-            x, Wx, Wh, b, h0=initial_states[0], activation=self.activation, lengths=lengths
+            x,
+            Wx,
+            Wh,
+            b,
+            h0=initial_states[0],
+            activation=self.activation,
+            lengths=lengths,
+            recurrent_mask=recurrent_mask,
         )
         return hs, [h_last], cache
 
-    def _cell_backward(
+    def _kernel_backward(
         self,
         cache: Any,
         dhs: np.ndarray | None,
