@@ -25,12 +25,14 @@ class Cell:
     states: tuple[str, ...]  # initial-state keyword names: ("h0",), ("h0", "c0")
     activations: tuple[str, ...]  # activation keyword names
     bias_rows: int = 1  # 2: b is (2, G·H)
+    params: tuple[str, ...] = ()  # the cell's own (H,) parameters, keyword names
 
     def forward(self, module: ModuleType, case: dict[str, Any], initial: tuple | None = None):
         """``(hs, finals, cache)`` of ``module``'s kernel on ``case``."""
         initial = case["initial"] if initial is None else initial
         out = getattr(module, f"{self.name}_forward")(
             case["x"], case["Wx"], case["Wh"], case["b"],
+            **{p: case[p] for p in self.params},
             **dict(zip(self.states, initial)),
             **dict(zip(self.activations, case["activations"])),
             lengths=case["lengths"],
@@ -46,13 +48,13 @@ class Cell:
         )
 
     def grad_keys(self) -> set[str]:
-        return {"x", "Wx", "Wh", "b", *self.states}
+        return {"x", "Wx", "Wh", "b", *self.params, *self.states}
 
 
 RNN = Cell("rnn", 1, ("h0",), ("activation",))
+LN_RNN = Cell("ln_rnn", 1, ("h0",), ("activation",), params=("gamma", "beta"))
 LSTM = Cell("lstm", 4, ("h0", "c0"), ("activation", "recurrent_activation"))
 GRU = Cell("gru", 3, ("h0",), ("activation", "recurrent_activation"), bias_rows=2)
-RNN = Cell("rnn", 1, ("h0",), ("activation",))
 
 
 def random_case(
@@ -78,6 +80,8 @@ def random_case(
         "b": 0.1 * rng.standard_normal(g if cell.bias_rows == 1 else (cell.bias_rows, g)),
         "dhs": rng.standard_normal((n, t, h)),
     }
+    for name in cell.params:  # a layer norm's scale near 1, its offset near 0
+        case[name] = (name == "gamma") + 0.3 * rng.standard_normal(h)
     case = {k: v.astype(dtype) for k, v in case.items()}
     case["initial"] = tuple(
         (0.5 * rng.standard_normal((n, h))).astype(dtype) if with_initial else None
@@ -168,7 +172,7 @@ def check_cell_gradients(
     assert set(grads) == cell.grad_keys()
     n, h = case["x"].shape[0], case["Wh"].shape[0]
     initial = tuple(np.zeros((n, h)) if s is None else s for s in case["initial"])
-    params = {k: case[k] for k in ("x", "Wx", "Wh", "b")}
+    params = {k: case[k] for k in ("x", "Wx", "Wh", "b", *cell.params)}
     params.update(zip(cell.states, initial))
     f = truncated_loss(cell, module, case, initial, dhs, d_final, truncate)
     return check_gradients(f, params, grads, tol=tol)

@@ -49,6 +49,9 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.ops.gru:gru_forward": "the functional GRU names each array it takes: x, three "
     "weights, the initial state, both activations, lengths, the recurrent mask",
     "rnnkit.reference.gru:gru_forward": "the NumPy twin has the kernel's signature",
+    "rnnkit.ops.ln_rnn:ln_rnn_forward": "the functional layer-normalised RNN names each array "
+    "it takes: x, three weights, the norm's scale and offset, h0, activation, lengths, mask",
+    "rnnkit.reference.ln_rnn:ln_rnn_forward": "the NumPy twin has the kernel's signature",
 }
 
 

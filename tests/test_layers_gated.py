@@ -353,3 +353,72 @@ def test_training_with_recurrent_dropout(cls):
     assert (config["dropout"], config["recurrent_dropout"]) == (0.2, 0.2)
     with pytest.raises(ValueError, match=r"recurrent_dropout must be a number in \[0, 1\)"):
         cls(4, recurrent_dropout=1.0)
+
+
+# -- SimpleRNN(layer_norm=True) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+@pytest.mark.parametrize("go_backwards", [False, True])
+@pytest.mark.parametrize("backend", ["cpp", "numpy"])
+def test_layer_norm_rnn_gradients(return_sequences, go_backwards, backend):
+    rng = np.random.default_rng(30)
+    layer = SimpleRNN(
+        H,
+        layer_norm=True,
+        return_sequences=return_sequences,
+        return_state=True,
+        go_backwards=go_backwards,
+        dtype="float64",
+        seed=31,
+        backend=backend,
+        bias_initializer="random_normal",
+    )
+    layer.build((None, D))
+    layer.set_weights(
+        [*layer.get_weights()[:3], 1 + 0.3 * rng.standard_normal(H), 0.2 * rng.standard_normal(H)]
+    )
+    check(
+        layer, rng.standard_normal((N, T, D)), [0.5 * rng.standard_normal((N, H))], lengths=LENGTHS
+    )
+
+
+def test_layer_norm_rnn_weights_config_and_the_normalised_states():
+    layer = SimpleRNN(
+        6,
+        layer_norm=True,
+        activation="linear",
+        return_sequences=True,
+        input_shape=(None, 3),
+        seed=0,
+        dtype="float64",
+    )
+    assert [w.shape for w in layer.get_weights()] == [(3, 6), (6, 6), (6,), (6,), (6,)]
+    out = layer(np.random.default_rng(1).standard_normal((4, 7, 3)) * 5)
+    # linear activation, gamma 1, beta 0: every state is normalised over its units
+    np.testing.assert_allclose(out.mean(axis=-1), 0, atol=1e-12)
+    np.testing.assert_allclose(
+        out.var(axis=-1), 1 / (1 + 1e-3 / out.var(axis=-1) * 0 + 0), rtol=1e-2
+    )
+    clone = deserialize_layer(serialize_layer(layer))
+    assert clone.layer_norm and SimpleRNN.config_param_shapes(layer.get_config(), (None, 3)) == {
+        k: v.shape for k, v in layer.params.items()
+    }
+
+
+def test_layer_norm_rnn_trains_with_dropout():
+    rng = np.random.default_rng(32)
+    x = rng.standard_normal((96, 10, 2)).astype(np.float32)
+    y = (x[:, :, 0].mean(axis=1, keepdims=True) > 0).astype(np.float32)
+    model = Sequential(
+        [
+            SimpleRNN(12, layer_norm=True, recurrent_dropout=0.1, input_shape=(None, 2), seed=33),
+            Dense(1, activation="sigmoid", seed=34),
+        ]
+    )
+    model.compile(
+        optimizer=rnnkit.optimizers.Adam(0.01), loss="binary_crossentropy", metrics=["accuracy"]
+    )
+    history = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+    assert history.history["loss"][-1] < 0.7 * history.history["loss"][0]
+    assert model.evaluate(x, y, verbose=0)[1] > 0.85

@@ -11,7 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rnnkit
-from _cell_testing import GRU, LSTM, RNN, check_cell_gradients, max_rel_diff, random_case
+from _cell_testing import (
+    GRU,
+    LN_RNN,
+    LSTM,
+    RNN,
+    check_cell_gradients,
+    max_rel_diff,
+    random_case,
+)
 from rnnkit import ops, reference
 
 # Smooth activation pairs for the numerical checks (relu and hard_sigmoid have kinks, where
@@ -203,11 +211,11 @@ def test_gru_bias_must_have_two_rows():
 
 # -- recurrent dropout: a fixed (N, H) mask on h_{t-1} where it enters the recurrent product ---
 
-ALL_CELLS = pytest.mark.parametrize("cell", [RNN, LSTM, GRU], ids=lambda c: c.name)
+ALL_CELLS = pytest.mark.parametrize("cell", [RNN, LN_RNN, LSTM, GRU], ids=lambda c: c.name)
 
 
 def default_activations(cell):
-    return ("tanh",) if cell is RNN else ("tanh", "sigmoid")
+    return ("tanh",) if len(cell.activations) == 1 else ("tanh", "sigmoid")
 
 
 @ALL_CELLS
@@ -247,3 +255,56 @@ def test_all_ones_mask_is_no_dropout(cell):
     case["recurrent_mask"] = np.ones((3, 4))
     with pytest.raises(ValueError, match=r"^recurrent_mask must have shape \(N, H\)"):
         run(cell, ops, case, None)
+
+
+# -- the layer-normalised Elman cell -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("module", [ops, reference], ids=["ops", "reference"])
+# sigmoid is compared with the twin instead: its derivative (<= 1/4) leaves h0's gradient near
+# 1e-5 after five steps, where central differences measure their own round-off.
+@pytest.mark.parametrize("activation", ["tanh", "linear"])
+@pytest.mark.parametrize("truncate", [None, 2])
+@pytest.mark.parametrize("lengths", [None, [0, 5, 2]], ids=["full", "mixed"])
+@pytest.mark.parametrize("upstream", ["dhs", "final", "both"])
+def test_layer_norm_gradients(module, activation, truncate, lengths, upstream):
+    case = random_case(LN_RNN, 53, activations=(activation,), lengths=lengths)
+    errors = check_cell_gradients(LN_RNN, module, case, upstream, truncate)
+    assert max(errors.values()) <= 1e-7, errors
+
+
+@pytest.mark.parametrize("truncate", [None, 5])
+def test_layer_norm_split_batch_and_one_row(two_threads, truncate):
+    lengths = [12, 0, 7, 12, 3, 11, 1, 9, 0, 12, 5, 12, 8, 2, 12, 6]
+    for shape, lens in (((16, 12, 2, 24), lengths), ((1, 8, 3, 6), None)):
+        case = random_case(LN_RNN, 54, shape, activations=("tanh",), lengths=lens)
+        errors = check_cell_gradients(LN_RNN, ops, case, "both", truncate)
+        assert max(errors.values()) <= 1e-7, errors
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    st.integers(1, 10),
+    st.integers(1, 10),
+    st.integers(1, 6),
+    st.integers(2, 12),
+    st.sampled_from([np.float32, np.float64]),
+    st.integers(0, 2**32 - 1),
+    st.sampled_from(["tanh", "sigmoid"]),
+)
+def test_layer_norm_ops_match_reference(n, t, d, h, dtype, seed, activation):
+    lengths = np.random.default_rng(seed).integers(0, t + 1, n)
+    case = random_case(
+        LN_RNN, seed, (n, t, d, h), activations=(activation,), dtype=dtype, lengths=lengths
+    )
+    ours, ref = run(LN_RNN, ops, case, None), run(LN_RNN, reference, case, None)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
+    assert max(max_rel_diff(ours[k], ref[k]) for k in ref) <= tol
+
+
+def test_layer_norm_needs_both_parameters():
+    case = random_case(LN_RNN, 55, activations=("tanh",))
+    with pytest.raises(ValueError, match=r"^gamma must have shape \(H,\)"):
+        ops.ln_rnn_forward(
+            case["x"], case["Wx"], case["Wh"], case["b"], case["gamma"][:3], case["beta"]
+        )

@@ -68,6 +68,19 @@ class CellBindings {
     return mask->data();
   }
 
+  // The cell's own parameters (kCellParams·H of them), required exactly when it has some.
+  template <typename T>
+  static const T* cell_params(const std::optional<Array<T>>& params,
+                              const engine::SequenceShape& s) {
+    if (Cell::kCellParams == 0) {
+      if (params) throw py::value_error("cell_params: this cell has no parameters of its own");
+      return nullptr;
+    }
+    if (!params) throw py::value_error("cell_params: this cell needs its own parameters");
+    expect_shape(*params, "cell_params", "(cell parameters, H)", {Cell::kCellParams, s.H});
+    return params->data();
+  }
+
   template <typename T>
   static void check_call(const engine::SequenceShape& s, const OptionalStates<T>& states,
                          const char* what, const std::optional<IndexArray>& lengths) {
@@ -99,12 +112,13 @@ class CellBindings {
   static py::tuple forward(const Array<T>& x, const Array<T>& Wx, const Array<T>& Wh,
                            const Array<T>& b, const OptionalStates<T>& initial,
                            const std::optional<IndexArray>& lengths,
-                           const ActivationNames& activations,
-                           const std::optional<Array<T>>& mask) {
+                           const ActivationNames& activations, const std::optional<Array<T>>& mask,
+                           const std::optional<Array<T>>& own_params) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, &b);
     check_call(s, initial, "initial", lengths);
     const T* mask_data = recurrent_mask(mask, s);
+    const T* own = cell_params(own_params, s);
 
     Array<T> hs({s.N, s.T, s.H});
     const int W = Cell::saved_width(s.H);
@@ -117,7 +131,7 @@ class CellBindings {
       final_ptrs[i] = final_states[i].mutable_data();
     }
     const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s, mask_data};
-    const engine::Weights<T> weights{Wx.data(), Wh.data(), b.data()};
+    const engine::Weights<T> weights{Wx.data(), Wh.data(), b.data(), own};
     const engine::Record<T> record{hs.mutable_data(), saved ? saved->mutable_data() : nullptr};
     {
       py::gil_scoped_release release;
@@ -134,7 +148,7 @@ class CellBindings {
                             const std::optional<Array<T>>& saved,
                             const std::optional<IndexArray>& lengths,
                             const ActivationNames& activations, const std::optional<Array<T>>& mask,
-                            int truncate) {
+                            const std::optional<Array<T>>& own_params, int truncate) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, static_cast<const Array<T>*>(nullptr));
     check_call(s, initial, "initial", lengths);
@@ -147,6 +161,7 @@ class CellBindings {
     if (saved) expect_shape(*saved, "saved", "(N, T, saved columns)", {s.N, s.T, W});
     if (truncate < 0) throw py::value_error("truncate must be None or a positive int");
     const T* mask_data = recurrent_mask(mask, s);
+    const T* own = cell_params(own_params, s);
 
     const py::ssize_t C = py::ssize_t{Cell::kGates} * s.H;
     Array<T> dx({s.N, s.T, s.D});
@@ -160,19 +175,22 @@ class CellBindings {
       d_initial_ptrs[i] = d_initial[i].mutable_data();
     }
     const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s, mask_data};
-    const engine::Weights<T> weights{Wx.data(), Wh.data(), nullptr};
+    const engine::Weights<T> weights{Wx.data(), Wh.data(), nullptr, own};
+    std::optional<Array<T>> d_own;
+    if (own) d_own.emplace(std::vector<py::ssize_t>{Cell::kCellParams, s.H});
     const engine::ConstRecord<T> record{hs.data(), saved ? saved->data() : nullptr};
     const engine::Upstream<T, S> upstream{dhs ? dhs->data() : nullptr, pointers(d_final)};
-    const engine::InputGrads<T, S> grads{
-        dx.mutable_data(),
-        {dWx.mutable_data(), dWh.mutable_data(), db.mutable_data()},
-        d_initial_ptrs};
+    const engine::InputGrads<T, S> grads{dx.mutable_data(),
+                                         {dWx.mutable_data(), dWh.mutable_data(), db.mutable_data(),
+                                          d_own ? d_own->mutable_data() : nullptr},
+                                         d_initial_ptrs};
     {
       py::gil_scoped_release release;
       engine::Driver<Cell, T>::backward(batch, weights, pointers(initial), record, upstream, grads,
                                         options, truncate);
     }
-    return py::make_tuple(dx, dWx, dWh, db, as_tuple(d_initial));
+    return py::make_tuple(dx, dWx, dWh, db, as_tuple(d_initial),
+                          d_own ? py::object(*d_own) : py::none());
   }
 
   template <typename T>
@@ -181,16 +199,18 @@ class CellBindings {
         (name + "_forward").c_str(), &forward<T>, py::arg("x").noconvert(),
         py::arg("Wx").noconvert(), py::arg("Wh").noconvert(), py::arg("b").noconvert(),
         py::arg("initial").noconvert(), py::arg("lengths").noconvert(), py::arg("activations"),
-        py::arg("recurrent_mask").noconvert(),
+        py::arg("recurrent_mask").noconvert(), py::arg("cell_params").noconvert(),
         ("(hs, final_states, saved) of a " + name + " layer over whole sequences; see rnnkit.ops.")
             .c_str());
-    m.def(
-        (name + "_backward").c_str(), &backward<T>, py::arg("dhs").noconvert(),
-        py::arg("d_final").noconvert(), py::arg("x").noconvert(), py::arg("Wx").noconvert(),
-        py::arg("Wh").noconvert(), py::arg("initial").noconvert(), py::arg("hs").noconvert(),
-        py::arg("saved").noconvert(), py::arg("lengths").noconvert(), py::arg("activations"),
-        py::arg("recurrent_mask").noconvert(), py::arg("truncate"),
-        ("(dx, dWx, dWh, db, d_initial_states) of a " + name + " layer; see rnnkit.ops.").c_str());
+    m.def((name + "_backward").c_str(), &backward<T>, py::arg("dhs").noconvert(),
+          py::arg("d_final").noconvert(), py::arg("x").noconvert(), py::arg("Wx").noconvert(),
+          py::arg("Wh").noconvert(), py::arg("initial").noconvert(), py::arg("hs").noconvert(),
+          py::arg("saved").noconvert(), py::arg("lengths").noconvert(), py::arg("activations"),
+          py::arg("recurrent_mask").noconvert(), py::arg("cell_params").noconvert(),
+          py::arg("truncate"),
+          ("(dx, dWx, dWh, db, d_initial_states, d_cell_params) of a " + name +
+           " layer; see rnnkit.ops.")
+              .c_str());
   }
 
  public:

@@ -16,6 +16,7 @@
 //     static constexpr bool kGatesInOutput = false;     // see below
 //     static constexpr bool kDirectH = false;           // see below
 //     static constexpr bool kSplitRecurrent = false;    // see below
+//     static constexpr int kCellParams = 0;    // the cell's own parameters, blocks of H
 //     static constexpr int saved_width(int H);          // columns saved per step, W (see below)
 //     static constexpr int state_column(int s, int H);  // where state s ≥ 1 lives in a saved row
 //     using Options = std::array<ActivationFunction, kActivations>;
@@ -37,6 +38,9 @@
 // bias row (kBiasRows = 2: b is [input bias; recurrent bias]), in saved columns [C, 2C) where
 // C = kGates·H: for a reset-after GRU, whose reset gate scales h_{t−1}·Wh after the product. The
 // cell then writes two gradients: d_gates for x·Wx + b_x, d_recurrent for h_{t−1}·Wh + b_h.
+// kCellParams: the cell's own parameters (a layer norm's scale and offset), kCellParams·H of
+// them; forward_row reads them, backward_row adds their gradients into d_cell_params (the
+// calling worker's own partial sums: rows of one worker never run concurrently).
 #pragma once
 
 #include <array>
@@ -52,6 +56,7 @@ struct ForwardRow {
   T* gates;                // kGates·H: x_t·Wx + b + h_{t−1}·Wh on entry (x_t·Wx + b_x if split)
   T* saved;                // the W saved columns of this step (gates are its first ones), or null
   const T* recurrent;      // kSplitRecurrent: h_{t−1}·Wh + b_h (kGates·H); else null
+  const T* cell_params;    // kCellParams·H, or null
   ConstStates<T, S> prev;  // states after step t−1 (the initial states, or zeros, at t = 0)
   States<T, S> next;       // states after step t; next[0] is h_t, the output
 };
@@ -64,6 +69,8 @@ struct BackwardRow {
   T* d_gates;                 // kGates·H: dL/d(pre-activations)
   T* d_recurrent;             // kSplitRecurrent: dL/d(h_{t−1}·Wh + b_h); else null
   const T* recurrent;         // kSplitRecurrent: the forward's h_{t−1}·Wh + b_h; else null
+  const T* cell_params;       // kCellParams·H, or null
+  T* d_cell_params;           // kCellParams·H: add this row's gradients here, or null
   const T* d_output;          // dL/dh_t through the output sequence, or null (zeros)
   ConstStates<T, S> d_later;  // dL/d(state s after step t) from later steps, each may be null
   States<T, S> d_prev;        // element-wise gradients to the states after step t−1

@@ -171,7 +171,7 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
         std::fill_n(at.state(record.hs, record.saved, 0, n, t), H, T(0));
         continue;
       }
-      ForwardRow<T, S> row{gates, at.saved_row(record.saved, n, t), nullptr, {}, {}};
+      ForwardRow<T, S> row{gates, at.saved_row(record.saved, n, t), nullptr, w.cell, {}, {}};
       if constexpr (Cell::kSplitRecurrent) row.recurrent = at.recurrent(record.saved, n, t);
       for (int s = 0; s < S; ++s) {
         row.prev[s] = t > 0 ? at.state(record.hs, record.saved, s, n, t - 1)
@@ -272,6 +272,8 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
       }
       BackwardRow<T, S> row{};
       row.d_gates = d_gates;
+      row.cell_params = w.cell;
+      row.d_cell_params = dw.d_cell;
       if constexpr (Cell::kSplitRecurrent) {
         row.d_recurrent = dR_s + at_dZ;
         row.recurrent = at.recurrent(record.saved, n, t);
@@ -432,16 +434,19 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
 
   const int workers = choose_workers(shape.N, 2.0 * detail::sequence_flops<Cell>(shape));
   const int64_t b_size = int64_t{Cell::kBiasRows} * C;
-  const int64_t per_worker = wx_size + wh_size + b_size;
+  const int64_t cell_size = int64_t{Cell::kCellParams} * H;
+  const int64_t per_worker = wx_size + wh_size + b_size + cell_size;
   std::vector<T> extra(static_cast<size_t>(std::max(0, workers - 1) * per_worker), T(0));
   const WeightGrads<T>& dw = grads.dw;
   std::fill_n(dw.dWx, wx_size, T(0));
   std::fill_n(dw.dWh, wh_size, T(0));
   std::fill_n(dw.db, b_size, T(0));
+  if (cell_size > 0) std::fill_n(dw.d_cell, cell_size, T(0));
   auto grads_of = [&](int worker) {
     if (worker == 0) return dw;
     T* base = extra.data() + (worker - 1) * per_worker;
-    return WeightGrads<T>{base, base + wx_size, base + wx_size + wh_size};
+    return WeightGrads<T>{base, base + wx_size, base + wx_size + wh_size,
+                          cell_size > 0 ? base + wx_size + wh_size + b_size : nullptr};
   };
 
   const detail::BackwardCall<Cell, T> call{batch, weights, initial, record,       upstream,
@@ -455,6 +460,10 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
     detail::MatrixMap<T>(dw.dWx, D, C) += detail::MatrixMap<T>(part.dWx, D, C);
     detail::MatrixMap<T>(dw.dWh, H, C) += detail::MatrixMap<T>(part.dWh, H, C);
     detail::MatrixMap<T>(dw.db, 1, b_size) += detail::MatrixMap<T>(part.db, 1, b_size);
+    if (cell_size > 0) {
+      detail::MatrixMap<T>(dw.d_cell, 1, cell_size) +=
+          detail::MatrixMap<T>(part.d_cell, 1, cell_size);
+    }
   }
 }
 

@@ -37,16 +37,18 @@ struct Batch {
 
 template <typename T>
 struct Weights {
-  const T* Wx;  // (D, G·H)
-  const T* Wh;  // (H, G·H)
-  const T* b;   // (kBiasRows·G·H)
+  const T* Wx;              // (D, G·H)
+  const T* Wh;              // (H, G·H)
+  const T* b;               // (kBiasRows·G·H)
+  const T* cell = nullptr;  // (kCellParams·H): the cell's own parameters, e.g. a layer norm's
 };
 
 template <typename T>
 struct WeightGrads {
-  T* dWx;  // (D, G·H)
-  T* dWh;  // (H, G·H)
-  T* db;   // (kBiasRows·G·H)
+  T* dWx;               // (D, G·H)
+  T* dWh;               // (H, G·H)
+  T* db;                // (kBiasRows·G·H)
+  T* d_cell = nullptr;  // (kCellParams·H)
 };
 
 // One pointer per recurrent state (h first, then the cell's others, e.g. c), each (N,H).

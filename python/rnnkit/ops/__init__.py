@@ -1,6 +1,7 @@
 """Functional API over the C++ engine: one call per sequence batch, NumPy in, NumPy out.
 
-One module per cell (:mod:`rnnkit.ops.rnn`, :mod:`~rnnkit.ops.lstm`, :mod:`~rnnkit.ops.gru`,
+One module per cell (:mod:`rnnkit.ops.rnn`, :mod:`~rnnkit.ops.ln_rnn`, :mod:`~rnnkit.ops.lstm`,
+:mod:`~rnnkit.ops.gru`,
 each with ``<cell>_forward`` and ``<cell>_backward``), all on the same engine and conventions
 (docs/architecture.md): batch-first ``(N, T, D)`` inputs, ``lengths`` for packed sequences,
 ``truncate=k`` for truncated BPTT, initial states and their gradients.
@@ -15,6 +16,7 @@ from typing import Literal
 
 from ._sequence import CellSpec, SequenceCache
 from .gru import GRU_CELL, GRUCache, gru_backward, gru_forward
+from .ln_rnn import LN_RNN_CELL, LNRNNCache, ln_rnn_backward, ln_rnn_forward
 from .lstm import LSTM_CELL, LSTMCache, lstm_backward, lstm_forward
 from .rnn import ACTIVATIONS, RecurrentActivation, RNNCache, rnn_backward, rnn_forward
 
@@ -22,10 +24,12 @@ __all__ = [
     "ACTIVATIONS",
     "BACKENDS",
     "GRU_CELL",
+    "LN_RNN_CELL",
     "LSTM_CELL",
     "Backend",
     "CellSpec",
     "GRUCache",
+    "LNRNNCache",
     "LSTMCache",
     "RNNCache",
     "RecurrentActivation",
@@ -33,6 +37,8 @@ __all__ = [
     "get_backend",
     "gru_backward",
     "gru_forward",
+    "ln_rnn_backward",
+    "ln_rnn_forward",
     "lstm_backward",
     "lstm_forward",
     "rnn_backward",

@@ -37,6 +37,7 @@ class CellSpec(NamedTuple):
     activation_names: tuple[str, ...]  # argument names of its activations
     activations: tuple[str, ...]  # the activation functions the kernels implement
     bias_rows: int  # 1: b is (G·H,); 2: b is (2, G·H), input and recurrent biases
+    param_names: tuple[str, ...]  # the cell's own (H,) parameters, e.g. ("gamma", "beta")
     forward: Callable[..., Any]  # _core.<name>_forward
     backward: Callable[..., Any]  # _core.<name>_backward
 
@@ -48,6 +49,7 @@ def cell_spec(
     activation_names: tuple[str, ...],
     activations: tuple[str, ...],
     bias_rows: int = 1,
+    param_names: tuple[str, ...] = (),
 ) -> CellSpec:
     """The spec of the C++ cell registered as ``name`` in ``_core``."""
     return CellSpec(
@@ -57,6 +59,7 @@ def cell_spec(
         activation_names,
         activations,
         bias_rows,
+        param_names,
         getattr(_core, f"{name}_forward"),
         getattr(_core, f"{name}_backward"),
     )
@@ -78,6 +81,7 @@ class SequenceCache(NamedTuple):
     lengths: np.ndarray | None
     activations: tuple[str, ...]
     recurrent_mask: np.ndarray | None
+    cell_params: np.ndarray | None
 
 
 def _all_none(items: tuple[Any, ...]) -> bool:
@@ -85,6 +89,18 @@ def _all_none(items: tuple[Any, ...]) -> bool:
         if item is not None:
             return False
     return True
+
+
+def _cell_params(
+    cell: CellSpec, params: tuple[Any, ...], dtype: np.dtype, h: int
+) -> np.ndarray | None:
+    """The cell's own parameter vectors stacked as the kernels take them, ``(P, H)``."""
+    if not cell.param_names:
+        return None
+    rows = [float_input(name, p, dtype) for name, p in zip(cell.param_names, params)]
+    for name, row in zip(cell.param_names, rows):
+        require_shape(name, row, (h,), "(H,) = ({},)")
+    return np.stack(rows)
 
 
 def _state_input(
@@ -96,6 +112,17 @@ def _state_input(
     array = float_input(name, value, dtype)
     require_shape(name, array, (n, h), "(N, H) = ({}, {})" + (f" {like}" if like else ""))
     return array
+
+
+class SequenceGrads(NamedTuple):
+    """What :func:`sequence_backward` returns, each shaped like its input."""
+
+    x: np.ndarray
+    Wx: np.ndarray
+    Wh: np.ndarray
+    b: np.ndarray
+    initial: tuple[np.ndarray, ...]  # one (N, H) per state, also where none was given
+    cell_params: np.ndarray | None  # (P, H), rows in the order of ``cell.param_names``
 
 
 def _gates_legend(cell: CellSpec) -> str:
@@ -110,10 +137,12 @@ def sequence_forward(
     lengths: Any,
     activations: tuple[Any, ...],
     recurrent_mask: Any = None,
+    cell_params: tuple[Any, ...] = (),
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], SequenceCache]:
     """``(hs, final_states, cache)`` of ``cell`` over whole sequences. ``recurrent_mask``
     ``(N, H)`` (recurrent dropout): each row's ``h_{t-1}`` is multiplied by it where it enters
-    the recurrent product, at every step."""
+    the recurrent product, at every step. ``cell_params``: the cell's own parameter vectors
+    ``(H,)`` each (a layer norm's scale and offset), named by ``cell.param_names``."""
     allowed = cell.activations
     for i, value in enumerate(activations):
         if value not in allowed:
@@ -148,9 +177,12 @@ def sequence_forward(
     if recurrent_mask is not None:
         recurrent_mask = float_input("recurrent_mask", recurrent_mask, dtype)
         require_shape("recurrent_mask", recurrent_mask, (n, h), "(N, H) = ({}, {})")
-    hs, finals, saved = cell.forward(x, Wx, Wh, b, states, lengths, activations, recurrent_mask)
+    own = _cell_params(cell, cell_params, dtype, h)
+    hs, finals, saved = cell.forward(
+        x, Wx, Wh, b, states, lengths, activations, recurrent_mask, own
+    )
     cache = SequenceCache(
-        cell, x, Wx, Wh, b, states, hs, saved, lengths, activations, recurrent_mask
+        cell, x, Wx, Wh, b, states, hs, saved, lengths, activations, recurrent_mask, own
     )
     return hs, finals, cache
 
@@ -161,8 +193,8 @@ def sequence_backward(
     d_final: tuple[Any, ...],
     d_final_names: tuple[str, ...],
     truncate: Any,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, tuple[np.ndarray, ...]]:
-    """``(dx, dWx, dWh, db, d_initial_states)`` of the forward pass that made ``cache``."""
+) -> SequenceGrads:
+    """The gradients of the forward pass that made ``cache``."""
     n, t, h = cache.hs.shape
     dtype = cache.Wx.dtype
     if dhs is not None:
@@ -175,19 +207,22 @@ def sequence_backward(
             for name, d in zip(d_final_names, d_final)
         )
     k = truncation(truncate, t)
-    return cache.cell.backward(
-        dhs,
-        upstream,
-        cache.x,
-        cache.Wx,
-        cache.Wh,
-        cache.initial,
-        cache.hs,
-        cache.saved,
-        cache.lengths,
-        cache.activations,
-        cache.recurrent_mask,
-        k,
+    return SequenceGrads(
+        *cache.cell.backward(
+            dhs,
+            upstream,
+            cache.x,
+            cache.Wx,
+            cache.Wh,
+            cache.initial,
+            cache.hs,
+            cache.saved,
+            cache.lengths,
+            cache.activations,
+            cache.recurrent_mask,
+            cache.cell_params,
+            k,
+        )
     )
 
 

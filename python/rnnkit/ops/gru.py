@@ -80,5 +80,5 @@ def gru_backward(
     shaped like its input (``b``'s is ``(2, 3H)``). ``truncate`` as for
     :func:`rnnkit.ops.rnn_backward`."""
     cache = check_cache(cache, GRU_CELL, "gru_forward")
-    dx, dWx, dWh, db, (dh0,) = sequence_backward(cache, dhs, (dh_last,), ("dh_last",), truncate)
-    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh0}
+    g = sequence_backward(cache, dhs, (dh_last,), ("dh_last",), truncate)
+    return {"x": g.x, "Wx": g.Wx, "Wh": g.Wh, "b": g.b, "h0": g.initial[0]}

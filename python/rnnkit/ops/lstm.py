@@ -94,7 +94,5 @@ def lstm_backward(
         Gradients ``{"x", "Wx", "Wh", "b", "h0", "c0"}``, each shaped like its input.
     """
     cache = check_cache(cache, LSTM_CELL, "lstm_forward")
-    dx, dWx, dWh, db, (dh0, dc0) = sequence_backward(
-        cache, dhs, (dh_last, dc_last), ("dh_last", "dc_last"), truncate
-    )
-    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh0, "c0": dc0}
+    g = sequence_backward(cache, dhs, (dh_last, dc_last), ("dh_last", "dc_last"), truncate)
+    return {"x": g.x, "Wx": g.Wx, "Wh": g.Wh, "b": g.b, "h0": g.initial[0], "c0": g.initial[1]}

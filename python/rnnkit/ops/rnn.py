@@ -92,5 +92,5 @@ def rnn_backward(
         ``(N, H)`` even when no ``h0`` was given).
     """
     cache = check_cache(cache, RNN_CELL, "rnn_forward")
-    dx, dWx, dWh, db, (dh0,) = sequence_backward(cache, dhs, (dh_last,), ("dh_last",), truncate)
-    return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh0}
+    g = sequence_backward(cache, dhs, (dh_last,), ("dh_last",), truncate)
+    return {"x": g.x, "Wx": g.Wx, "Wh": g.Wh, "b": g.b, "h0": g.initial[0]}

@@ -49,6 +49,10 @@ class SimpleRNN(CellLayer):
         seed: seed of the initial weights (None: see :func:`rnnkit.layers.set_random_seed`).
         input_shape: per-sample ``(T, D)`` (T may be None), builds the layer at once.
         name: layer name.
+        layer_norm: the layer-normalised cell (Ba et al. 2016): ``h_t = f(LN(x_t @ Wx +
+            h_{t-1} @ Wh + b))``, LN over the units with a learned scale ``gamma`` and offset
+            ``beta`` (initially 1 and 0) and Keras's epsilon 1e-3; weights ``[kernel,
+            recurrent_kernel, bias, gamma, beta]``. One kernel call, like the plain cell.
         backend: ``"cpp"`` (the C++ kernels, default) or ``"numpy"`` (:mod:`rnnkit.reference`,
             the readable one-step-at-a-time NumPy twin).
 
@@ -86,6 +90,7 @@ class SimpleRNN(CellLayer):
         input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
+        layer_norm: bool = False,
     ) -> None:
         super().__init__(
             units,
@@ -106,9 +111,25 @@ class SimpleRNN(CellLayer):
             dtype=dtype,
             name=name,
         )
+        self.layer_norm = bool(layer_norm)
         self._build_if_shape_given(input_shape)
 
     # -- the cell -----------------------------------------------------------------------------
+    def _build_cell(self, features: int) -> None:
+        super()._build_cell(features)
+        if self.layer_norm:  # Keras's LayerNormalization starts as the identity
+            self._add_param("gamma", np.ones(self.units))
+            self._add_param("beta", np.zeros(self.units))
+
+    @classmethod
+    def _cell_param_shapes(
+        cls, config: dict[str, Any], features: int, units: int
+    ) -> dict[str, tuple[int, ...]]:
+        shapes = super()._cell_param_shapes(config, features, units)
+        if bool(config.get("layer_norm", False)):
+            shapes.update(gamma=(units,), beta=(units,))
+        return shapes
+
     def _kernel_forward(
         self,
         x: np.ndarray,
@@ -117,16 +138,17 @@ class SimpleRNN(CellLayer):
         recurrent_mask: np.ndarray | None,
     ) -> CellForward:
         Wx, Wh, b = self._weights()
-        hs, h_last, cache = self.kernels.rnn_forward(
-            x,
-            Wx,
-            Wh,
-            b,
-            h0=initial_states[0],
-            activation=self.activation,
-            lengths=lengths,
-            recurrent_mask=recurrent_mask,
-        )
+        common = {
+            "h0": initial_states[0],
+            "activation": self.activation,
+            "lengths": lengths,
+            "recurrent_mask": recurrent_mask,
+        }
+        if self.layer_norm:
+            gamma, beta = self.params["gamma"], self.params["beta"]
+            hs, h_last, cache = self.kernels.ln_rnn_forward(x, Wx, Wh, b, gamma, beta, **common)
+        else:
+            hs, h_last, cache = self.kernels.rnn_forward(x, Wx, Wh, b, **common)
         return hs, [h_last], cache
 
     def _kernel_backward(
@@ -136,8 +158,14 @@ class SimpleRNN(CellLayer):
         d_final_states: list[np.ndarray | None],
         truncate: int | None,
     ) -> CellBackward:
-        g = self.kernels.rnn_backward(cache, dhs=dhs, dh_last=d_final_states[0], truncate=truncate)
+        backward = self.kernels.ln_rnn_backward if self.layer_norm else self.kernels.rnn_backward
+        g = backward(cache, dhs=dhs, dh_last=d_final_states[0], truncate=truncate)
         return g["x"], [g["h0"]], g
 
     def output_activation(self) -> str | None:
         return self.activation
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(layer_norm=self.layer_norm)
+        return config
