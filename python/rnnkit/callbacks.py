@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _checks
 from ._buffers import copy_into
 
 if TYPE_CHECKING:  # annotations only: the Trainer calls callbacks, never the reverse
@@ -104,8 +105,7 @@ class History(Callback):
 
 def _monitor_mode(monitor: str, mode: str) -> str:
     """'min' or 'max' for ``monitor``: accuracy-like figures grow, everything else falls."""
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    _checks.choice(mode, "mode", ("auto", "min", "max"))
     if mode != "auto":
         return mode
     return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"

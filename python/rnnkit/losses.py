@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._lengths import check_lengths
+from . import _checks
 from ._registry import Configurable, Registry, class_and_config
 from .activations import log_softmax, sigmoid, softmax
 
@@ -47,7 +47,7 @@ def _float(a: Any) -> np.ndarray:
 
 def step_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray | None:
     """Boolean ``(N, T)`` mask of valid steps (``t < lengths[i]``), or None without lengths."""
-    lens = check_lengths(lengths, n, t)
+    lens = _checks.lengths(lengths, n, t)
     return None if lens is None else np.arange(t) < lens[:, None]
 
 

@@ -196,7 +196,7 @@ class Model(Network):
             validation_data=validation_data,
             validation_split=validation_split,
             callbacks=callbacks or (),
-            verbose=1 if verbose == "auto" else int(verbose),
+            verbose=1 if verbose == "auto" else verbose,
             seed=seed,
             lengths=lengths,
             tbptt=tbptt,
@@ -220,7 +220,7 @@ class Model(Network):
             x,
             y,
             batch_size=32 if batch_size is None else batch_size,
-            verbose=1 if verbose == "auto" else int(verbose),
+            verbose=1 if verbose == "auto" else verbose,
             lengths=lengths,
         )
         if return_dict:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import operator
 import os
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+from . import _checks
 from ._native import _core
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,15 +31,7 @@ MAX_THREADS = 1024  # far beyond any machine's cores; the BLAS may cap it lower 
 def set_num_threads(n: int) -> None:
     """Set the number of threads rnnkit's kernels (and its BLAS) may use, ``1 <= n <= 1024``;
     the BLAS build may cap it lower (scipy-openblas32 at 64)."""
-    if isinstance(n, bool):
-        raise TypeError("n must be a positive int, got bool")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"n must be a positive int, got {type(n).__name__}") from None
-    if not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"n must be an int in [1, {MAX_THREADS}], got {n}")
-    _core.set_num_threads(n)
+    _core.set_num_threads(_checks.integer(n, "n", minimum=1, maximum=MAX_THREADS))
 
 
 def build_info() -> dict:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .._registry import class_and_config
 
 Shape = tuple[int | None, ...]
@@ -63,15 +64,6 @@ def make_rng(seed: int | None) -> np.random.Generator:
     if seed is None and _global_seed_rng is not None:
         seed = int(_global_seed_rng.integers(2**63))
     return np.random.default_rng(seed)
-
-
-def positive_int(value: Any, what: str) -> int:
-    """``value`` as an int when it is an integer (Python or NumPy, not a bool) of 1 or more;
-    else ValueError ``"<what> must be a positive int, got <value!r>"`` (``what`` names the
-    argument, e.g. ``"Dense units"``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def config_input_shape(
@@ -152,8 +144,7 @@ class Layer:
         input_shape: Sequence[int | None] | None = None,
         dtype: str = "float32",
     ) -> None:
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        _checks.choice(dtype, "dtype", ("float32", "float64"), where=f"{type(self).__name__}: ")
         self.name = name or f"{_snake_case(type(self).__name__)}_{next(_layer_counter)}"
         self.input_shape: Shape | None = tuple(input_shape) if input_shape is not None else None
         self.dtype = np.dtype(dtype)

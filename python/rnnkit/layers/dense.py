@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import activations, initializers
-from .base import Layer, Shape, config_input_shape, make_rng, no_param_shapes, positive_int
+from .. import _checks, activations, initializers
+from .base import Layer, Shape, config_input_shape, make_rng, no_param_shapes
 
 __all__ = ["Activation", "Dense"]
 
@@ -46,7 +46,7 @@ class Dense(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        self.units = positive_int(units, "Dense units")
+        self.units = _checks.positive_int(units, "units", where="Dense: ")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.serialize(kernel_initializer)
@@ -75,10 +75,10 @@ class Dense(Layer):
         cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
     ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
-        units = positive_int(config.get("units"), "Dense units")
+        units = _checks.positive_int(config.get("units"), "units", where="Dense: ")
         if shape is None or len(shape) < 1 or shape[-1] is None:
             return None  # build would refuse it
-        shapes = {"W": (positive_int(shape[-1], "Dense input features"), units)}
+        shapes = {"W": (_checks.positive_int(shape[-1], "input features", where="Dense: "), units)}
         if bool(config.get("use_bias", True)):
             shapes["b"] = (units,)
         return shapes

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .base import Layer, make_rng, no_param_shapes
 
 __all__ = ["Dropout"]
@@ -36,13 +37,7 @@ class Dropout(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, (int, float, np.floating))
-            or not 0.0 <= float(rate) < 1.0
-        ):
-            raise ValueError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = _checks.probability(rate, "rate", where="Dropout: ")
         self.seed = seed
         self.rng = make_rng(seed)
         self.mask: np.ndarray | None = None

@@ -28,9 +28,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ... import ops
-from ..._lengths import check_lengths
-from ..base import Layer, Shape, config_input_shape, positive_int
+from ... import _checks, ops
+from ..base import Layer, Shape, config_input_shape
 
 __all__ = [
     "CellBackward",
@@ -122,7 +121,7 @@ class RecurrentLayer(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        self.units = positive_int(units, f"{type(self).__name__} units")
+        self.units = _checks.positive_int(units, "units", where=f"{type(self).__name__}: ")
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.stateful = bool(stateful)
@@ -191,10 +190,10 @@ class RecurrentLayer(Layer):
         cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
     ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
-        units = positive_int(config.get("units"), f"{cls.__name__} units")
+        units = _checks.positive_int(config.get("units"), "units", where=f"{cls.__name__}: ")
         if shape is None or len(shape) != 2 or shape[1] is None:
             return None  # build would refuse it
-        features = positive_int(shape[1], f"{cls.__name__} input features")
+        features = _checks.positive_int(shape[1], "input features", where=f"{cls.__name__}: ")
         return cls._cell_param_shapes(config, features, units)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape | list[Shape]:
@@ -306,7 +305,7 @@ class RecurrentLayer(Layer):
                 f"(N, T, {d}) (batch, time, features), got {x.shape}"
             )
         n, t, _ = x.shape
-        lengths = check_lengths(lengths, n, t, where=f"layer {self.name!r}: ")
+        lengths = _checks.lengths(lengths, n, t, where=f"layer {self.name!r}: ")
         initial = self._initial_states(initial_state, n)
         if self.go_backwards:
             # Reversing the input is all go_backwards needs: the kernel then runs forwards.

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ... import _checks
 from ..base import (
     Layer,
     Shape,
@@ -80,8 +81,7 @@ class Bidirectional(Layer):
                 "Bidirectional wraps a recurrent layer (a RecurrentLayer such as SimpleRNN), "
                 f"got {type(layer).__name__}"
             )
-        if merge_mode not in MERGE_MODES:
-            raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
+        _checks.choice(merge_mode, "merge_mode", MERGE_MODES, where="Bidirectional: ")
         super().__init__(
             name=name or f"bidirectional_{layer.name}", input_shape=None, dtype=layer.dtype.name
         )

@@ -14,21 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from ... import initializers
+from ... import _checks, initializers
+from ...ops.rnn import ACTIVATIONS
 from ..base import make_rng
 from .base import CellBackward, CellForward, RecurrentLayer
 
 __all__ = ["SimpleRNN"]
 
-_RNN_ACTIVATIONS = ("tanh", "relu")  # what the kernels implement
-
 
 class SimpleRNN(RecurrentLayer):
-    """Fully connected RNN: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)``, ``f`` in {tanh, relu}.
+    """Fully connected RNN: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)``.
 
     Args:
         units: hidden size ``H``.
-        activation: "tanh" or "relu" (what the kernels implement).
+        activation: "tanh" (default), "relu", "sigmoid", "hard_sigmoid" or "linear": one of
+            :data:`rnnkit.ops.ACTIVATIONS`, what the kernels implement.
         return_sequences: output all states ``(N, T, H)`` instead of the last ``(N, H)``.
         return_state: ``forward`` returns ``[output, h_last]`` (a list, like Keras) and
             ``backward`` takes ``dy`` as the output gradient or ``[d_output, d_state]`` (either
@@ -93,12 +93,7 @@ class SimpleRNN(RecurrentLayer):
             dtype=dtype,
             name=name,
         )
-        if activation not in _RNN_ACTIVATIONS:
-            raise ValueError(
-                f"SimpleRNN activation must be one of {_RNN_ACTIVATIONS} (the C++ "
-                f"kernels' cells), got {activation!r}"
-            )
-        self.activation = activation
+        self.activation = _checks.choice(activation, "activation", ACTIVATIONS, where="SimpleRNN: ")
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.serialize(kernel_initializer)
         self.recurrent_initializer = initializers.serialize(recurrent_initializer)
