@@ -47,13 +47,11 @@ def integer(
     ``[minimum, maximum]`` where given."""
     what = _integer_range_text(minimum, maximum)
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}{name} must be {what}, got bool {value!r}")
+        raise TypeError(f"{where}{name} must be {what}, got {_shown(value)}")
     try:
         number = operator.index(value)
     except TypeError:
-        raise TypeError(
-            f"{where}{name} must be {what}, got {type(value).__name__} {value!r}"
-        ) from None
+        raise TypeError(f"{where}{name} must be {what}, got {_shown(value)}") from None
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise ValueError(f"{where}{name} must be {what}, got {number}")
     return number
@@ -92,7 +90,7 @@ def positive_real(value: Any, name: str, where: str = "") -> float:
     what = "a positive real number"
     number = _real(value, name, what, where)
     if not (0.0 < number < math.inf):
-        raise ValueError(f"{where}{name} must be {what}, got {value!r}")
+        raise ValueError(f"{where}{name} must be {what}, got {number!r}")
     return number
 
 
@@ -106,7 +104,7 @@ def non_negative_real(value: Any, name: str, where: str = "") -> float:
     what = "a non-negative real number"
     number = _real(value, name, what, where)
     if not (0.0 <= number < math.inf):
-        raise ValueError(f"{where}{name} must be {what}, got {value!r}")
+        raise ValueError(f"{where}{name} must be {what}, got {number!r}")
     return number
 
 
@@ -115,7 +113,7 @@ def probability(value: Any, name: str, allow_one: bool = False, where: str = "")
     what = "a number in " + ("[0, 1]" if allow_one else "[0, 1)")
     number = _real(value, name, what, where)
     if not (0.0 <= number < 1.0 or (allow_one and number == 1.0)):
-        raise ValueError(f"{where}{name} must be {what}, got {value!r}")
+        raise ValueError(f"{where}{name} must be {what}, got {number!r}")
     return number
 
 
@@ -126,7 +124,7 @@ def choice(value: Any, name: str, allowed: Sequence[Any], where: str = "") -> An
             return value
     except TypeError:  # unhashable or incomparable: not one of them
         pass
-    raise ValueError(f"{where}{name} must be one of {tuple(allowed)}, got {value!r}")
+    raise ValueError(f"{where}{name} must be one of {tuple(allowed)}, got {_plain(value)!r}")
 
 
 def real_array(value: Any, name: str, where: str = "") -> np.ndarray:
@@ -162,8 +160,20 @@ def _real(value: Any, name: str, what: str, where: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(
         value, (int, float, np.integer, np.floating)
     ):
-        raise TypeError(f"{where}{name} must be {what}, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{where}{name} must be {what}, got {_shown(value)}")
     return float(value)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as the Python value they hold, so the same mistake reads the same whether
+    it came as a Python or a NumPy scalar (``False``, not ``np.False_``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown(value: Any) -> str:
+    """A value of the wrong type as messages show it: its (plain) type and repr."""
+    value = _plain(value)
+    return f"{type(value).__name__} {value!r}"
 
 
 def _integer_range_text(minimum: int | None, maximum: int | None) -> str:
