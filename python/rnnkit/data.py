@@ -19,6 +19,7 @@ from typing import Literal
 import numpy as np
 
 Columns = int | Sequence[int] | None
+SeriesName = Literal["co2", "sunspots", "macrodata"]  # the series load_series knows
 
 __all__ = [
     "DigitsSplit",
@@ -62,7 +63,7 @@ def _as_2d(series: np.ndarray) -> np.ndarray:
 def _column_list(columns: Columns, n_features: int) -> list[int]:
     if columns is None:
         return list(range(n_features))
-    cols = [int(columns)] if np.isscalar(columns) else [int(c) for c in columns]
+    cols = [int(columns)] if isinstance(columns, (int, np.integer)) else [int(c) for c in columns]
     for c in cols:
         if not -n_features <= c < n_features:
             raise IndexError(f"target column {c} out of range for {n_features} features")
@@ -230,9 +231,7 @@ def _co2_monthly() -> tuple[np.ndarray, np.ndarray]:
     return monthly.to_numpy(np.float64)[:, None], np.asarray(time, dtype=np.float64)
 
 
-def load_series(
-    name: Literal["co2", "sunspots", "macrodata"], columns: Sequence[str] | None = None
-) -> TimeSeries:
+def load_series(name: SeriesName, columns: Sequence[str] | None = None) -> TimeSeries:
     """Load a real time series that ships inside statsmodels (no network access).
 
     - ``"co2"``: monthly Mauna Loa CO2 concentration, 1958-2001 (526 months; trend + a yearly

@@ -287,6 +287,8 @@ class Network:
         if not outputs:
             raise ValueError("predict needs at least one sample")
         if isinstance(outputs[0], list):  # several outputs: concatenate each
+            # Typed for the one-output model that predict almost always serves (callers index the
+            # array); a model of several outputs gets Keras's list of arrays.
             return [np.concatenate(parts) for parts in zip(*outputs)]  # type: ignore[return-value]
         return np.concatenate(outputs)
 

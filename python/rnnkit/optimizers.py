@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -250,7 +250,7 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments (a schedule as ``{"class_name", "config"}``)."""
-        lr = self.learning_rate
+        lr: float | dict[str, Any] | Callable[[int], float] = self.learning_rate
         if isinstance(lr, LearningRateSchedule):
             lr = class_and_config(lr)
         elif callable(lr):
@@ -286,7 +286,7 @@ class SGD(Optimizer):
         self.slots = ("momentum",) if self.momentum > 0 else ()
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         if self.momentum == 0:
             p -= lr * g
             return
@@ -321,7 +321,7 @@ class Adagrad(Optimizer):
         self.epsilon = float(epsilon)
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         a = self._slot("accumulator", name, p, self.initial_accumulator_value)
         a += g * g
         p -= lr * g / np.sqrt(a + self.epsilon)
@@ -356,7 +356,7 @@ class RMSprop(Optimizer):
         )
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         v = self._slot("velocity", name, p)
         v *= self.rho
         v += (1 - self.rho) * g * g
@@ -403,7 +403,7 @@ class Adam(Optimizer):
         self.epsilon = float(epsilon)
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         m = self._slot("m", name, p)
         v = self._slot("v", name, p)
         m += (1 - self.beta_1) * (g - m)

@@ -147,7 +147,7 @@ def stdlib_files(root: str | Path | None = None) -> list[Path]:
     running interpreter's ``os`` module), in sorted order, without installed packages and
     test suites."""
     base = Path(root) if root is not None else Path(os.path.dirname(os.__file__))
-    found = []
+    found: list[Path] = []
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         found.extend(Path(folder) / f for f in files if f.endswith(".py"))

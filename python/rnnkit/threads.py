@@ -12,12 +12,13 @@ import functools
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from . import _checks
 from ._native import _core
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def get_num_threads() -> int:
@@ -90,12 +91,12 @@ def _limit_other_pools() -> Any:
     return controller.select(filepath=others).limit(limits=1)
 
 
-def in_one_thread_pool(method: F) -> F:
+def in_one_thread_pool(method: Callable[P, R]) -> Callable[P, R]:
     """Decorator: run ``method`` inside :func:`one_thread_pool`."""
 
     @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with one_thread_pool():
             return method(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

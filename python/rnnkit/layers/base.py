@@ -28,6 +28,9 @@ from .. import _checks
 from .._registry import class_and_config
 
 Shape = tuple[int | None, ...]
+# What compute_output_shape gives: one shape, or a list for a layer with several outputs (a
+# recurrent layer with return_state, a Bidirectional with merge_mode=None).
+OutputShape = Shape | list[Shape]
 
 _layer_counter = itertools.count(1)
 
@@ -163,9 +166,17 @@ class Layer:
         self.input_shape = tuple(input_shape)
         self.built = True
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        """Per-sample output shape for a per-sample input shape."""
+    def compute_output_shape(self, input_shape: Shape) -> OutputShape:
+        """Per-sample output shape for a per-sample input shape (a list of shapes for a layer
+        with several outputs)."""
         return tuple(input_shape)
+
+    @property
+    def built_shape(self) -> Shape:
+        """The per-sample input shape the layer is built for (RuntimeError before it is)."""
+        if self.input_shape is None:
+            raise RuntimeError(f"layer {self.name!r} is not built yet")
+        return self.input_shape
 
     def _build_if_shape_given(self, input_shape: Sequence[int | None] | None) -> None:
         """Build at construction when the per-sample ``input_shape`` is given (Keras's
@@ -215,7 +226,9 @@ class Layer:
     ) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: Any) -> np.ndarray | None:
+        """``dx`` for the output gradient ``dy`` (an array, or a list for a layer with several
+        outputs); None when the input has no gradient (an Embedding's integer ids)."""
         raise NotImplementedError
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
@@ -312,10 +325,9 @@ class Layer:
 
 
 def no_param_shapes(
-    cls: type, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    config: dict[str, Any], input_shape: Sequence[int | None] | None
 ) -> dict[str, tuple[int, ...]]:
-    """``config_param_shapes`` of a layer without params (use it as
-    ``config_param_shapes = classmethod(no_param_shapes)``): only the input shapes must agree."""
+    """``config_param_shapes`` of a layer without params: only the input shapes must agree."""
     config_input_shape(config, input_shape)
     return {}
 

@@ -78,7 +78,8 @@ class Dense(Layer):
         units = _checks.positive_int(config.get("units"), "units", where="Dense: ")
         if shape is None or len(shape) < 1 or shape[-1] is None:
             return None  # build would refuse it
-        shapes = {"W": (_checks.positive_int(shape[-1], "input features", where="Dense: "), units)}
+        features = _checks.positive_int(shape[-1], "input features", where="Dense: ")
+        shapes: dict[str, tuple[int, ...]] = {"W": (features, units)}
         if bool(config.get("use_bias", True)):
             shapes["b"] = (units,)
         return shapes
@@ -91,7 +92,7 @@ class Dense(Layer):
     ) -> np.ndarray:
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
-        d = self.input_shape[-1]
+        d = self.params["W"].shape[0]
         self._check_built_input(x, 2, f"(N, ..., {d})")
         self._lead = x.shape[:-1]
         self._x2 = x.reshape(-1, d)  # all N*T rows at once: one GEMM
@@ -144,7 +145,11 @@ class Activation(Layer):
         self._x: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
-    config_param_shapes = classmethod(no_param_shapes)
+    @classmethod
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]]:
+        return no_param_shapes(config, input_shape)
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None

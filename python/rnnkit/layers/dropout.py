@@ -28,6 +28,8 @@ class Dropout(Layer):
         mask: the scaled mask of the last training forward (None at inference).
     """
 
+    rng: np.random.Generator  # the mask stream, always there (Layer's is None by default)
+
     def __init__(
         self,
         rate: float,
@@ -43,7 +45,11 @@ class Dropout(Layer):
         self.mask: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
-    config_param_shapes = classmethod(no_param_shapes)
+    @classmethod
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]]:
+        return no_param_shapes(config, input_shape)
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None

@@ -36,7 +36,7 @@ def _as_shape(shape: ShapeLike) -> Shape:
         dims = tuple(shape)
     except TypeError:
         raise TypeError(f"Input shape must be a tuple of ints (or None), got {shape!r}") from None
-    out = []
+    out: list[int | None] = []
     for dim in dims:
         if dim is None:
             out.append(None)
@@ -87,14 +87,18 @@ class InputLayer(Layer):
             raise ValueError("Input needs a shape, e.g. Input((T, D)) (per sample, no batch axis)")
         super().__init__(name=name, input_shape=_as_shape(shape))
         self.dtype = np.dtype("float32" if dtype is None else dtype)
-        self.build(self.input_shape)
+        self.build(self.built_shape)
 
     @property
     def shape(self) -> Shape:
         """The per-sample input shape."""
-        return self.input_shape  # type: ignore[return-value]
+        return self.built_shape
 
-    config_param_shapes = classmethod(no_param_shapes)
+    @classmethod
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]]:
+        return no_param_shapes(config, input_shape)
 
     def compatible(self, shape: Sequence[int | None]) -> bool:
         """Whether a per-sample ``shape`` fits this input (same rank, known dims equal)."""

@@ -74,7 +74,7 @@ def stream_views(sequence: np.ndarray, targets: np.ndarray | None, batch_size: i
 
 def bptt_pair(bptt: int | tuple[int, int]) -> tuple[int, int]:
     """``(k1, k2)`` from ``bptt=k`` (``(k, k)``) or ``bptt=(k1, k2)`` with ``k2 >= k1 >= 1``."""
-    k1, k2 = (bptt, bptt) if np.isscalar(bptt) else tuple(bptt)  # type: ignore[misc]
+    k1, k2 = bptt if isinstance(bptt, (tuple, list)) else (bptt, bptt)
     k1, k2 = _checks.positive_int(k1, "bptt"), _checks.positive_int(k2, "bptt")
     if k2 < k1:
         raise ValueError(f"bptt must be k >= 1 or (k1, k2) with k2 >= k1 >= 1, got {bptt}")

@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ... import _checks, ops
-from ..base import Layer, Shape, config_input_shape
+from ..base import Layer, OutputShape, Shape, config_input_shape
 
 __all__ = [
     "CellBackward",
@@ -196,7 +196,7 @@ class RecurrentLayer(Layer):
         features = _checks.positive_int(shape[1], "input features", where=f"{cls.__name__}: ")
         return cls._cell_param_shapes(config, features, units)
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape | list[Shape]:
+    def compute_output_shape(self, input_shape: Shape) -> OutputShape:
         out: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)
         if self.return_state:
             return [out, *[(self.units,)] * len(self.state_names)]
@@ -219,7 +219,7 @@ class RecurrentLayer(Layer):
         if value is None:
             self.states = None
         elif len(self.state_names) == 1 and not isinstance(value, (list, tuple)):
-            self.states = [value]
+            self.states = [np.asarray(value)]
         else:
             self.states = list(value)
 
@@ -257,7 +257,8 @@ class RecurrentLayer(Layer):
                         f"{carried} but got batch size {n}: keep the batch size fixed "
                         "(drop or pad the last batch) or call reset_state() first"
                     )
-                return list(self.states)
+                kept: list[np.ndarray | None] = list(self.states)
+                return kept
             return [None] * count
         if isinstance(initial_state, (list, tuple)):
             given = list(initial_state)
@@ -274,7 +275,7 @@ class RecurrentLayer(Layer):
                 f"layer {self.name!r}: {type(self).__name__} has {count} states "
                 f"{list(self.state_names)}: initial_state must be a list of {count} arrays"
             )
-        states = []
+        states: list[np.ndarray | None] = []
         for value in given:
             h0 = np.asarray(value, dtype=self.dtype)
             if h0.shape != (n, self.units):
@@ -298,7 +299,7 @@ class RecurrentLayer(Layer):
         overrides a stateful layer's carried state for this call."""
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
-        d = self.input_shape[1]
+        d = self.built_shape[1]
         if x.ndim != 3 or x.shape[2] != d:
             raise ValueError(
                 f"layer {self.name!r} ({type(self).__name__}) expects input of shape "

@@ -122,7 +122,7 @@ class SimpleRNN(RecurrentLayer):
     def _cell_param_shapes(
         cls, config: dict[str, Any], features: int, units: int
     ) -> dict[str, tuple[int, ...]]:
-        shapes = {"Wx": (features, units), "Wh": (units, units)}
+        shapes: dict[str, tuple[int, ...]] = {"Wx": (features, units), "Wh": (units, units)}
         if bool(config.get("use_bias", True)):
             shapes["b"] = (units,)
         return shapes
