@@ -20,7 +20,7 @@ import pytest
 
 import rnnkit
 from rnnkit import losses, ops, optimizers, reference, schedules
-from rnnkit.layers import Bidirectional, Dense, Dropout, Embedding, SimpleRNN
+from rnnkit.layers import Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
 from rnnkit.models import Sequential
 from rnnkit.training import Trainer
 
@@ -121,6 +121,7 @@ INTEGER_ENTRIES = [
     Entry("Dense", "units", POSITIVE, lambda v: Dense(v)),
     Entry("Embedding.input_dim", "input_dim", POSITIVE, lambda v: Embedding(v, 2)),
     Entry("Embedding.output_dim", "output_dim", POSITIVE, lambda v: Embedding(5, v)),
+    Entry("Input.shape", "shape[1]", POSITIVE, lambda v: Input((None, v))),
     Entry("Trainer.fit.batch_size", "batch_size", POSITIVE, lambda v: _trainer().fit(X, Y, batch_size=v, verbose=0)),
     Entry("Trainer.fit.epochs", "epochs", NON_NEGATIVE, lambda v: _trainer().fit(X, Y, epochs=v, verbose=0)),
     Entry("Trainer.fit.initial_epoch", "initial_epoch", NON_NEGATIVE, lambda v: _trainer().fit(X, Y, initial_epoch=v, verbose=0)),

@@ -323,9 +323,11 @@ def test_input_layer_is_a_parameter_free_identity_that_checks_shapes():
     assert InputLayer(input_shape=[None, 2]).shape == (None, 2)  # the Keras 2 spelling
     with pytest.raises(ValueError, match=r"per-sample shape \(4, 3\)"):
         inp(X[:, :2])
-    for bad in ((0, 3), (2.5,), ()):
+    for bad in ((0, 3), ()):
         with pytest.raises(ValueError, match="shape"):
             Input(bad)
+    with pytest.raises(TypeError, match=r"^Input: shape\[0\] must be a positive int, got float"):
+        Input((2.5,))
     with pytest.raises(TypeError, match="shape"):
         Input(True)
     with pytest.raises(ValueError, match="needs a shape"):

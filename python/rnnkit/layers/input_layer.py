@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .base import Layer, Shape, no_param_shapes
 
 __all__ = ["Input", "InputLayer"]
@@ -36,18 +37,10 @@ def _as_shape(shape: ShapeLike) -> Shape:
         dims = tuple(shape)
     except TypeError:
         raise TypeError(f"Input shape must be a tuple of ints (or None), got {shape!r}") from None
-    out: list[int | None] = []
-    for dim in dims:
-        if dim is None:
-            out.append(None)
-        elif (
-            isinstance(dim, (int, np.integer))
-            and not isinstance(dim, (bool, np.bool_))
-            and dim >= 1
-        ):
-            out.append(int(dim))
-        else:
-            raise ValueError(f"Input shape entries must be positive ints or None, got {shape!r}")
+    out: list[int | None] = [
+        None if dim is None else _checks.positive_int(dim, f"shape[{i}]", where="Input: ")
+        for i, dim in enumerate(dims)
+    ]
     if not out:
         raise ValueError(
             "Input shape must have at least one axis (the per-sample shape, "
