@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import losses, ops, optimizers, reference, schedules
+from rnnkit import data, losses, ops, optimizers, reference, schedules
 from rnnkit.layers import Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
 from rnnkit.models import Sequential
 from rnnkit.training import Trainer
@@ -141,6 +141,9 @@ INTEGER_ENTRIES = [
     Entry("Trainer.evaluate_stream.bptt", "bptt", POSITIVE, lambda v: _stream_trainer().evaluate_stream(STREAM, batch_size=2, bptt=v)),
     Entry("rnnkit.set_num_threads", "n", "an int in [1, 1024]", lambda v: rnnkit.set_num_threads(v)),
     Entry("StepDecay.every", "every", POSITIVE, lambda v: schedules.StepDecay(0.1, 0.5, v)),
+    Entry("data.sine_wave", "n", NON_NEGATIVE, lambda v: data.sine_wave(v)),
+    Entry("data.make_windows.window", "window", POSITIVE, lambda v: data.make_windows(STREAM, v)),
+    Entry("data.make_windows.horizon", "horizon", POSITIVE, lambda v: data.make_windows(STREAM, 3, horizon=v)),
 ]  # fmt: skip
 INTEGER_MISTAKES = [
     Mistake(True, TypeError, "bool True"),

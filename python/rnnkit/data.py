@@ -18,6 +18,8 @@ from typing import Literal
 
 import numpy as np
 
+from . import _checks
+
 Columns = int | Sequence[int] | None
 SeriesName = Literal["co2", "sunspots", "macrodata"]  # the series load_series knows
 
@@ -44,8 +46,7 @@ def sine_wave(
     With the default ``freq = 0.125`` one period spans 8 steps, so a 3-step window sees a
     distinctive slice of it: the classic many-to-one set-up of the Keras RNN tutorials.
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    n = _checks.non_negative_int(n, "n")
     t = np.arange(n, dtype=np.float64)
     return (amplitude * np.sin(2 * np.pi * freq * t + phase)).astype(dtype)
 
@@ -96,8 +97,8 @@ def make_windows(
         ``series[i : i + window]``.
     """
     data = _as_2d(series)
-    if window < 1 or horizon < 1:
-        raise ValueError(f"window and horizon must be >= 1, got {window} and {horizon}")
+    window = _checks.positive_int(window, "window")
+    horizon = _checks.positive_int(horizon, "horizon")
     if targets not in ("next", "sequence"):
         raise ValueError(f"targets must be 'next' or 'sequence', got {targets!r}")
     n = data.shape[0] - window - horizon + 1
