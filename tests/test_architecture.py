@@ -18,6 +18,7 @@ import ast
 import importlib.metadata
 import pathlib
 import re
+from typing import TypeGuard
 
 import pytest
 
@@ -65,8 +66,8 @@ def module_name(path: pathlib.Path) -> str:
 MODULES = {module_name(path): path for path in sorted(PACKAGE.rglob("*.py"))}
 
 
-def is_type_checking_block(node: ast.AST) -> bool:
-    test = getattr(node, "test", None) if isinstance(node, ast.If) else None
+def is_type_checking_block(node: ast.AST) -> TypeGuard[ast.If]:
+    test = node.test if isinstance(node, ast.If) else None
     return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
         isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
     )
@@ -81,7 +82,7 @@ def runtime_imports(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             found.append(node)
         if is_type_checking_block(node):
-            for child in node.orelse:  # type: ignore[attr-defined]
+            for child in node.orelse:
                 visit(child)
             return
         for child in ast.iter_child_nodes(node):

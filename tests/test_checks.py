@@ -84,3 +84,50 @@ def test_lengths():
         _checks.lengths([1, 2], 3, 4)
     with pytest.raises(ValueError, match=r"lengths must lie in \[0, T\] = \[0, 4\]"):
         _checks.lengths([1, 5, 0], 3, 4)
+
+
+def test_lengths_without_a_known_number_of_steps_checks_the_sign_only():
+    assert _checks.lengths([7, 0], 2, None).tolist() == [7, 0]
+    with pytest.raises(
+        ValueError, match=r"^lengths must lie in \[0, T\], got values in \[-1, 3\]$"
+    ):
+        _checks.lengths([3, -1], 2, None)
+
+
+@pytest.mark.parametrize(
+    "check, what",
+    [
+        (_checks.positive_real, "a positive real number"),
+        (_checks.non_negative_real, "a non-negative real number"),
+    ],
+)
+def test_bounded_reals(check, what):
+    assert check(np.float32(0.5), "clip") == 0.5 and type(check(2, "clip")) is float
+    for bad in (True, "1", None):
+        with pytest.raises(TypeError, match=rf"^clip must be {what}, got "):
+            check(bad, "clip")
+    for bad in (-1.0, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=rf"^clip must be {what}, got "):
+            check(bad, "clip")
+    assert _checks.optional_positive_real(None, "clip") is None
+
+
+def test_zero_is_non_negative_but_not_positive():
+    assert _checks.non_negative_real(0, "learning_rate") == 0.0
+    with pytest.raises(ValueError, match="clip_value must be a positive real number, got 0"):
+        _checks.positive_real(0, "clip_value")
+
+
+def test_real_array():
+    x = np.arange(3)
+    assert _checks.real_array(x, "x") is x
+    assert _checks.real_array([True, False], "x").dtype == np.bool_
+    with pytest.raises(TypeError, match=r"^x must hold real numbers, got dtype <U1$"):
+        _checks.real_array(["a"], "x")
+
+
+@pytest.mark.parametrize("value, exc", [(3, ValueError), (-1, ValueError), (True, TypeError)])
+def test_verbosity(value, exc):
+    assert [_checks.verbosity(v) for v in (0, 1, 2)] == [0, 1, 2]
+    with pytest.raises(exc, match=r"^verbose must be an int in \[0, 2\], got "):
+        _checks.verbosity(value)

@@ -1,5 +1,6 @@
-"""The float32 kernels' rational tanh against the exact tanh (design.md §5: it replaced std::tanh,
-which cost 17–28 ns per element, and must stay within float32's own rounding)."""
+"""The float32 kernels' rational tanh against the exact tanh (docs/performance.md, "Vectorised
+tanh": it replaced std::tanh, which cost 17–28 ns per element, and must stay within float32's own
+rounding)."""
 
 from __future__ import annotations
 

@@ -237,7 +237,7 @@ def test_dense_feature_mismatch_after_build():
 
 def test_bad_configs():
     with pytest.raises(ValueError, match="activation"):
-        SimpleRNN(4, activation="softmax")
+        SimpleRNN(4, activation="softmax")  # not one of the kernels' activations
     with pytest.raises(ValueError, match="unknown activation"):
         Dense(3, activation="nope")
     with pytest.raises(ValueError, match="unknown initializer"):
@@ -323,9 +323,11 @@ def test_input_layer_is_a_parameter_free_identity_that_checks_shapes():
     assert InputLayer(input_shape=[None, 2]).shape == (None, 2)  # the Keras 2 spelling
     with pytest.raises(ValueError, match=r"per-sample shape \(4, 3\)"):
         inp(X[:, :2])
-    for bad in ((0, 3), (2.5,), ()):
+    for bad in ((0, 3), ()):
         with pytest.raises(ValueError, match="shape"):
             Input(bad)
+    with pytest.raises(TypeError, match=r"^Input: shape\[0\] must be a positive int, got float"):
+        Input((2.5,))
     with pytest.raises(TypeError, match="shape"):
         Input(True)
     with pytest.raises(ValueError, match="needs a shape"):

@@ -11,7 +11,6 @@ import rnnkit
 from _rnn_testing import MIXED_LENGTHS, check_rnn_gradients, kink_free_case
 from rnnkit import ops
 
-ACTIVATIONS = ["tanh", "relu", "sigmoid", "hard_sigmoid", "linear"]
 UPSTREAMS = ["dhs", "dh_last", "both"]
 TRUNCATES = [None, 1, 2]
 
@@ -25,7 +24,7 @@ RECURRENT_GAIN = {"sigmoid": 4.0, "hard_sigmoid": 6.0}
 @pytest.mark.parametrize("truncate", TRUNCATES)
 @pytest.mark.parametrize("lengths", [None, MIXED_LENGTHS], ids=["full", "mixed"])
 @pytest.mark.parametrize("with_h0", [True, False], ids=["h0", "no_h0"])
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ops.ACTIVATIONS)
 def test_ops_gradients(activation, with_h0, lengths, truncate, upstream):
     gain = RECURRENT_GAIN.get(activation, 1.0)
     case = kink_free_case(30, activation, with_h0=with_h0, lengths=lengths, recurrent_gain=gain)
@@ -40,7 +39,7 @@ def restore_threads():
     rnnkit.set_num_threads(original)
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ops.ACTIVATIONS)
 @pytest.mark.parametrize("truncate", [None, 5], ids=["full_bptt", "trunc5"])
 def test_ops_gradients_split_batch(restore_threads, activation, truncate):
     # Enough work per call (N = 16, T = 12, H = 48: ~0.9 MFLOP each way) for the kernels to split
@@ -53,7 +52,7 @@ def test_ops_gradients_split_batch(restore_threads, activation, truncate):
     assert max(errors.values()) <= 1e-7
 
 
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation", ops.ACTIVATIONS)
 @pytest.mark.parametrize("truncate", [None, 3])
 @pytest.mark.parametrize("lengths", [None, [5]], ids=["full", "short"])
 def test_ops_gradients_single_sequence(activation, truncate, lengths):

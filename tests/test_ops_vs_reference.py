@@ -55,7 +55,7 @@ def assert_close(actual: dict, expected: dict, tol: float, dtype: Any) -> None:
 @st.composite
 def rnn_cases(draw: st.DrawFn, dtypes: tuple = (np.float32, np.float64)) -> dict[str, Any]:
     n, t, d, h = (draw(st.integers(1, 16)) for _ in range(4))
-    activation = draw(st.sampled_from(["tanh", "relu", "sigmoid", "hard_sigmoid", "linear"]))
+    activation = draw(st.sampled_from(ops.ACTIVATIONS))
     lengths = draw(st.one_of(st.none(), st.lists(st.integers(0, t), min_size=n, max_size=n)))
     truncate = draw(st.one_of(st.none(), st.integers(1, t + 1)))
     return {

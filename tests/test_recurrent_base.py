@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from rnnkit import ops
 from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import (
     Bidirectional,
@@ -211,8 +212,9 @@ def test_bidirectional_refuses_a_non_recurrent_spec_in_a_config():
 # -- the backend chosen per layer ---------------------------------------------------------------
 
 
+@pytest.mark.parametrize("activation", ops.ACTIVATIONS)
 @pytest.mark.parametrize("go_backwards", [False, True])
-def test_numpy_backend_matches_the_cpp_kernels(go_backwards):
+def test_numpy_backend_matches_the_cpp_kernels(go_backwards, activation):
     rng = np.random.default_rng(5)
     x = rng.standard_normal((N, T, D))
     h0 = rng.standard_normal((N, H))
@@ -222,6 +224,7 @@ def test_numpy_backend_matches_the_cpp_kernels(go_backwards):
             return_sequences=True,
             return_state=True,
             go_backwards=go_backwards,
+            activation=activation,
             dtype="float64",
             seed=6,
             input_shape=(T, D),

@@ -493,7 +493,7 @@ def test_fit_refuses_non_numeric_data_before_training(which: str) -> None:
     model = small_model()
     before = weights(model)
     recorder = Recorder()
-    with pytest.raises(TypeError, match=rf"^{which} must hold numbers"):
+    with pytest.raises(TypeError, match=rf"^{which} must hold real numbers, got dtype"):
         Trainer(model, "mse", "sgd").fit(x, y, verbose=0, callbacks=[recorder])
     assert recorder.after == []
     assert_same_state(weights(model), before)

@@ -2,10 +2,12 @@
 same mistake raises the same exception with the same wording wherever it is made.
 
 The rule: a value of the wrong *type* (a float or a bool where an int is expected, a float array
-as ``lengths``) raises ``TypeError``; a value of the right type but out of range, of the wrong
-shape or not among the allowed names raises ``ValueError``. Messages read
-``"<where><name> must be <what>, got <value>"``; ``where`` names the caller when the argument
-name alone would be ambiguous (``"layer 'rnn': "``).
+as ``lengths``, a string where a number is expected) raises ``TypeError``; a value of the right
+type but out of range, of the wrong shape or not among the allowed names raises ``ValueError``.
+Messages read ``"<where><name> must be <what>, got <value>"``; ``where`` names the caller when
+the argument name alone would be ambiguous (``"layer 'rnn': "``, ``"Dense: "``).
+
+Every check here is cheap on the common path (a valid value): some run on every kernel call.
 """
 
 from __future__ import annotations
@@ -22,10 +24,15 @@ __all__ = [
     "integer",
     "lengths",
     "non_negative_int",
+    "non_negative_real",
     "optional_positive_int",
+    "optional_positive_real",
     "positive_int",
+    "positive_real",
     "probability",
+    "real_array",
     "real_number",
+    "verbosity",
 ]
 
 
@@ -40,13 +47,11 @@ def integer(
     ``[minimum, maximum]`` where given."""
     what = _integer_range_text(minimum, maximum)
     if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{where}{name} must be {what}, got bool {value!r}")
+        raise TypeError(f"{where}{name} must be {what}, got {_shown(value)}")
     try:
         number = operator.index(value)
     except TypeError:
-        raise TypeError(
-            f"{where}{name} must be {what}, got {type(value).__name__} {value!r}"
-        ) from None
+        raise TypeError(f"{where}{name} must be {what}, got {_shown(value)}") from None
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
         raise ValueError(f"{where}{name} must be {what}, got {number}")
     return number
@@ -67,32 +72,48 @@ def optional_positive_int(value: Any, name: str, where: str = "") -> int | None:
     return None if value is None else positive_int(value, name, where)
 
 
+def verbosity(value: Any) -> int:
+    """Keras's ``verbose``: 0 (silent), 1 (a progress bar) or 2 (one line per epoch)."""
+    return integer(value, "verbose", minimum=0, maximum=2)
+
+
 def real_number(value: Any, name: str, where: str = "") -> float:
     """A finite real number (int or float, Python or NumPy; not a bool) as a float."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(
-            f"{where}{name} must be a real number, got {type(value).__name__} {value!r}"
-        )
-    number = float(value)
+    number = _real(value, name, "a real number", where)
     if not math.isfinite(number):
         raise ValueError(f"{where}{name} must be a finite real number, got {number!r}")
     return number
 
 
+def positive_real(value: Any, name: str, where: str = "") -> float:
+    """A finite real number above 0 as a float: a clipping threshold, a decay interval."""
+    what = "a positive real number"
+    number = _real(value, name, what, where)
+    if not (0.0 < number < math.inf):
+        raise ValueError(f"{where}{name} must be {what}, got {number!r}")
+    return number
+
+
+def optional_positive_real(value: Any, name: str, where: str = "") -> float | None:
+    """None, or a finite real number above 0."""
+    return None if value is None else positive_real(value, name, where)
+
+
+def non_negative_real(value: Any, name: str, where: str = "") -> float:
+    """A finite real number of 0 or more as a float: a learning rate, a temperature."""
+    what = "a non-negative real number"
+    number = _real(value, name, what, where)
+    if not (0.0 <= number < math.inf):
+        raise ValueError(f"{where}{name} must be {what}, got {number!r}")
+    return number
+
+
 def probability(value: Any, name: str, allow_one: bool = False, where: str = "") -> float:
     """A real number in ``[0, 1)`` (``[0, 1]`` with ``allow_one``): a dropout rate, a quantile."""
-    interval = "[0, 1]" if allow_one else "[0, 1)"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-        value, (int, float, np.integer, np.floating)
-    ):
-        raise TypeError(
-            f"{where}{name} must be a number in {interval}, got {type(value).__name__} {value!r}"
-        )
-    number = float(value)
+    what = "a number in " + ("[0, 1]" if allow_one else "[0, 1)")
+    number = _real(value, name, what, where)
     if not (0.0 <= number < 1.0 or (allow_one and number == 1.0)):
-        raise ValueError(f"{where}{name} must be a number in {interval}, got {value!r}")
+        raise ValueError(f"{where}{name} must be {what}, got {number!r}")
     return number
 
 
@@ -103,12 +124,21 @@ def choice(value: Any, name: str, allowed: Sequence[Any], where: str = "") -> An
             return value
     except TypeError:  # unhashable or incomparable: not one of them
         pass
-    raise ValueError(f"{where}{name} must be one of {tuple(allowed)}, got {value!r}")
+    raise ValueError(f"{where}{name} must be one of {tuple(allowed)}, got {_plain(value)!r}")
 
 
-def lengths(value: Any, n: int, t: int, where: str = "") -> np.ndarray | None:
+def real_array(value: Any, name: str, where: str = "") -> np.ndarray:
+    """``value`` as an array of real numbers (bool, integer or float dtype), not converted."""
+    array = np.asarray(value)
+    if array.dtype.kind not in "biuf":
+        raise TypeError(f"{where}{name} must hold real numbers, got dtype {array.dtype}")
+    return array
+
+
+def lengths(value: Any, n: int, t: int | None, where: str = "") -> np.ndarray | None:
     """``lengths`` (valid leading steps per sample) as an int64 ``(n,)`` array of values in
-    ``[0, t]``, or None for None."""
+    ``[0, t]``, or None for None. ``t=None`` (the number of steps is not known yet, e.g. for a
+    model with several inputs) checks only that no value is negative."""
     if value is None:
         return None
     lens = np.asarray(value)
@@ -116,12 +146,34 @@ def lengths(value: Any, n: int, t: int, where: str = "") -> np.ndarray | None:
         raise TypeError(f"{where}lengths must hold integers, got dtype {lens.dtype}")
     if lens.shape != (n,):
         raise ValueError(f"{where}lengths must have shape (N,) = ({n},), got {lens.shape}")
-    if n and (lens.min() < 0 or lens.max() > t):
+    if n and (lens.min() < 0 or (t is not None and lens.max() > t)):
+        bound = "[0, T]" if t is None else f"[0, T] = [0, {t}]"
         raise ValueError(
-            f"{where}lengths must lie in [0, T] = [0, {t}], got values in "
-            f"[{lens.min()}, {lens.max()}]"
+            f"{where}lengths must lie in {bound}, got values in [{lens.min()}, {lens.max()}]"
         )
     return lens.astype(np.int64, copy=False)
+
+
+def _real(value: Any, name: str, what: str, where: str) -> float:
+    """``value`` as a float when it is a real number (int or float, Python or NumPy; not a
+    bool); else TypeError saying it must be ``what``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+        value, (int, float, np.integer, np.floating)
+    ):
+        raise TypeError(f"{where}{name} must be {what}, got {_shown(value)}")
+    return float(value)
+
+
+def _plain(value: Any) -> Any:
+    """NumPy scalars as the Python value they hold, so the same mistake reads the same whether
+    it came as a Python or a NumPy scalar (``False``, not ``np.False_``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _shown(value: Any) -> str:
+    """A value of the wrong type as messages show it: its (plain) type and repr."""
+    value = _plain(value)
+    return f"{type(value).__name__} {value!r}"
 
 
 def _integer_range_text(minimum: int | None, maximum: int | None) -> str:

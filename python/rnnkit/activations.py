@@ -7,9 +7,10 @@ Each activation is an object with
   both the input ``x`` and the output ``y`` of the forward pass (each uses the cheaper one:
   tanh/sigmoid/softmax differentiate through ``y``, relu through ``x``).
 
-The recurrent cell's own nonlinearity lives in the C++ kernels (tanh/relu); this module is for
-everything around it. ``softmax`` acts on the last axis. Sigmoid and softmax are written to be
-overflow-free for any finite input (no ``exp`` of a large positive number is ever taken).
+The recurrent cells' own nonlinearities live in the C++ kernels (their list is
+:data:`rnnkit.ops.ACTIVATIONS`, a different set); this module is for everything around them.
+``softmax`` acts on the last axis. Sigmoid and softmax are written to be overflow-free for any
+finite input (no ``exp`` of a large positive number is ever taken).
 """
 
 from __future__ import annotations

@@ -189,7 +189,7 @@ def run_benchmark(
         gflops = rnn_flops(*shape) / rnnkit_s / 1e9
         rows.append(
             Row(
-                shape=tuple(shape),
+                shape=shape,
                 rnnkit_ms=rnnkit_s * 1e3,
                 numpy_ms=numpy_s * 1e3,
                 numpy_threads=numpy_threads,
@@ -254,7 +254,7 @@ def parse_shape(text: str) -> tuple[int, int, int, int]:
     parts = tuple(int(v) for v in text.replace("x", ",").split(","))
     if len(parts) != 4 or min(parts) < 1:
         raise argparse.ArgumentTypeError(f"shape must be N,T,D,H with positive ints, got {text!r}")
-    return parts  # type: ignore[return-value]
+    return parts
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,10 +24,11 @@ import csv
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from . import _checks
 from ._buffers import copy_into
 
 if TYPE_CHECKING:  # annotations only: the Trainer calls callbacks, never the reverse
@@ -57,6 +58,19 @@ class Callback:
         """Called by the Trainer before ``on_train_begin``."""
         self.trainer = trainer
         self.model = trainer.model
+
+    def attached_trainer(self) -> Trainer:
+        """The Trainer running this callback (RuntimeError outside training: the Trainer calls
+        :meth:`set_trainer` first)."""
+        if self.trainer is None:
+            raise RuntimeError(f"{type(self).__name__} is not attached to a Trainer")
+        return self.trainer
+
+    def attached_model(self) -> Network:
+        """The model being trained (RuntimeError outside training)."""
+        if self.model is None:
+            raise RuntimeError(f"{type(self).__name__} is not attached to a model")
+        return self.model
 
     def on_train_begin(self, logs: Logs = None) -> None:
         """Start of ``fit``."""
@@ -104,15 +118,14 @@ class History(Callback):
 
 def _monitor_mode(monitor: str, mode: str) -> str:
     """'min' or 'max' for ``monitor``: accuracy-like figures grow, everything else falls."""
-    if mode not in ("auto", "min", "max"):
-        raise ValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
+    _checks.choice(mode, "mode", ("auto", "min", "max"))
     if mode != "auto":
         return mode
     return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
 
 
-def _monitored(logs: Logs, monitor: str, who: str) -> float | None:
-    """The monitored value from ``logs``, or None with a clear error if it never appears."""
+def _monitored(logs: Logs, monitor: str, who: str) -> float:
+    """The monitored value from ``logs``; KeyError naming the figures there if it is missing."""
     if logs is None or monitor not in logs:
         available = ", ".join(sorted(logs or {})) or "none"
         raise KeyError(
@@ -191,7 +204,7 @@ class EarlyStopping(Callback):
         # Copies into reused buffers: the live arrays keep changing under the optimizer.
         if self.best_weights is None:
             self.best_weights = {}
-        copy_into(self.best_weights, self.model.params)
+        copy_into(self.best_weights, self.attached_model().params)
 
     def on_train_begin(self, logs: Logs = None) -> None:
         self._reset()
@@ -215,7 +228,7 @@ class EarlyStopping(Callback):
             return
         if self.wait >= self.patience and epoch > 0:
             self.stopped_epoch = epoch
-            self.model.stop_training = True
+            self.attached_model().stop_training = True
             if self.verbose:
                 print(
                     f"Epoch {epoch + 1}: early stopping (best {self.monitor} "
@@ -229,9 +242,25 @@ class EarlyStopping(Callback):
                     f"Restoring model weights from the end of the best epoch: "
                     f"{self.best_epoch + 1}."
                 )
-            params = self.model.params
+            params = self.attached_model().params
             for key, value in self.best_weights.items():
                 np.copyto(params[key], value)  # in place: optimizers hold these arrays
+
+
+@runtime_checkable
+class SavesItself(Protocol):
+    """A model with a ``save(filepath)`` method, as :class:`rnnkit.models.Model` has."""
+
+    def save(self, filepath: str | os.PathLike) -> str: ...
+
+
+def _saveable(model: Network) -> SavesItself:
+    if not isinstance(model, SavesItself):
+        raise TypeError(
+            f"ModelCheckpoint saves through model.save, which {type(model).__name__} lacks: "
+            "train an rnnkit Model, or pass save_trainer=True"
+        )
+    return model
 
 
 class ModelCheckpoint(Callback):
@@ -281,9 +310,9 @@ class ModelCheckpoint(Callback):
             self.best = value
         path = self.filepath.format(epoch=epoch + 1, **logs)
         if self.save_trainer:
-            self.trainer.save(path)
+            self.attached_trainer().save(path)
         else:
-            self.model.save(path)
+            _saveable(self.attached_model()).save(path)
         self.saved.append(path)
         if self.verbose:
             print(f"Epoch {epoch + 1}: saved model to {path}")

@@ -18,7 +18,10 @@ from typing import Literal
 
 import numpy as np
 
+from . import _checks
+
 Columns = int | Sequence[int] | None
+SeriesName = Literal["co2", "sunspots", "macrodata"]  # the series load_series knows
 
 __all__ = [
     "DigitsSplit",
@@ -43,8 +46,7 @@ def sine_wave(
     With the default ``freq = 0.125`` one period spans 8 steps, so a 3-step window sees a
     distinctive slice of it: the classic many-to-one set-up of the Keras RNN tutorials.
     """
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    n = _checks.non_negative_int(n, "n")
     t = np.arange(n, dtype=np.float64)
     return (amplitude * np.sin(2 * np.pi * freq * t + phase)).astype(dtype)
 
@@ -62,7 +64,7 @@ def _as_2d(series: np.ndarray) -> np.ndarray:
 def _column_list(columns: Columns, n_features: int) -> list[int]:
     if columns is None:
         return list(range(n_features))
-    cols = [int(columns)] if np.isscalar(columns) else [int(c) for c in columns]
+    cols = [int(columns)] if isinstance(columns, (int, np.integer)) else [int(c) for c in columns]
     for c in cols:
         if not -n_features <= c < n_features:
             raise IndexError(f"target column {c} out of range for {n_features} features")
@@ -95,8 +97,8 @@ def make_windows(
         ``series[i : i + window]``.
     """
     data = _as_2d(series)
-    if window < 1 or horizon < 1:
-        raise ValueError(f"window and horizon must be >= 1, got {window} and {horizon}")
+    window = _checks.positive_int(window, "window")
+    horizon = _checks.positive_int(horizon, "horizon")
     if targets not in ("next", "sequence"):
         raise ValueError(f"targets must be 'next' or 'sequence', got {targets!r}")
     n = data.shape[0] - window - horizon + 1
@@ -230,9 +232,7 @@ def _co2_monthly() -> tuple[np.ndarray, np.ndarray]:
     return monthly.to_numpy(np.float64)[:, None], np.asarray(time, dtype=np.float64)
 
 
-def load_series(
-    name: Literal["co2", "sunspots", "macrodata"], columns: Sequence[str] | None = None
-) -> TimeSeries:
+def load_series(name: SeriesName, columns: Sequence[str] | None = None) -> TimeSeries:
     """Load a real time series that ships inside statsmodels (no network access).
 
     - ``"co2"``: monthly Mauna Loa CO2 concentration, 1958-2001 (526 months; trend + a yearly

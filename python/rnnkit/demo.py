@@ -87,8 +87,7 @@ def _timed_passes(
         if layer is rnn:
             break
         rnn_input = layer.forward(rnn_input)
-    d_out = np.ones(rnn.compute_output_shape(rnn_input.shape[1:]), dtype=rnn.dtype)
-    d_out = np.broadcast_to(d_out, (len(x), *d_out.shape)).copy()
+    d_out = np.ones_like(rnn.forward(rnn_input, training=True))  # shaped as the output
 
     def layer_pass() -> None:
         rnn.forward(rnn_input, training=True)

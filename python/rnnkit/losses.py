@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ._lengths import check_lengths
+from . import _checks
 from ._registry import Configurable, Registry, class_and_config
 from .activations import log_softmax, sigmoid, softmax
 
@@ -47,7 +47,7 @@ def _float(a: Any) -> np.ndarray:
 
 def step_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray | None:
     """Boolean ``(N, T)`` mask of valid steps (``t < lengths[i]``), or None without lengths."""
-    lens = check_lengths(lengths, n, t)
+    lens = _checks.lengths(lengths, n, t)
     return None if lens is None else np.arange(t) < lens[:, None]
 
 
@@ -122,7 +122,7 @@ class MeanSquaredError(Loss):
 
     name = "mean_squared_error"
 
-    def _compute(self, y_pred, y_true):
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         diff = y_pred - _float(y_true)
         return diff * diff, 2 * diff
 
@@ -132,7 +132,7 @@ class MeanAbsoluteError(Loss):
 
     name = "mean_absolute_error"
 
-    def _compute(self, y_pred, y_true):
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         diff = y_pred - _float(y_true)
         return np.abs(diff), np.sign(diff)
 
@@ -151,7 +151,7 @@ class BinaryCrossentropy(Loss):
         super().__init__()
         self.from_logits = bool(from_logits)
 
-    def _compute(self, y_pred, y_true):
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = _float(y_true)
         if self.from_logits:
             z = y_pred
@@ -207,7 +207,7 @@ class SparseCategoricalCrossentropy(Loss):
         super().__init__()
         self.from_logits = bool(from_logits)
 
-    def _check_targets(self, y_pred, y_true):
+    def _check_targets(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
         if y_pred.ndim < 2:
             raise ValueError(
                 f"{type(self).__name__}: y_pred must have a class axis, (N, C) or "
@@ -215,7 +215,7 @@ class SparseCategoricalCrossentropy(Loss):
             )
         return _class_ids(y_pred, y_true, type(self).__name__)
 
-    def _compute(self, y_pred, y_true):
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         onehot = np.zeros_like(y_pred)
         np.put_along_axis(onehot, y_true[..., None], 1.0, axis=-1)
         if self.from_logits:
@@ -240,7 +240,7 @@ class CategoricalCrossentropy(Loss):
         super().__init__()
         self.from_logits = bool(from_logits)
 
-    def _check_targets(self, y_pred, y_true):
+    def _check_targets(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
         if y_pred.ndim < 2 or y_true.shape != y_pred.shape:
             raise ValueError(
                 f"{type(self).__name__}: y_pred has shape {y_pred.shape} and y_true "
@@ -249,7 +249,7 @@ class CategoricalCrossentropy(Loss):
             )
         return y_true
 
-    def _compute(self, y_pred, y_true):
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         y = _float(y_true)
         if self.from_logits:
             logp = log_softmax(y_pred, axis=-1)

@@ -99,7 +99,9 @@ class Accuracy(Metric):
         self.threshold = float(threshold)
         super().__init__()
 
-    def _sum_count(self, y_pred, y_true, lengths):
+    def _sum_count(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None
+    ) -> tuple[float, int]:
         valid = _valid(y_pred, lengths)
         multi_class = y_pred.ndim >= 2 and y_pred.shape[-1] > 1  # a 1-D y_pred is binary
         if multi_class and y_true.shape != y_pred.shape:
@@ -143,7 +145,9 @@ class Perplexity(Metric):
         self._ce = SparseCategoricalCrossentropy(from_logits=from_logits)
         super().__init__()
 
-    def _sum_count(self, y_pred, y_true, lengths):
+    def _sum_count(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None
+    ) -> tuple[float, int]:
         mean = self._ce.forward(y_pred, y_true, lengths)
         valid = _valid(y_pred, lengths)
         count = int(valid.sum()) if valid is not None else int(np.prod(y_pred.shape[:-1]))
@@ -162,7 +166,9 @@ class _LossMetric(Metric):
         self._loss = self.loss_class()
         super().__init__()
 
-    def _sum_count(self, y_pred, y_true, lengths):
+    def _sum_count(
+        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None
+    ) -> tuple[float, int]:
         mean = self._loss.forward(y_pred, y_true, lengths)
         valid = _valid(y_pred, lengths)
         per_step = int(np.prod(y_pred.shape[2:])) if y_pred.ndim >= 2 else 1

@@ -54,19 +54,21 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import numpy as np
 
-from . import losses, metrics, saving
+from . import _checks, losses, metrics, saving
 from .layers.base import (
     Layer,
+    OutputShape,
     Shape,
     check_stack,
     deserialize_layer,
     serialize_layer,
     shapes_compatible,
 )
+from .layers.input_layer import InputLayer
 from .network import ConfigLayers, Inputs, Network, get_model_class, num_samples, take
 from .training import Trainer
 
@@ -168,7 +170,7 @@ class Model(Network):
 
     def fit(
         self,
-        x: Inputs = None,
+        x: Inputs,
         y: Any = None,
         batch_size: int | None = None,
         epochs: int = 1,
@@ -196,7 +198,7 @@ class Model(Network):
             validation_data=validation_data,
             validation_split=validation_split,
             callbacks=callbacks or (),
-            verbose=1 if verbose == "auto" else int(verbose),
+            verbose=1 if verbose == "auto" else _checks.verbosity(verbose),
             seed=seed,
             lengths=lengths,
             tbptt=tbptt,
@@ -204,9 +206,32 @@ class Model(Network):
             validation_batch_size=validation_batch_size,
         )
 
+    @overload
     def evaluate(
         self,
-        x: Inputs = None,
+        x: Inputs,
+        y: Any = ...,
+        batch_size: int | None = ...,
+        verbose: int | str = ...,
+        lengths: np.ndarray | None = ...,
+        return_dict: Literal[False] = ...,
+    ) -> float | list[float]: ...
+
+    @overload
+    def evaluate(
+        self,
+        x: Inputs,
+        y: Any = ...,
+        batch_size: int | None = ...,
+        verbose: int | str = ...,
+        lengths: np.ndarray | None = ...,
+        *,
+        return_dict: Literal[True],
+    ) -> dict[str, float]: ...
+
+    def evaluate(
+        self,
+        x: Inputs,
         y: Any = None,
         batch_size: int | None = None,
         verbose: int | str = "auto",
@@ -220,7 +245,7 @@ class Model(Network):
             x,
             y,
             batch_size=32 if batch_size is None else batch_size,
-            verbose=1 if verbose == "auto" else int(verbose),
+            verbose=1 if verbose == "auto" else _checks.verbosity(verbose),
             lengths=lengths,
         )
         if return_dict:
@@ -257,7 +282,7 @@ class Sequential(Model):
         super().__init__(name=name)
         self._build_input_shape: Shape | None = None
         self._lengths_out: np.ndarray | None = None
-        self.input_layer: Layer | None = None  # a leading Input, if any
+        self.input_layer: InputLayer | None = None  # a leading Input, if any
         for layer in layers or ():
             self.add(layer)
 
@@ -274,8 +299,9 @@ class Sequential(Model):
                     f"{'an Input' if self.input_layer is not None else 'layers'}"
                 )
             # object.__setattr__: a Layer attribute would be tracked in ``layers``.
-            object.__setattr__(self, "input_layer", layer)
-            self._build_input_shape = tuple(layer.input_shape)
+            # is_input_layer is the InputLayer's own flag (no isinstance on layer classes here).
+            object.__setattr__(self, "input_layer", cast(InputLayer, layer))
+            self._build_input_shape = layer.built_shape
             return
         self._track(layer)
         if len(self._layers) == 1 and layer.input_shape is not None:
@@ -324,7 +350,7 @@ class Sequential(Model):
             if (
                 index > 0
                 and layer.built_from_input_shape
-                and not shapes_compatible(layer.input_shape, shape)
+                and not shapes_compatible(layer.built_shape, shape)
             ):
                 # Keras ignores input_shape on all but the first layer (a classic stacked
                 # listing repeats it): the layer is built again for what it really receives.
@@ -335,27 +361,29 @@ class Sequential(Model):
         self._build_input_shape = tuple(input_shape)
 
     def forward(
-        self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
+        self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None
     ) -> np.ndarray:
         """Run the layers in order; the mask passes through each layer's ``output_lengths``."""
         if not self._layers:
             raise ValueError(f"model {self.name!r} has no layers")
+        out: Any = x  # each layer's output is the next one's input
         if self.input_layer is not None:
-            x = self.input_layer.forward(x)  # checks the input against the Input's shape
+            out = self.input_layer.forward(out)  # checks the input against the Input's shape
         if not self.built:
-            self.build(np.shape(x)[1:])
+            self.build(np.shape(out)[1:])
         for layer in self._layers:
-            x = layer.forward(x, training=training, lengths=lengths)
+            out = layer.forward(out, training=training, lengths=lengths)
             lengths = layer.output_lengths(lengths)
         self._lengths_out = lengths
-        return x
+        return out
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         """Backpropagate through the layers in reverse; returns ``dx`` (None after an
         Embedding: integer inputs have no gradient)."""
+        grad: np.ndarray | None = dy
         for layer in reversed(self._layers):
-            dy = layer.backward(dy)
-        return dy
+            grad = layer.backward(grad)
+        return grad
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         """The output mask of the last forward (after e.g. an Embedding with ``mask_zero``)."""
@@ -364,7 +392,8 @@ class Sequential(Model):
     def _output_shapes(self) -> list[Any]:
         if self._build_input_shape is None or not self.built:
             return super()._output_shapes()
-        shapes, shape = [], self._build_input_shape
+        shapes: list[OutputShape] = []
+        shape: Any = self._build_input_shape  # one shape a layer: check_stack refuses others
         for layer in self._layers:
             shape = layer.compute_output_shape(shape)
             shapes.append(shape)
@@ -382,7 +411,7 @@ class Sequential(Model):
         return super().summary(line_length, print_fn)
 
     def get_config(self) -> dict[str, Any]:
-        config = {
+        config: dict[str, Any] = {
             "name": self.name,
             "layers": [serialize_layer(layer) for layer in self._layers],
             "build_input_shape": (

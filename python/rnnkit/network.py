@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from . import _checks
 from .layers.base import Layer, _snake_case, walk_layers
 from .layers.recurrent import RecurrentLayer
 
@@ -63,6 +64,15 @@ def num_samples(x: Inputs) -> int:
             )
         return sizes.pop()
     return len(x)
+
+
+def input_lengths(lengths: Any, x: Inputs) -> np.ndarray | None:
+    """``lengths`` for the samples of ``x`` as an int64 ``(N,)`` array in ``[0, T]`` (None stays
+    None), through :func:`rnnkit._checks.lengths`. ``T`` is the time axis of a single input
+    array; a model with several inputs has no one ``T``, and its layers check the range against
+    their own."""
+    steps = x.shape[1] if isinstance(x, np.ndarray) and x.ndim >= 2 else None
+    return _checks.lengths(lengths, num_samples(x), steps)
 
 
 def take(x: Inputs, index: slice | np.ndarray) -> Inputs:
@@ -265,18 +275,20 @@ class Network:
     ) -> np.ndarray:
         """Outputs for ``x`` computed in batches of ``batch_size`` (None: 32, as Keras), with
         ``training=False``; returns one array (rows in input order)."""
-        batch_size = 32 if batch_size is None else int(batch_size)
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size}")
+        batch_size = _checks.optional_positive_int(batch_size, "batch_size") or 32
+        _checks.verbosity(verbose)
+        lengths = input_lengths(lengths, x)
         n = num_samples(x)
         outputs = []
         for start in range(0, n, batch_size):
             rows = slice(start, start + batch_size)
-            lb = None if lengths is None else np.asarray(lengths)[rows]
+            lb = None if lengths is None else lengths[rows]
             outputs.append(self.forward(take(x, rows), training=False, lengths=lb))
         if not outputs:
             raise ValueError("predict needs at least one sample")
         if isinstance(outputs[0], list):  # several outputs: concatenate each
+            # Typed for the one-output model that predict almost always serves (callers index the
+            # array); a model of several outputs gets Keras's list of arrays.
             return [np.concatenate(parts) for parts in zip(*outputs)]  # type: ignore[return-value]
         return np.concatenate(outputs)
 

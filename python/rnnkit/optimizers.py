@@ -35,11 +35,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from . import _checks
 from ._buffers import copy_into
 from ._registry import Registry, class_and_config
 from .schedules import (
@@ -79,8 +80,7 @@ def clip_by_global_norm(
     """Scale every gradient in place by ``max_norm / (norm + 1e-6)`` when that is below 1,
     where ``norm`` is the L2 norm of all gradients together (PyTorch's ``clip_grad_norm_``,
     DLFS2's ``clip_grads``). Returns ``norm`` (before clipping)."""
-    if not max_norm > 0:
-        raise ValueError(f"max_norm must be positive, got {max_norm!r}")
+    max_norm = _checks.positive_real(max_norm, "max_norm")
     arrays = _arrays(grads)
     # Accumulate in float64 so float32 gradients of large models do not lose the sum.
     norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in arrays))
@@ -95,8 +95,7 @@ def clip_by_value(
     grads: Mapping[str, np.ndarray] | Iterable[np.ndarray], clip_value: float
 ) -> None:
     """Clip every gradient in place to ``[-clip_value, clip_value]`` (min-char-rnn uses 5)."""
-    if not clip_value > 0:
-        raise ValueError(f"clip_value must be positive, got {clip_value!r}")
+    clip_value = _checks.positive_real(clip_value, "clip_value")
     for g in _arrays(grads):
         np.clip(g, -clip_value, clip_value, out=g)
 
@@ -137,12 +136,10 @@ class Optimizer:
         if isinstance(learning_rate, dict):
             learning_rate = SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
         if not callable(learning_rate):
-            learning_rate = float(learning_rate)
-            if not learning_rate >= 0:
-                raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
+            learning_rate = _checks.non_negative_real(learning_rate, "learning_rate")
         self.learning_rate = learning_rate
-        self.global_clipnorm = global_clipnorm
-        self.clipvalue = clipvalue
+        self.global_clipnorm = _checks.optional_positive_real(global_clipnorm, "global_clipnorm")
+        self.clipvalue = _checks.optional_positive_real(clipvalue, "clipvalue")
         self.iterations = 0
         self._state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
 
@@ -253,7 +250,7 @@ class Optimizer:
 
     def get_config(self) -> dict[str, Any]:
         """JSON-able constructor arguments (a schedule as ``{"class_name", "config"}``)."""
-        lr = self.learning_rate
+        lr: float | dict[str, Any] | Callable[[int], float] = self.learning_rate
         if isinstance(lr, LearningRateSchedule):
             lr = class_and_config(lr)
         elif callable(lr):
@@ -284,14 +281,12 @@ class SGD(Optimizer):
         nesterov: bool = False,
         **kwargs: Any,
     ) -> None:
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"SGD momentum must lie in [0, 1], got {momentum!r}")
-        self.momentum = float(momentum)
+        self.momentum = _checks.probability(momentum, "momentum", allow_one=True, where="SGD: ")
         self.nesterov = bool(nesterov)
         self.slots = ("momentum",) if self.momentum > 0 else ()
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         if self.momentum == 0:
             p -= lr * g
             return
@@ -320,15 +315,13 @@ class Adagrad(Optimizer):
         epsilon: float = 1e-7,
         **kwargs: Any,
     ) -> None:
-        if not initial_accumulator_value >= 0:
-            raise ValueError(
-                f"initial_accumulator_value must be >= 0, got {initial_accumulator_value!r}"
-            )
-        self.initial_accumulator_value = float(initial_accumulator_value)
+        self.initial_accumulator_value = _checks.non_negative_real(
+            initial_accumulator_value, "initial_accumulator_value", where="Adagrad: "
+        )
         self.epsilon = float(epsilon)
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         a = self._slot("accumulator", name, p, self.initial_accumulator_value)
         a += g * g
         p -= lr * g / np.sqrt(a + self.epsilon)
@@ -353,9 +346,8 @@ class RMSprop(Optimizer):
         centered: bool = False,
         **kwargs: Any,
     ) -> None:
-        if not 0.0 <= rho < 1.0:
-            raise ValueError(f"RMSprop rho must lie in [0, 1), got {rho!r}")
-        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.rho = _checks.probability(rho, "rho", where="RMSprop: ")
+        self.momentum, self.epsilon = float(momentum), float(epsilon)
         self.centered = bool(centered)
         self.slots = (
             ("velocity",)
@@ -364,7 +356,7 @@ class RMSprop(Optimizer):
         )
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         v = self._slot("velocity", name, p)
         v *= self.rho
         v += (1 - self.rho) * g * g
@@ -406,13 +398,12 @@ class Adam(Optimizer):
         epsilon: float = 1e-7,
         **kwargs: Any,
     ) -> None:
-        for label, beta in (("beta_1", beta_1), ("beta_2", beta_2)):
-            if not 0.0 <= beta < 1.0:
-                raise ValueError(f"Adam {label} must lie in [0, 1), got {beta!r}")
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        self.beta_1 = _checks.probability(beta_1, "beta_1", where="Adam: ")
+        self.beta_2 = _checks.probability(beta_2, "beta_2", where="Adam: ")
+        self.epsilon = float(epsilon)
         super().__init__(learning_rate, **kwargs)
 
-    def _update(self, name, p, g, lr, t):
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         m = self._slot("m", name, p)
         v = self._slot("v", name, p)
         m += (1 - self.beta_1) * (g - m)

@@ -467,13 +467,14 @@ def _restore_random_streams(path: str, model: Network, rng_states: Any) -> None:
     streams = _random_streams(model)
     for key, rng_state in rng_states.items():
         layer = streams.get(_current_path(str(key)))
-        if layer is None:
+        rng = None if layer is None else layer.rng
+        if layer is None or rng is None:
             raise ModelFileError(
                 f"{path}: random stream {key!r} names no layer of the model "
                 f"that draws random numbers (those: {sorted(streams)})"
             )
         try:
-            layer.rng.bit_generator.state = rng_state  # type: ignore[union-attr]  # streams have one
+            rng.bit_generator.state = rng_state
         except Exception as exc:
             raise ModelFileError(
                 f"{path}: cannot restore the random stream of layer "

@@ -8,6 +8,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
+from . import _checks
 from ._registry import Configurable
 
 __all__ = ["SCHEDULES", "ExponentialDecay", "LearningRate", "LearningRateSchedule", "StepDecay"]
@@ -28,11 +29,9 @@ class StepDecay(LearningRateSchedule):
     ``every`` steps."""
 
     def __init__(self, initial_learning_rate: float, drop: float, every: int) -> None:
-        if not every >= 1:
-            raise ValueError(f"StepDecay every must be a positive number of steps, got {every!r}")
         self.initial_learning_rate = float(initial_learning_rate)
         self.drop = float(drop)
-        self.every = int(every)
+        self.every = _checks.positive_int(every, "every", where="StepDecay: ")
 
     def __call__(self, step: int) -> float:
         return self.initial_learning_rate * self.drop ** (int(step) // self.every)
@@ -61,13 +60,10 @@ class ExponentialDecay(LearningRateSchedule):
         decay_steps: float,
         staircase: bool = False,
     ) -> None:
-        if not decay_steps > 0:
-            raise ValueError(f"ExponentialDecay decay_steps must be positive, got {decay_steps!r}")
-        if not decay_rate > 0:
-            raise ValueError(f"ExponentialDecay decay_rate must be positive, got {decay_rate!r}")
         self.initial_learning_rate = float(initial_learning_rate)
-        self.decay_rate = float(decay_rate)
-        self.decay_steps = decay_steps
+        where = "ExponentialDecay: "
+        self.decay_rate = _checks.positive_real(decay_rate, "decay_rate", where=where)
+        self.decay_steps = _checks.positive_real(decay_steps, "decay_steps", where=where)
         self.staircase = bool(staircase)
 
     def __call__(self, step: int) -> float:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import _checks
 from .layers import Embedding, RecurrentLayer
 from .layers.recurrent import scoped_states
 
@@ -147,7 +148,7 @@ def stdlib_files(root: str | Path | None = None) -> list[Path]:
     running interpreter's ``os`` module), in sorted order, without installed packages and
     test suites."""
     base = Path(root) if root is not None else Path(os.path.dirname(os.__file__))
-    found = []
+    found: list[Path] = []
     for folder, dirs, files in os.walk(base):
         dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
         found.extend(Path(folder) / f for f in files if f.endswith(".py"))
@@ -179,8 +180,7 @@ def stdlib_corpus(
     seeds sample different modules. Unreadable files are skipped; text is normalised to
     printable ASCII and newlines. The last file is cut at ``max_chars``.
     """
-    if max_chars < 1:
-        raise ValueError(f"max_chars must be positive, got {max_chars}")
+    max_chars = _checks.positive_int(max_chars, "max_chars")
     paths = stdlib_files(root)
     if not paths:
         raise FileNotFoundError(f"no .py files found under {root or os.path.dirname(os.__file__)}")
@@ -272,10 +272,8 @@ def generate(
         )
     if not prime:
         raise ValueError("prime must hold at least one character (the model needs an input)")
-    if length < 0:
-        raise ValueError(f"length must be >= 0, got {length}")
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    length = _checks.non_negative_int(length, "length")
+    temperature = _checks.non_negative_real(temperature, "temperature")
     rng = np.random.default_rng(seed)
     out: list[int] = []
     with scoped_states(recurrent_layers(model), stateful=True):

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import operator
 import os
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
+from . import _checks
 from ._native import _core
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def get_num_threads() -> int:
@@ -31,15 +32,7 @@ MAX_THREADS = 1024  # far beyond any machine's cores; the BLAS may cap it lower 
 def set_num_threads(n: int) -> None:
     """Set the number of threads rnnkit's kernels (and its BLAS) may use, ``1 <= n <= 1024``;
     the BLAS build may cap it lower (scipy-openblas32 at 64)."""
-    if isinstance(n, bool):
-        raise TypeError("n must be a positive int, got bool")
-    try:
-        n = operator.index(n)
-    except TypeError:
-        raise TypeError(f"n must be a positive int, got {type(n).__name__}") from None
-    if not 1 <= n <= MAX_THREADS:
-        raise ValueError(f"n must be an int in [1, {MAX_THREADS}], got {n}")
-    _core.set_num_threads(n)
+    _core.set_num_threads(_checks.integer(n, "n", minimum=1, maximum=MAX_THREADS))
 
 
 def build_info() -> dict:
@@ -98,12 +91,12 @@ def _limit_other_pools() -> Any:
     return controller.select(filepath=others).limit(limits=1)
 
 
-def in_one_thread_pool(method: F) -> F:
+def in_one_thread_pool(method: Callable[P, R]) -> Callable[P, R]:
     """Decorator: run ``method`` inside :func:`one_thread_pool`."""
 
     @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         with one_thread_pool():
             return method(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -52,7 +52,7 @@ class TrainingBudget(Callback):
             )
         )
         if self.used_up:
-            self.model.stop_training = True
+            self.attached_model().stop_training = True
 
     @property
     def used_up(self) -> bool:
@@ -97,7 +97,12 @@ class SampleText(Callback):
         :func:`rnnkit.generate`, so training continues undisturbed)."""
         texts = {
             t: generate(
-                self.model, self.prime, self.length, temperature=t, seed=self.seed, vocab=self.vocab
+                self.attached_model(),
+                self.prime,
+                self.length,
+                temperature=t,
+                seed=self.seed,
+                vocab=self.vocab,
             )
             for t in self.temperatures
         }

@@ -10,11 +10,14 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-C = TypeVar("C")
+if TYPE_CHECKING:  # the protocol of dataclass instances exists for type checkers only
+    from _typeshed import DataclassInstance
+
+C = TypeVar("C", bound="DataclassInstance")  # the examples' Config dataclasses
 
 __all__ = [
     "Stopwatch",

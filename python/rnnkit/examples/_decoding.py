@@ -94,7 +94,10 @@ class Decoder:
         """Fill the decoder's grads; return ``dL/dh0`` for whatever produced the state."""
         dx = self.rnn.backward(self.head.backward(dlogits))
         self.embedding.backward(dx)
-        return self.rnn.d_initial_state
+        d_h0 = self.rnn.d_initial_state
+        if not isinstance(d_h0, np.ndarray):  # the backward just ran: one-state cell, one array
+            raise RuntimeError(f"layer {self.rnn.name!r} gave no initial-state gradient")
+        return d_h0
 
     def greedy(self, h0: np.ndarray, max_len: int) -> np.ndarray:
         """Decode from ``h0 (N, H)`` feeding back the argmax: ids ``(N, max_len)`` (read up to

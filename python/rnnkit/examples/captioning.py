@@ -22,6 +22,7 @@ import numpy as np
 from .. import plot
 from ..layers import Dense
 from ..models import Model
+from ..network import Inputs
 from ..optimizers import Adam
 from ..training import Trainer
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
@@ -70,7 +71,7 @@ class Captioner(Model):
         self.decoder_layers = self.decoder.layers  # assigned so that the Model tracks them
 
     def forward(
-        self, x: Sequence[np.ndarray], training: bool = False, lengths: np.ndarray | None = None
+        self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None
     ) -> np.ndarray:
         pixels, letters_in = x
         h0 = self.encoder(np.asarray(pixels, dtype=np.float32), training=training)

@@ -21,6 +21,7 @@ import numpy as np
 from .. import plot
 from ..layers import Embedding, SimpleRNN
 from ..models import Model
+from ..network import Inputs
 from ..optimizers import Adam
 from ..training import Trainer
 from ._common import Stopwatch, figure_path, parse_and_run, print_paths, resolve_config
@@ -85,7 +86,7 @@ class Seq2Seq(Model):
         return h
 
     def forward(
-        self, x: Sequence[np.ndarray], training: bool = False, lengths: np.ndarray | None = None
+        self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None
     ) -> np.ndarray:
         source, target_in = x
         return self.decoder.forward(target_in, self.encode(source, training), training, lengths)

@@ -66,7 +66,7 @@ def run(
 
     model = build_model(config, seed)
     before = model.predict(x_test)
-    mse_before = float(model.evaluate(x_test, y_test, verbose=0))
+    mse_before = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["loss"]
     history = model.fit(
         x_train,
         y_train,
@@ -77,7 +77,7 @@ def run(
         seed=seed,
     )
     after = model.predict(x_test)
-    mse_after = float(model.evaluate(x_test, y_test, verbose=0))
+    mse_after = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["loss"]
 
     figures = {
         "predictions": figure_path(out_dir, "01_sine_predictions.png"),

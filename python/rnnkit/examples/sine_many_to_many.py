@@ -80,7 +80,7 @@ def run(
         ]
     )
     model.compile(loss="mse", optimizer=Adam(config.learning_rate))
-    mse_before = float(model.evaluate(x_test, y_test, verbose=0))
+    mse_before = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["loss"]
     history = model.fit(
         x_train,
         y_train,

@@ -77,7 +77,7 @@ def run(
     x_train, x_test, y_train, y_test = train_test_split_by_time(x, y, config.test_fraction)
 
     model = build_model(config, seed)
-    mse_before = float(model.evaluate(x_test, y_test, verbose=0))
+    mse_before = model.evaluate(x_test, y_test, verbose=0, return_dict=True)["loss"]
     history = model.fit(
         x_train,
         y_train,

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from .. import plot
-from ..data import Forecast, TimeSeries, forecast_split, load_series
+from ..data import Forecast, SeriesName, TimeSeries, forecast_split, load_series
 from ..layers import Dense, SimpleRNN
 from ..models import Sequential
 from ..optimizers import Adam
@@ -39,7 +39,7 @@ class Task:
     """One forecasting run: which series, which columns, and how to read it."""
 
     label: str  # "univariate" / "multivariate": keys of the results
-    dataset: str  # a name for rnnkit.data.load_series
+    dataset: SeriesName  # a name for rnnkit.data.load_series
     columns: tuple[str, ...]  # input features; the first is the target
     window: int  # input steps per sample
     log: bool  # model log changes (growth rates) instead of plain changes

@@ -24,9 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .._registry import class_and_config
 
 Shape = tuple[int | None, ...]
+# What compute_output_shape gives: one shape, or a list for a layer with several outputs (a
+# recurrent layer with return_state, a Bidirectional with merge_mode=None).
+OutputShape = Shape | list[Shape]
 
 _layer_counter = itertools.count(1)
 
@@ -63,15 +67,6 @@ def make_rng(seed: int | None) -> np.random.Generator:
     if seed is None and _global_seed_rng is not None:
         seed = int(_global_seed_rng.integers(2**63))
     return np.random.default_rng(seed)
-
-
-def positive_int(value: Any, what: str) -> int:
-    """``value`` as an int when it is an integer (Python or NumPy, not a bool) of 1 or more;
-    else ValueError ``"<what> must be a positive int, got <value!r>"`` (``what`` names the
-    argument, e.g. ``"Dense units"``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{what} must be a positive int, got {value!r}")
-    return int(value)
 
 
 def config_input_shape(
@@ -152,8 +147,7 @@ class Layer:
         input_shape: Sequence[int | None] | None = None,
         dtype: str = "float32",
     ) -> None:
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        _checks.choice(dtype, "dtype", ("float32", "float64"), where=f"{type(self).__name__}: ")
         self.name = name or f"{_snake_case(type(self).__name__)}_{next(_layer_counter)}"
         self.input_shape: Shape | None = tuple(input_shape) if input_shape is not None else None
         self.dtype = np.dtype(dtype)
@@ -172,9 +166,17 @@ class Layer:
         self.input_shape = tuple(input_shape)
         self.built = True
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape:
-        """Per-sample output shape for a per-sample input shape."""
+    def compute_output_shape(self, input_shape: Shape) -> OutputShape:
+        """Per-sample output shape for a per-sample input shape (a list of shapes for a layer
+        with several outputs)."""
         return tuple(input_shape)
+
+    @property
+    def built_shape(self) -> Shape:
+        """The per-sample input shape the layer is built for (RuntimeError before it is)."""
+        if self.input_shape is None:
+            raise RuntimeError(f"layer {self.name!r} is not built yet")
+        return self.input_shape
 
     def _build_if_shape_given(self, input_shape: Sequence[int | None] | None) -> None:
         """Build at construction when the per-sample ``input_shape`` is given (Keras's
@@ -224,7 +226,9 @@ class Layer:
     ) -> np.ndarray:
         raise NotImplementedError
 
-    def backward(self, dy: np.ndarray) -> np.ndarray:
+    def backward(self, dy: Any) -> np.ndarray | None:
+        """``dx`` for the output gradient ``dy`` (an array, or a list for a layer with several
+        outputs); None when the input has no gradient (an Embedding's integer ids)."""
         raise NotImplementedError
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
@@ -321,10 +325,9 @@ class Layer:
 
 
 def no_param_shapes(
-    cls: type, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    config: dict[str, Any], input_shape: Sequence[int | None] | None
 ) -> dict[str, tuple[int, ...]]:
-    """``config_param_shapes`` of a layer without params (use it as
-    ``config_param_shapes = classmethod(no_param_shapes)``): only the input shapes must agree."""
+    """``config_param_shapes`` of a layer without params: only the input shapes must agree."""
     config_input_shape(config, input_shape)
     return {}
 

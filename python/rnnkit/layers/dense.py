@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import activations, initializers
-from .base import Layer, Shape, config_input_shape, make_rng, no_param_shapes, positive_int
+from .. import _checks, activations, initializers
+from .base import Layer, Shape, config_input_shape, make_rng, no_param_shapes
 
 __all__ = ["Activation", "Dense"]
 
@@ -46,7 +46,7 @@ class Dense(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        self.units = positive_int(units, "Dense units")
+        self.units = _checks.positive_int(units, "units", where="Dense: ")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.serialize(kernel_initializer)
@@ -75,10 +75,11 @@ class Dense(Layer):
         cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
     ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
-        units = positive_int(config.get("units"), "Dense units")
+        units = _checks.positive_int(config.get("units"), "units", where="Dense: ")
         if shape is None or len(shape) < 1 or shape[-1] is None:
             return None  # build would refuse it
-        shapes = {"W": (positive_int(shape[-1], "Dense input features"), units)}
+        features = _checks.positive_int(shape[-1], "input features", where="Dense: ")
+        shapes: dict[str, tuple[int, ...]] = {"W": (features, units)}
         if bool(config.get("use_bias", True)):
             shapes["b"] = (units,)
         return shapes
@@ -91,7 +92,7 @@ class Dense(Layer):
     ) -> np.ndarray:
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
-        d = self.input_shape[-1]
+        d = self.params["W"].shape[0]
         self._check_built_input(x, 2, f"(N, ..., {d})")
         self._lead = x.shape[:-1]
         self._x2 = x.reshape(-1, d)  # all N*T rows at once: one GEMM
@@ -144,7 +145,11 @@ class Activation(Layer):
         self._x: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
-    config_param_shapes = classmethod(no_param_shapes)
+    @classmethod
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]]:
+        return no_param_shapes(config, input_shape)
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .base import Layer, make_rng, no_param_shapes
 
 __all__ = ["Dropout"]
@@ -27,6 +28,8 @@ class Dropout(Layer):
         mask: the scaled mask of the last training forward (None at inference).
     """
 
+    rng: np.random.Generator  # the mask stream, always there (Layer's is None by default)
+
     def __init__(
         self,
         rate: float,
@@ -36,19 +39,17 @@ class Dropout(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=input_shape, dtype=dtype)
-        if (
-            isinstance(rate, bool)
-            or not isinstance(rate, (int, float, np.floating))
-            or not 0.0 <= float(rate) < 1.0
-        ):
-            raise ValueError(f"Dropout rate must be a number in [0, 1), got {rate!r}")
-        self.rate = float(rate)
+        self.rate = _checks.probability(rate, "rate", where="Dropout: ")
         self.seed = seed
         self.rng = make_rng(seed)
         self.mask: np.ndarray | None = None
         self._build_if_shape_given(input_shape)
 
-    config_param_shapes = classmethod(no_param_shapes)
+    @classmethod
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]]:
+        return no_param_shapes(config, input_shape)
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None

@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import initializers
-from .base import Layer, Shape, config_input_shape, make_rng, positive_int
+from .. import _checks, initializers
+from .base import Layer, Shape, config_input_shape, make_rng
 
 __all__ = ["Embedding"]
 
@@ -44,8 +44,8 @@ class Embedding(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        self.input_dim = positive_int(input_dim, "Embedding input_dim")
-        self.output_dim = positive_int(output_dim, "Embedding output_dim")
+        self.input_dim = _checks.positive_int(input_dim, "input_dim", where="Embedding: ")
+        self.output_dim = _checks.positive_int(output_dim, "output_dim", where="Embedding: ")
         self.mask_zero = bool(mask_zero)
         self.embeddings_initializer = initializers.serialize(embeddings_initializer)
         self._init = initializers.get(embeddings_initializer)
@@ -67,8 +67,8 @@ class Embedding(Layer):
         config_input_shape(config, input_shape)
         return {
             "embeddings": (
-                positive_int(config.get("input_dim"), "Embedding input_dim"),
-                positive_int(config.get("output_dim"), "Embedding output_dim"),
+                _checks.positive_int(config.get("input_dim"), "input_dim", where="Embedding: "),
+                _checks.positive_int(config.get("output_dim"), "output_dim", where="Embedding: "),
             )
         }
 

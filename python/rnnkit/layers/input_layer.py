@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks
 from .base import Layer, Shape, no_param_shapes
 
 __all__ = ["Input", "InputLayer"]
@@ -36,18 +37,10 @@ def _as_shape(shape: ShapeLike) -> Shape:
         dims = tuple(shape)
     except TypeError:
         raise TypeError(f"Input shape must be a tuple of ints (or None), got {shape!r}") from None
-    out = []
-    for dim in dims:
-        if dim is None:
-            out.append(None)
-        elif (
-            isinstance(dim, (int, np.integer))
-            and not isinstance(dim, (bool, np.bool_))
-            and dim >= 1
-        ):
-            out.append(int(dim))
-        else:
-            raise ValueError(f"Input shape entries must be positive ints or None, got {shape!r}")
+    out: list[int | None] = [
+        None if dim is None else _checks.positive_int(dim, f"shape[{i}]", where="Input: ")
+        for i, dim in enumerate(dims)
+    ]
     if not out:
         raise ValueError(
             "Input shape must have at least one axis (the per-sample shape, "
@@ -87,14 +80,18 @@ class InputLayer(Layer):
             raise ValueError("Input needs a shape, e.g. Input((T, D)) (per sample, no batch axis)")
         super().__init__(name=name, input_shape=_as_shape(shape))
         self.dtype = np.dtype("float32" if dtype is None else dtype)
-        self.build(self.input_shape)
+        self.build(self.built_shape)
 
     @property
     def shape(self) -> Shape:
         """The per-sample input shape."""
-        return self.input_shape  # type: ignore[return-value]
+        return self.built_shape
 
-    config_param_shapes = classmethod(no_param_shapes)
+    @classmethod
+    def config_param_shapes(
+        cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
+    ) -> dict[str, tuple[int, ...]]:
+        return no_param_shapes(config, input_shape)
 
     def compatible(self, shape: Sequence[int | None]) -> bool:
         """Whether a per-sample ``shape`` fits this input (same rank, known dims equal)."""

@@ -73,7 +73,7 @@ class TimeDistributed(Layer):
             )
         inner = self.layer
         if inner.built_from_input_shape and not shapes_compatible(
-            inner.input_shape, input_shape[1:]
+            inner.built_shape, input_shape[1:]
         ):
             inner.unbuild()  # its own input_shape argument is ignored, as Keras does
         if not inner.built:
@@ -92,7 +92,10 @@ class TimeDistributed(Layer):
         )
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
-        return (input_shape[0], *tuple(self.layer.compute_output_shape(tuple(input_shape[1:]))))
+        inner = self.layer.compute_output_shape(tuple(input_shape[1:]))
+        if isinstance(inner, list):  # only sequence layers have several, refused in __init__
+            raise ValueError(f"TimeDistributed wraps a layer of one output, got shapes {inner}")
+        return (input_shape[0], *inner)
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None

@@ -14,6 +14,7 @@ import importlib
 from types import ModuleType
 from typing import Literal
 
+from .. import _checks
 from ._sequence import CellSpec, SequenceCache
 from .gru import GRU_CELL, GRUCache, gru_backward, gru_forward
 from .ln_rnn import LN_RNN_CELL, LNRNNCache, ln_rnn_backward, ln_rnn_forward
@@ -53,8 +54,6 @@ def get_backend(name: str) -> ModuleType:
     """The module whose kernels a recurrent layer calls: ``"cpp"`` is :mod:`rnnkit.ops` (the C++
     engine), ``"numpy"`` is :mod:`rnnkit.reference` (plain NumPy, one step at a time). Both
     expose the same functions with the same signatures (``rnn_forward``, ``rnn_backward``)."""
-    if name == "cpp":
+    if _checks.choice(name, "backend", BACKENDS) == "cpp":
         return importlib.import_module(__name__)
-    if name == "numpy":
-        return importlib.import_module("rnnkit.reference")
-    raise ValueError(f"backend must be one of {BACKENDS}, got {name!r}")
+    return importlib.import_module("rnnkit.reference")

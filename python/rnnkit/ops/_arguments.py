@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import optional_positive_int
+from .._checks import optional_positive_int, real_array
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -38,10 +38,7 @@ def float_input(name: str, value: object, dtype: np.dtype) -> np.ndarray:
     """``value`` as a C-contiguous array of ``dtype``; copies only when it must."""
     if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous:
         return value  # the common case, without conversion calls
-    array = np.asarray(value)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    return np.ascontiguousarray(array, dtype=dtype)
+    return np.ascontiguousarray(real_array(value, name), dtype=dtype)
 
 
 def weight_arrays(names: tuple[str, ...], weights: tuple[Any, ...]) -> tuple[np.ndarray, ...]:

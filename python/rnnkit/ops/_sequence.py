@@ -11,8 +11,7 @@ Shapes (batch-first; ``G`` gates, ``S`` states)::
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -24,6 +23,9 @@ from ._arguments import (
     truncation,
     weight_arrays,
 )
+
+if TYPE_CHECKING:  # protocols of the stub only: the compiled module does not define them
+    from .._core import SequenceBackward, SequenceForward
 
 _WEIGHT_NAMES = ("Wx", "Wh", "b")
 
@@ -38,8 +40,8 @@ class CellSpec(NamedTuple):
     activations: tuple[str, ...]  # the activation functions the kernels implement
     bias_rows: int  # 1: b is (G·H,); 2: b is (2, G·H), input and recurrent biases
     param_names: tuple[str, ...]  # the cell's own (H,) parameters, e.g. ("gamma", "beta")
-    forward: Callable[..., Any]  # _core.<name>_forward
-    backward: Callable[..., Any]  # _core.<name>_backward
+    forward: SequenceForward  # _core.<name>_forward
+    backward: SequenceBackward  # _core.<name>_backward
 
 
 def cell_spec(

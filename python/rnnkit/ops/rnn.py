@@ -1,6 +1,6 @@
 """The Elman (vanilla) RNN layer over whole sequences, on the C++ engine.
 
-Cell: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)`` with ``f`` in {"tanh", "relu"}. Shapes::
+Cell: ``h_t = f(x_t @ Wx + h_{t-1} @ Wh + b)`` with ``f`` one of :data:`ACTIVATIONS`. Shapes::
 
     x (N, T, D)   Wx (D, H)   Wh (H, H)   b (H,)   h0 (N, H)   hs (N, T, H)   h_last (N, H)
 
@@ -10,7 +10,7 @@ every other input is converted to it once. :mod:`rnnkit.reference.rnn` is the pl
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -26,8 +26,10 @@ __all__ = [
 ]
 
 RecurrentActivation = Literal["tanh", "relu", "sigmoid", "hard_sigmoid", "linear"]
-# What the C++ element-wise code implements (cpp/rnnkit/activations.hpp), Keras's names.
-ACTIVATIONS: tuple[str, ...] = ("tanh", "relu", "sigmoid", "hard_sigmoid", "linear")
+# What the C++ element-wise code implements (cpp/rnnkit/activations.hpp), Keras's names: the one
+# list of the cells' activations (written once, as the Literal above), which every cell, layer
+# and the NumPy reference check against.
+ACTIVATIONS: tuple[str, ...] = get_args(RecurrentActivation)
 RNN_CELL = cell_spec(
     "rnn", gates=1, state_names=("h0",), activation_names=("activation",), activations=ACTIVATIONS
 )

@@ -1,64 +1,30 @@
-"""Argument coercion for the Trainer's entry points: integers, data arrays, masks, validation
-data. Each check raises the same exception type with the same wording wherever it is used
-(``fit``, ``fit_stream``, ``evaluate``, ``compute_gradients``)."""
+"""The Trainer's data arguments: data arrays, masks and validation data, through the checks of
+:mod:`rnnkit._checks`, so ``fit``, ``evaluate`` and ``compute_gradients`` refuse a mistake the
+way the layers and the kernels do."""
 
 from __future__ import annotations
 
-import operator
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..network import Inputs, num_samples, take
+from .. import _checks
+from ..network import Inputs, input_lengths, num_samples, take
 
 __all__ = [
     "FitData",
-    "check_lengths",
     "check_numeric",
-    "int_arg",
     "prepare_fit_data",
     "unpack_validation",
 ]
 
 
-def int_arg(value: Any, what: str, minimum: int = 1) -> int:
-    """``value`` as an int (any integer type, not a bool): TypeError naming ``what`` for a
-    bool, a float or anything else that is not an integer; ValueError below ``minimum``."""
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{what} must be an int, got the bool {value!r}")
-    try:
-        number = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{what} must be an int, got {type(value).__name__} {value!r}") from None
-    if number < minimum:
-        raise ValueError(f"{what} must be an int >= {minimum}, got {number}")
-    return number
-
-
 def check_numeric(value: Any, what: str) -> None:
     """TypeError naming ``what`` unless ``value`` (an array, or a list/tuple of arrays for
-    several inputs) holds numbers: bool, integer or float dtype."""
+    several inputs) holds real numbers: bool, integer or float dtype."""
     parts = value if isinstance(value, (list, tuple)) else [value]
     for part in parts:
-        dtype = np.asarray(part).dtype
-        if dtype.kind not in "biuf":
-            raise TypeError(
-                f"{what} must hold numbers (a bool, int or float array), got an "
-                f"array of dtype {dtype}"
-            )
-
-
-def check_lengths(lengths: Any, n: int) -> np.ndarray | None:
-    """``lengths`` as an int64 ``(n,)`` array (None stays None); ValueError otherwise."""
-    if lengths is None:
-        return None
-    lens = np.asarray(lengths)
-    if lens.dtype.kind not in "iu" or lens.shape != (n,):
-        raise ValueError(
-            f"lengths must be an integer array of shape (N,) = ({n},), got "
-            f"dtype {lens.dtype} and shape {lens.shape}"
-        )
-    return lens.astype(np.int64, copy=False)
+        _checks.real_array(part, what)
 
 
 def unpack_validation(data: Any) -> tuple[Any, Any, np.ndarray | None]:
@@ -99,17 +65,16 @@ def prepare_fit_data(
         )
     if n == 0:
         raise ValueError("fit needs at least one sample, got x with 0 samples")
-    lengths = check_lengths(lengths, n)
+    lengths = input_lengths(lengths, x)
+    fraction = _checks.probability(validation_split, "validation_split")
     if validation_data is not None:
         val = unpack_validation(validation_data)
         check_numeric(val[0], "validation x")
         check_numeric(val[1], "validation y")
         return FitData(x, y, lengths, n, val)
-    if not validation_split:
+    if not fraction:
         return FitData(x, y, lengths, n, None)
-    if not 0.0 < validation_split < 1.0:
-        raise ValueError(f"validation_split must lie in [0, 1), got {validation_split}")
-    split = int(n * (1.0 - validation_split))
+    split = int(n * (1.0 - fraction))
     if split < 1 or split >= n:
         raise ValueError(
             f"validation_split={validation_split} leaves no training or no "

@@ -104,6 +104,7 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
             xb, yb = take(plan.x, rows), plan.y[rows]
             lb = None if plan.lengths is None else plan.lengths[rows]
             nb = num_samples(xb)
+            updates: Sequence[tuple[Inputs, Any, np.ndarray | None]]
             if plan.tbptt is None:
                 updates = [(xb, yb, lb)]
                 context: Any = contextlib.nullcontext()

@@ -14,8 +14,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import _checks
 from ..layers import RecurrentLayer
-from .arguments import int_arg
 
 __all__ = [
     "States",
@@ -74,8 +74,8 @@ def stream_views(sequence: np.ndarray, targets: np.ndarray | None, batch_size: i
 
 def bptt_pair(bptt: int | tuple[int, int]) -> tuple[int, int]:
     """``(k1, k2)`` from ``bptt=k`` (``(k, k)``) or ``bptt=(k1, k2)`` with ``k2 >= k1 >= 1``."""
-    k1, k2 = (bptt, bptt) if np.isscalar(bptt) else tuple(bptt)  # type: ignore[misc]
-    k1, k2 = int_arg(k1, "bptt"), int_arg(k2, "bptt")
+    k1, k2 = bptt if isinstance(bptt, (tuple, list)) else (bptt, bptt)
+    k1, k2 = _checks.positive_int(k1, "bptt"), _checks.positive_int(k2, "bptt")
     if k2 < k1:
         raise ValueError(f"bptt must be k >= 1 or (k1, k2) with k2 >= k1 >= 1, got {bptt}")
     return k1, k2

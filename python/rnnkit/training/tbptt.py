@@ -54,15 +54,15 @@ def carried_state(model: Network, truncate: int | None = None) -> Iterator[list[
         yield rnns
 
 
-def check_tbptt_input(x: Inputs) -> int:
-    """The number of steps T of a TBPTT input (one array with a time axis)."""
+def check_tbptt_input(x: Inputs) -> np.ndarray:
+    """A TBPTT input as the one array with a time axis, ``(N, T, ...)``, it must be."""
     if isinstance(x, (list, tuple)) or np.ndim(x) < 2:
         raise ValueError("tbptt needs one input array with a time axis, (N, T, ...)")
-    return int(np.shape(x)[1])
+    return np.asarray(x)
 
 
 def per_step_model(
-    model: Network, x: np.ndarray, y: np.ndarray, lengths: np.ndarray | None, k: int
+    model: Network, x: Inputs, y: np.ndarray, lengths: np.ndarray | None, k: int
 ) -> bool:
     """Whether the model gives one prediction per input step (many-to-many: every window
     is scored against its own steps of ``y``) rather than one per sequence (many-to-one).
@@ -72,10 +72,11 @@ def per_step_model(
     per step when its axis 1 follows the window length in both. With ``k >= T`` there is
     one window, scored against the whole ``y`` either way (False). Call inside
     :func:`carried_state`; the recurrent states are reset to zeros afterwards."""
-    t = check_tbptt_input(x)
+    x = check_tbptt_input(x)
+    t = x.shape[1]
     if k >= t:
         return False
-    first = np.asarray(x)[:1]
+    first = x[:1]
     per_step = True
     for width in (k, k + 1):
         lw = None if lengths is None else np.clip(lengths[:1], 0, width)
@@ -94,7 +95,7 @@ def per_step_model(
 
 
 def windows(
-    x: np.ndarray, y: Any, lengths: np.ndarray | None, k: int, per_step: bool
+    x: Inputs, y: Any, lengths: np.ndarray | None, k: int, per_step: bool
 ) -> tuple[list[Window], int | None]:
     """The TBPTT updates of one batch, ``([(x_w, y_w, lengths_w), ...], truncate)``, to run
     inside ``carried_state(model, truncate)``; ``per_step`` from :func:`per_step_model`.
@@ -110,7 +111,8 @@ def windows(
     gradient reaches back to the start of the window holding each sample's *own* last
     valid step: a sample whose padding fills the last window still trains the recurrent
     layers, exactly as ``ops.rnn_backward(..., truncate=k)``."""
-    t = check_tbptt_input(x)
+    x = check_tbptt_input(x)
+    t = x.shape[1]
     if not per_step:
         return [(x, y, lengths)], k
     y = np.asarray(y)

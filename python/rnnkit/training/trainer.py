@@ -12,15 +12,15 @@ from typing import Any
 
 import numpy as np
 
+from .. import _checks, saving
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
-from .. import saving
 from ..callbacks import Callback, History
-from ..network import Inputs, Network, num_samples
+from ..network import Inputs, Network, input_lengths, num_samples
 from ..threads import in_one_thread_pool
 from . import checkpoints
-from .arguments import check_lengths, int_arg, prepare_fit_data
+from .arguments import prepare_fit_data
 from .dispatch import CallbackList, begin_training
 from .loop import (
     EpochPlan,
@@ -73,10 +73,8 @@ class Trainer:
         self.loss = losses_module.get(loss)
         self.optimizer = optimizers_module.get(optimizer)
         self.metrics = [metrics_module.get(m) for m in metrics]
-        if clip_norm is not None and not clip_norm > 0:
-            raise ValueError(f"clip_norm must be positive, got {clip_norm!r}")
-        if clip_value is not None and not clip_value > 0:
-            raise ValueError(f"clip_value must be positive, got {clip_value!r}")
+        clip_norm = _checks.optional_positive_real(clip_norm, "clip_norm")
+        clip_value = _checks.optional_positive_real(clip_value, "clip_value")
         self.clip_norm = clip_norm
         self.clip_value = clip_value
         self.epoch = 0
@@ -162,13 +160,13 @@ class Trainer:
         window's loss its own mean); for a many-to-one model they are those of the one update.
         Returns ``(loss, {"layer/key": gradient copy})`` over all params.
         """
-        lengths = check_lengths(lengths, num_samples(x))
+        lengths = input_lengths(lengths, x)
         if tbptt is None:
             y_pred = self.model.forward(x, training=training, lengths=lengths)
             loss = float(self.loss.forward(y_pred, y, self._loss_lengths(y_pred, lengths)))
             self.model.backward(self.loss.backward())
             return loss, {k: g.copy() for k, g in self.model.grads.items()}
-        k = int_arg(tbptt, "tbptt")
+        k = _checks.positive_int(tbptt, "tbptt")
         y = np.asarray(y)
         total = {key: np.zeros_like(g) for key, g in self.model.grads.items()}
         window_losses = []
@@ -245,14 +243,16 @@ class Trainer:
             ValueError: no samples, mismatched sample counts, or a bad argument value.
             NonFiniteLossError: the loss, a gradient or an update became NaN/inf.
         """
-        batch_size = int_arg(batch_size, "batch_size")
-        epochs = int_arg(epochs, "epochs", minimum=0)
-        initial_epoch = int_arg(initial_epoch, "initial_epoch", minimum=0)
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        epochs = _checks.non_negative_int(epochs, "epochs")
+        initial_epoch = _checks.non_negative_int(initial_epoch, "initial_epoch")
+        verbose = _checks.verbosity(verbose)
+        tbptt = _checks.optional_positive_int(tbptt, "tbptt")
         if tbptt is not None:
-            tbptt = int_arg(tbptt, "tbptt")
             check_tbptt_input(x)
-        if validation_batch_size is not None:
-            validation_batch_size = int_arg(validation_batch_size, "validation_batch_size")
+        validation_batch_size = _checks.optional_positive_int(
+            validation_batch_size, "validation_batch_size"
+        )
         data = prepare_fit_data(x, y, lengths, validation_data, validation_split)
         per_step = False
         if tbptt is not None:
@@ -315,8 +315,10 @@ class Trainer:
         n = num_samples(x)
         if len(y) != n:
             raise ValueError(f"x has {n} samples but y has {len(y)}")
-        lengths = check_lengths(lengths, n)
-        logs = evaluate_batches(self, x, y, lengths, int_arg(batch_size, "batch_size"))
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        verbose = _checks.verbosity(verbose)
+        lengths = input_lengths(lengths, x)
+        logs = evaluate_batches(self, x, y, lengths, batch_size)
         if verbose:
             print("evaluate - " + " - ".join(f"{k}: {format_value(v)}" for k, v in logs.items()))
         return logs
@@ -372,9 +374,10 @@ class Trainer:
         metrics, and ``val_*`` from :meth:`evaluate_stream` on ``validation_sequence``.
         """
         k1, k2 = bptt_pair(bptt)
-        batch_size = int_arg(batch_size, "batch_size")
-        epochs = int_arg(epochs, "epochs", minimum=0)
-        initial_epoch = int_arg(initial_epoch, "initial_epoch", minimum=0)
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        epochs = _checks.non_negative_int(epochs, "epochs")
+        initial_epoch = _checks.non_negative_int(initial_epoch, "initial_epoch")
+        verbose = _checks.verbosity(verbose)
         views = stream_views(sequence, targets, batch_size)
         plan = StreamPlan(
             views=views,
@@ -420,8 +423,8 @@ class Trainer:
         """Loss and metrics over a stream laid out as in :meth:`fit_stream` (state carried
         across windows of ``bptt`` steps, from zeros, ``training=False``); the loss is the
         mean over all scored steps. Recurrent layers' states are restored afterwards."""
-        views = stream_views(sequence, targets, int_arg(batch_size, "batch_size"))
-        k = int_arg(bptt, "bptt")
+        views = stream_views(sequence, targets, _checks.positive_int(batch_size, "batch_size"))
+        k = _checks.positive_int(bptt, "bptt")
         with carried_state(self.model):
             return evaluate_windows(self, views, k)
 

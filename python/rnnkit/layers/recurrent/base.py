@@ -29,9 +29,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ... import ops
-from ..._lengths import check_lengths
-from ..base import Layer, Shape, config_input_shape, positive_int
+from ... import _checks, ops
+from ..base import Layer, OutputShape, Shape, config_input_shape
 
 __all__ = [
     "CellBackward",
@@ -123,7 +122,7 @@ class RecurrentLayer(Layer):
         name: str | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
-        self.units = positive_int(units, f"{type(self).__name__} units")
+        self.units = _checks.positive_int(units, "units", where=f"{type(self).__name__}: ")
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.stateful = bool(stateful)
@@ -197,13 +196,13 @@ class RecurrentLayer(Layer):
         cls, config: dict[str, Any], input_shape: Sequence[int | None] | None
     ) -> dict[str, tuple[int, ...]] | None:
         shape = config_input_shape(config, input_shape)
-        units = positive_int(config.get("units"), f"{cls.__name__} units")
+        units = _checks.positive_int(config.get("units"), "units", where=f"{cls.__name__}: ")
         if shape is None or len(shape) != 2 or shape[1] is None:
             return None  # build would refuse it
-        features = positive_int(shape[1], f"{cls.__name__} input features")
+        features = _checks.positive_int(shape[1], "input features", where=f"{cls.__name__}: ")
         return cls._cell_param_shapes(config, features, units)
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape | list[Shape]:
+    def compute_output_shape(self, input_shape: Shape) -> OutputShape:
         out: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)
         if self.return_state:
             return [out, *[(self.units,)] * len(self.state_names)]
@@ -226,7 +225,7 @@ class RecurrentLayer(Layer):
         if value is None:
             self.states = None
         elif len(self.state_names) == 1 and not isinstance(value, (list, tuple)):
-            self.states = [value]
+            self.states = [np.asarray(value)]
         else:
             self.states = list(value)
 
@@ -264,7 +263,8 @@ class RecurrentLayer(Layer):
                         f"{carried} but got batch size {n}: keep the batch size fixed "
                         "(drop or pad the last batch) or call reset_state() first"
                     )
-                return list(self.states)
+                kept: list[np.ndarray | None] = list(self.states)
+                return kept
             return [None] * count
         if isinstance(initial_state, (list, tuple)):
             given = list(initial_state)
@@ -281,7 +281,7 @@ class RecurrentLayer(Layer):
                 f"layer {self.name!r}: {type(self).__name__} has {count} states "
                 f"{list(self.state_names)}: initial_state must be a list of {count} arrays"
             )
-        states = []
+        states: list[np.ndarray | None] = []
         for value in given:
             h0 = np.asarray(value, dtype=self.dtype)
             if h0.shape != (n, self.units):
@@ -305,14 +305,14 @@ class RecurrentLayer(Layer):
         overrides a stateful layer's carried state for this call."""
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
-        d = self.input_shape[1]
+        d = self.built_shape[1]
         if x.ndim != 3 or x.shape[2] != d:
             raise ValueError(
                 f"layer {self.name!r} ({type(self).__name__}) expects input of shape "
                 f"(N, T, {d}) (batch, time, features), got {x.shape}"
             )
         n, t, _ = x.shape
-        lengths = check_lengths(lengths, n, t, where=f"layer {self.name!r}: ")
+        lengths = _checks.lengths(lengths, n, t, where=f"layer {self.name!r}: ")
         initial = self._initial_states(initial_state, n)
         if self.go_backwards:
             # Reversing the input is all go_backwards needs: the kernel then runs forwards.

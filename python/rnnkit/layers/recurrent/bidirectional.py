@@ -7,8 +7,10 @@ from typing import Any, cast
 
 import numpy as np
 
+from ... import _checks
 from ..base import (
     Layer,
+    OutputShape,
     Shape,
     config_input_shape,
     deserialize_layer,
@@ -80,8 +82,7 @@ class Bidirectional(Layer):
                 "Bidirectional wraps a recurrent layer (a RecurrentLayer such as SimpleRNN), "
                 f"got {type(layer).__name__}"
             )
-        if merge_mode not in MERGE_MODES:
-            raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
+        _checks.choice(merge_mode, "merge_mode", MERGE_MODES, where="Bidirectional: ")
         super().__init__(
             name=name or f"bidirectional_{layer.name}", input_shape=None, dtype=layer.dtype.name
         )
@@ -102,7 +103,7 @@ class Bidirectional(Layer):
         if input_shape is not None:
             self._build_if_shape_given(input_shape)
         elif self.forward_layer.built and self.backward_layer.built:
-            self.build(self.forward_layer.input_shape)
+            self.build(self.forward_layer.built_shape)
             self.built_from_input_shape = layer.built_from_input_shape
 
     @staticmethod
@@ -182,7 +183,7 @@ class Bidirectional(Layer):
     def _state_counts(self) -> tuple[int, int]:
         return len(self.forward_layer.state_names), len(self.backward_layer.state_names)
 
-    def compute_output_shape(self, input_shape: Shape) -> Shape | list[Shape]:
+    def compute_output_shape(self, input_shape: Shape) -> OutputShape:
         one: Shape = (input_shape[0], self.units) if self.return_sequences else (self.units,)
         merged: Any
         if self.merge_mode == "concat":

@@ -51,9 +51,9 @@ class CellLayer(RecurrentLayer):
         recurrent_dropout)``; ``recurrent``: the arguments of :class:`RecurrentLayer`."""
         super().__init__(units, **recurrent)
         kind = type(self).__name__
-        self.dropout = _checks.probability(dropouts[0], "dropout", where=f"{kind} ")
+        self.dropout = _checks.probability(dropouts[0], "dropout", where=f"{kind}: ")
         self.recurrent_dropout = _checks.probability(
-            dropouts[1], "recurrent_dropout", where=f"{kind} "
+            dropouts[1], "recurrent_dropout", where=f"{kind}: "
         )
         # The masks' own stream (a checkpoint saves it), seeded apart from the weights' (the same
         # seed must not make the first masks echo the initial weights' draws). None without
@@ -64,7 +64,7 @@ class CellLayer(RecurrentLayer):
         # None); None at inference.
         self.masks: tuple[np.ndarray | None, np.ndarray | None] | None = None
         for name in self.activation_names:
-            value = _checks.choice(activations[name], name, ops.ACTIVATIONS, where=f"{kind} ")
+            value = _checks.choice(activations[name], name, ops.ACTIVATIONS, where=f"{kind}: ")
             setattr(self, name, value)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.serialize(initializers_by_role["kernel"])
@@ -99,7 +99,7 @@ class CellLayer(RecurrentLayer):
         cls, config: dict[str, Any], features: int, units: int
     ) -> dict[str, tuple[int, ...]]:
         columns = cls.gates * units
-        shapes = {"Wx": (features, columns), "Wh": (units, columns)}
+        shapes: dict[str, tuple[int, ...]] = {"Wx": (features, columns), "Wh": (units, columns)}
         if bool(config.get("use_bias", True)):
             shapes["b"] = cls._config_bias_shape(config, units)
         return shapes
