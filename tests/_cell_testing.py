@@ -26,6 +26,8 @@ class Cell:
     activations: tuple[str, ...]  # activation keyword names
     bias_rows: int = 1  # 2: b is (2, G·H)
     params: tuple[str, ...] = ()  # the cell's own (H,) parameters, keyword names
+    options: tuple[tuple[str, Any], ...] = ()  # further keyword arguments of the forward
+    label: str = ""  # the test id, when the name is shared
 
     def forward(self, module: ModuleType, case: dict[str, Any], initial: tuple | None = None):
         """``(hs, finals, cache)`` of ``module``'s kernel on ``case``."""
@@ -33,6 +35,7 @@ class Cell:
         out = getattr(module, f"{self.name}_forward")(
             case["x"], case["Wx"], case["Wh"], case["b"],
             **{p: case[p] for p in self.params},
+            **dict(self.options),
             **dict(zip(self.states, initial)),
             **dict(zip(self.activations, case["activations"])),
             lengths=case["lengths"],
@@ -55,6 +58,10 @@ RNN = Cell("rnn", 1, ("h0",), ("activation",))
 LN_RNN = Cell("ln_rnn", 1, ("h0",), ("activation",), params=("gamma", "beta"))
 LSTM = Cell("lstm", 4, ("h0", "c0"), ("activation", "recurrent_activation"))
 GRU = Cell("gru", 3, ("h0",), ("activation", "recurrent_activation"), bias_rows=2)
+GRU_RESET_BEFORE = Cell(
+    "gru", 3, ("h0",), ("activation", "recurrent_activation"), options=(("reset_after", False),),
+    label="gru_reset_before",
+)  # fmt: skip
 
 
 def random_case(

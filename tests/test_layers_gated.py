@@ -25,7 +25,20 @@ from rnnkit.models import Sequential
 
 N, T, D, H = 3, 5, 4, 3
 LENGTHS = np.array([0, T, 2])
-LAYERS = pytest.mark.parametrize("cls", [LSTM, GRU], ids=["lstm", "gru"])
+
+
+class GRUResetBefore(GRU):
+    """Keras 2's GRU (reset_after=False) as a class of its own, so the tests run it like the
+    others."""
+
+    def __init__(self, units: int, reset_after: bool = False, **kwargs: Any) -> None:
+        assert reset_after is False  # what get_config records
+        super().__init__(units, reset_after=False, **kwargs)
+
+
+LAYERS = pytest.mark.parametrize(
+    "cls", [LSTM, GRU, GRUResetBefore], ids=["lstm", "gru", "gru_reset_before"]
+)
 
 
 def _dot(out: Any, dy: Any) -> float:
@@ -131,8 +144,8 @@ def test_keras_weight_layouts_and_unit_forget_bias():
     np.testing.assert_array_equal(plain.get_weights()[2], 0.0)
     gru = GRU(5, input_shape=(None, 3), seed=0)
     assert [w.shape for w in gru.get_weights()] == [(3, 15), (5, 15), (2, 15)]
-    with pytest.raises(ValueError, match="reset_after=False"):
-        GRU(5, reset_after=False)
+    before = GRU(5, input_shape=(None, 3), reset_after=False, seed=0)
+    assert [w.shape for w in before.get_weights()] == [(3, 15), (5, 15), (15,)]
 
 
 @LAYERS
@@ -143,8 +156,12 @@ def test_forward_matches_the_functional_kernels(cls):
     weights = [rng.standard_normal(w.shape) for w in layer.get_weights()]
     layer.set_weights(weights)
     x = rng.standard_normal((N, T, D))
-    kernel = rnnkit.ops.lstm_forward if cls is LSTM else rnnkit.ops.gru_forward
-    expected = kernel(x, *weights, lengths=LENGTHS)[0]
+    if cls is LSTM:
+        expected = rnnkit.ops.lstm_forward(x, *weights, lengths=LENGTHS)[0]
+    else:
+        expected = rnnkit.ops.gru_forward(
+            x, *weights, lengths=LENGTHS, reset_after=layer.reset_after
+        )[0]
     np.testing.assert_allclose(layer(x, lengths=LENGTHS), expected, rtol=1e-12)
 
 
@@ -235,7 +252,8 @@ def test_model_trains_saves_and_loads(cls, tmp_path):
     table = model.summary(print_fn=None)
     params = model.layers[0].count_params()
     assert f"({cls.__name__})" in table and f"{params:,}" in table
-    assert params == cls.gates * 8 * (2 + 8) + (8 * 4 if cls is LSTM else 2 * 8 * 3)
+    assert params == cls.gates * 8 * (2 + 8) + int(np.prod(model.layers[0].bias_shape()))
+    assert model.layers[0].bias_shape() == {LSTM: (32,), GRU: (2, 24), GRUResetBefore: (24,)}[cls]
 
 
 @LAYERS

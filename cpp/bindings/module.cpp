@@ -11,6 +11,7 @@
 #include "rnnkit/activations.hpp"
 #include "rnnkit/blas.hpp"
 #include "rnnkit/cells/gru.hpp"
+#include "rnnkit/cells/gru_reset_before.hpp"
 #include "rnnkit/cells/layer_norm_rnn.hpp"
 #include "rnnkit/cells/lstm.hpp"
 #include "rnnkit/cells/vanilla.hpp"
@@ -24,6 +25,7 @@ PYBIND11_MODULE(_core, m) {
   rnnkit::bindings::bind_cell<rnnkit::cells::Vanilla>(m);
   rnnkit::bindings::bind_cell<rnnkit::cells::Lstm>(m);
   rnnkit::bindings::bind_cell<rnnkit::cells::Gru>(m);
+  rnnkit::bindings::bind_cell<rnnkit::cells::GruResetBefore>(m);
   rnnkit::bindings::bind_cell<rnnkit::cells::LayerNormRnn>(m);
 
   m.def(

@@ -27,6 +27,7 @@ struct Gru {
   static constexpr bool kGatesInOutput = false;
   static constexpr bool kDirectH = true;
   static constexpr int kCellParams = 0;
+  static constexpr int kLateGates = 0;
   static constexpr bool kSplitRecurrent = true;
   static constexpr int saved_width(int H) { return 6 * H; }
   static constexpr int state_column(int /*s*/, int /*H*/) { return 0; }

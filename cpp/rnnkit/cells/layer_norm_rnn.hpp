@@ -26,6 +26,7 @@ struct LayerNormRnn {
   static constexpr int kCellParams = 2;  // γ, β
   static constexpr bool kGatesInOutput = false;
   static constexpr bool kDirectH = false;
+  static constexpr int kLateGates = 0;
   static constexpr bool kSplitRecurrent = false;
   static constexpr double kEpsilon = 1e-3;
   static constexpr int saved_width(int H) { return H + 1; }

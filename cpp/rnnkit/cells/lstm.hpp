@@ -25,6 +25,7 @@ struct Lstm {
   static constexpr bool kGatesInOutput = false;
   static constexpr bool kDirectH = false;
   static constexpr int kCellParams = 0;
+  static constexpr int kLateGates = 0;
   static constexpr bool kSplitRecurrent = false;
   static constexpr int saved_width(int H) { return 6 * H; }
   static constexpr int state_column(int /*s = 1, c*/, int H) { return 4 * H; }

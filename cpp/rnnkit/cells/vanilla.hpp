@@ -23,6 +23,7 @@ struct Vanilla {
   static constexpr bool kGatesInOutput = true;
   static constexpr bool kDirectH = false;
   static constexpr int kCellParams = 0;
+  static constexpr int kLateGates = 0;
   static constexpr bool kSplitRecurrent = false;
   static constexpr int saved_width(int /*H*/) { return 0; }
   static constexpr int state_column(int /*s*/, int /*H*/) { return 0; }

@@ -17,6 +17,7 @@
 //     static constexpr bool kDirectH = false;           // see below
 //     static constexpr bool kSplitRecurrent = false;    // see below
 //     static constexpr int kCellParams = 0;    // the cell's own parameters, blocks of H
+//     static constexpr int kLateGates = 0;     // see below
 //     static constexpr int saved_width(int H);          // columns saved per step, W (see below)
 //     static constexpr int state_column(int s, int H);  // where state s ≥ 1 lives in a saved row
 //     using Options = std::array<ActivationFunction, kActivations>;
@@ -38,6 +39,12 @@
 // bias row (kBiasRows = 2: b is [input bias; recurrent bias]), in saved columns [C, 2C) where
 // C = kGates·H: for a reset-after GRU, whose reset gate scales h_{t−1}·Wh after the product. The
 // cell then writes two gradients: d_gates for x·Wx + b_x, d_recurrent for h_{t−1}·Wh + b_h.
+// kLateGates = L > 0: the last L gate blocks' recurrent product reads a vector the cell makes
+// from the early gates (a reset-before GRU: (r ⊙ h_{t−1})·Wh_h), at late_input_column(H) of the
+// saved row. Forward, per step: the early product, forward_early_row, the late product,
+// forward_row. Backward: backward_late_row (the late gates' gradient), the late product's
+// transpose (into d_late_input), backward_row (the early gates, d_prev, and d_product_input),
+// the early product's transpose.
 // kCellParams: the cell's own parameters (a layer norm's scale and offset), kCellParams·H of
 // them; forward_row reads them, backward_row adds their gradients into d_cell_params (the
 // calling worker's own partial sums: rows of one worker never run concurrently).
@@ -57,6 +64,7 @@ struct ForwardRow {
   T* saved;                // the W saved columns of this step (gates are its first ones), or null
   const T* recurrent;      // kSplitRecurrent: h_{t−1}·Wh + b_h (kGates·H); else null
   const T* cell_params;    // kCellParams·H, or null
+  const T* h_product;      // h_{t−1} as the recurrent product saw it (⊙ the recurrent mask)
   ConstStates<T, S> prev;  // states after step t−1 (the initial states, or zeros, at t = 0)
   States<T, S> next;       // states after step t; next[0] is h_t, the output
 };
@@ -71,6 +79,9 @@ struct BackwardRow {
   const T* recurrent;         // kSplitRecurrent: the forward's h_{t−1}·Wh + b_h; else null
   const T* cell_params;       // kCellParams·H, or null
   T* d_cell_params;           // kCellParams·H: add this row's gradients here, or null
+  const T* h_product;         // kLateGates: h_{t−1} as the recurrent product saw it
+  const T* d_late_input;      // kLateGates: dL/d(the late product's input), H
+  T* d_product_input;         // kLateGates: write dL/d(h_product) beyond the products, H
   const T* d_output;          // dL/dh_t through the output sequence, or null (zeros)
   ConstStates<T, S> d_later;  // dL/d(state s after step t) from later steps, each may be null
   States<T, S> d_prev;        // element-wise gradients to the states after step t−1

@@ -68,6 +68,11 @@ struct Layout {
   P* recurrent(P* saved, int n, int t) const {
     return saved + step(n, t) * W + C;
   }
+  // The input of the late gates' recurrent product (a cell with kLateGates): in the saved row.
+  template <typename P>
+  P* late_input(P* saved, int n, int t) const {
+    return saved + step(n, t) * W + Cell::late_input_column(H);
+  }
   // State s of row n after step t (t ≥ 0): h in hs, the others in the saved row.
   template <typename P>
   P* state(P* hs, P* saved, int s, int n, int t) const {
@@ -144,6 +149,7 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
   const T* mask_s =
       batch.recurrent_mask ? batch.recurrent_mask + static_cast<int64_t>(n0) * H : nullptr;
   std::vector<T> masked(mask_s ? static_cast<size_t>(M) * H : 0);  // h_{t−1} ⊙ mask, per step
+  const int C_early = C - Cell::kLateGates * H;  // gate columns whose product reads h_{t−1}
   for (int t = 0; t < steps; ++t) {
     T* gates_t = gates_s + static_cast<int64_t>(t) * at.stride;
     // Where the step's recurrent product goes: added onto the gates, or into its own columns.
@@ -162,23 +168,49 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       h_prev = masked.data();
       ld_prev = H;
     }
-    if (h_prev) add_times_Wh(product_t, ld_product, h_prev, ld_prev, w.Wh, M, H, C);
-    for (int m = 0; m < M; ++m) {
+    // The late gates' columns get their product after the early row step (below).
+    if (h_prev) add_times_Wh(product_t, ld_product, h_prev, ld_prev, w.Wh, C, M, H, C_early);
+    auto row_at = [&](int m) {
       const int n = n0 + m;
-      T* gates = gates_t + static_cast<int64_t>(m) * ld_gates;
-      if (t >= valid_steps(batch.lengths, n, steps)) {
-        // Padding: zero output. Padded x never reaches a valid step, and nothing here is read.
-        std::fill_n(at.state(record.hs, record.saved, 0, n, t), H, T(0));
-        continue;
-      }
-      ForwardRow<T, S> row{gates, at.saved_row(record.saved, n, t), nullptr, w.cell, {}, {}};
+      ForwardRow<T, S> row{gates_t + static_cast<int64_t>(m) * ld_gates,
+                           at.saved_row(record.saved, n, t),
+                           nullptr,
+                           w.cell,
+                           h_prev ? h_prev + static_cast<int64_t>(m) * ld_prev : zeros,
+                           {},
+                           {}};
       if constexpr (Cell::kSplitRecurrent) row.recurrent = at.recurrent(record.saved, n, t);
       for (int s = 0; s < S; ++s) {
         row.prev[s] = t > 0 ? at.state(record.hs, record.saved, s, n, t - 1)
                             : (initial[s] ? initial[s] + static_cast<int64_t>(n) * H : zeros);
         row.next[s] = at.state(record.hs, record.saved, s, n, t);
       }
-      Cell::forward_row(options, row, H);
+      return row;
+    };
+    auto padded = [&](int m) {
+      const int n = n0 + m;
+      if (t < valid_steps(batch.lengths, n, steps)) return false;
+      // Padding: zero output (and saved columns, which the weight gradients read with a zero
+      // gradient). Padded x never reaches a valid step.
+      std::fill_n(at.state(record.hs, record.saved, 0, n, t), H, T(0));
+      if (at.W > 0) std::fill_n(at.saved_row(record.saved, n, t), at.W, T(0));
+      return true;
+    };
+    if constexpr (Cell::kLateGates > 0) {
+      std::vector<char> skip(static_cast<size_t>(M));
+      for (int m = 0; m < M; ++m) {
+        skip[m] = padded(m);
+        if (!skip[m]) Cell::forward_early_row(options, row_at(m), H);
+      }
+      add_times_Wh(gates_t + C_early, ld_gates, at.late_input(record.saved, n0, t), steps * at.W,
+                   w.Wh + C_early, C, M, H, C - C_early);
+      for (int m = 0; m < M; ++m) {
+        if (!skip[m]) Cell::forward_row(options, row_at(m), H);
+      }
+    } else {
+      for (int m = 0; m < M; ++m) {
+        if (!padded(m)) Cell::forward_row(options, row_at(m), H);
+      }
     }
   }
 
@@ -259,24 +291,42 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     return initial[s] ? initial[s] + static_cast<int64_t>(n) * H : zeros;
   };
 
+  constexpr bool kLate = Cell::kLateGates > 0;
+  const int C_early = C - Cell::kLateGates * H;  // gate columns whose product reads h_{t−1}
+  // Late-gate cells: per step, dL/d(late input), dL/d(h_product) and h_{t−1} ⊙ mask.
+  std::vector<T> late_grad(kLate ? static_cast<size_t>(M) * H : 0);
+  std::vector<T> product_grad(kLate ? static_cast<size_t>(M) * H : 0);
+  std::vector<T> masked_prev(kLate && mask_s ? static_cast<size_t>(M) * H : 0);
+
   for (int t = steps - 1; t >= 0; --t) {
-    for (int m = 0; m < M; ++m) {
+    const T* h_product = nullptr;  // kLate: the rows of h_{t−1} the product saw
+    int ld_product = H;
+    if constexpr (kLate) {
+      h_product = t > 0 ? hs_s + static_cast<int64_t>(t - 1) * H
+                        : (initial[0] ? initial[0] + static_cast<int64_t>(n0) * H : nullptr);
+      ld_product = t > 0 ? steps * H : H;
+      if (h_product && mask_s) {
+        mask_rows(masked_prev.data(), h_product, ld_product, mask_s, M, H);
+        h_product = masked_prev.data();
+        ld_product = H;
+      }
+    }
+    auto row_at = [&](int m) {
       const int n = n0 + m;
       const int64_t len = valid_steps(batch.lengths, n, steps);
       const int64_t at_dZ = static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * C;
-      T* d_gates = dZ_s + at_dZ;
-      if (t >= len) {
-        std::fill_n(d_gates, C, T(0));
-        if constexpr (Cell::kSplitRecurrent) std::fill_n(dR_s + at_dZ, C, T(0));
-        continue;
-      }
       BackwardRow<T, S> row{};
-      row.d_gates = d_gates;
+      row.d_gates = dZ_s + at_dZ;
       row.cell_params = w.cell;
       row.d_cell_params = dw.d_cell;
       if constexpr (Cell::kSplitRecurrent) {
         row.d_recurrent = dR_s + at_dZ;
         row.recurrent = at.recurrent(record.saved, n, t);
+      }
+      if constexpr (kLate) {
+        row.h_product = h_product ? h_product + static_cast<int64_t>(m) * ld_product : zeros;
+        row.d_late_input = late_grad.data() + static_cast<int64_t>(m) * H;
+        row.d_product_input = product_grad.data() + static_cast<int64_t>(m) * H;
       }
       row.d_output = up.dhs ? up.dhs + at.step(n, t) * H : nullptr;
       row.gates = at.gates(record.hs, record.saved, n, t);
@@ -293,9 +343,34 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
         row.prev[s] = t > 0 ? at.state(record.hs, record.saved, s, n, t - 1) : initial_state(s, n);
         row.next[s] = at.state(record.hs, record.saved, s, n, t);
       }
-      Cell::backward_row(options, row, H);
-    }
+      return row;
+    };
+    auto padded = [&](int m) {
+      if (t < valid_steps(batch.lengths, n0 + m, steps)) return false;
+      const int64_t at_dZ = static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * C;
+      std::fill_n(dZ_s + at_dZ, C, T(0));
+      if constexpr (Cell::kSplitRecurrent) std::fill_n(dR_s + at_dZ, C, T(0));
+      if constexpr (kLate) std::fill_n(product_grad.data() + static_cast<int64_t>(m) * H, H, T(0));
+      return true;
+    };
     const T* dR_t = dR_s + static_cast<int64_t>(t) * C;
+    if constexpr (kLate) {
+      std::vector<char> skip(static_cast<size_t>(M));
+      for (int m = 0; m < M; ++m) {
+        skip[m] = padded(m);
+        if (!skip[m]) Cell::backward_late_row(options, row_at(m), H);
+      }
+      times_Wh_transposed(late_grad.data(), H, dR_t + C_early, ld_dZ,
+                          scratch.WhT + static_cast<int64_t>(C_early) * H, M, H, C - C_early,
+                          false);
+      for (int m = 0; m < M; ++m) {
+        if (!skip[m]) Cell::backward_row(options, row_at(m), H);
+      }
+    } else {
+      for (int m = 0; m < M; ++m) {
+        if (!padded(m)) Cell::backward_row(options, row_at(m), H);
+      }
+    }
     if (truncate > 0 && t > 0 && t % truncate == 0) {
       for (int s = 0; s < S; ++s) {  // truncated BPTT: cut every state's path here
         std::fill_n(carry[s], static_cast<int64_t>(M) * H, T(0));
@@ -304,12 +379,15 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     }
     // dh_{t−1} (+)= dR_t·Whᵀ, into the carry, or into the initial state's gradient at t = 0.
     T* dh_prev = t > 0 ? carry[0] : out.d_initial[0] + static_cast<int64_t>(n0) * H;
-    if (!mask_s) {
+    if (!mask_s && !kLate) {
       times_Wh_transposed(dh_prev, H, dR_t, ld_dZ, scratch.WhT, M, H, C, Cell::kDirectH);
-    } else {  // the product saw h_{t−1} ⊙ mask: its gradient reaches h_{t−1} through the mask
-      times_Wh_transposed(masked_grad.data(), H, dR_t, ld_dZ, scratch.WhT, M, H, C, false);
+    } else {
+      // The product saw h_{t−1} ⊙ mask (and a late-gate cell used it beyond the products too):
+      // the gradient with respect to what the product saw reaches h_{t−1} through the mask.
+      T* seen = kLate ? product_grad.data() : masked_grad.data();
+      times_Wh_transposed(seen, H, dR_t, ld_dZ, scratch.WhT, M, H, C_early, kLate);
       for (int64_t i = 0; i < static_cast<int64_t>(M) * H; ++i) {
-        const T g = masked_grad[i] * mask_s[i];
+        const T g = mask_s ? seen[i] * mask_s[i] : seen[i];
         dh_prev[i] = Cell::kDirectH ? dh_prev[i] + g : g;
       }
     }
@@ -374,18 +452,27 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     }
     h_rows = masked_hs.data();
   }
-  if (r > 1) accumulate_At_B(dw.dWh, h_rows, dR_s + C, r - 1, H, C);
+  if (r > 1) accumulate_At_B(dw.dWh, C, h_rows, H, dR_s + C, C, r - 1, H, C_early);
   if (initial[0]) {
     const T* h0_rows = initial[0] + static_cast<int64_t>(n0) * H;
     if (mask_s) {
-      mask_rows(masked_grad.data(), h0_rows, H, mask_s, M, H);  // free again: reuse it
-      h0_rows = masked_grad.data();
+      std::vector<T> masked_h0(static_cast<size_t>(M) * H);
+      mask_rows(masked_h0.data(), h0_rows, H, mask_s, M, H);
+      blas::gemm(Trans::Yes, Trans::No, H, C_early, M, T(1), masked_h0.data(), H, first_steps, C,
+                 T(1), dw.dWh, C);
+    } else {
+      blas::gemm(Trans::Yes, Trans::No, H, C_early, M, T(1), h0_rows, H, first_steps, C, T(1),
+                 dw.dWh, C);
     }
-    blas::gemm(Trans::Yes, Trans::No, H, C, M, T(1), h0_rows, H, first_steps, C, T(1), dw.dWh, C);
   }
   for (int m = 0; m < M; ++m) {
     std::copy_n(first_steps + static_cast<int64_t>(m) * C, C,
                 dR_s + static_cast<int64_t>(m) * ld_dZ);
+  }
+
+  if constexpr (kLate) {  // the late gates' product read the saved late inputs, step by step
+    accumulate_At_B(dw.dWh + C_early, C, at.late_input(record.saved, n0, 0), at.W, dR_s + C_early,
+                    C, rows, H, C - C_early);
   }
 
   Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db(dw.db, C);

@@ -11,14 +11,15 @@ namespace rnnkit::engine {
 
 using blas::Trans;
 
-// out (M×C, rows ld_out apart) += h (M×H, rows ld_h apart) · Wh (H×C). One row is a gemv,
-// whose call costs a fifth of a one-row gemm.
+// out (M×C, rows ld_out apart) += h (M×H, rows ld_h apart) · Wh (H×C, rows ld_W apart: C of
+// Wh's columns). One row is a gemv, whose call costs a fifth of a one-row gemm.
 template <typename T>
-void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const T* Wh, int M, int H, int C) {
+void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const T* Wh, int ld_W, int M, int H,
+                  int C) {
   if (M == 1) {
-    blas::gemv(Trans::Yes, H, C, T(1), Wh, C, h, T(1), out);
+    blas::gemv(Trans::Yes, H, C, T(1), Wh, ld_W, h, T(1), out);
   } else {
-    blas::gemm(Trans::No, Trans::No, M, C, H, T(1), h, ld_h, Wh, C, T(1), out, ld_out);
+    blas::gemm(Trans::No, Trans::No, M, C, H, T(1), h, ld_h, Wh, ld_W, T(1), out, ld_out);
   }
 }
 
@@ -37,17 +38,25 @@ void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const T* Wh
   }
 }
 
-// out (m×n) += Aᵀ·B, A (k×m) and B (k×n) contiguous: a weight gradient summed over k rows. For
-// small outputs the rows go in chunks: OpenBLAS's small-matrix kernel, which it picks for these
-// shapes, halves its rate once k passes ~1000 rows (32×32 outputs: 105 GFLOP/s at k = 1600,
-// 200 in chunks of 128).
+// out (m×n, rows ld_out apart) += Aᵀ·B, A (k×m, rows lda apart) and B (k×n, rows ldb apart): a
+// weight gradient summed over k rows. For small outputs the rows go in chunks: OpenBLAS's
+// small-matrix kernel, which it picks for these shapes, halves its rate once k passes ~1000
+// rows (32×32 outputs: 105 GFLOP/s at k = 1600, 200 in chunks of 128).
 template <typename T>
-void accumulate_At_B(T* out, const T* A, const T* B, int64_t k, int m, int n) {
+void accumulate_At_B(T* out, int ld_out, const T* A, int lda, const T* B, int ldb, int64_t k, int m,
+                     int n) {
   const int64_t chunk = static_cast<int64_t>(m) * n <= 64 * 64 ? 128 : k;
   for (int64_t k0 = 0; k0 < k; k0 += chunk) {
     const int kk = static_cast<int>(std::min(chunk, k - k0));
-    blas::gemm(Trans::Yes, Trans::No, m, n, kk, T(1), A + k0 * m, m, B + k0 * n, n, T(1), out, n);
+    blas::gemm(Trans::Yes, Trans::No, m, n, kk, T(1), A + k0 * lda, lda, B + k0 * ldb, ldb, T(1),
+               out, ld_out);
   }
+}
+
+// The same with every matrix contiguous.
+template <typename T>
+void accumulate_At_B(T* out, const T* A, const T* B, int64_t k, int m, int n) {
+  accumulate_At_B(out, n, A, m, B, n, k, m, n);
 }
 
 }  // namespace rnnkit::engine

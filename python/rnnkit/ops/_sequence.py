@@ -228,7 +228,11 @@ def sequence_backward(
     )
 
 
-def check_cache(cache: object, cell: CellSpec, made_by: str) -> SequenceCache:
-    if not isinstance(cache, SequenceCache) or cache.cell.name != cell.name:
+def check_cache(
+    cache: object, cells: CellSpec | tuple[CellSpec, ...], made_by: str
+) -> SequenceCache:
+    """``cache`` itself when one of ``cells`` made it, else TypeError naming ``made_by``."""
+    names = {cells.name} if isinstance(cells, CellSpec) else {c.name for c in cells}
+    if not isinstance(cache, SequenceCache) or cache.cell.name not in names:
         raise TypeError(f"cache must be what {made_by} returned, got {type(cache).__name__}")
     return cache

@@ -1,9 +1,12 @@
 """Plain NumPy twin of the GRU layer (:mod:`rnnkit.ops.gru`), one readable step at a time.
 
-Keras 3's default GRU (``reset_after=True``), gates in the order z, r, h::
+Keras's GRU, gates in the order z, r, h; ``h̃ = h_{t-1} * recurrent_mask`` is the state as the
+recurrent products see it (``h_{t-1}`` itself without recurrent dropout)::
 
-    X = x_t · Wx + b[0]        R = h_{t-1} · Wh + b[1]       Wx (D, 3H), Wh (H, 3H), b (2, 3H)
-    z = σ(X_z + R_z)   r = σ(X_r + R_r)   n = act(X_h + r * R_h)
+    X = x_t · Wx + b_x                                        Wx (D, 3H), Wh (H, 3H)
+    z = σ(X_z + h̃ · Wh_z + b_hz)      r = σ(X_r + h̃ · Wh_r + b_hr)
+    reset_after=True  (b (2, 3H): b_x = b[0], b_h = b[1]):   n = act(X_h + r * (h̃ · Wh_h + b_hh))
+    reset_after=False (b (3H,): b_x = b, no b_h):            n = act(X_h + (r * h̃) · Wh_h)
     h_t = z * h_{t-1} + (1 - z) * n
 
 ``lengths`` and ``truncate`` mean what they mean for :mod:`rnnkit.reference.rnn`.
@@ -29,12 +32,13 @@ class GRUCache:
     Wh: np.ndarray  # (H, 3H)
     h0: np.ndarray  # (N, H), zeros when none was given
     X: np.ndarray  # (N, T, 3H) input products with the input bias
-    R: np.ndarray  # (N, T, 3H) recurrent products with the recurrent bias
+    R: np.ndarray  # (N, T, 3H) recurrent products (with the recurrent bias when reset after)
     hs: np.ndarray  # (N, T, H), zeros at padded steps
     lengths: np.ndarray  # (N,)
     activation: str
     recurrent_activation: str
     recurrent_mask: np.ndarray  # (N, H): ones when none was given
+    reset_after: bool
 
 
 def gru_forward(
@@ -47,6 +51,7 @@ def gru_forward(
     recurrent_activation: str = "sigmoid",
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
+    reset_after: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Run the layer over whole sequences: ``(hs, h_last, cache)``."""
     check_activation("activation", activation)
@@ -55,6 +60,7 @@ def gru_forward(
     Wx, Wh, b, x = (np.array(a, dtype=dtype) for a in (Wx, Wh, b, x))
     N, T, _ = x.shape
     H = Wh.shape[0]
+    b_x, b_h = (b[0], b[1]) if reset_after else (b, np.zeros(3 * H, dtype))
     h0 = np.zeros((N, H), dtype) if h0 is None else np.array(h0, dtype=dtype)
     lengths = np.full(N, T, np.int64) if lengths is None else np.array(lengths, dtype=np.int64)
     mask = np.ones((N, H), dtype) if recurrent_mask is None else np.array(recurrent_mask, dtype)
@@ -65,17 +71,25 @@ def gru_forward(
     h = h0.copy()
     for t in range(T):
         active = t < lengths
-        X = x[active, t] @ Wx + b[0]
-        R = (h[active] * mask[active]) @ Wh + b[1]  # recurrent dropout: the product only
+        h_seen = h[active] * mask[active]  # recurrent dropout: what the products see
+        X = x[active, t] @ Wx + b_x
+        R = np.zeros((int(active.sum()), 3 * H), dtype)
+        R[:, : 2 * H] = h_seen @ Wh[:, : 2 * H] + b_h[: 2 * H]
         z = activate(X[:, :H] + R[:, :H], recurrent_activation)
         r = activate(X[:, H : 2 * H] + R[:, H : 2 * H], recurrent_activation)
-        n = activate(X[:, 2 * H :] + r * R[:, 2 * H :], activation)
+        if reset_after:
+            R[:, 2 * H :] = h_seen @ Wh[:, 2 * H :] + b_h[2 * H :]
+            n = activate(X[:, 2 * H :] + r * R[:, 2 * H :], activation)
+        else:
+            R[:, 2 * H :] = (r * h_seen) @ Wh[:, 2 * H :]
+            n = activate(X[:, 2 * H :] + R[:, 2 * H :], activation)
         h[active] = z * h[active] + (1 - z) * n
         X_all[active, t], R_all[active, t] = X, R
         hs[active, t] = h[active]
     cache = GRUCache(
-        x, Wx, Wh, h0, X_all, R_all, hs, lengths, activation, recurrent_activation, mask
-    )
+        x, Wx, Wh, h0, X_all, R_all, hs, lengths, activation, recurrent_activation, mask,
+        bool(reset_after),
+    )  # fmt: skip
     return hs, h.copy(), cache
 
 
@@ -95,7 +109,7 @@ def gru_backward(
     dh_last = np.zeros((N, H), dtype) if dh_last is None else np.asarray(dh_last, dtype=dtype)
 
     dx, dWx, dWh = np.zeros_like(x), np.zeros_like(Wx), np.zeros_like(Wh)
-    db = np.zeros((2, 3 * H), dtype)
+    db_x, db_h = np.zeros(3 * H, dtype), np.zeros(3 * H, dtype)
     dh = np.zeros((N, H), dtype)  # gradient w.r.t. the running h after step t
     for t in reversed(range(T)):
         last = lengths - 1 == t
@@ -103,29 +117,41 @@ def gru_backward(
         active = t < lengths
         dh[active] += dhs[active, t]
         X, R = cache.X[active, t], cache.R[active, t]
+        mask = cache.recurrent_mask[active]
         h_prev = cache.hs[active, t - 1] if t > 0 else cache.h0[active]
+        h_seen = h_prev * mask
         az, ar = X[:, :H] + R[:, :H], X[:, H : 2 * H] + R[:, H : 2 * H]
-        an = X[:, 2 * H :] + activate(ar, rec) * R[:, 2 * H :]
-        z, r, n = activate(az, rec), activate(ar, rec), activate(an, act)
+        z, r = activate(az, rec), activate(ar, rec)
+        an = X[:, 2 * H :] + (r * R[:, 2 * H :] if cache.reset_after else R[:, 2 * H :])
+        n = activate(an, act)
 
         dh_t = dh[active]
         dan = dh_t * (1 - z) * derivative(an, act)
-        dar = dan * R[:, 2 * H :] * derivative(ar, rec)
         daz = dh_t * (h_prev - n) * derivative(az, rec)
-        dX = np.concatenate([daz, dar, dan], axis=1)  # gradient of x·Wx + b[0]
-        dR = np.concatenate([daz, dar, dan * r], axis=1)  # gradient of h_{t-1}·Wh + b[1]
-
+        if cache.reset_after:
+            dar = dan * R[:, 2 * H :] * derivative(ar, rec)
+            dR = np.concatenate([daz, dar, dan * r], axis=1)  # of h̃ · Wh + b_h
+            dWh += h_seen.T @ dR
+            dh_seen = dR @ Wh.T
+        else:
+            du = dan @ Wh[:, 2 * H :].T  # of u = r * h̃, the candidate product's input
+            dar = du * h_seen * derivative(ar, rec)
+            dR = np.concatenate([daz, dar, dan], axis=1)
+            dWh[:, : 2 * H] += h_seen.T @ dR[:, : 2 * H]
+            dWh[:, 2 * H :] += (r * h_seen).T @ dan
+            dh_seen = dR[:, : 2 * H] @ Wh[:, : 2 * H].T + du * r
+        dX = np.concatenate([daz, dar, dan], axis=1)  # of x · Wx + b_x
         dx[active, t] = dX @ Wx.T
         dWx += x[active, t].T @ dX
-        dWh += (h_prev * cache.recurrent_mask[active]).T @ dR
-        db[0] += dX.sum(axis=0)
-        db[1] += dR.sum(axis=0)
+        db_x += dX.sum(axis=0)
+        db_h += dR.sum(axis=0)
 
-        dh_prev = (dR @ Wh.T) * cache.recurrent_mask[active] + dh_t * z
+        dh_prev = dh_seen * mask + dh_t * z
         if truncate is not None and t > 0 and t % truncate == 0:
             dh_prev = np.zeros_like(dh_prev)  # truncated BPTT: cut h_t -> h_{t-1}
         dh[active] = dh_prev
 
     empty = lengths == 0
     dh[empty] += dh_last[empty]
+    db = np.stack([db_x, db_h]) if cache.reset_after else db_x
     return {"x": dx, "Wx": dWx, "Wh": dWh, "b": db, "h0": dh}

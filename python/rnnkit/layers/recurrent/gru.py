@@ -30,7 +30,10 @@ class GRU(CellLayer):
         units: size ``H`` of the state.
         activation: ``act`` (default "tanh"); recurrent_activation: ``σ`` (default "sigmoid").
         use_bias: with False there is no bias parameter.
-        reset_after: True (Keras 3's default): the reset gate scales the recurrent product.
+        reset_after: True (Keras 3's default; cuDNN's and PyTorch's GRU): the reset gate scales
+            the recurrent product, and the bias has an input and a recurrent row ``(2, 3H)``.
+            False (Keras 2's default): the reset gate scales the state before the candidate's
+            product, one bias ``(3H,)``: ``n = act(X_h + (r * h_{t-1}) @ Wh_h)``.
         kernel_initializer, recurrent_initializer, bias_initializer: Keras's defaults.
         dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
             mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
@@ -66,11 +69,6 @@ class GRU(CellLayer):
         name: str | None = None,
         backend: str = "cpp",
     ) -> None:
-        if reset_after is not True:
-            raise ValueError(
-                "GRU(reset_after=False) is not available yet: rnnkit's GRU applies the reset "
-                "gate after the recurrent product (Keras 3's default, cuDNN's and PyTorch's)"
-            )
         super().__init__(
             units,
             activations={"activation": activation, "recurrent_activation": recurrent_activation},
@@ -90,15 +88,17 @@ class GRU(CellLayer):
             dtype=dtype,
             name=name,
         )
-        self.reset_after = True
+        self.reset_after = bool(reset_after)
         self._build_if_shape_given(input_shape)
 
     def bias_shape(self) -> tuple[int, ...]:
-        return (2, self.gates * self.units)
+        columns = self.gates * self.units
+        return (2, columns) if self.reset_after else (columns,)
 
     @classmethod
     def _config_bias_shape(cls, config: dict[str, Any], units: int) -> tuple[int, ...]:
-        return (2, cls.gates * units)
+        columns = cls.gates * units
+        return (2, columns) if bool(config.get("reset_after", True)) else (columns,)
 
     def _kernel_forward(
         self,
@@ -116,6 +116,7 @@ class GRU(CellLayer):
             h0=initial_states[0],
             lengths=lengths,
             recurrent_mask=recurrent_mask,
+            reset_after=self.reset_after,
             **self._activations(),
         )
         return hs, [h_last], cache
