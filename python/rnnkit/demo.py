@@ -174,9 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--preset",
-        choices=("modern", "minchar"),
+        choices=("modern", "minchar", "lstm"),
         default="modern",
-        help="modern (default) or min-char-rnn's original set-up",
+        help="modern (default), min-char-rnn's original set-up, or modern with an LSTM",
     )
     parser.add_argument("--example", metavar="NAME", help="run this example instead (see --list)")
     parser.add_argument("--list", action="store_true", help="list the examples and exit")

@@ -1,7 +1,7 @@
 """Character-level language model on Python's standard-library source (Karpathy's min-char-rnn,
 grown up).
 
-Two presets:
+Three presets:
 
 * ``"minchar"``: min-char-rnn's set-up: one-hot characters (a frozen identity Embedding), 100
   tanh units, one stream walked in windows of 25 characters, Adagrad with learning rate 0.1 and
@@ -9,6 +9,8 @@ Two presets:
   averages it; Adagrad divides the scale out, so the updates are nearly the same.)
 * ``"modern"``: a learned 32-d Embedding, SimpleRNN(256), a TimeDistributed Dense over the
   vocabulary, Adam, 32 parallel streams and global-norm clipping: more characters per second.
+* ``"lstm"``: the modern set-up with an LSTM(256) in place of the SimpleRNN: four gates, four
+  times the arithmetic per character, a longer memory.
 
 Both train with :meth:`rnnkit.training.Trainer.fit_stream` (truncated BPTT on one long stream) for
 a time budget, print samples at several temperatures as they go, report perplexity on the
@@ -27,7 +29,7 @@ import numpy as np
 
 from .. import optimizers
 from ..callbacks import Callback
-from ..layers import Dense, Embedding, SimpleRNN, TimeDistributed
+from ..layers import LSTM, Dense, Embedding, SimpleRNN, TimeDistributed
 from ..models import Sequential, load_model
 from ..text import (
     CharVocab,
@@ -71,7 +73,8 @@ class Config:
 
     preset: str = "modern"
     embed: int | None = 32  # Embedding size; None: one-hot input (min-char-rnn)
-    hidden: int = 256  # SimpleRNN units
+    cell: str = "SimpleRNN"  # the recurrent layer: "SimpleRNN" or "LSTM"
+    hidden: int = 256  # its units
     batch_size: int = 32  # parallel streams
     bptt: int = 64  # truncated-BPTT window (characters)
     optimizer: str = "adam"
@@ -104,6 +107,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         "clip_norm": None,
     },
     "modern": {
+        "cell": "SimpleRNN",
+        "embed": 32,
+        "hidden": 256,
+        "batch_size": 32,
+        "bptt": 64,
+        "optimizer": "adam",
+        "learning_rate": 2e-3,
+        "clip_value": None,
+        "clip_norm": 5.0,
+    },
+    "lstm": {
+        "cell": "LSTM",
         "embed": 32,
         "hidden": 256,
         "batch_size": 32,
@@ -115,9 +130,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
+RECURRENT_LAYERS = {"SimpleRNN": SimpleRNN, "LSTM": LSTM}
+
 
 def preset(name: str, **overrides: Any) -> Config:
-    """The Config of preset ``name`` (``"minchar"`` or ``"modern"``) with ``overrides``."""
+    """The Config of preset ``name`` (``"minchar"``, ``"modern"`` or ``"lstm"``) with
+    ``overrides``."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose from {sorted(PRESETS)}")
     return Config(preset=name, **{**PRESETS[name], **overrides})
@@ -153,7 +171,7 @@ def _config(config: Config | Mapping[str, Any] | None) -> Config:
 
 
 def build_model(vocab_size: int, cfg: Config, seed: int = 0) -> Sequential:
-    """``Embedding -> SimpleRNN(return_sequences) -> TimeDistributed(Dense(vocab))``: logits for
+    """``Embedding -> <cfg.cell>(return_sequences) -> TimeDistributed(Dense(vocab))``: logits for
     the next character at every step. ``cfg.embed = None`` gives min-char-rnn's one-hot
     input: an identity Embedding that is not trained (a row lookup is what one-hot @ Wx is)."""
     if cfg.embed is None:
@@ -166,7 +184,9 @@ def build_model(vocab_size: int, cfg: Config, seed: int = 0) -> Sequential:
     model = Sequential(
         [
             embedding,
-            SimpleRNN(int(cfg.hidden), return_sequences=True, seed=seed + 1, name="rnn"),
+            RECURRENT_LAYERS[cfg.cell](
+                int(cfg.hidden), return_sequences=True, seed=seed + 1, name="rnn"
+            ),
             TimeDistributed(Dense(vocab_size, seed=seed + 2), name="logits"),
         ],
         name="char_lm",
@@ -396,7 +416,7 @@ def _extra_options(parser: argparse.ArgumentParser) -> None:
         "--preset",
         choices=sorted(PRESETS),
         default=None,
-        help="minchar: min-char-rnn's set-up; modern (default): faster",
+        help="minchar: min-char-rnn's set-up; modern (default): faster; lstm: modern with an LSTM",
     )
     parser.add_argument("--seconds", type=float, default=None, help="training time budget")
 
