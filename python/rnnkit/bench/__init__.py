@@ -20,7 +20,7 @@ from ..threads import set_num_threads
 from .cells import CELLS, DEFAULT_SHAPES, RNN, CellBench, Shape, flops, make_problem
 from .numpy_side import time_numpy
 from .report import Row, configuration_text, environment_warning, format_table, write_json
-from .timing import gemm_peak_gflops, median_seconds
+from .timing import SETTLE_S, gemm_peak_gflops, median_seconds
 from .torch_side import time_torch, torch_available
 
 __all__ = [
@@ -54,7 +54,7 @@ def run_benchmark(
     rows = []
     for shape in shapes or [s for s, _ in cell.shapes]:
         p = make_problem(cell, shape)
-        rnnkit_s = median_seconds(cell.rnnkit_step(p), repeat)
+        rnnkit_s = median_seconds(cell.rnnkit_step(p), repeat, settle_s=SETTLE_S)
         numpy_s, numpy_threads = time_numpy(cell, p, repeat)
         torch_s, torch_threads = time_torch(cell, p, repeat) if with_torch else (None, None)
         gflops = flops(cell, shape) / rnnkit_s / 1e9

@@ -8,7 +8,7 @@ import os
 import numpy as np
 
 from .cells import CellBench, Problem
-from .timing import median_seconds
+from .timing import SETTLE_S, median_seconds
 
 __all__ = ["numpy_blas_threads", "time_numpy"]
 
@@ -25,7 +25,7 @@ def time_numpy(cell: CellBench, p: Problem, repeat: int) -> tuple[float, int]:
     for limit in NUMPY_THREAD_LIMITS:
         with threadpool_limits(limits=limit, user_api="blas"):
             threads = numpy_blas_threads()
-            best = min(best, (median_seconds(run, repeat), threads))
+            best = min(best, (median_seconds(run, repeat, settle_s=SETTLE_S), threads))
     return best
 
 

@@ -9,11 +9,22 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["gemm_peak_gflops", "median_seconds"]
+__all__ = ["SETTLE_S", "gemm_peak_gflops", "median_seconds"]
+
+# A pause before each contender's timing. The thread pools of the previous contender busy-wait
+# after their last call (OpenBLAS's for about 2^28 cycles, ~0.1 s; torch's OpenMP workers too)
+# and on a 2-core machine steal the next contender's cores: measured, rnnkit's LSTM at
+# (32, 50, 32, 128) took 3.2 ms alone and 3.5-4.6 ms right after a NumPy matmul.
+SETTLE_S = 0.25
 
 
-def median_seconds(fn: Callable[[], object], repeat: int, min_round_s: float = 0.02) -> float:
-    """Median time of one call over ``repeat`` rounds, each long enough to time reliably."""
+def median_seconds(
+    fn: Callable[[], object], repeat: int, min_round_s: float = 0.02, settle_s: float = 0.0
+) -> float:
+    """Median time of one call over ``repeat`` rounds, each long enough to time reliably, after
+    a pause of ``settle_s`` seconds (see :data:`SETTLE_S`)."""
+    if settle_s > 0:
+        time.sleep(settle_s)
     fn()  # warm caches, page in buffers, let the BLAS start its threads
     calls = 1
     while True:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .cells import CellBench, Problem
-from .timing import median_seconds
+from .timing import SETTLE_S, median_seconds
 
 __all__ = ["TORCH_THREADS", "time_torch", "torch_available", "torch_layer", "torch_step"]
 
@@ -83,7 +83,7 @@ def time_torch(cell: CellBench, p: Problem, repeat: int) -> tuple[float, int]:
     try:
         for threads in TORCH_THREADS:
             torch.set_num_threads(threads)
-            best = min(best, (median_seconds(run, repeat), threads))
+            best = min(best, (median_seconds(run, repeat, settle_s=SETTLE_S), threads))
     finally:
         torch.set_num_threads(original)
     return best
