@@ -11,12 +11,13 @@ import sys
 import numpy as np
 import pytest
 
+import rnnkit.bench
 from rnnkit.__main__ import main as rnnkit_main
 from rnnkit.bench import CELLS, _problem, parse_shape
 from rnnkit.bench.cells import Targets, make_problem
 from rnnkit.bench.report import Row, environment_warning
 
-SMALL_ARGS = ["--shape", "2,5,3,4", "--repeat", "1", "--no-torch"]
+SMALL_ARGS = ["--shape", "2,5,3,4", "--repeat", "1", "--rounds", "1", "--no-torch"]
 
 
 def relative_gap(a: np.ndarray, b: np.ndarray) -> float:
@@ -62,7 +63,8 @@ def test_torch_layer_holds_the_problems_weights(cell):
 
 
 @pytest.mark.parametrize("cell", [*sorted(CELLS), "all"])
-def test_bench_command_prints_a_row_per_cell(cell, capsys, tmp_path):
+def test_bench_command_prints_a_row_per_cell(cell, capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr(rnnkit.bench, "gemm_peak_gflops", lambda: 100.0)  # a second saved
     out_json = tmp_path / "rows.json"
     assert rnnkit_main(["bench", "--cell", cell, *SMALL_ARGS, "--json", str(out_json)]) == 0
     printed = capsys.readouterr().out
@@ -96,7 +98,8 @@ def test_environment_warning_names_the_skewing_variables():
 
 
 def row(targets: Targets, torch_ms: float | None, peak_share: float) -> Row:
-    return Row("lstm", (1, 2, 3, 4), 1.0, 3.0, 1, torch_ms, 1, 1.0, peak_share, 0.0, targets)
+    gflops, peak = 100 * peak_share, 100.0
+    return Row("lstm", (1, 2, 3, 4), 1.0, 3.0, 1, torch_ms, 1, gflops, peak, 0.0, targets)
 
 
 def test_row_status_names_the_missed_targets():

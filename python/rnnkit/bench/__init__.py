@@ -5,13 +5,15 @@ forward+backward per call for rnnkit, for the cell's best plain-NumPy formulatio
 faster BLAS thread count) and for PyTorch's layer if installed (at its faster of 1 and 2
 threads), the ratios against rnnkit, rnnkit's GFLOP/s and its share of this machine's GEMM peak
 (measured in the same run), a sanity check of rnnkit's weight gradients against NumPy's, and
-whether each default shape meets its targets. Timings on shared machines are noisy: read the
-ratios.
+whether each default shape meets its targets. The contenders are timed in interleaved rounds,
+each keeping its fastest round's median. Timings on shared machines are noisy: read the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import sys
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,6 +33,7 @@ __all__ = [
     "median_seconds",
     "parse_shape",
     "run_benchmark",
+    "time_shape",
 ]
 
 
@@ -40,40 +43,57 @@ def _problem(shape: Sequence[int], seed: int = 0) -> dict[str, np.ndarray]:
     return make_problem(RNN, shape, seed)
 
 
+def time_shape(
+    cell: CellBench, shape: Shape, repeat: int = 7, rounds: int = 3, with_torch: bool = True
+) -> Row:
+    """One row: every contender timed at ``shape`` in ``rounds`` interleaved rounds, the fastest
+    round's median counting for each. On a shared machine a burst of load from another process
+    then hits all contenders alike, and each keeps its least disturbed round. The row's
+    ``peak_gflops`` is 0 until the caller sets the peak measured in the same run."""
+    p = make_problem(cell, shape)
+    rnnkit_run = cell.rnnkit_step(p)
+    rnnkit_s, numpy_best = float("inf"), (float("inf"), 0)
+    torch_best: tuple[float, int] | None = None
+    for _ in range(rounds):
+        rnnkit_s = min(rnnkit_s, median_seconds(rnnkit_run, repeat, settle_s=SETTLE_S))
+        numpy_best = min(numpy_best, time_numpy(cell, p, repeat))
+        if with_torch:
+            timed = time_torch(cell, p, repeat)
+            torch_best = timed if torch_best is None else min(torch_best, timed)
+    return Row(
+        cell=cell.name,
+        shape=tuple(shape),  # type: ignore[arg-type]
+        rnnkit_ms=rnnkit_s * 1e3,
+        numpy_ms=numpy_best[0] * 1e3,
+        numpy_threads=numpy_best[1],
+        torch_ms=None if torch_best is None else torch_best[0] * 1e3,
+        torch_threads=None if torch_best is None else torch_best[1],
+        gflops=flops(cell, shape) / rnnkit_s / 1e9,
+        peak_gflops=0.0,
+        max_rel_diff=cell.weight_gradient_gap(p),
+        targets=cell.targets(shape),
+    )
+
+
 def run_benchmark(
-    cell: CellBench,
+    cells: Sequence[CellBench],
     shapes: Sequence[Shape] | None = None,
     repeat: int = 7,
+    rounds: int = 3,
     with_torch: bool = True,
-    peak: float | None = None,
-) -> tuple[list[Row], float]:
-    """Time ``cell`` at ``shapes`` (its defaults when None); the rows and the GEMM peak
-    (GFLOP/s), measured now unless given."""
-    peak = gemm_peak_gflops() if peak is None else peak
+) -> list[Row]:
+    """Time each cell at ``shapes`` (each cell's defaults when None). The GEMM peak is measured
+    before and after, and the better of the two is every row's ``peak_gflops`` (a peak measured
+    while another process was busy would flatter the "% of peak" column)."""
     with_torch = with_torch and torch_available()
+    peak = gemm_peak_gflops()
     rows = []
-    for shape in shapes or [s for s, _ in cell.shapes]:
-        p = make_problem(cell, shape)
-        rnnkit_s = median_seconds(cell.rnnkit_step(p), repeat, settle_s=SETTLE_S)
-        numpy_s, numpy_threads = time_numpy(cell, p, repeat)
-        torch_s, torch_threads = time_torch(cell, p, repeat) if with_torch else (None, None)
-        gflops = flops(cell, shape) / rnnkit_s / 1e9
-        rows.append(
-            Row(
-                cell=cell.name,
-                shape=tuple(shape),  # type: ignore[arg-type]
-                rnnkit_ms=rnnkit_s * 1e3,
-                numpy_ms=numpy_s * 1e3,
-                numpy_threads=numpy_threads,
-                torch_ms=None if torch_s is None else torch_s * 1e3,
-                torch_threads=torch_threads,
-                gflops=gflops,
-                peak_share=gflops / peak,
-                max_rel_diff=cell.weight_gradient_gap(p),
-                targets=cell.targets(shape),
-            )
-        )
-    return rows, peak
+    for cell in cells:
+        for shape in shapes or [s for s, _ in cell.shapes]:
+            print(f"timing {cell.name} {tuple(shape)} ...", file=sys.stderr, flush=True)
+            rows.append(time_shape(cell, shape, repeat, rounds, with_torch))
+    peak = max(peak, gemm_peak_gflops())
+    return [dataclasses.replace(r, peak_gflops=peak) for r in rows]
 
 
 def parse_shape(text: str) -> tuple[int, int, int, int]:
@@ -98,7 +118,13 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         help="N,T,D,H to time instead of the cell's default shapes (repeatable)",
     )
-    parser.add_argument("--repeat", type=int, default=7, help="timing rounds per measurement")
+    parser.add_argument("--repeat", type=int, default=7, help="timed repeats per median")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="interleaved rounds of all contenders per shape; each one's fastest counts",
+    )
     parser.add_argument("--threads", type=int, default=None, help="rnnkit thread count")
     parser.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     parser.add_argument("--json", metavar="PATH", help="also write every row as JSON")
@@ -115,14 +141,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         set_num_threads(args.threads)
     cells = list(CELLS.values()) if args.cell == "all" else [CELLS[args.cell]]
     print(configuration_text(), flush=True)
-    peak = gemm_peak_gflops()
-    all_rows: list[Row] = []
+    rows = run_benchmark(cells, args.shape, args.repeat, args.rounds, not args.no_torch)
     for cell in cells:
-        rows, _ = run_benchmark(cell, args.shape, args.repeat, not args.no_torch, peak)
-        print(format_table(cell.name, rows, peak), flush=True)
-        all_rows.extend(rows)
+        print(format_table(cell.name, [r for r in rows if r.cell == cell.name]), flush=True)
     if args.json:
-        write_json(args.json, all_rows, peak)
+        write_json(args.json, rows)
     if warning:
         print(warning)  # again below the tables, where a reader of the numbers looks
     return 0

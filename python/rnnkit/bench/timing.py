@@ -44,7 +44,7 @@ def median_seconds(
     return statistics.median(rounds)
 
 
-def gemm_peak_gflops(size: int = 1536, repeat: int = 5) -> float:
+def gemm_peak_gflops(size: int = 1536, repeat: int = 10) -> float:
     """Best float32 GEMM rate of NumPy's BLAS with its default threads: the machine's peak."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((size, size), dtype=np.float32)
