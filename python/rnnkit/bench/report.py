@@ -140,15 +140,24 @@ def _targets_text(t: Targets) -> str:
     return " ".join(parts) or "-"
 
 
-def _optional(value: float | None, spec: str, width: int, suffix: str = "") -> str:
-    return f"{'-':>{width}}" if value is None else f"{value:>{width - len(suffix)}{spec}}{suffix}"
+def _optional(value: float | None, spec: str, width: int) -> str:
+    return f"{'-':>{width}}" if value is None else f"{value:>{width}{spec}}"
+
+
+def _ratio(value: float | None, width: int) -> str:
+    """A ratio with two decimals below 10 (so that 0.95x next to a 1x target reads as below it),
+    fewer above."""
+    if value is None:
+        return f"{'-':>{width}}"
+    decimals = 2 if value < 10 else (1 if value < 100 else 0)
+    return f"{value:>{width - 1}.{decimals}f}x"
 
 
 def _row_text(r: Row) -> str:
     return (
         f"{r.shape!s:<19} {r.rnnkit_ms:>9.3f} {r.numpy_ms:>9.3f} {r.numpy_threads:>6} "
-        f"{r.numpy_ratio:>5.1f}x {_optional(r.torch_ms, '.3f', 9)} "
-        f"{_optional(r.torch_threads, 'd', 5)} {_optional(r.torch_ratio, '.1f', 8, 'x')} "
+        f"{_ratio(r.numpy_ratio, 6)} {_optional(r.torch_ms, '.3f', 9)} "
+        f"{_optional(r.torch_threads, 'd', 5)} {_ratio(r.torch_ratio, 8)} "
         f"{r.gflops:>7.1f} {100 * r.peak_share:>5.1f}% {r.max_rel_diff:>12.1e}  "
         f"{_targets_text(r.targets):<24} {r.status()}"
     )
@@ -163,7 +172,7 @@ def format_table(cell: str, rows: Sequence[Row]) -> str:
         f"{'max rel diff':>12}  {'targets':<24} status"
     )
     lines = [
-        f"{cell}: float32 forward+backward, medians; GEMM peak measured now: {peak:.1f} GFLOP/s",
+        f"{cell}: float32 forward+backward, medians; GEMM peak in this run: {peak:.1f} GFLOP/s",
         header,
     ]
     lines.extend(_row_text(r) for r in rows)
