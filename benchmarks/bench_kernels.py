@@ -1,5 +1,5 @@
 """Forward+backward of one RNN layer against the best plain NumPy: the same as
-``python -m rnnkit bench`` (see rnnkit/bench.py), runnable as a script with the same options.
+``python -m rnnkit bench`` (see rnnkit/bench/), runnable as a script with the same options.
 
     python benchmarks/bench_kernels.py [--shape N,T,D,H ...] [--repeat 7] [--threads 2] [--json out]
 """

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from . import losses, optimizers
-from .bench import median_seconds
+from .bench.timing import median_seconds
 from .layers import RecurrentLayer, walk_layers
 from .losses import Loss
 from .network import Network
