@@ -15,6 +15,7 @@
 
 #include "rnnkit/activations.hpp"
 #include "rnnkit/engine/cell.hpp"
+#include "rnnkit/gate_math.hpp"
 
 namespace rnnkit::cells {
 
@@ -33,8 +34,16 @@ struct Gru {
   static constexpr int state_column(int /*s*/, int /*H*/) { return 0; }
   using Options = std::array<ActivationFunction, kActivations>;
 
+  static bool usual(const Options& fn) {
+    return fn[0] == ActivationFunction::Tanh && fn[1] == ActivationFunction::Sigmoid;
+  }
+
   template <typename T>
   static void forward_row(const Options& fn, const engine::ForwardRow<T, 1>& row, int H) {
+    if (usual(fn)) {  // tanh and sigmoid: one fused, vectorised pass (gate_math.hpp)
+      gru_forward_fused(row.gates, row.recurrent, row.prev[0], row.next[0], H);
+      return;
+    }
     const ActivationFunction act = fn[0], rec = fn[1];
     T* z = row.gates;
     T* r = z + H;
@@ -52,6 +61,13 @@ struct Gru {
   // d_gates holds dh in its z block until dh is consumed.
   template <typename T>
   static void backward_row(const Options& fn, const engine::BackwardRow<T, 1>& row, int H) {
+    if (usual(fn)) {
+      T* dh = row.d_prev[0];  // dh_t in, its direct path z ⊙ dh_t to h_{t−1} out
+      engine::sum_upstream(dh, row.d_output, row.d_later[0], H);
+      gru_backward_fused(row.d_gates, row.d_recurrent, dh, row.gates, row.recurrent + 2 * H,
+                         row.prev[0], H);
+      return;
+    }
     const ActivationFunction act = fn[0], rec = fn[1];
     const T* z = row.gates;
     const T* r = z + H;

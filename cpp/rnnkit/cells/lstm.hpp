@@ -13,6 +13,7 @@
 
 #include "rnnkit/activations.hpp"
 #include "rnnkit/engine/cell.hpp"
+#include "rnnkit/gate_math.hpp"
 
 namespace rnnkit::cells {
 
@@ -30,6 +31,10 @@ struct Lstm {
   static constexpr int saved_width(int H) { return 6 * H; }
   static constexpr int state_column(int /*s = 1, c*/, int H) { return 4 * H; }
   using Options = std::array<ActivationFunction, kActivations>;
+
+  static bool usual(const Options& fn) {
+    return fn[0] == ActivationFunction::Tanh && fn[1] == ActivationFunction::Sigmoid;
+  }
 
   template <typename T>
   static void forward_row(const Options& fn, const engine::ForwardRow<T, 2>& row, int H) {
@@ -55,6 +60,15 @@ struct Lstm {
   // dh in the i block, act′(c_t) in the f block, dc_t in the c block, until each is consumed.
   template <typename T>
   static void backward_row(const Options& fn, const engine::BackwardRow<T, 2>& row, int H) {
+    if (usual(fn)) {          // tanh and sigmoid: one fused, vectorised pass (gate_math.hpp)
+      T* dh = row.d_prev[0];  // scratch: the driver writes dh_{t−1} there afterwards
+      engine::sum_upstream(dh, row.d_output, row.d_later[0], H);
+      T* dc = row.d_prev[1];  // dc_t in, dc_{t−1} out
+      if (row.d_later[1] != dc)
+        engine::sum_upstream(dc, row.d_later[1], static_cast<T*>(nullptr), H);
+      lstm_backward_fused(row.d_gates, dc, dh, row.gates, row.prev[1], row.saved + 5 * H, H);
+      return;
+    }
     const ActivationFunction act = fn[0], rec = fn[1];
     const T* i = row.gates;
     const T* f = i + H;

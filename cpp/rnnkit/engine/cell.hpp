@@ -50,6 +50,7 @@
 // calling worker's own partial sums: rows of one worker never run concurrently).
 #pragma once
 
+#include <algorithm>
 #include <array>
 
 #include "rnnkit/engine/sequence.hpp"
@@ -71,7 +72,8 @@ struct ForwardRow {
 
 // One batch row at one step, backward. The cell writes d_gates, and d_prev[s] for s ≥ 1 (and for
 // s = 0 with kDirectH): the gradient reaching state s of step t−1 element-wise. d_prev[s] may be
-// the same memory as d_later[s]; read before writing.
+// the same memory as d_later[s]; read before writing. Without kDirectH, d_prev[0] is the cell's
+// scratch (H values): the driver overwrites it with the recurrent product's gradient.
 template <typename T, int S>
 struct BackwardRow {
   T* d_gates;                 // kGates·H: dL/d(pre-activations)
@@ -90,5 +92,22 @@ struct BackwardRow {
   ConstStates<T, S> prev;     // states after step t−1
   ConstStates<T, S> next;     // states after step t
 };
+
+// out = a + b, where either may be null (zeros) and b may be out itself: the gradient reaching a
+// state from the output sequence and from later steps.
+template <typename T>
+void sum_upstream(T* out, const T* a, const T* b, int H) {
+  if (b == out) {
+    if (a) {
+      for (int j = 0; j < H; ++j) out[j] += a[j];
+    }
+  } else if (a && b) {
+    for (int j = 0; j < H; ++j) out[j] = a[j] + b[j];
+  } else if (a || b) {
+    std::copy_n(a ? a : b, H, out);
+  } else {
+    std::fill_n(out, H, T(0));
+  }
+}
 
 }  // namespace rnnkit::engine

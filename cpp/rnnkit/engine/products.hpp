@@ -24,17 +24,17 @@ void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const T* Wh, int ld_
 }
 
 // out (M×H, rows ld_out apart) = dZ (M×C, rows ld_dZ apart) · Whᵀ, or += with accumulate.
-// WhT holds Whᵀ (C×H) row-major: OpenBLAS's kernels for the other orientation ran at half the
-// speed, both the small gemm (M = H = 32, where this product is half of the backward pass) and
-// the gemv (N = 1, H = 32).
+// WhT holds Whᵀ (C×H, rows ld_WhT apart) row-major: OpenBLAS's kernels for the other orientation
+// ran at half the speed, both the small gemm (M = H = 32, where this product is half of the
+// backward pass) and the gemv (N = 1, H = 32).
 template <typename T>
-void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const T* WhT, int M, int H,
-                         int C, bool accumulate) {
+void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const T* WhT, int ld_WhT,
+                         int M, int H, int C, bool accumulate) {
   const T beta = accumulate ? T(1) : T(0);
   if (M == 1) {
-    blas::gemv(Trans::Yes, C, H, T(1), WhT, H, dZ, beta, out);
+    blas::gemv(Trans::Yes, C, H, T(1), WhT, ld_WhT, dZ, beta, out);
   } else {
-    blas::gemm(Trans::No, Trans::No, M, H, C, T(1), dZ, ld_dZ, WhT, H, beta, out, ld_out);
+    blas::gemm(Trans::No, Trans::No, M, H, C, T(1), dZ, ld_dZ, WhT, ld_WhT, beta, out, ld_out);
   }
 }
 
