@@ -183,15 +183,3 @@ def check_cell_gradients(
     params.update(zip(cell.states, initial))
     f = truncated_loss(cell, module, case, initial, dhs, d_final, truncate)
     return check_gradients(f, params, grads, tol=tol)
-
-
-def max_rel_diff(actual: np.ndarray, expected: np.ndarray) -> float:
-    """``max|actual - expected| / max(1, max|expected|)``; inf when either holds NaN."""
-    actual = np.asarray(actual, np.float64)
-    expected = np.asarray(expected, np.float64)
-    assert actual.shape == expected.shape, (actual.shape, expected.shape)
-    if actual.size == 0:
-        return 0.0
-    if not (np.isfinite(actual).all() and np.isfinite(expected).all()):
-        return float("inf")
-    return float(np.max(np.abs(actual - expected)) / max(1.0, float(np.max(np.abs(expected)))))

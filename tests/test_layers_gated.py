@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import rnnkit
+from _layer_testing import check_layer, random_like
 from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import (
     GRU,
@@ -41,41 +42,6 @@ LAYERS = pytest.mark.parametrize(
 )
 
 
-def _dot(out: Any, dy: Any) -> float:
-    if isinstance(out, (list, tuple)):
-        return sum(_dot(o, d) for o, d in zip(out, dy) if d is not None)
-    return float(np.sum(out * dy))
-
-
-def _random_like(out: Any, rng: np.random.Generator) -> Any:
-    if isinstance(out, (list, tuple)):
-        return [_random_like(o, rng) for o in out]
-    return rng.standard_normal(np.shape(out))
-
-
-def check(layer, x, initial=None, **kwargs) -> Any:
-    """Central differences against every gradient of ``layer`` (params, x, initial states)."""
-    if initial is not None:
-        kwargs["initial_state"] = initial if len(initial) > 1 else initial[0]
-
-    def run():
-        return layer.forward(x, **kwargs)
-
-    out = run()
-    dy = _random_like(out, np.random.default_rng(1))
-    dx = layer.backward(dy)
-    analytic = {k: g.copy() for k, g in layer.grads.items()}
-    analytic["x"] = dx
-    params = {**layer.params, "x": x}
-    if initial is not None:
-        d_init = layer.d_initial_state
-        d_init = d_init if isinstance(d_init, list) else [d_init]
-        for i, (s, g) in enumerate(zip(initial, d_init)):
-            params[f"s{i}"], analytic[f"s{i}"] = s, g
-    check_gradients(lambda: _dot(run(), dy), params, analytic, tol=1e-7)
-    return out
-
-
 def initial_states(cls, rng) -> list[np.ndarray]:
     return [0.5 * rng.standard_normal((N, H)) for _ in cls.state_names]
 
@@ -96,7 +62,7 @@ def test_gradients(cls, return_sequences, go_backwards, lengths):
         bias_initializer="random_normal",
     )
     x = rng.standard_normal((N, T, D))
-    out = check(layer, x, initial_states(cls, rng), lengths=lengths)
+    out = check_layer(layer, x, initial=initial_states(cls, rng), lengths=lengths)
     assert len(out) == 1 + len(cls.state_names)
 
 
@@ -115,7 +81,7 @@ def test_gradients_other_activations_and_no_bias(cls, activation, recurrent_acti
         dtype="float64",
         seed=3,
     )
-    check(layer, rng.standard_normal((N, T, D)))
+    check_layer(layer, rng.standard_normal((N, T, D)))
     assert set(layer.params) == {"Wx", "Wh"}
 
 
@@ -183,7 +149,7 @@ def test_numpy_backend_matches_cpp(cls, go_backwards):
         for b in ("cpp", "numpy")
     ]
     outs = [layer.forward(x, lengths=LENGTHS) for layer in layers]
-    dy = _random_like(outs[0], rng)
+    dy = random_like(outs[0], rng)
     dxs = [layer.backward(dy) for layer in layers]
     for a, b in zip(outs[0], outs[1]):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
@@ -220,7 +186,7 @@ def test_float32_matches_float64(cls):
 def test_bidirectional(cls):
     rng = np.random.default_rng(13)
     layer = Bidirectional(cls(H, return_sequences=True, dtype="float64", seed=14))
-    out = check(layer, rng.standard_normal((N, T, D)), lengths=LENGTHS)
+    out = check_layer(layer, rng.standard_normal((N, T, D)), lengths=LENGTHS)
     assert out.shape == (N, T, 2 * H)
 
 
@@ -396,9 +362,8 @@ def test_layer_norm_rnn_gradients(return_sequences, go_backwards, backend):
     layer.set_weights(
         [*layer.get_weights()[:3], 1 + 0.3 * rng.standard_normal(H), 0.2 * rng.standard_normal(H)]
     )
-    check(
-        layer, rng.standard_normal((N, T, D)), [0.5 * rng.standard_normal((N, H))], lengths=LENGTHS
-    )
+    x = rng.standard_normal((N, T, D))
+    check_layer(layer, x, initial=[0.5 * rng.standard_normal((N, H))], lengths=LENGTHS)
 
 
 def test_layer_norm_rnn_weights_config_and_the_normalised_states():

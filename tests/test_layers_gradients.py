@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _layer_testing import TOL, check_layer
 from _rnn_testing import kink_free_case, random_case
 from rnnkit import losses
 from rnnkit.gradcheck import check_gradients
@@ -28,61 +29,6 @@ from rnnkit.layers import (
 
 N, T, D, H = 3, 5, 4, 5
 LENGTHS = np.array([0, T, 2])  # an empty sample, a full one, a short one
-TOL = 1e-7
-
-
-def _dot(out: Any, dy: Any) -> float:
-    """sum(out * dy), recursing into lists (return_state / merge_mode=None outputs)."""
-    if isinstance(out, (list, tuple)):
-        return sum(_dot(o, d) for o, d in zip(out, dy) if d is not None)
-    return float(np.sum(out * dy))
-
-
-def _random_like(out: Any, rng: np.random.Generator) -> Any:
-    if isinstance(out, (list, tuple)):
-        return [_random_like(o, rng) for o in out]
-    return rng.standard_normal(np.shape(out))
-
-
-def check_layer(
-    layer,
-    x: np.ndarray,
-    *,
-    lengths=None,
-    check_x: bool = True,
-    training: bool = False,
-    before_forward=None,
-    seed: int = 0,
-    extra: dict[str, np.ndarray] | None = None,
-    extra_grads=None,
-    **forward_kwargs: Any,
-) -> dict[str, float]:
-    """Gradient check of ``layer`` (params, and ``x`` unless ``check_x`` is False).
-
-    ``extra`` maps more names to arrays the forward reads (e.g. an initial state) and
-    ``extra_grads(layer)`` returns their analytic gradients after backward.
-    """
-
-    def run():
-        if before_forward is not None:
-            before_forward()
-        return layer.forward(x, training=training, lengths=lengths, **forward_kwargs)
-
-    out = run()
-    dy = _random_like(out, np.random.default_rng(seed + 100))
-    dx = layer.backward(dy)
-    analytic = {k: g.copy() for k, g in layer.grads.items()}
-    params: dict[str, np.ndarray] = dict(layer.params)
-    assert params, "layer has no params to check"
-    for key in params:
-        assert layer.grads[key].shape == params[key].shape
-    if check_x:
-        analytic["x"] = dx
-        params["x"] = x
-    if extra:
-        params.update(extra)
-        analytic.update(extra_grads(layer))
-    return check_gradients(lambda: _dot(run(), dy), params, analytic, tol=TOL)
 
 
 def rnn_with_case(case: dict[str, Any], **kwargs: Any) -> SimpleRNN:
@@ -151,9 +97,7 @@ def test_simple_rnn_initial_state_gradient(go_backwards):
         layer,
         case["x"],
         lengths=case["lengths"],
-        initial_state=h0,
-        extra={"h0": h0},
-        extra_grads=lambda lay: {"h0": lay.d_initial_state},
+        initial=[h0],
     )
     assert layer.initial_state_grad() is layer.d_initial_state
 
@@ -352,9 +296,7 @@ def test_bidirectional_return_state_and_initial_state():
         layer,
         x,
         lengths=LENGTHS,
-        initial_state=h0,
-        extra={"h0_f": h0[0], "h0_b": h0[1]},
-        extra_grads=lambda lay: {"h0_f": lay.d_initial_state[0], "h0_b": lay.d_initial_state[1]},
+        initial=h0,
     )
 
 

@@ -18,9 +18,9 @@ from _cell_testing import (
     LSTM,
     RNN,
     check_cell_gradients,
-    max_rel_diff,
     random_case,
 )
+from _rnn_testing import max_rel_diff
 from rnnkit import ops, reference
 
 # Smooth activation pairs for the numerical checks (relu and hard_sigmoid have kinks, where

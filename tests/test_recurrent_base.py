@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import pytest
 
+from _layer_testing import check_layer
 from rnnkit import ops
-from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import (
     Bidirectional,
     Dense,
@@ -28,7 +28,6 @@ from rnnkit.models import Sequential
 
 N, T, D, H = 3, 5, 4, 3
 LENGTHS = np.array([0, T, 2])
-TOL = 1e-7
 
 
 class PairRNN(RecurrentLayer):
@@ -89,37 +88,6 @@ class PairRNN(RecurrentLayer):
         return {**super().get_config(), "seed": self.seed}
 
 
-def _dot(out: Any, dy: Any) -> float:
-    if isinstance(out, (list, tuple)):
-        return sum(_dot(o, d) for o, d in zip(out, dy) if d is not None)
-    return float(np.sum(out * dy))
-
-
-def _random_like(out: Any, rng: np.random.Generator) -> Any:
-    if isinstance(out, (list, tuple)):
-        return [_random_like(o, rng) for o in out]
-    return rng.standard_normal(np.shape(out))
-
-
-def check(layer, x, extra=None, extra_grads=None, **forward_kwargs):
-    """Gradient check of params, x and (``extra``) initial states through forward/backward."""
-
-    def run():
-        return layer.forward(x, **forward_kwargs)
-
-    out = run()
-    dy = _random_like(out, np.random.default_rng(1))
-    dx = layer.backward(dy)
-    analytic = {k: g.copy() for k, g in layer.grads.items()}
-    analytic["x"] = dx
-    params = {**layer.params, "x": x}
-    if extra:
-        params.update(extra)
-        analytic.update(extra_grads(layer))
-    check_gradients(lambda: _dot(run(), dy), params, analytic, tol=TOL)
-    return out
-
-
 # -- a two-state cell on the shared base --------------------------------------------------------
 
 
@@ -136,14 +104,7 @@ def test_two_state_cell_returns_and_backpropagates_both_states(go_backwards, ret
         go_backwards=go_backwards,
         dtype="float64",
     )
-    out = check(
-        layer,
-        x,
-        lengths=LENGTHS,
-        initial_state=[h0, c0],
-        extra={"h0": h0, "c0": c0},
-        extra_grads=lambda lay: dict(zip(("h0", "c0"), lay.d_initial_state)),
-    )
+    out = check_layer(layer, x, lengths=LENGTHS, initial=[h0, c0])
     assert len(out) == 3  # [output, h, c], as Keras's LSTM
     assert [s.shape for s in out[1:]] == [(N, H), (N, H)]
     assert layer.compute_output_shape((T, D))[1:] == [(H,), (H,)]
@@ -185,14 +146,7 @@ def test_bidirectional_wraps_a_two_state_cell():
     layer = Bidirectional(
         PairRNN(H, return_sequences=True, return_state=True, dtype="float64", seed=4)
     )
-    out = check(
-        layer,
-        x,
-        lengths=LENGTHS,
-        initial_state=initial,
-        extra=dict(zip(("hf", "cf", "hb", "cb"), initial)),
-        extra_grads=lambda lay: dict(zip(("hf", "cf", "hb", "cb"), lay.d_initial_state)),
-    )
+    out = check_layer(layer, x, lengths=LENGTHS, initial=initial)
     assert len(out) == 5 and out[0].shape == (N, T, 2 * H)  # [merged, h_f, c_f, h_b, c_b]
     assert layer.compute_output_shape((T, D))[0] == (T, 2 * H)
     assert type(layer.backward_layer) is PairRNN and layer.backward_layer.go_backwards

@@ -11,33 +11,14 @@ namespace {
 using F = ActivationFunction;
 using elementwise::hard_sigmoid;
 using elementwise::relu;
-using elementwise::tanh_rational;
 
-RNNKIT_MULTIVERSION
-void activate_float(F f, float* v, std::size_t n) {
+// float64 uses std::tanh and std::exp: it is the accuracy reference, not the speed path;
+// float32 the vectorised rational tanh (elementwise.hpp).
+template <typename T>
+inline void activate_generic(F f, T* v, std::size_t n) {
   switch (f) {
     case F::Tanh:
-      for (std::size_t i = 0; i < n; ++i) v[i] = tanh_rational(v[i]);
-      break;
-    case F::Sigmoid:  // σ(a) = (1 + tanh(a/2)) / 2: the same vectorised rational function
-      for (std::size_t i = 0; i < n; ++i) v[i] = 0.5f + 0.5f * tanh_rational(0.5f * v[i]);
-      break;
-    case F::Relu:
-      for (std::size_t i = 0; i < n; ++i) v[i] = relu(v[i]);
-      break;
-    case F::HardSigmoid:
-      for (std::size_t i = 0; i < n; ++i) v[i] = hard_sigmoid(v[i]);
-      break;
-    case F::Linear:
-      break;
-  }
-}
-
-// float64 keeps std::tanh and std::exp: it is the accuracy reference, not the speed path.
-void activate_double(F f, double* v, std::size_t n) {
-  switch (f) {
-    case F::Tanh:
-      for (std::size_t i = 0; i < n; ++i) v[i] = std::tanh(v[i]);
+      for (std::size_t i = 0; i < n; ++i) v[i] = elementwise::tanh_of(v[i]);
       break;
     case F::Sigmoid:
       for (std::size_t i = 0; i < n; ++i) v[i] = elementwise::sigmoid_of(v[i]);
@@ -51,6 +32,11 @@ void activate_double(F f, double* v, std::size_t n) {
     case F::Linear:
       break;
   }
+}
+
+RNNKIT_MULTIVERSION
+void activate_float(F f, float* v, std::size_t n) {
+  activate_generic(f, v, n);
 }
 
 // Calls body(i, derivative at i) for every i < n, with the switch outside the loop.
@@ -113,7 +99,7 @@ void activate_inplace(F f, float* v, std::size_t n) {
   activate_float(f, v, n);
 }
 void activate_inplace(F f, double* v, std::size_t n) {
-  activate_double(f, v, n);
+  activate_generic(f, v, n);
 }
 
 void activation_backward(F f, float* da, const float* g1, const float* g2, const float* y,
