@@ -1,5 +1,5 @@
 // Per-element functions shared by the vectorised element-wise code (activations.cpp,
-// gate_math.cpp): inline, so the loops that call them vectorise, and the multiversioning macro.
+// row_math.cpp): inline, so the loops that call them vectorise, and the multiversioning macro.
 // Internal to the C++ core.
 #pragma once
 

@@ -15,7 +15,7 @@
 
 #include "rnnkit/activations.hpp"
 #include "rnnkit/engine/cell.hpp"
-#include "rnnkit/gate_math.hpp"
+#include "rnnkit/row_math.hpp"
 
 namespace rnnkit::cells {
 
@@ -40,7 +40,7 @@ struct Gru {
 
   template <typename T>
   static void forward_row(const Options& fn, const engine::ForwardRow<T, 1>& row, int H) {
-    if (usual(fn)) {  // tanh and sigmoid: one fused, vectorised pass (gate_math.hpp)
+    if (usual(fn)) {  // tanh and sigmoid: one fused, vectorised pass (row_math.hpp)
       gru_forward_fused(row.gates, row.recurrent, row.prev[0], row.next[0], H);
       return;
     }

@@ -9,11 +9,11 @@
 
 #include <algorithm>
 #include <array>
-#include <cmath>
 #include <utility>
 
 #include "rnnkit/activations.hpp"
 #include "rnnkit/engine/cell.hpp"
+#include "rnnkit/row_math.hpp"
 
 namespace rnnkit::cells {
 
@@ -35,23 +35,9 @@ struct LayerNormRnn {
 
   template <typename T>
   static void forward_row(const Options& f, const engine::ForwardRow<T, 1>& row, int H) {
-    T* z = row.gates;
-    double sum = 0;  // double accumulators: float32 rows of thousands of units stay exact enough
-    for (int j = 0; j < H; ++j) sum += z[j];
-    const double mean = sum / H;
-    double squares = 0;
-    for (int j = 0; j < H; ++j) squares += (z[j] - mean) * (z[j] - mean);
-    const T rstd = static_cast<T>(1.0 / std::sqrt(squares / H + kEpsilon));
-    const T shift = static_cast<T>(mean);
     const T* gamma = row.cell_params;
-    const T* beta = gamma + H;
-    T* h = row.next[0];
-    for (int j = 0; j < H; ++j) {
-      z[j] = (z[j] - shift) * rstd;  // ẑ, kept for the backward
-      h[j] = gamma[j] * z[j] + beta[j];
-    }
-    row.saved[H] = rstd;
-    activate_inplace(f[0], h, H);
+    row.saved[H] = layer_norm_forward(row.gates, gamma, gamma + H, row.next[0], T(kEpsilon), H);
+    activate_inplace(f[0], row.next[0], H);
   }
 
   template <typename T>
@@ -65,21 +51,8 @@ struct LayerNormRnn {
       return;
     }
     activation_backward(f[0], dz, g1, g2, row.next[0], H);  // dL/d(γ ⊙ ẑ + β)
-    const T* z_hat = row.gates;
-    const T rstd = row.saved[H];
-    const T* gamma = row.cell_params;
     T* d_gamma = row.d_cell_params;
-    T* d_beta = d_gamma + H;
-    double mean_d = 0, mean_d_z = 0;
-    for (int j = 0; j < H; ++j) {
-      d_gamma[j] += dz[j] * z_hat[j];
-      d_beta[j] += dz[j];
-      dz[j] *= gamma[j];  // dL/dẑ
-      mean_d += dz[j];
-      mean_d_z += dz[j] * z_hat[j];
-    }
-    const T m1 = static_cast<T>(mean_d / H), m2 = static_cast<T>(mean_d_z / H);
-    for (int j = 0; j < H; ++j) dz[j] = rstd * (dz[j] - m1 - z_hat[j] * m2);
+    layer_norm_backward(dz, row.gates, row.saved[H], row.cell_params, d_gamma, d_gamma + H, H);
   }
 };
 

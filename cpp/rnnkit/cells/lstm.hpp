@@ -13,7 +13,7 @@
 
 #include "rnnkit/activations.hpp"
 #include "rnnkit/engine/cell.hpp"
-#include "rnnkit/gate_math.hpp"
+#include "rnnkit/row_math.hpp"
 
 namespace rnnkit::cells {
 
@@ -60,7 +60,7 @@ struct Lstm {
   // dh in the i block, act′(c_t) in the f block, dc_t in the c block, until each is consumed.
   template <typename T>
   static void backward_row(const Options& fn, const engine::BackwardRow<T, 2>& row, int H) {
-    if (usual(fn)) {          // tanh and sigmoid: one fused, vectorised pass (gate_math.hpp)
+    if (usual(fn)) {          // tanh and sigmoid: one fused, vectorised pass (row_math.hpp)
       T* dh = row.d_prev[0];  // scratch: the driver writes dh_{t−1} there afterwards
       engine::sum_upstream(dh, row.d_output, row.d_later[0], H);
       T* dc = row.d_prev[1];  // dc_t in, dc_{t−1} out

@@ -1,4 +1,6 @@
-#include "rnnkit/gate_math.hpp"
+#include "rnnkit/row_math.hpp"
+
+#include <cmath>
 
 #include "rnnkit/elementwise.hpp"
 
@@ -69,7 +71,70 @@ inline void gru_backward_body(T* __restrict d_gates, T* __restrict d_recurrent, 
   }
 }
 
+// Σ f(j) over j < H in kLanes partial sums: independent lanes vectorise without the compiler
+// having to reassociate a single running sum.
+constexpr int kLanes = 8;
+template <typename T, typename F>
+inline T lane_sum(int H, F f) {
+  T acc[kLanes] = {};
+  int j = 0;
+  for (; j + kLanes <= H; j += kLanes) {
+    for (int l = 0; l < kLanes; ++l) acc[l] += f(j + l);
+  }
+  for (; j < H; ++j) acc[0] += f(j);
+  T total = 0;
+  for (int l = 0; l < kLanes; ++l) total += acc[l];
+  return total;
+}
+
+template <typename T>
+inline T layer_norm_forward_body(T* __restrict z, const T* __restrict gamma,
+                                 const T* __restrict beta, T* __restrict out, T epsilon, int H) {
+  const T mean = lane_sum<T>(H, [&](int j) { return z[j]; }) / T(H);
+  const T var = lane_sum<T>(H, [&](int j) { return (z[j] - mean) * (z[j] - mean); }) / T(H);
+  const T rstd = T(1) / std::sqrt(var + epsilon);
+  for (int j = 0; j < H; ++j) {
+    z[j] = (z[j] - mean) * rstd;
+    out[j] = gamma[j] * z[j] + beta[j];
+  }
+  return rstd;
+}
+
+template <typename T>
+inline void layer_norm_backward_body(T* __restrict da, const T* __restrict z_hat, T rstd,
+                                     const T* __restrict gamma, T* __restrict d_gamma,
+                                     T* __restrict d_beta, int H) {
+  for (int j = 0; j < H; ++j) {
+    d_gamma[j] += da[j] * z_hat[j];
+    d_beta[j] += da[j];
+    da[j] *= gamma[j];  // dL/dẑ
+  }
+  const T m1 = lane_sum<T>(H, [&](int j) { return da[j]; }) / T(H);
+  const T m2 = lane_sum<T>(H, [&](int j) { return da[j] * z_hat[j]; }) / T(H);
+  for (int j = 0; j < H; ++j) da[j] = rstd * (da[j] - m1 - z_hat[j] * m2);
+}
+
 }  // namespace
+
+RNNKIT_MULTIVERSION
+float layer_norm_forward(float* z, const float* gamma, const float* beta, float* out, float epsilon,
+                         int H) {
+  return layer_norm_forward_body(z, gamma, beta, out, epsilon, H);
+}
+double layer_norm_forward(double* z, const double* gamma, const double* beta, double* out,
+                          double epsilon, int H) {
+  return layer_norm_forward_body(z, gamma, beta, out, epsilon, H);
+}
+
+RNNKIT_MULTIVERSION
+void layer_norm_backward(float* da, const float* z_hat, float rstd, const float* gamma,
+                         float* d_gamma, float* d_beta, int H) {
+  layer_norm_backward_body(da, z_hat, rstd, gamma, d_gamma, d_beta, H);
+}
+void layer_norm_backward(double* da, const double* z_hat, double rstd, const double* gamma,
+                         double* d_gamma, double* d_beta, int H) {
+  layer_norm_backward_body(da, z_hat, rstd, gamma, d_gamma, d_beta, H);
+}
 
 RNNKIT_MULTIVERSION
 void lstm_backward_fused(float* d_gates, float* dc, const float* dh, const float* gates,
