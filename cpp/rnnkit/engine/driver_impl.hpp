@@ -95,6 +95,16 @@ void mask_rows(T* out, const T* h, int64_t ld, const T* mask, int M, int H) {
   }
 }
 
+// The row stride for rows of `cols` elements: `cols`, or 64 bytes more when rows would start a
+// multiple of `alias_bytes` apart and so alias in the L1 cache (docs/performance.md, "After the
+// first tuning"): Wh rows 4 KiB apart slowed the forward products by 15%, Whᵀ and dZ rows 1 KiB
+// apart the LSTM backward by a quarter at H = 256.
+template <typename T>
+int64_t unaliased_stride(int64_t cols, int64_t alias_bytes) {
+  const int64_t bytes = cols * static_cast<int64_t>(sizeof(T));
+  return bytes % alias_bytes == 0 ? cols + 64 / static_cast<int64_t>(sizeof(T)) : cols;
+}
+
 // Multiply-adds of one direction (forward or backward) over the whole batch.
 template <typename Cell>
 double sequence_flops(const SequenceShape& s) {
@@ -191,9 +201,10 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       }
       return row;
     };
+    auto valid = [&](int m) { return t < valid_steps(batch.lengths, n0 + m, steps); };
     auto padded = [&](int m) {
       const int n = n0 + m;
-      if (t < valid_steps(batch.lengths, n, steps)) return false;
+      if (valid(m)) return false;
       // Padding: zero output (and saved columns, which the weight gradients read with a zero
       // gradient). Padded x never reaches a valid step.
       std::fill_n(at.state(record.hs, record.saved, 0, n, t), H, T(0));
@@ -201,15 +212,13 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       return true;
     };
     if constexpr (Cell::kLateGates > 0) {
-      std::vector<char> skip(static_cast<size_t>(M));
       for (int m = 0; m < M; ++m) {
-        skip[m] = padded(m);
-        if (!skip[m]) Cell::forward_early_row(options, row_at(m), H);
+        if (!padded(m)) Cell::forward_early_row(options, row_at(m), H);
       }
       add_times_Wh(gates_t + C_early, ld_gates, at.late_input(record.saved, n0, t), steps * at.W,
                    Wh + C_early, ld_Wh, M, H, C - C_early);
       for (int m = 0; m < M; ++m) {
-        if (!skip[m]) Cell::forward_row(options, row_at(m), H);
+        if (valid(m)) Cell::forward_row(options, row_at(m), H);
       }
     } else {
       for (int m = 0; m < M; ++m) {
@@ -352,8 +361,9 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
       }
       return row;
     };
+    auto valid = [&](int m) { return t < valid_steps(batch.lengths, n0 + m, steps); };
     auto padded = [&](int m) {
-      if (t < valid_steps(batch.lengths, n0 + m, steps)) return false;
+      if (valid(m)) return false;
       const int64_t at_dZ = static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * cz;
       std::fill_n(dZ_s + at_dZ, C, T(0));
       if constexpr (Cell::kSplitRecurrent) std::fill_n(dR_s + at_dZ, C, T(0));
@@ -362,16 +372,14 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     };
     const T* dR_t = dR_s + static_cast<int64_t>(t) * cz;
     if constexpr (kLate) {
-      std::vector<char> skip(static_cast<size_t>(M));
       for (int m = 0; m < M; ++m) {
-        skip[m] = padded(m);
-        if (!skip[m]) Cell::backward_late_row(options, row_at(m), H);
+        if (!padded(m)) Cell::backward_late_row(options, row_at(m), H);
       }
       times_Wh_transposed(late_grad.data(), H, dR_t + C_early, ld_dZ,
                           scratch.WhT + static_cast<int64_t>(C_early) * scratch.ld_WhT,
                           scratch.ld_WhT, M, H, C - C_early, false);
       for (int m = 0; m < M; ++m) {
-        if (!skip[m]) Cell::backward_row(options, row_at(m), H);
+        if (valid(m)) Cell::backward_row(options, row_at(m), H);
       }
     } else {
       for (int m = 0; m < M; ++m) {
@@ -501,13 +509,11 @@ void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
                               const States<T, S>& final_states, const Options& options) {
   const int H = batch.shape.H, C = Cell::kGates * H;
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));
-  // Rows of Wh a multiple of 4 KiB apart (4H = 1024 floats at H = 256) alias in the L1 cache and
-  // slowed the per-step products by 15%: read a copy whose rows are 64 bytes further apart.
+  // The products read a copy of Wh whose rows are off 4 KiB multiples (detail::unaliased_stride).
   std::vector<T> padded_Wh;
   const T* Wh = weights.Wh;
-  int ld_Wh = C;
-  if (H > 1 && (static_cast<int64_t>(C) * sizeof(T)) % 4096 == 0) {
-    ld_Wh = C + static_cast<int>(64 / sizeof(T));
+  const int ld_Wh = static_cast<int>(detail::unaliased_stride<T>(C, 4096));
+  if (ld_Wh != C) {
     padded_Wh.resize(static_cast<size_t>(H) * ld_Wh);
     detail::StridedMatrixMap<T>(padded_Wh.data(), H, C, Eigen::OuterStride<>(ld_Wh)) =
         detail::ConstMatrixMap<T>(weights.Wh, H, C);
@@ -534,15 +540,13 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
   const auto n_rows = static_cast<size_t>(shape.N);
   // dZ rows a multiple of 1 KiB long (4H = 1024 floats at H = 256) put every step's rows of the
   // per-step product 4 KiB apart, aliasing in the L1 cache: pad them by 64 bytes.
-  const int64_t cz = (C * static_cast<int64_t>(sizeof(T))) % 1024 == 0 ? C + 64 / sizeof(T) : C;
+  const int64_t cz = detail::unaliased_stride<T>(C, 1024);
   const std::unique_ptr<T[]> dZ(new T[n_rows * shape.T * cz]);
   const std::unique_ptr<T[]> dR(Cell::kSplitRecurrent ? new T[n_rows * shape.T * cz] : nullptr);
   const int64_t K = std::max<int64_t>(S * H, C);
   const std::unique_ptr<T[]> carry(new T[n_rows * static_cast<size_t>(K)]);
-  // Rows a multiple of 1 KiB apart (H = 256 floats) alias in the L1 cache while the BLAS packs
-  // Whᵀ on every step: keep them 64 bytes further apart (with dZ's padding below, the LSTM
-  // backward at H = 256 went from 126 to 167 GFLOP/s single-threaded; H = 240 and 272 run 162).
-  const int64_t ld_WhT = (H * static_cast<int64_t>(sizeof(T))) % 1024 == 0 ? H + 64 / sizeof(T) : H;
+  // Whᵀ, which the BLAS packs on every step, with rows off 1 KiB multiples too.
+  const int64_t ld_WhT = detail::unaliased_stride<T>(H, 1024);
   const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(C * ld_WhT)]);
   detail::StridedMatrixMap<T>(WhT.get(), C, H, Eigen::OuterStride<>(ld_WhT)) =
       detail::ConstMatrixMap<T>(weights.Wh, H, C).transpose();

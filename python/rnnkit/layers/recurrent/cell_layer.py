@@ -77,8 +77,8 @@ class CellLayer(RecurrentLayer):
 
     # -- weights ------------------------------------------------------------------------------
     def bias_shape(self) -> tuple[int, ...]:
-        """Shape of the bias: ``(G·H,)`` unless the cell keeps more rows."""
-        return (self.gates * self.units,)
+        """Shape of the bias, as the layer's config gives it (:meth:`_config_bias_shape`)."""
+        return self._config_bias_shape(self.get_config(), self.units)
 
     def _initial_bias(self, rng: np.random.Generator) -> np.ndarray:
         return self._inits[2](self.bias_shape(), rng)
@@ -106,6 +106,7 @@ class CellLayer(RecurrentLayer):
 
     @classmethod
     def _config_bias_shape(cls, config: dict[str, Any], units: int) -> tuple[int, ...]:
+        """``(G·H,)`` unless the cell keeps more rows (a subclass says so from its config)."""
         return (cls.gates * units,)
 
     def _weights(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -91,10 +91,6 @@ class GRU(CellLayer):
         self.reset_after = bool(reset_after)
         self._build_if_shape_given(input_shape)
 
-    def bias_shape(self) -> tuple[int, ...]:
-        columns = self.gates * self.units
-        return (2, columns) if self.reset_after else (columns,)
-
     @classmethod
     def _config_bias_shape(cls, config: dict[str, Any], units: int) -> tuple[int, ...]:
         columns = cls.gates * units
