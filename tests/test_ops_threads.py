@@ -162,21 +162,132 @@ def rnnkit_blas_entries() -> list[dict]:
     ]
 
 
+def rnnkit_entries() -> list[dict]:
+    """threadpoolctl's entry for rnnkit's own workers (its registered controller)."""
+    return [i for i in threadpoolctl.threadpool_info() if i["internal_api"] == "rnnkit"]
+
+
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_set_and_get_num_threads(n):
     rnnkit.set_num_threads(n)
     assert rnnkit.get_num_threads() == n
-    entries = rnnkit_blas_entries()
-    assert entries, threadpoolctl.threadpool_info()
-    assert all(info["num_threads"] == n for info in entries), entries
+    run(medium_case(5))
+    entries = rnnkit_entries()
+    assert len(entries) == 1, threadpoolctl.threadpool_info()
+    assert entries[0]["num_threads"] == n
+    assert entries[0]["user_api"] == "blas"
+    # The BLAS inside the workers runs single-threaded: one pool, rnnkit's.
+    blas = rnnkit_blas_entries()
+    assert blas and all(info["num_threads"] == 1 for info in blas), blas
 
 
-def test_threadpoolctl_limits_rnnkit():
+@pytest.mark.parametrize("user_api", [None, "blas"])
+def test_threadpoolctl_limits_rnnkit(user_api):
     rnnkit.set_num_threads(2)
-    with threadpoolctl.threadpool_limits(1):
+    with threadpoolctl.threadpool_limits(1, user_api=user_api):
         assert rnnkit.get_num_threads() == 1
-        assert all(info["num_threads"] == 1 for info in rnnkit_blas_entries())
+        assert [i["num_threads"] for i in rnnkit_entries()] == [1]
     assert rnnkit.get_num_threads() == 2
+
+
+def _kernels_until(stop: threading.Event, failures: list[BaseException]) -> None:
+    """Small kernels back to back (two workers each when allowed) until ``stop`` is set."""
+    case = random_case(3, (8, 20, 4, 32))
+    case["activation"] = "tanh"
+    try:
+        while not stop.is_set():
+            run(case)
+    except BaseException as error:
+        failures.append(error)
+
+
+@pytest.mark.stress
+def test_threadpoolctl_limits_hold_while_kernels_run_in_another_thread():
+    # Kernels used to lower the process-wide BLAS setting and restore it when they ended: a
+    # threadpool_limits(1) entered meanwhile read the lowered value as the original, a kernel
+    # ending inside the `with` put 2 back over the user's limit, and leaving the `with` could
+    # set 1 for good. The user's setting must be the one in force whatever the interleaving.
+    rnnkit.set_num_threads(2)
+    stop, failures = threading.Event(), []
+    worker = threading.Thread(target=_kernels_until, args=(stop, failures), daemon=True)
+    worker.start()
+    wrong: list[str] = []
+    entries = 0
+    deadline = time.monotonic() + 3.0
+    try:
+        while time.monotonic() < deadline:
+            entries += 1
+            with threadpoolctl.threadpool_limits(1):
+                if rnnkit.get_num_threads() != 1:
+                    wrong.append(f"entry {entries}: {rnnkit.get_num_threads()} at entry")
+                time.sleep(0.0005)  # let kernels end inside the limit
+                if rnnkit.get_num_threads() != 1:
+                    wrong.append(f"entry {entries}: {rnnkit.get_num_threads()} inside")
+            if rnnkit.get_num_threads() != 2:
+                wrong.append(f"entry {entries}: {rnnkit.get_num_threads()} after")
+                rnnkit.set_num_threads(2)
+    finally:
+        stop.set()
+        worker.join(30)
+    assert not worker.is_alive(), "the kernel thread did not stop"
+    assert not failures, failures
+    assert entries > 50, f"only {entries} entries in 3 s"
+    assert not wrong, f"{len(wrong)} of {entries} entries: {wrong[:5]}"
+
+
+def _fork_children(count: int, seconds: float, expected_threads: int) -> list[str]:
+    """Forks up to ``count`` children within ``seconds``; each runs a kernel and checks its
+    thread setting. What went wrong, per child: a nonzero exit, or a hang (killed)."""
+    case = random_case(4, (4, 10, 3, 16))
+    case["activation"] = "tanh"
+    problems: list[str] = []
+    deadline = time.monotonic() + seconds
+    forked = 0
+    while forked < count and time.monotonic() < deadline:
+        pid = os.fork()
+        if pid == 0:  # the child: never return into pytest
+            code = 1
+            try:
+                run(case)
+                code = 0 if rnnkit.get_num_threads() == expected_threads else 3
+            finally:
+                os._exit(code)
+        forked += 1
+        give_up = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if os.waitstatus_to_exitcode(status) != 0:
+                    problems.append(f"child {forked}: exit {os.waitstatus_to_exitcode(status)}")
+                break
+            if time.monotonic() > give_up:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                problems.append(f"child {forked}: hung, killed")
+                break
+            time.sleep(0.001)
+    assert forked >= 20, f"only {forked} children forked in {seconds} s"
+    return problems
+
+
+@pytest.mark.stress
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_fork_while_another_thread_runs_kernels():
+    # multiprocessing's fork start method does exactly this. A child used to inherit the
+    # parent's thread bookkeeping mid-update and call into OpenBLAS from the fork handler
+    # (hanging on a lock a vanished thread held, or coming up with one thread).
+    rnnkit.set_num_threads(2)
+    stop, failures = threading.Event(), []
+    worker = threading.Thread(target=_kernels_until, args=(stop, failures), daemon=True)
+    worker.start()
+    try:
+        problems = _fork_children(count=800, seconds=10.0, expected_threads=2)
+    finally:
+        stop.set()
+        worker.join(30)
+    assert not failures, failures
+    assert not problems, problems
 
 
 @pytest.mark.parametrize("bad, exc", [(0, ValueError), (-2, ValueError), (1.5, TypeError)])
@@ -224,10 +335,12 @@ def test_one_thread_pool_quiets_other_blas_pools_but_not_rnnkits():
     from rnnkit.threads import one_thread_pool
 
     rnnkit.set_num_threads(2)
-    others = [i for i in threadpoolctl.threadpool_info() if i not in rnnkit_blas_entries()]
+    own = rnnkit_blas_entries() + rnnkit_entries()
+    others = [i for i in threadpoolctl.threadpool_info() if i not in own]
     before = {i["filepath"]: i["num_threads"] for i in others}
     with one_thread_pool():
         assert rnnkit.get_num_threads() == 2
+        assert [i["num_threads"] for i in rnnkit_entries()] == [2]
         inside = {
             i["filepath"]: i["num_threads"]
             for i in threadpoolctl.threadpool_info()

@@ -4,6 +4,7 @@
 #include <pybind11/pybind11.h>
 
 #include <Eigen/Core>
+#include <chrono>
 #include <string>
 
 #include "bindings/checks.hpp"
@@ -19,6 +20,18 @@
 
 namespace py = pybind11;
 using rnnkit::bindings::Array;
+
+// For threadpoolctl, which reads and sets a library's thread count through C symbols it finds in
+// the loaded library (rnnkit's controller: python/rnnkit/threads.py). Exported despite pybind11's
+// hidden default visibility.
+extern "C" {
+__attribute__((visibility("default"))) int rnnkit_get_num_threads() {
+  return rnnkit::configured_threads();
+}
+__attribute__((visibility("default"))) void rnnkit_set_num_threads(int n) {
+  rnnkit::set_configured_threads(n);
+}
+}
 
 PYBIND11_MODULE(_core, m) {
   m.doc() = "rnnkit's C++ kernels. Use rnnkit.ops, which validates and converts arguments.";
@@ -39,7 +52,7 @@ PYBIND11_MODULE(_core, m) {
       py::arg("values").noconvert(),
       "In-place float32 tanh as the kernels compute it (for tests).");
   m.def("get_num_threads", &rnnkit::configured_threads,
-        "Threads the kernels and the BLAS (scipy-openblas32) may use.");
+        "Threads the kernels may use (their BLAS calls run single-threaded).");
   m.def(
       "set_num_threads",
       [](int n) {
@@ -47,6 +60,13 @@ PYBIND11_MODULE(_core, m) {
         rnnkit::set_configured_threads(n);
       },
       py::arg("n"));
+  m.def(
+      "park_kernels_for_exit",
+      []() {
+        py::gil_scoped_release release;
+        rnnkit::park_kernels_for_exit(std::chrono::seconds(2));
+      },
+      "At interpreter exit: stop running kernels (their threads park) and refuse new ones.");
   m.def("build_info", []() {
     py::dict info;
     info["blas_config"] = std::string(rnnkit::blas::config());

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -16,9 +17,36 @@
 namespace rnnkit {
 namespace {
 
-std::mutex section_mutex;
-int sections_open = 0;    // kernels currently running
-int threads_outside = 1;  // the BLAS setting to restore when the last one ends
+// Held while rnnkit changes the BLAS's setting (always inside a BlasInUse).
+std::mutex blas_setting_mutex;
+
+// The threads inside a BlasInUse, and a fork waiting for them to leave (threads.hpp). Never
+// destroyed: threads parked at exit still wait on them, and glibc's condition-variable destructor
+// would wait for those waiters, hanging the exit.
+std::mutex& gate_mutex = *new std::mutex;
+std::condition_variable& gate_changed = *new std::condition_variable;
+int threads_inside = 0;
+bool fork_waiting = false;
+std::atomic<bool> exiting{false};  // the interpreter is exiting: kernels park (park_for_exit)
+thread_local int gate_depth = 0;   // this thread's nested BlasInUse
+
+void enter_gate() {
+  if (gate_depth++ > 0) return;
+  std::unique_lock<std::mutex> lock(gate_mutex);
+  // While exiting this never returns: the thread parks here, outside the BLAS.
+  gate_changed.wait(lock, [] { return !fork_waiting && !exiting.load(); });
+  ++threads_inside;
+}
+
+void leave_gate() {
+  if (--gate_depth > 0) return;
+  std::lock_guard<std::mutex> lock(gate_mutex);
+  if (--threads_inside == 0 && (fork_waiting || exiting.load())) gate_changed.notify_all();
+}
+
+// rnnkit's worker count. The BLAS's initial setting (the library is loaded, and has read
+// OPENBLAS_NUM_THREADS and friends, before this file's initialisers run).
+std::atomic<int> configured{std::max(1, blas::get_num_threads())};
 
 // Long-lived workers that claim the slices of one task at a time. The caller claims slices too,
 // so a worker the OS does not schedule (a busy machine) costs at most its share of the work, not
@@ -125,6 +153,7 @@ class WorkerPool {
         wake_.wait(lock, moved);
       }
       seen = ticket_.load(std::memory_order_acquire);
+      BlasInUse blas_in_use;
       run_slices(generation_of(seen));
     }
   }
@@ -139,27 +168,52 @@ class WorkerPool {
   int started_ = 0;          // only touched by the holder of busy_
 };
 
-// Never destroyed: detached workers may still be waiting on it while the process exits.
-WorkerPool* pool = nullptr;
-std::once_flag pool_once;
+// Never destroyed: detached workers may still be waiting on it while the process exits. Made on
+// first use without a lock or a once-flag, which a fork could leave held or "in progress" in the
+// child for good; a pool that loses the race was never used and is simply deleted.
+std::atomic<WorkerPool*> pool{nullptr};
 
 WorkerPool& worker_pool() {
-  std::call_once(pool_once, [] { pool = new WorkerPool(); });
-  return *pool;
+  WorkerPool* current = pool.load(std::memory_order_acquire);
+  if (current != nullptr) return *current;
+  auto* fresh = new WorkerPool();
+  if (pool.compare_exchange_strong(current, fresh, std::memory_order_acq_rel)) return *fresh;
+  delete fresh;
+  return *current;
 }
 
-// A forked child has none of the parent's threads, and a mutex may have been held mid-call by one
-// of them: give it a fresh pool (leaking the parent's copy) and forget kernels that were running
-// in other threads of the parent, restoring the BLAS setting they had lowered.
-void reset_after_fork() {
-  if (pool != nullptr) pool = new WorkerPool();
-  new (&section_mutex) std::mutex();  // its holder, if any, does not exist in the child
-  if (sections_open > 0 && threads_outside != 1) blas::set_num_threads(threads_outside);
-  sections_open = 0;
+// fork() copies only the calling thread. A thread of ours inside OpenBLAS may hold one of its
+// locks (its memory allocator's: observed, the child's first BLAS call then waited forever), or
+// be inside its thread set-up; a worker may own the pool. So the fork waits at the gate until no
+// thread of ours is inside a BlasInUse and holds the gate shut across the fork; the child then
+// forgets the parent's pool (leaking it: its workers do not exist in the child), so its first
+// kernel makes a fresh one, and calls nothing in OpenBLAS: it inherits the BLAS setting (1 once
+// any kernel has run; keep_blas_serial checks it on the next kernel) and the configured count.
+// The wait is short: kernels never wait on the forking thread inside the gate (a kernel's stop
+// poll, which may take the GIL, steps out first: StopRequest::poll).
+void before_fork() {
+  std::unique_lock<std::mutex> lock(gate_mutex);
+  fork_waiting = true;
+  gate_changed.wait(lock, [] { return threads_inside == 0; });
+  lock.release();  // held across the fork
+}
+void after_fork_in_parent() {
+  fork_waiting = false;
+  gate_mutex.unlock();
+  gate_changed.notify_all();
+}
+void after_fork_in_child() {
+  pool.store(nullptr, std::memory_order_relaxed);
+  fork_waiting = false;
+  threads_inside = 0;
+  gate_depth = 0;
+  // No thread waits on it in the child; a fresh one forgets the vanished waiters.
+  new (&gate_changed) std::condition_variable();
+  gate_mutex.unlock();  // this thread locked it in before_fork
 }
 
-const bool fork_handler_registered = [] {
-  return pthread_atfork(nullptr, nullptr, reset_after_fork) == 0;
+const bool fork_handlers_registered = [] {
+  return pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child) == 0;
 }();
 
 }  // namespace
@@ -169,30 +223,48 @@ void run_parallel(int count, const std::function<void(int)>& task) {
 }
 
 int configured_threads() {
-  std::lock_guard<std::mutex> lock(section_mutex);
-  return sections_open > 0 ? threads_outside : blas::get_num_threads();
+  return configured.load(std::memory_order_relaxed);
 }
 
 void set_configured_threads(int n) {
-  std::lock_guard<std::mutex> lock(section_mutex);
-  if (sections_open > 0) {
-    threads_outside = n;  // takes effect when the running kernels finish
-  } else {
-    blas::set_num_threads(n);
-  }
+  configured.store(std::max(1, n), std::memory_order_relaxed);
 }
 
-SerialBlasSection::SerialBlasSection() {
-  std::lock_guard<std::mutex> lock(section_mutex);
-  if (sections_open++ == 0) {
-    threads_outside = blas::get_num_threads();
-    if (threads_outside != 1) blas::set_num_threads(1);
-  }
+void park_kernels_for_exit(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(gate_mutex);
+  exiting.store(true);
+  gate_changed.wait_for(lock, timeout, [] { return threads_inside == 0; });
 }
 
-SerialBlasSection::~SerialBlasSection() {
-  std::lock_guard<std::mutex> lock(section_mutex);
-  if (--sections_open == 0 && threads_outside != 1) blas::set_num_threads(threads_outside);
+void park_if_exiting() {
+  if (!exiting.load(std::memory_order_relaxed)) return;
+  gate_depth = 1;
+  leave_gate();
+  enter_gate();  // parks for good
+}
+
+BlasInUse::BlasInUse() {
+  enter_gate();
+}
+BlasInUse::~BlasInUse() {
+  leave_gate();
+}
+
+BlasPause::BlasPause() : depth_(gate_depth) {
+  if (depth_ == 0) return;
+  gate_depth = 1;
+  leave_gate();
+}
+BlasPause::~BlasPause() {
+  if (depth_ == 0) return;
+  enter_gate();
+  gate_depth = depth_;
+}
+
+void keep_blas_serial() {
+  if (blas::get_num_threads() == 1) return;  // a plain read of OpenBLAS's global: no lock
+  std::lock_guard<std::mutex> lock(blas_setting_mutex);
+  if (blas::get_num_threads() != 1) blas::set_num_threads(1);
 }
 
 }  // namespace rnnkit

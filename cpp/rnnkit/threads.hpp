@@ -1,9 +1,10 @@
-// Splitting a batch across our own threads. The BLAS runs single-threaded while a kernel runs, so
-// there is one pool of threads at a time and never two fighting over the cores
-// (docs/performance.md, "Threads").
+// Splitting a batch across our own threads. The BLAS runs single-threaded, so there is one pool
+// of threads and never two fighting over the cores (docs/performance.md, "Threads").
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <climits>
 #include <cstdint>
 #include <exception>
 #include <functional>
@@ -11,22 +12,54 @@
 
 namespace rnnkit {
 
-// The thread count the user configured: the BLAS's own setting (so rnnkit.set_num_threads and
-// threadpoolctl limit both), read as it was before any running kernel lowered it to one.
+// The number of workers a kernel may use: rnnkit's own setting, set by rnnkit.set_num_threads
+// and by threadpoolctl (through rnnkit's controller, python/rnnkit/threads.py). It starts as the
+// BLAS's initial setting, so OPENBLAS_NUM_THREADS and friends are honoured. Kernels only read it.
 int configured_threads();
 void set_configured_threads(int n);
 
-// While alive, the BLAS runs single-threaded. Our per-step calls are far too small for OpenBLAS's
-// pool (which pays only from ~8 MFLOP a call and collapses under load), and batch-split workers
-// must not each wake it. scipy-openblas32 exports no thread-local setting, so this lowers the
-// process-wide one; nested and concurrent kernels share the section and the last restores it.
-class SerialBlasSection {
+// Makes the BLAS single-threaded if it is not already; every kernel calls this first. Our per-step
+// calls are far too small for OpenBLAS's pool (which pays only from ~8 MFLOP a call and collapses
+// under load), and batch-split workers must not each wake it. scipy-openblas32 has no thread-local
+// setting, so this sets the process-wide one, and it is never raised again: restoring a value
+// after each kernel raced with threadpoolctl reading and writing the same setting from other
+// threads (a limit could be overwritten, or read while lowered and then restored as 1 for good).
+// The parallelism is ours (the batch split), so one BLAS thread costs rnnkit nothing.
+void keep_blas_serial();
+
+// While alive, fork() waits: a child must not inherit a lock that one of our threads holds inside
+// OpenBLAS. Every kernel holds one on its calling thread, and pool workers one per task, so no
+// thread of ours is inside the BLAS when a process forks (threads.cpp, the fork handlers).
+// Nested uses on one thread count once.
+class BlasInUse {
  public:
-  SerialBlasSection();
-  ~SerialBlasSection();
-  SerialBlasSection(const SerialBlasSection&) = delete;
-  SerialBlasSection& operator=(const SerialBlasSection&) = delete;
+  BlasInUse();
+  ~BlasInUse();
+  BlasInUse(const BlasInUse&) = delete;
+  BlasInUse& operator=(const BlasInUse&) = delete;
 };
+
+// Steps this thread out of its BlasInUse for a while, for a wait that may depend on a forking
+// thread (such as taking the GIL, which Python holds across fork()). No BLAS calls meanwhile.
+class BlasPause {
+ public:
+  BlasPause();
+  ~BlasPause();
+  BlasPause(const BlasPause&) = delete;
+  BlasPause& operator=(const BlasPause&) = delete;
+
+ private:
+  int depth_;
+};
+
+// For the interpreter's exit: from now on, kernels stop at their next step check and park their
+// threads for good, outside the BLAS, and new kernels park on entry; returns once no thread of
+// ours is inside the BLAS (or after `timeout`). Python runs this at exit, before the libraries'
+// destructors: a daemon thread still computing in OpenBLAS while its destructor freed the
+// buffers made it print "BLAS : Bad memory unallocation!" (and could have read freed memory).
+void park_kernels_for_exit(std::chrono::milliseconds timeout);
+// Called by kernels at their step checks (StepTicker): parks this thread if exiting.
+void park_if_exiting();
 
 struct Slice {
   int index;  // which worker, 0 is the calling thread
@@ -38,7 +71,9 @@ struct Slice {
 inline int choose_workers(int rows, double flops) {
   // Below this much work per worker, starting a thread (~20 µs) costs more than a core gains.
   constexpr double min_flops_per_worker = 4.0e5;
-  const int by_work = std::max(1, static_cast<int>(flops / min_flops_per_worker));
+  // Clamped before the cast: past INT_MAX the conversion is undefined behaviour.
+  const double wanted = std::min(flops / min_flops_per_worker, static_cast<double>(INT_MAX));
+  const int by_work = std::max(1, static_cast<int>(wanted));
   return std::max(1, std::min({configured_threads(), by_work, rows}));
 }
 

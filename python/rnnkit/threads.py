@@ -1,14 +1,20 @@
-"""Thread control for the kernels and the BLAS they call.
+"""Thread control for the kernels.
 
-The kernels split a batch across as many threads as the BLAS (``scipy-openblas32``) is set to use
-and run the BLAS single-threaded inside each, so one number governs both and never two pools at
-once. ``threadpoolctl`` sees this BLAS, so ``threadpool_limits(1)`` limits rnnkit too.
+The kernels split a batch across rnnkit's own worker threads and call their BLAS
+(``scipy-openblas32``) single-threaded inside each, so there is one pool, never two fighting over
+the cores. The worker count is rnnkit's own setting: :func:`set_num_threads`, or ``threadpoolctl``
+(rnnkit registers a controller with it, ``internal_api="rnnkit"``, ``user_api="blas"``, so
+``threadpool_limits(1)`` and ``threadpool_limits(1, user_api="blas")`` limit rnnkit too). Its
+initial value is the BLAS's default, which honours ``OPENBLAS_NUM_THREADS``. threadpoolctl shows
+``libscipy_openblas`` at one thread once a kernel has run: that is the BLAS inside the workers.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
+import importlib.metadata
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -22,7 +28,7 @@ R = TypeVar("R")
 
 
 def get_num_threads() -> int:
-    """Number of threads rnnkit's kernels (and its BLAS) may use."""
+    """Number of threads rnnkit's kernels may use."""
     return int(_core.get_num_threads())
 
 
@@ -30,8 +36,8 @@ MAX_THREADS = 1024  # far beyond any machine's cores; the BLAS may cap it lower 
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads rnnkit's kernels (and its BLAS) may use, ``1 <= n <= 1024``;
-    the BLAS build may cap it lower (scipy-openblas32 at 64)."""
+    """Set the number of threads rnnkit's kernels may use, ``1 <= n <= 1024``. A call running
+    in another thread keeps the count it started with."""
     _core.set_num_threads(_checks.integer(n, "n", minimum=1, maximum=MAX_THREADS))
 
 
@@ -40,9 +46,44 @@ def build_info() -> dict:
     return dict(_core.build_info())
 
 
+def _register_with_threadpoolctl() -> None:
+    """Let ``threadpoolctl`` see and limit rnnkit's worker count, through the two C functions
+    the extension exports for it (``cpp/bindings/module.cpp``)."""
+    try:
+        import threadpoolctl
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+
+    class RnnkitController(threadpoolctl.LibController):
+        user_api = "blas"  # limits meant for BLAS threads (the usual spelling) reach rnnkit
+        internal_api = "rnnkit"
+        filename_prefixes = ("_core",)
+        check_symbols = ("rnnkit_get_num_threads", "rnnkit_set_num_threads")
+
+        def get_num_threads(self) -> int:
+            return int(self.dynlib.rnnkit_get_num_threads())
+
+        def set_num_threads(self, num_threads: int) -> None:
+            self.dynlib.rnnkit_set_num_threads(max(1, int(num_threads)))
+
+        def get_version(self) -> str | None:
+            try:
+                return importlib.metadata.version("rnnkit")
+            except importlib.metadata.PackageNotFoundError:  # pragma: no cover - run from a tree
+                return None
+
+    threadpoolctl.register(RnnkitController)
+
+
+_register_with_threadpoolctl()
+# Daemon threads may still be inside kernels when the interpreter exits; park them before the
+# libraries' destructors run (cpp/rnnkit/threads.hpp, park_kernels_for_exit).
+atexit.register(_core.park_kernels_for_exit)
+
+
 # one_thread_pool may be entered from several Python threads at once (two Trainers, a Trainer
 # and a predict); the first to enter quiets the other pools and the last to leave restores them,
-# as SerialBlasSection does for the BLAS in C++. Saving and restoring per entry would interleave.
+# Saving and restoring per entry would interleave.
 _quiet_lock = threading.Lock()
 _quiet_depth = 0
 _quiet_limits: Any = None  # threadpoolctl's limiter while the other pools are quieted
@@ -75,7 +116,8 @@ def one_thread_pool() -> Iterator[None]:
 
 
 def _limit_other_pools() -> Any:
-    """Limit every thread pool but rnnkit's own BLAS to one thread; the limiter, or None."""
+    """Limit every thread pool but rnnkit's own (its workers and its BLAS) to one thread; the
+    limiter, or None."""
     import scipy_openblas32
     from threadpoolctl import ThreadpoolController
 
@@ -84,7 +126,8 @@ def _limit_other_pools() -> Any:
     others = [
         lib.filepath
         for lib in controller.lib_controllers
-        if os.path.dirname(os.path.realpath(lib.filepath)) != own_dir
+        if lib.internal_api != "rnnkit"
+        and os.path.dirname(os.path.realpath(lib.filepath)) != own_dir
     ]
     if not others:
         return None

@@ -11,6 +11,7 @@
 #include "rnnkit/engine/cell.hpp"
 #include "rnnkit/engine/driver.hpp"
 #include "rnnkit/engine/products.hpp"
+#include "rnnkit/interrupt.hpp"
 #include "rnnkit/threads.hpp"
 
 namespace rnnkit::engine {
@@ -124,13 +125,15 @@ struct ForwardCall {
   const T* zeros;  // H zeros: the states before step 0 when no initial state is given
   const T* Wh;     // the recurrent weights as the per-step products read them
   int ld_Wh;       // ... rows ld_Wh apart
+  StopRequest& stop;
 };
 
 // The forward pass of batch rows [n0, n1).
 template <typename Cell, typename T>
 void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
   constexpr int S = Cell::kStates;
-  const auto& [batch, w, initial, record, final_states, options, zeros, Wh, ld_Wh] = call;
+  const auto& [batch, w, initial, record, final_states, options, zeros, Wh, ld_Wh, stop] = call;
+  StepTicker ticker(stop);
   const Layout<Cell> at(batch.shape);
   const int M = n1 - n0, steps = batch.shape.T, D = batch.shape.D, H = at.H, C = at.C;
   const int64_t rows = static_cast<int64_t>(M) * steps;
@@ -165,6 +168,7 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
   std::vector<T> masked(mask_s ? static_cast<size_t>(M) * H : 0);  // h_{t−1} ⊙ mask, per step
   const int C_early = C - Cell::kLateGates * H;  // gate columns whose product reads h_{t−1}
   for (int t = 0; t < steps; ++t) {
+    ticker.tick();
     T* gates_t = gates_s + static_cast<int64_t>(t) * at.stride;
     // Where the step's recurrent product goes: added onto the gates, or into its own columns.
     T* product_t = gates_t;
@@ -272,6 +276,7 @@ struct BackwardCall {
   const BackwardScratch<T>& scratch;
   const T* zeros;  // H zeros: the states before step 0 when no initial state is given
   int truncate;
+  StopRequest& stop;
 };
 
 // The backward pass of batch rows [n0, n1) into this worker's weight gradients dw (zero on
@@ -279,7 +284,8 @@ struct BackwardCall {
 template <typename Cell, typename T>
 void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw, int n0, int n1) {
   constexpr int S = Cell::kStates;
-  const auto& [batch, w, initial, record, up, out, options, scratch, zeros, truncate] = call;
+  const auto& [batch, w, initial, record, up, out, options, scratch, zeros, truncate, stop] = call;
+  StepTicker ticker(stop);
   const Layout<Cell> at(batch.shape);
   const int M = n1 - n0, steps = batch.shape.T, D = batch.shape.D;
   const int H = at.H, C = at.C;
@@ -315,6 +321,7 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
   std::vector<T> masked_prev(kLate && mask_s ? static_cast<size_t>(M) * H : 0);
 
   for (int t = steps - 1; t >= 0; --t) {
+    ticker.tick();
     const T* h_product = nullptr;  // kLate: the rows of h_{t−1} the product saw
     int ld_product = H;
     if constexpr (kLate) {
@@ -507,6 +514,7 @@ template <typename Cell, typename T>
 void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
                               const ConstStates<T, S>& initial, const Record<T>& record,
                               const States<T, S>& final_states, const Options& options) {
+  BlasInUse blas_in_use;
   const int H = batch.shape.H, C = Cell::kGates * H;
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));
   // The products read a copy of Wh whose rows are off 4 KiB multiples (detail::unaliased_stride).
@@ -520,9 +528,10 @@ void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
     Wh = padded_Wh.data();
   }
   const int workers = choose_workers(batch.shape.N, detail::sequence_flops<Cell>(batch.shape));
+  StopRequest stop;
   const detail::ForwardCall<Cell, T> call{batch,   weights,      initial, record, final_states,
-                                          options, zeros.data(), Wh,      ld_Wh};
-  SerialBlasSection serial_blas;
+                                          options, zeros.data(), Wh,      ld_Wh,  stop};
+  keep_blas_serial();
   for_each_slice(batch.shape.N, workers,
                  [&](Slice slice) { detail::forward_slice(call, slice.begin, slice.end); });
 }
@@ -534,6 +543,7 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
                                const Options& options, int truncate) {
   static_assert(Cell::kBiasRows == (Cell::kSplitRecurrent ? 2 : 1),
                 "a split-recurrent cell has a bias row for each product, other cells one");
+  BlasInUse blas_in_use;
   const SequenceShape& shape = batch.shape;
   const int64_t D = shape.D, H = shape.H, C = int64_t{Cell::kGates} * shape.H;
   const int64_t wx_size = D * C, wh_size = H * C;
@@ -577,9 +587,11 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
                           cell_size > 0 ? base + wx_size + wh_size + b_size : nullptr};
   };
 
-  const detail::BackwardCall<Cell, T> call{batch, weights, initial, record,       upstream,
-                                           grads, options, scratch, zeros.data(), truncate};
-  SerialBlasSection serial_blas;
+  StopRequest stop;
+  const detail::BackwardCall<Cell, T> call{batch,        weights,  initial, record,
+                                           upstream,     grads,    options, scratch,
+                                           zeros.data(), truncate, stop};
+  keep_blas_serial();
   for_each_slice(shape.N, workers, [&](Slice slice) {
     detail::backward_slice(call, grads_of(slice.index), slice.begin, slice.end);
   });
