@@ -11,6 +11,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "rnnkit/engine/sequence.hpp"
 
@@ -49,10 +50,17 @@ inline void expect_shape(const py::array& a, const std::string& name, const char
 }
 
 // The BLAS takes 32-bit sizes and every (N,T,·) buffer must be addressable: refuse before
-// allocating. `widths` are the row widths of the per-step arrays the call allocates or reads.
+// allocating, naming the product that is out of range. `widths` are the row widths of the
+// per-step arrays the call allocates or reads.
 template <typename T>
 void check_sizes(const engine::SequenceShape& s, std::initializer_list<int64_t> widths,
                  int64_t gate_columns) {
+  auto refuse = [](const std::string& product, int64_t value) {
+    throw py::value_error(product + " = " + std::to_string(value) +
+                          " must stay below 2**31 (the BLAS index range)");
+  };
+  const int64_t weights = static_cast<int64_t>(s.H) * gate_columns;
+  if (weights > INT_MAX) refuse("H·(gate columns), the size of Wh,", weights);
   int64_t widest = 0;
   for (int64_t w : widths) widest = std::max(widest, w);
   const double elements = static_cast<double>(s.N) * s.T * static_cast<double>(widest);
@@ -61,33 +69,28 @@ void check_sizes(const engine::SequenceShape& s, std::initializer_list<int64_t> 
                        ", " + std::to_string(widest) + ") are too large to allocate");
   }
   const int64_t rows = static_cast<int64_t>(s.N) * s.T;
-  if (rows > INT_MAX) {
-    throw py::value_error("N·T = " + std::to_string(rows) +
-                          " must stay below 2**31 (the BLAS index range)");
-  }
-  if (static_cast<int64_t>(s.T) * widest > INT_MAX) {
-    throw py::value_error("T·(widest row, " + std::to_string(widest) +
-                          ") = " + std::to_string(static_cast<int64_t>(s.T) * widest) +
-                          " must stay below 2**31 (the BLAS index range)");
-  }
-  if (static_cast<int64_t>(s.H) * gate_columns > INT_MAX) {
-    throw py::value_error("the recurrent weights hold H·(gate columns) = " +
-                          std::to_string(static_cast<int64_t>(s.H) * gate_columns) +
-                          " elements, which must stay below 2**31 (the BLAS index range)");
+  if (rows > INT_MAX) refuse("N·T", rows);
+  const int64_t stride = static_cast<int64_t>(s.T) * widest;
+  if (stride > INT_MAX) {
+    refuse("T·(widest per-step row, " + std::to_string(widest) + "), a leading dimension,", stride);
   }
 }
 
-inline void check_lengths(const std::optional<IndexArray>& lengths,
-                          const engine::SequenceShape& s) {
-  if (!lengths) return;
+// The lengths, checked and copied while the GIL is held (empty when there are none): they bound
+// the kernel's reads, and once the GIL is released another Python thread could change the
+// caller's array.
+inline std::vector<int64_t> copy_lengths(const std::optional<IndexArray>& lengths,
+                                         const engine::SequenceShape& s) {
+  if (!lengths) return {};
   expect_shape(*lengths, "lengths", "(N,)", {s.N});
-  const int64_t* v = lengths->data();
+  std::vector<int64_t> copy(lengths->data(), lengths->data() + s.N);
   for (int n = 0; n < s.N; ++n) {
-    if (v[n] < 0 || v[n] > s.T) {
+    if (copy[n] < 0 || copy[n] > s.T) {
       throw py::value_error("lengths must lie in [0, T=" + std::to_string(s.T) + "], got " +
-                            std::to_string(v[n]) + " at index " + std::to_string(n));
+                            std::to_string(copy[n]) + " at index " + std::to_string(n));
     }
   }
+  return copy;
 }
 
 }  // namespace rnnkit::bindings

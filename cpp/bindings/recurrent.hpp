@@ -13,6 +13,7 @@
 #include <string>
 
 #include "bindings/checks.hpp"
+#include "bindings/interruptible.hpp"
 #include "rnnkit/activations.hpp"
 #include "rnnkit/engine/driver.hpp"
 
@@ -39,6 +40,10 @@ class CellBindings {
     if (x.ndim() != 3) throw py::value_error("x must have shape (N, T, D), got " + shape_of(x));
     if (Wh.ndim() != 2) {
       throw py::value_error("Wh must have shape (H, gates·H), got " + shape_of(Wh));
+    }
+    if (Wh.shape(0) == 0) {
+      throw py::value_error(
+          "Wh must have shape (H, gates·H) with H ≥ 1 (a layer needs a unit), got " + shape_of(Wh));
     }
     const py::ssize_t limit = INT_MAX / Cell::kGates;
     if (x.shape(0) > INT_MAX || x.shape(1) > INT_MAX || x.shape(2) > INT_MAX ||
@@ -83,13 +88,12 @@ class CellBindings {
 
   template <typename T>
   static void check_call(const engine::SequenceShape& s, const OptionalStates<T>& states,
-                         const char* what, const std::optional<IndexArray>& lengths) {
+                         const char* what) {
     for (int i = 0; i < S; ++i) {
       if (states[i])
         expect_shape(*states[i], std::string(what) + "[" + std::to_string(i) + "]", "(N, H)",
                      {s.N, s.H});
     }
-    check_lengths(lengths, s);
     const int64_t C = int64_t{Cell::kGates} * s.H;
     check_sizes<T>(s, {s.D, s.H, C, Cell::saved_width(s.H)}, C);
   }
@@ -116,7 +120,8 @@ class CellBindings {
                            const std::optional<Array<T>>& own_params) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, &b);
-    check_call(s, initial, "initial", lengths);
+    check_call(s, initial, "initial");
+    const std::vector<int64_t> valid = copy_lengths(lengths, s);
     const T* mask_data = recurrent_mask(mask, s);
     const T* own = cell_params(own_params, s);
 
@@ -130,14 +135,13 @@ class CellBindings {
       final_states[i] = Array<T>({s.N, s.H});
       final_ptrs[i] = final_states[i].mutable_data();
     }
-    const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s, mask_data};
+    const engine::Batch<T> batch{x.data(), lengths ? valid.data() : nullptr, s, mask_data};
     const engine::Weights<T> weights{Wx.data(), Wh.data(), b.data(), own};
     const engine::Record<T> record{hs.mutable_data(), saved ? saved->mutable_data() : nullptr};
-    {
-      py::gil_scoped_release release;
+    run_interruptible([&] {
       engine::Driver<Cell, T>::forward(batch, weights, pointers(initial), record, final_ptrs,
                                        options);
-    }
+    });
     return py::make_tuple(hs, as_tuple(final_states), saved ? py::object(*saved) : py::none());
   }
 
@@ -151,8 +155,9 @@ class CellBindings {
                             const std::optional<Array<T>>& own_params, int truncate) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, static_cast<const Array<T>*>(nullptr));
-    check_call(s, initial, "initial", lengths);
-    check_call(s, d_final, "d_final", lengths);
+    check_call(s, initial, "initial");
+    check_call(s, d_final, "d_final");
+    const std::vector<int64_t> valid = copy_lengths(lengths, s);
     expect_shape(hs, "hs", "(N, T, H)", {s.N, s.T, s.H});
     if (dhs) expect_shape(*dhs, "dhs", "(N, T, H)", {s.N, s.T, s.H});
     const int W = Cell::saved_width(s.H);
@@ -174,7 +179,7 @@ class CellBindings {
       d_initial[i] = Array<T>({s.N, s.H});
       d_initial_ptrs[i] = d_initial[i].mutable_data();
     }
-    const engine::Batch<T> batch{x.data(), lengths ? lengths->data() : nullptr, s, mask_data};
+    const engine::Batch<T> batch{x.data(), lengths ? valid.data() : nullptr, s, mask_data};
     const engine::Weights<T> weights{Wx.data(), Wh.data(), nullptr, own};
     std::optional<Array<T>> d_own;
     if (own) d_own.emplace(std::vector<py::ssize_t>{Cell::kCellParams, s.H});
@@ -184,11 +189,10 @@ class CellBindings {
                                          {dWx.mutable_data(), dWh.mutable_data(), db.mutable_data(),
                                           d_own ? d_own->mutable_data() : nullptr},
                                          d_initial_ptrs};
-    {
-      py::gil_scoped_release release;
+    run_interruptible([&] {
       engine::Driver<Cell, T>::backward(batch, weights, pointers(initial), record, upstream, grads,
                                         options, truncate);
-    }
+    });
     return py::make_tuple(dx, dWx, dWh, db, as_tuple(d_initial),
                           d_own ? py::object(*d_own) : py::none());
   }

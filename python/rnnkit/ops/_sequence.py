@@ -20,6 +20,7 @@ from .._native import _core
 from ._arguments import (
     float_input,
     require_shape,
+    shape_text,
     truncation,
     weight_arrays,
 )
@@ -105,6 +106,14 @@ def _cell_params(
     return np.stack(rows)
 
 
+def owned(converted: np.ndarray, given: Any) -> np.ndarray:
+    """``converted`` itself when converting ``given`` made a new array of its own, else a copy
+    (``given`` itself, or a view of the caller's memory)."""
+    if converted is given or not converted.flags.owndata:
+        return converted.copy()
+    return converted
+
+
 def _state_input(
     name: str, value: Any, dtype: np.dtype, n: int, h: int, like: str = ""
 ) -> np.ndarray | None:
@@ -151,12 +160,18 @@ def sequence_forward(
             _checks.choice(value, cell.activation_names[i], allowed)  # raises, naming it
     Wx, Wh, b = weight_arrays(_WEIGHT_NAMES, weights)
     dtype = Wx.dtype
+    x_given = x
     x = float_input("x", x, dtype)
     require_shape("x", x, (None, None, None), "(N, T, D)")
     n, t, d = x.shape
     columns = _gates_legend(cell)
     require_shape("Wx", Wx, (d, None), f"(D, {columns}) with D = x.shape[2] = {{}}")
     h, rest = divmod(Wx.shape[1], cell.gates)
+    if h == 0 and not rest:
+        raise ValueError(
+            f"Wx must have shape (D, {columns}) with H >= 1 (a layer needs at least one unit), "
+            f"got {shape_text(Wx.shape)}"
+        )
     if rest:
         raise ValueError(
             f"Wx must have shape (D, {columns}): {Wx.shape[1]} columns do not split "
@@ -175,11 +190,18 @@ def sequence_forward(
             _state_input(name, s, dtype, n, h) for name, s in zip(cell.state_names, initial)
         )
     if lengths is not None:
-        lengths = np.ascontiguousarray(_checks.lengths(lengths, n, t))
+        lengths = owned(np.ascontiguousarray(_checks.lengths(lengths, n, t)), lengths)
     if recurrent_mask is not None:
-        recurrent_mask = float_input("recurrent_mask", recurrent_mask, dtype)
+        recurrent_mask = owned(float_input("recurrent_mask", recurrent_mask, dtype), recurrent_mask)
         require_shape("recurrent_mask", recurrent_mask, (n, h), "(N, H) = ({}, {})")
     own = _cell_params(cell, cell_params, dtype, h)
+    # Forward and backward read the same private copies of the per-call inputs, so a caller that
+    # reuses its buffers between the two (a data loader) cannot change the gradients.
+    x = owned(x, x_given)
+    if not _all_none(initial):
+        states = tuple(
+            owned(s, given) if s is not None else None for s, given in zip(states, initial)
+        )
     hs, finals, saved = cell.forward(
         x, Wx, Wh, b, states, lengths, activations, recurrent_mask, own
     )
