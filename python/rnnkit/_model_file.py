@@ -3,8 +3,10 @@ numeric arrays, written atomically and read without ever unpickling. What the he
 a model is :mod:`rnnkit.saving`'s business; this module only guarantees the container.
 
 * :func:`write_model_file`: the header as UTF-8 JSON bytes in the ``__rnnkit__`` entry, plus the
-  arrays, through :func:`atomic_savez` (a temporary file in the same directory, flushed and
-  fsynced, then ``os.replace``), so an interrupted save leaves any previous file intact.
+  arrays, through :func:`atomic_savez` (:func:`rnnkit._atomic_file.atomic_write`: a temporary
+  file in the same directory, flushed and fsynced, then ``os.replace``), so an interrupted save
+  leaves any previous file intact, and the next save to the same path removes the temporary
+  file that a killed one left.
 * :func:`read_model_file`: ``np.load(..., allow_pickle=False)`` (a file with an object array is
   refused); a truncated, corrupted or foreign file, or another format version, raises
   :class:`ModelFileError` naming the path and the problem.
@@ -13,15 +15,14 @@ a model is :mod:`rnnkit.saving`'s business; this module only guarantees the cont
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import zipfile
 import zlib
 from typing import Any
 
 import numpy as np
+
+from ._atomic_file import atomic_write
 
 __all__ = [
     "CONFIG_KEY",
@@ -59,45 +60,10 @@ def _json_default(value: Any) -> Any:
     )
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _fsync_directory(directory: str) -> None:
-    """Persist the rename itself (POSIX); harmless where directories cannot be opened."""
-    with contextlib.suppress(OSError):
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def atomic_savez(path: str, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` to ``path`` atomically: write a temporary file in the same directory (same
-    filesystem, so the rename is atomic), fsync it, then ``os.replace``. On any failure the
-    temporary file is removed and an existing ``path`` is left untouched."""
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, allow_pickle=False, **arrays)  # numeric arrays only, never pickles
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file 0600; give it the mode a plain open() would (or the old one's).
-        try:
-            mode = os.stat(path).st_mode & 0o777
-        except FileNotFoundError:
-            mode = 0o666 & ~_umask()
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_directory(directory)
+    """``np.savez`` to ``path`` atomically (:func:`rnnkit._atomic_file.atomic_write`): on any
+    failure an existing ``path`` is left untouched and no temporary file remains."""
+    atomic_write(path, lambda f: np.savez(f, allow_pickle=False, **arrays))  # never pickles
 
 
 def write_model_file(path: str, header: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:

@@ -26,11 +26,16 @@ layer, its position in each wrapper's ``sublayers()`` (``"2"``, ``"0/0"``). ``mo
 where the model class is defined (an rnnkit module is imported on loading so that its classes
 are known).
 
-Guarantees (the container, :mod:`rnnkit._model_file`): writes are atomic (a temporary file in
-the same directory, flushed and fsynced, then ``os.replace``), so an interrupted save leaves
-any previous file intact; loading never unpickles (``np.load(..., allow_pickle=False)``: a file
-with an object array is refused); a truncated, corrupted or mismatched file raises
-:class:`ModelFileError` naming the path and the problem.
+Guarantees (the container, :mod:`rnnkit._model_file`, written by :mod:`rnnkit._atomic_file`):
+writes are atomic (a temporary file ``.rnnkit-<16 hex digits naming the target>-<16 random hex
+digits>.tmp`` in the same directory, flushed and fsynced, then ``os.replace``), so an
+interrupted save leaves any previous file intact, and any file name ``open()`` accepts saves
+(the temporary's name has a fixed length). A save killed outright (``kill -9``) leaves its
+temporary file; the next save to the same path removes it (on POSIX, where a live saver's
+``flock`` on its temporary file keeps it from concurrent savers' clean-up). Loading never
+unpickles (``np.load(..., allow_pickle=False)``: a file with an object array is refused); a
+truncated, corrupted or mismatched file raises :class:`ModelFileError` naming the path and the
+problem.
 
 Not saved: stateful layers' carried states (a loaded model starts from zeros), and the dropout
 masks' random streams unless a trainer checkpoint is written (then they are).
