@@ -58,7 +58,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 
 import numpy as np
 
-from . import _checks, losses, metrics, saving
+from . import _checks, _weights_file, losses, metrics, saving
 from .layers.base import (
     Layer,
     OutputShape,
@@ -257,6 +257,22 @@ class Model(Network):
         """Write the model (config + weights, plus the compiled trainer's optimizer state when
         compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.saving`. Returns the path."""
         return saving.save_model(self, filepath, trainer=self.trainer)
+
+    def save_weights(self, filepath: str | os.PathLike, overwrite: bool = True) -> str:
+        """Write the weights alone to ``filepath``, which must end in ``.weights.npz`` (rnnkit's
+        counterpart of Keras 3's ``.weights.h5``), atomically. Returns the path."""
+        return _weights_file.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: str | os.PathLike, skip_mismatch: bool = False) -> None:
+        """Load weights saved by :meth:`save_weights` (or a whole-model ``.npz`` from
+        :meth:`save`) into this built model, layer by layer in order; each layer's class,
+        weight names and shapes must match (ModelFileError naming the layer otherwise)."""
+        _weights_file.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    @property
+    def optimizer(self) -> Any:
+        """The compiled optimizer (Keras's ``model.optimizer``; None before :meth:`compile`)."""
+        return None if self.trainer is None else self.trainer.optimizer
 
 
 class Sequential(Model):
