@@ -175,6 +175,7 @@ class Model(Network, BatchMethods):
         class_weight: dict[int, float] | None = None,
         sample_weight: np.ndarray | None = None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
         validation_batch_size: int | None = None,
         seed: int | None = None,
         lengths: np.ndarray | None = None,
@@ -184,9 +185,11 @@ class Model(Network, BatchMethods):
         """Train (Keras's ``fit``, Keras's argument order; the same engine as
         :meth:`Trainer.fit`, which documents each argument). ``batch_size`` None means 32;
         ``verbose="auto"`` means 1. ``validation_data=(x_val, y_val, val_sample_weight)`` as in
-        Keras. Beyond Keras: ``seed`` (shuffling), ``lengths`` (sequence mask), ``tbptt``
-        (truncated BPTT window), ``validation_lengths`` (the validation data's mask). Returns
-        the History, whose ``history["loss"]`` has one mean loss per epoch."""
+        Keras. ``x`` may be a generator or a Keras-style ``Sequence`` of ``(x, y)`` /
+        ``(x, y, sample_weight)`` batches (``steps_per_epoch`` as in Keras). Beyond Keras:
+        ``seed`` (shuffling), ``lengths`` (sequence mask), ``tbptt`` (truncated BPTT window),
+        ``validation_lengths`` (the validation data's mask). Returns the History, whose
+        ``history["loss"]`` has one mean loss per epoch."""
         return self._require_trainer().fit(
             x,
             y,
@@ -205,6 +208,7 @@ class Model(Network, BatchMethods):
             sample_weight=sample_weight,
             class_weight=class_weight,
             validation_lengths=validation_lengths,
+            steps_per_epoch=steps_per_epoch,
         )
 
     @overload

@@ -24,8 +24,9 @@ from ..callbacks import Callback, History
 from ..network import Inputs, Network, input_lengths, num_samples
 from ..threads import in_one_thread_pool
 from . import checkpoints
-from .arguments import WeightArguments, prepare_fit_data
+from .arguments import WeightArguments, prepare_fit_data, unpack_validation
 from .dispatch import CallbackList, begin_training
+from .feeds import FeedPlan, check_feed_arguments, feed_epoch, is_feed
 from .loop import (
     EpochPlan,
     StreamPlan,
@@ -219,6 +220,7 @@ class Trainer:
         sample_weight: np.ndarray | None = None,
         class_weight: dict[int, float] | None = None,
         validation_lengths: np.ndarray | None = None,
+        steps_per_epoch: int | None = None,
     ) -> History:
         """Train for epochs ``initial_epoch .. epochs-1`` (Keras's numbering).
 
@@ -258,6 +260,9 @@ class Trainer:
             class_weight: ``{class id: weight}``, turned into per-sample weights from ``y``
                 as Keras does (see :mod:`rnnkit.training.weights`); not with ``sample_weight``.
             validation_lengths: ``(N_val,)`` valid steps of the ``validation_data`` samples.
+            steps_per_epoch: batches per epoch when ``x`` is a generator or a Sequence (see
+                :mod:`rnnkit.training.feeds`: ``x`` may yield ``(x, y)`` or ``(x, y, w)``
+                batches, ``y`` is then None); ignored for arrays, as in Keras.
 
         Returns:
             The :class:`~rnnkit.callbacks.History` (also ``model.history``).
@@ -279,6 +284,25 @@ class Trainer:
         validation_batch_size = _checks.optional_positive_int(
             validation_batch_size, "validation_batch_size"
         )
+        steps_per_epoch = _checks.optional_positive_int(steps_per_epoch, "steps_per_epoch")
+        if is_feed(x):
+            check_feed_arguments(y, lengths, sample_weight, validation_split)
+            if tbptt is not None:
+                raise ValueError("tbptt needs array data, not a generator or a Sequence")
+            feed = FeedPlan(
+                source=x,
+                steps_per_epoch=steps_per_epoch,
+                epochs=epochs,
+                shuffle=shuffle,
+                seed=seed,
+                verbose=verbose,
+                class_weight=class_weight,
+                validation=None
+                if validation_data is None
+                else unpack_validation(validation_data, validation_lengths),
+                validation_batch_size=validation_batch_size or batch_size,
+            )
+            return self._fit_feed(feed, initial_epoch, callbacks)
         data = prepare_fit_data(
             x,
             y,
@@ -323,6 +347,21 @@ class Trainer:
         try:
             for epoch in range(initial_epoch, epochs):
                 if self._end_epoch(epoch, fit_epoch(self, plan, epoch, cbs), cbs):
+                    break
+        finally:
+            cbs.on_train_end({})
+        return history
+
+    def _fit_feed(
+        self, feed: FeedPlan, initial_epoch: int, callbacks: Sequence[Callback]
+    ) -> History:
+        """``fit`` over a generator or a Sequence (see :mod:`.feeds`)."""
+        params = {"epochs": feed.epochs, "steps": feed.steps(), "verbose": feed.verbose}
+        history, cbs = begin_training(self, params, callbacks)
+        try:
+            for epoch in range(initial_epoch, feed.epochs):
+                logs = feed_epoch(self, feed, epoch, cbs)
+                if logs is None or self._end_epoch(epoch, logs, cbs):
                     break
         finally:
             cbs.on_train_end({})
