@@ -223,10 +223,11 @@ def test_checkpoint_bad_arguments(tmp_path: Path) -> None:
 
 def test_checkpoint_missing_monitor_at_batch_saves_warns(tmp_path: Path) -> None:
     x, y = data(n=16)
-    cb = ModelCheckpoint(str(tmp_path / "m.npz"), save_best_only=True, save_freq=1)
+    cb = ModelCheckpoint(str(tmp_path / "m-{batch}.npz"), save_best_only=True, save_freq=1)
     with pytest.warns(UserWarning, match="val_loss"):
         model().fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[cb])
-    assert cb.saved == []
+    # Keras 3 saves without comparing when the batch logs lack the monitored figure.
+    assert [os.path.basename(p) for p in cb.saved] == ["m-1.npz", "m-2.npz"]
 
 
 # -- save_weights / load_weights -----------------------------------------------------------------

@@ -76,7 +76,7 @@ class ModelCheckpoint(Callback):
 
     With ``save_best_only``, a monitored figure missing from the epoch logs raises KeyError (as
     :class:`EarlyStopping` does); at batch saves, where ``val_*`` figures never appear, it
-    warns and skips as Keras does.
+    warns and saves without comparing, as Keras 3 does.
 
     Attributes:
         saved: the paths written, in order.
@@ -157,12 +157,13 @@ class ModelCheckpoint(Callback):
         elif self.monitor in logs:
             value = float(logs[self.monitor])
         else:
+            # Keras 3 warns and saves anyway (it used to skip): batch logs never hold val_*.
             warnings.warn(
                 f"ModelCheckpoint can save the best model only with {self.monitor} available "
-                "in the batch logs, skipping",
+                "in the batch logs; saving without comparing",
                 stacklevel=2,
             )
-            return False
+            return True
         better = value < self.best if self.mode == "min" else value > self.best
         if better:
             if self.verbose:
