@@ -38,7 +38,7 @@ class GRU(CellLayer):
         dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
             mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
         return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
-        input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
+        input_shape, batch_input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
     """
 
     state_names = ("h",)
@@ -68,6 +68,7 @@ class GRU(CellLayer):
         input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
+        batch_input_shape: Sequence[int | None] | None = None,
     ) -> None:
         super().__init__(
             units,
@@ -89,7 +90,7 @@ class GRU(CellLayer):
             name=name,
         )
         self.reset_after = bool(reset_after)
-        self._build_if_shape_given(input_shape)
+        self._build_if_shape_given(input_shape, batch_input_shape)
 
     @classmethod
     def _config_bias_shape(cls, config: dict[str, Any], units: int) -> tuple[int, ...]:

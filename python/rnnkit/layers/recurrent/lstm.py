@@ -36,7 +36,7 @@ class LSTM(CellLayer):
         dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
             mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
         return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
-        input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
+        input_shape, batch_input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
 
     Attributes:
         state: the carried ``[h, c]`` of a stateful layer; d_initial_state after ``backward``:
@@ -70,6 +70,7 @@ class LSTM(CellLayer):
         input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
+        batch_input_shape: Sequence[int | None] | None = None,
     ) -> None:
         super().__init__(
             units,
@@ -91,7 +92,7 @@ class LSTM(CellLayer):
             name=name,
         )
         self.unit_forget_bias = bool(unit_forget_bias)
-        self._build_if_shape_given(input_shape)
+        self._build_if_shape_given(input_shape, batch_input_shape)
 
     def _initial_bias(self, rng: np.random.Generator) -> np.ndarray:
         if not self.unit_forget_bias:
