@@ -135,3 +135,34 @@ def test_feed_argument_errors() -> None:
         m.fit(forever(x, y, 8), steps_per_epoch=1, tbptt=2, verbose=0)
     with pytest.raises(TypeError, match="steps_per_epoch"):
         m.fit(forever(x, y, 8), steps_per_epoch=1.5, verbose=0)
+
+
+def test_evaluate_and_validation_fed_by_a_sequence_or_generator() -> None:
+    x, y = data()
+    w = np.linspace(0.5, 2, 24)
+    m = model(("mae",))
+    seq = Batches(x, y, 8, w)
+    expected = m.evaluate(x, y, batch_size=8, sample_weight=w, verbose=0, return_dict=True)
+    assert m.evaluate(seq, verbose=0, return_dict=True) == pytest.approx(expected, rel=1e-12)
+    first_two = m.evaluate(x[:16], y[:16], batch_size=8, verbose=0)
+    assert m.evaluate(forever(x, y, 8), steps=2, verbose=0)[0] == pytest.approx(first_two[0])
+    history = m.fit(x, y, epochs=2, verbose=0, validation_data=seq, shuffle=False)
+    assert history.history["val_loss"][-1] == pytest.approx(
+        m.evaluate(x, y, batch_size=8, sample_weight=w, verbose=0)[0], rel=1e-12
+    )
+    # A generator continues from epoch to epoch: each evaluation takes the next 3 batches.
+    history = m.fit(
+        forever(x, y, 8),
+        steps_per_epoch=3,
+        epochs=1,
+        verbose=0,
+        validation_data=forever(x, y, 8),
+        validation_steps=3,
+    )
+    assert history.history["val_loss"][0] == pytest.approx(
+        m.evaluate(x, y, batch_size=8, verbose=0)[0], rel=1e-12
+    )
+    with pytest.raises(ValueError, match="validation_steps"):
+        m.fit(x, y, verbose=0, validation_data=forever(x, y, 8))
+    with pytest.raises(ValueError, match="no batch"):
+        m.evaluate(iter([]), verbose=0)

@@ -176,6 +176,7 @@ class Model(Network, BatchMethods):
         sample_weight: np.ndarray | None = None,
         initial_epoch: int = 0,
         steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         seed: int | None = None,
         lengths: np.ndarray | None = None,
@@ -209,6 +210,7 @@ class Model(Network, BatchMethods):
             class_weight=class_weight,
             validation_lengths=validation_lengths,
             steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
         )
 
     @overload
@@ -219,6 +221,7 @@ class Model(Network, BatchMethods):
         batch_size: int | None = ...,
         verbose: int | str = ...,
         sample_weight: np.ndarray | None = ...,
+        steps: int | None = ...,
         lengths: np.ndarray | None = ...,
         return_dict: Literal[False] = ...,
     ) -> float | list[float]: ...
@@ -231,6 +234,7 @@ class Model(Network, BatchMethods):
         batch_size: int | None = ...,
         verbose: int | str = ...,
         sample_weight: np.ndarray | None = ...,
+        steps: int | None = ...,
         lengths: np.ndarray | None = ...,
         *,
         return_dict: Literal[True],
@@ -243,12 +247,14 @@ class Model(Network, BatchMethods):
         batch_size: int | None = None,
         verbose: int | str = "auto",
         sample_weight: np.ndarray | None = None,
+        steps: int | None = None,
         lengths: np.ndarray | None = None,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) on ``(x, y)`` with ``training=False``, as Keras returns them: the
         loss alone without metrics, else ``[loss, metric1, ...]``; or a dict.
-        ``sample_weight`` weighs the loss as in :meth:`fit`."""
+        ``sample_weight`` weighs the loss as in :meth:`fit`; ``x`` may be a generator or a
+        Sequence of batches, ``steps`` of them (Keras's arguments)."""
         trainer = self._require_trainer()
         logs = trainer.evaluate(
             x,
@@ -257,6 +263,7 @@ class Model(Network, BatchMethods):
             verbose=1 if verbose == "auto" else _checks.verbosity(verbose),
             lengths=lengths,
             sample_weight=sample_weight,
+            steps=steps,
         )
         return keras_result(logs, return_dict)
 

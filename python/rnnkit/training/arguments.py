@@ -10,12 +10,13 @@ import numpy as np
 
 from .. import _checks
 from ..network import Inputs, input_lengths, num_samples, take
+from .sources import BatchSequence, is_feed
 from .weights import fit_sample_weights, sample_weights
 
 __all__ = [
     "FitData",
+    "FitOptions",
     "Validation",
-    "WeightArguments",
     "check_numeric",
     "prepare_fit_data",
     "unpack_validation",
@@ -31,24 +32,41 @@ def check_numeric(value: Any, what: str) -> None:
 
 
 class Validation(NamedTuple):
-    """Validation data after the checks: inputs, targets, lengths and sample weights."""
+    """Validation data after the checks: inputs, targets, lengths and sample weights; or a
+    generator/Sequence as ``x`` (``y`` None) with the number of batches to take, ``steps``."""
 
     x: Any
     y: Any
     lengths: np.ndarray | None
     sample_weight: np.ndarray | None
+    steps: int | None = None
 
 
 def unpack_validation(
-    data: Any, validation_lengths: Any = None, masked_training: bool = False
+    data: Any,
+    validation_lengths: Any = None,
+    masked_training: bool = False,
+    validation_steps: int | None = None,
 ) -> Validation:
     """``validation_data`` as Keras reads it, ``(x_val, y_val)`` or ``(x_val, y_val,
-    val_sample_weight)``, with the lengths from ``validation_lengths``.
+    val_sample_weight)``, with the lengths from ``validation_lengths``; or a generator or
+    Sequence of batches, ``validation_steps`` of them per evaluation (all of a Sequence by
+    default; a generator needs it, since each epoch's evaluation continues where the last one
+    stopped).
 
     The third element was the lengths before rnnkit followed Keras here; such a call (a
     3-tuple while training with ``lengths`` and no ``validation_lengths``) is refused rather
     than read as weights.
     """
+    if is_feed(data):
+        if validation_lengths is not None:
+            raise ValueError("validation_lengths needs array validation_data")
+        if validation_steps is None and not isinstance(data, BatchSequence):
+            raise ValueError(
+                "validation_data is a generator, so fit needs validation_steps (the batches "
+                "to evaluate each epoch); a Sequence is evaluated whole"
+            )
+        return Validation(data, None, None, None, validation_steps)
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise ValueError(
             "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
@@ -80,12 +98,13 @@ class FitData(NamedTuple):
     validation: Validation | None
 
 
-class WeightArguments(NamedTuple):
-    """``fit``'s weighting arguments, passed on together."""
+class FitOptions(NamedTuple):
+    """``fit``'s weighting and validation options, passed on together."""
 
     sample_weight: Any = None
     class_weight: Any = None
     validation_lengths: Any = None
+    validation_steps: int | None = None
 
 
 def prepare_fit_data(
@@ -94,12 +113,12 @@ def prepare_fit_data(
     lengths: Any,
     validation_data: Any,
     validation_split: float,
-    weighting: WeightArguments | None = None,
+    options: FitOptions | None = None,
 ) -> FitData:
     """Check ``fit``'s data and hold out its validation part: ``validation_data`` when given,
     else the last ``validation_split`` of the samples (taken before shuffling, as Keras),
     sample weights included."""
-    weighting = weighting or WeightArguments()
+    options = options or FitOptions()
     check_numeric(x, "x")
     n = num_samples(x)
     y = np.asarray(y)
@@ -111,12 +130,17 @@ def prepare_fit_data(
     if n == 0:
         raise ValueError("fit needs at least one sample, got x with 0 samples")
     lengths = input_lengths(lengths, x)
-    weights = fit_sample_weights(y, weighting.sample_weight, weighting.class_weight)
+    weights = fit_sample_weights(y, options.sample_weight, options.class_weight)
     fraction = _checks.probability(validation_split, "validation_split")
     if validation_data is not None:
-        val = unpack_validation(validation_data, weighting.validation_lengths, lengths is not None)
+        val = unpack_validation(
+            validation_data,
+            options.validation_lengths,
+            lengths is not None,
+            options.validation_steps,
+        )
         return FitData(x, y, lengths, weights, n, val)
-    if weighting.validation_lengths is not None:
+    if options.validation_lengths is not None:
         raise ValueError("validation_lengths needs validation_data")
     if not fraction:
         return FitData(x, y, lengths, weights, n, None)

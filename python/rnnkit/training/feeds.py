@@ -22,7 +22,7 @@ import dataclasses
 import itertools
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from .arguments import Validation, check_numeric
 from .dispatch import CallbackList
 from .loop import running_logs
 from .progress import ProgressBar
+from .sources import BatchSequence, EpochAware, is_feed
 from .weights import class_sample_weights, sample_weights
 
 if TYPE_CHECKING:  # annotations only
@@ -43,25 +44,10 @@ __all__ = [
     "PyDataset",
     "Sequence",
     "check_feed_arguments",
+    "evaluate_feed",
     "feed_epoch",
     "is_feed",
 ]
-
-
-@runtime_checkable
-class BatchSequence(Protocol):
-    """Keras's ``Sequence``/``PyDataset`` protocol: a number of batches and random access."""
-
-    def __len__(self) -> int: ...
-
-    def __getitem__(self, index: int) -> Any: ...
-
-
-@runtime_checkable
-class EpochAware(Protocol):
-    """A feed with Keras's optional ``on_epoch_end()`` hook."""
-
-    def on_epoch_end(self) -> None: ...
 
 
 class Sequence:
@@ -81,14 +67,6 @@ class Sequence:
 
 
 PyDataset = Sequence  # Keras 3's name for the same idea
-
-
-def is_feed(x: Any) -> bool:
-    """Whether ``fit``'s ``x`` is a batch feed rather than arrays: an iterator, or a
-    Sequence-style object (arrays, lists and tuples of arrays are data, not feeds)."""
-    if isinstance(x, (np.ndarray, list, tuple, str, bytes)):
-        return False
-    return isinstance(x, (Iterator, BatchSequence))
 
 
 def check_feed_arguments(y: Any, lengths: Any, sample_weight: Any, validation_split: float) -> None:
@@ -220,9 +198,39 @@ def feed_epoch(
             verbose=0,
             lengths=val.lengths,
             sample_weight=val.sample_weight,
+            steps=val.steps,
         )
         logs.update({f"val_{key}": value for key, value in val_logs.items()})
     if plan.batches is None and isinstance(plan.source, EpochAware):
         plan.source.on_epoch_end()
     progress.finish(logs)
     return logs
+
+
+def _evaluation_batches(source: Any, steps: int | None) -> Iterator[Any]:
+    if isinstance(source, BatchSequence):
+        count = len(source) if steps is None else min(len(source), steps)
+        return (source[i] for i in range(count))
+    return source if steps is None else itertools.islice(source, steps)
+
+
+def evaluate_feed(trainer: Trainer, source: Any, steps: int | None) -> dict[str, float]:
+    """``evaluate`` over a generator or a Sequence (``training=False``): ``steps`` batches (a
+    Sequence's all by default, a generator's until exhausted), the loss the mean of the batch
+    losses weighted by batch size, metrics accumulated, as for arrays."""
+    for metric in trainer.metrics:
+        metric.reset_state()
+    total, n = 0.0, 0
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        for batch in _evaluation_batches(source, steps):
+            x, y, w = unpack_batch(batch, None)
+            y_pred = trainer.model.forward(x, training=False)
+            mask = trainer._loss_lengths(y_pred, None)
+            nb = num_samples(x)
+            total += float(trainer.loss.forward(y_pred, y, mask, w)) * nb
+            n += nb
+            for metric in trainer.metrics:
+                metric.update_state(y_pred, y, mask)
+    if n == 0:
+        raise ValueError("the generator/Sequence given to evaluate yielded no batch")
+    return running_logs(trainer.metrics, total, n)

@@ -142,6 +142,7 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
             verbose=0,
             lengths=val.lengths,
             sample_weight=val.sample_weight,
+            steps=val.steps,
         )
         logs.update({f"val_{key}": value for key, value in val_logs.items()})
     progress.finish(logs)

@@ -24,9 +24,9 @@ from ..callbacks import Callback, History
 from ..network import Inputs, Network, input_lengths, num_samples
 from ..threads import in_one_thread_pool
 from . import checkpoints
-from .arguments import WeightArguments, prepare_fit_data, unpack_validation
+from .arguments import FitOptions, prepare_fit_data, unpack_validation
 from .dispatch import CallbackList, begin_training
-from .feeds import FeedPlan, check_feed_arguments, feed_epoch, is_feed
+from .feeds import FeedPlan, check_feed_arguments, evaluate_feed, feed_epoch
 from .loop import (
     EpochPlan,
     StreamPlan,
@@ -37,6 +37,7 @@ from .loop import (
 )
 from .progress import format_value
 from .rollback import UpdateGuard, check_finite_gradients, check_finite_loss
+from .sources import is_feed
 from .streams import bptt_pair, stream_views, window_ends
 from .tbptt import carried_state, check_tbptt_input, per_step_model, windows
 from .weights import per_sample_only, sample_weights
@@ -221,6 +222,7 @@ class Trainer:
         class_weight: dict[int, float] | None = None,
         validation_lengths: np.ndarray | None = None,
         steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
     ) -> History:
         """Train for epochs ``initial_epoch .. epochs-1`` (Keras's numbering).
 
@@ -263,6 +265,8 @@ class Trainer:
             steps_per_epoch: batches per epoch when ``x`` is a generator or a Sequence (see
                 :mod:`rnnkit.training.feeds`: ``x`` may yield ``(x, y)`` or ``(x, y, w)``
                 batches, ``y`` is then None); ignored for arrays, as in Keras.
+            validation_steps: batches to evaluate each epoch when ``validation_data`` is a
+                generator (required then) or a Sequence (default: all of it).
 
         Returns:
             The :class:`~rnnkit.callbacks.History` (also ``model.history``).
@@ -285,6 +289,7 @@ class Trainer:
             validation_batch_size, "validation_batch_size"
         )
         steps_per_epoch = _checks.optional_positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = _checks.optional_positive_int(validation_steps, "validation_steps")
         if is_feed(x):
             check_feed_arguments(y, lengths, sample_weight, validation_split)
             if tbptt is not None:
@@ -299,7 +304,9 @@ class Trainer:
                 class_weight=class_weight,
                 validation=None
                 if validation_data is None
-                else unpack_validation(validation_data, validation_lengths),
+                else unpack_validation(
+                    validation_data, validation_lengths, False, validation_steps
+                ),
                 validation_batch_size=validation_batch_size or batch_size,
             )
             return self._fit_feed(feed, initial_epoch, callbacks)
@@ -309,7 +316,7 @@ class Trainer:
             lengths,
             validation_data,
             validation_split,
-            WeightArguments(sample_weight, class_weight, validation_lengths),
+            FitOptions(sample_weight, class_weight, validation_lengths, validation_steps),
         )
         if tbptt is not None:
             per_sample_only(data.sample_weight)
@@ -384,19 +391,26 @@ class Trainer:
         verbose: int = 0,
         lengths: np.ndarray | None = None,
         sample_weight: np.ndarray | None = None,
+        steps: int | None = None,
     ) -> dict[str, float]:
         """Mean loss and metrics over ``(x, y)`` with ``training=False``:
         ``{"loss": ..., "<metric>": ...}``. The loss is the mean of the batch losses weighted
         by batch size (Keras's reduction), each weighted by ``sample_weight`` as in ``fit``;
-        metrics accumulate over all samples/steps."""
-        n = num_samples(x)
-        if len(y) != n:
-            raise ValueError(f"x has {n} samples but y has {len(y)}")
+        metrics accumulate over all samples/steps. ``x`` may be a generator or a Sequence of
+        ``(x, y)``/``(x, y, w)`` batches (``y`` None), ``steps`` of them (default: all)."""
         batch_size = _checks.positive_int(batch_size, "batch_size")
         verbose = _checks.verbosity(verbose)
-        lengths = input_lengths(lengths, x)
-        weights = sample_weights(sample_weight, n)
-        logs = evaluate_batches(self, x, y, lengths, batch_size, weights)
+        steps = _checks.optional_positive_int(steps, "steps")
+        if is_feed(x):
+            check_feed_arguments(y, lengths, sample_weight, 0.0)
+            logs = evaluate_feed(self, x, steps)
+        else:
+            n = num_samples(x)
+            if len(y) != n:
+                raise ValueError(f"x has {n} samples but y has {len(y)}")
+            lengths = input_lengths(lengths, x)
+            weights = sample_weights(sample_weight, n)
+            logs = evaluate_batches(self, x, y, lengths, batch_size, weights)
         if verbose:
             print("evaluate - " + " - ".join(f"{k}: {format_value(v)}" for k, v in logs.items()))
         return logs
