@@ -166,3 +166,24 @@ def test_evaluate_and_validation_fed_by_a_sequence_or_generator() -> None:
         m.fit(x, y, verbose=0, validation_data=forever(x, y, 8))
     with pytest.raises(ValueError, match="no batch"):
         m.evaluate(iter([]), verbose=0)
+
+
+def test_array_likes_are_data_not_feeds() -> None:
+    from rnnkit.training.sources import is_feed
+
+    class Frame:  # what a DataFrame looks like to the test: len, indexing and __array__
+        def __init__(self, a: np.ndarray) -> None:
+            self.a = a
+
+        def __len__(self) -> int:
+            return len(self.a)
+
+        def __getitem__(self, i: int) -> np.ndarray:
+            return self.a[i]
+
+        def __array__(self, dtype=None, copy=None) -> np.ndarray:  # type: ignore[no-untyped-def]
+            return self.a
+
+    x, y = data()
+    assert not is_feed(Frame(x)) and not is_feed(x) and not is_feed([x, x])
+    assert is_feed(Batches(x, y, 8)) and is_feed(forever(x, y, 8))

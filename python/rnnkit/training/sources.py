@@ -10,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["BatchSequence", "EpochAware", "is_feed"]
+__all__ = ["ArrayLike", "BatchSequence", "EpochAware", "is_feed"]
 
 
 @runtime_checkable
@@ -29,9 +29,18 @@ class EpochAware(Protocol):
     def on_epoch_end(self) -> None: ...
 
 
+@runtime_checkable
+class ArrayLike(Protocol):
+    """Anything NumPy converts through ``__array__`` (a pandas DataFrame, a tensor): data,
+    although it also has ``__len__`` and ``__getitem__``."""
+
+    def __array__(self) -> np.ndarray: ...
+
+
 def is_feed(x: Any) -> bool:
     """Whether ``fit``'s ``x`` is a batch feed rather than arrays: an iterator, or a
-    Sequence-style object (arrays, lists and tuples of arrays are data, not feeds)."""
-    if isinstance(x, (np.ndarray, list, tuple, str, bytes)):
+    Sequence-style object (arrays, array-likes, lists and tuples of arrays are data, not
+    feeds)."""
+    if isinstance(x, (np.ndarray, list, tuple, str, bytes, ArrayLike)):
         return False
     return isinstance(x, (Iterator, BatchSequence))
