@@ -66,9 +66,9 @@ class GRU(CellLayer):
         dtype: str = "float32",
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
-        batch_input_shape: Sequence[int | None] | None = None,
     ) -> None:
         super().__init__(
             units,

@@ -90,10 +90,10 @@ class SimpleRNN(CellLayer):
         dtype: str = "float32",
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
         layer_norm: bool = False,
-        batch_input_shape: Sequence[int | None] | None = None,
     ) -> None:
         super().__init__(
             units,
