@@ -30,6 +30,7 @@ class GRU(CellLayer):
         units: size ``H`` of the state.
         activation: ``act`` (default "tanh"); recurrent_activation: ``σ`` (default "sigmoid").
         use_bias: with False there is no bias parameter.
+        batch_input_shape: Keras 2's ``(batch, T, D)``, as for :class:`~rnnkit.layers.SimpleRNN`.
         reset_after: True (Keras 3's default; cuDNN's and PyTorch's GRU): the reset gate scales
             the recurrent product, and the bias has an input and a recurrent row ``(2, 3H)``.
             False (Keras 2's default): the reset gate scales the state before the candidate's
@@ -38,7 +39,7 @@ class GRU(CellLayer):
         dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
             mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
         return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
-        input_shape, batch_input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
+        input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
     """
 
     state_names = ("h",)

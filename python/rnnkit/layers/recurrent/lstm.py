@@ -30,13 +30,14 @@ class LSTM(CellLayer):
         activation: ``act`` (default "tanh"); recurrent_activation: ``σ`` (default "sigmoid").
             Each one of "tanh", "relu", "sigmoid", "hard_sigmoid", "linear".
         use_bias: with False there is no bias parameter.
+        batch_input_shape: Keras 2's ``(batch, T, D)``, as for :class:`~rnnkit.layers.SimpleRNN`.
         unit_forget_bias: add 1 to the forget gate's bias at initialisation (Jozefowicz et al.
             2015), as Keras does by default.
         kernel_initializer, recurrent_initializer, bias_initializer: Keras's defaults.
         dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
             mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
         return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
-        input_shape, batch_input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
+        input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
 
     Attributes:
         state: the carried ``[h, c]`` of a stateful layer; d_initial_state after ``backward``:
