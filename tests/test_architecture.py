@@ -47,6 +47,12 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.training.trainer:Trainer.fit": "Model.fit's arguments, which it receives",
     "rnnkit.training.trainer:Trainer.fit_stream": "a fit-style entry point (data, batching, "
     "epochs, callbacks, validation), as Keras's fit",
+    "rnnkit.ops._sequence:sequence_forward": "the generic forward takes every per-call array a "
+    "cell may take: x, weights, initial states, lengths, activations, recurrent mask, the cell's "
+    "own parameters, Keras's step mask",
+    "rnnkit.ops.rnn:rnn_forward": "the functional RNN names each array it takes: x, three "
+    "weights, h0, activation, lengths, the recurrent mask, Keras's step mask",
+    "rnnkit.reference.rnn:rnn_forward": "the NumPy twin has the kernel's signature",
     "rnnkit.ops.lstm:lstm_forward": "the functional LSTM names each array it takes: x, three "
     "weights, both initial states, both activations, lengths, the recurrent mask",
     "rnnkit.reference.lstm:lstm_forward": "the NumPy twin has the kernel's signature",

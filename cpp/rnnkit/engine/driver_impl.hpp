@@ -4,6 +4,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -595,8 +596,10 @@ void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
   const detail::ForwardCall<Cell, T> call{batch,   weights,      initial, record, final_states,
                                           options, zeros.data(), Wh,      ld_Wh,  stop};
   keep_blas_serial();
-  for_each_slice(batch.shape.N, workers,
-                 [&](Slice slice) { detail::forward_slice(call, slice.begin, slice.end); });
+  for_each_slice(
+      batch.shape.N, workers,
+      [&](Slice slice) { detail::forward_slice(call, slice.begin, slice.end); },
+      [&] { stop.poll(std::chrono::steady_clock::now()); });
 }
 
 template <typename Cell, typename T>
@@ -655,9 +658,12 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
                                            upstream,     grads,    options, scratch,
                                            zeros.data(), truncate, stop};
   keep_blas_serial();
-  for_each_slice(shape.N, workers, [&](Slice slice) {
-    detail::backward_slice(call, grads_of(slice.index), slice.begin, slice.end);
-  });
+  for_each_slice(
+      shape.N, workers,
+      [&](Slice slice) {
+        detail::backward_slice(call, grads_of(slice.index), slice.begin, slice.end);
+      },
+      [&] { stop.poll(std::chrono::steady_clock::now()); });
   for (int w = 1; w < workers; ++w) {
     const WeightGrads<T> part = grads_of(w);
     detail::MatrixMap<T>(dw.dWx, D, C) += detail::MatrixMap<T>(part.dWx, D, C);
