@@ -27,6 +27,10 @@ import numpy as np
 from .. import _checks
 from .._registry import class_and_config
 
+# Where layer code has always found the default seeds; they live in rnnkit._seeding.
+from .._seeding import make_rng as make_rng
+from .._seeding import set_random_seed as set_random_seed
+
 Shape = tuple[int | None, ...]
 # What compute_output_shape gives: one shape, or a list for a layer with several outputs (a
 # recurrent layer with return_state, a Bidirectional with merge_mode=None).
@@ -39,34 +43,12 @@ _layer_counter = itertools.count(1)
 # ``{"class_name": ..., "config": ...}`` without a hand-kept table.
 _LAYER_CLASSES: dict[str, type[Layer]] = {}
 
-# Source of seeds for layers built with ``seed=None`` once :func:`set_random_seed` was called.
-_global_seed_rng: np.random.Generator | None = None
-
 
 def _snake_case(name: str) -> str:
     """Keras's layer names: ``SimpleRNN`` -> ``simple_rnn``, ``TimeDistributed`` ->
     ``time_distributed``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def set_random_seed(seed: int | None) -> None:
-    """Make layers created afterwards with ``seed=None`` reproducible (like
-    ``keras.utils.set_random_seed``): their seeds are drawn from one generator seeded here.
-    ``set_random_seed(None)`` goes back to fresh OS entropy for every such layer."""
-    global _global_seed_rng
-    _global_seed_rng = None if seed is None else np.random.default_rng(seed)
-
-
-def make_rng(seed: int | None) -> np.random.Generator:
-    """The generator a layer draws its initial weights (or dropout masks) from.
-
-    An explicit ``seed`` always gives the same stream; ``None`` takes a seed from
-    :func:`set_random_seed`'s generator when one is set, else OS entropy.
-    """
-    if seed is None and _global_seed_rng is not None:
-        seed = int(_global_seed_rng.integers(2**63))
-    return np.random.default_rng(seed)
 
 
 def config_input_shape(
