@@ -222,6 +222,11 @@ class Layer:
         recurrent layer with ``return_sequences=False``)."""
         return False
 
+    def adds_time(self) -> bool:
+        """True when this layer's output has a time axis although its input has none (a
+        ``RepeatVector``): a layer that needs sequences may follow it again."""
+        return False
+
     def sublayers(self) -> list[Layer]:
         """The layers this one holds and runs (a wrapper's inner layers), in a fixed order; []
         for a plain layer. Saving, models and the Trainer find nested layers through this
@@ -320,7 +325,8 @@ def check_stack(layers: Sequence[Layer]) -> None:
     Raises ValueError when a layer that needs ``(N, T, ...)`` input (``requires_sequence``, e.g.
     SimpleRNN, Bidirectional, TimeDistributed) follows a layer that dropped the time axis (a
     recurrent layer with ``return_sequences=False``), with layers that keep the rank (Dense,
-    Dropout, Activation) in between or not. The message names both layers by index and name and
+    Dropout, Activation) in between or not, and no layer that adds a time axis again
+    (:meth:`Layer.adds_time`, a RepeatVector). The message names both layers by index and name and
     says ``set return_sequences=True on <name>``. Also raises ValueError for a layer with
     ``return_state=True`` (its output is a list, which a linear stack cannot pass on), and for
     an :class:`~rnnkit.layers.InputLayer` anywhere but first.
@@ -349,6 +355,8 @@ def check_stack(layers: Sequence[Layer]) -> None:
             )
         if layer.collapses_time():
             collapsed = (index, layer)
+        elif layer.adds_time():
+            collapsed = None
 
 
 def walk_layers(layers: Iterable[Layer]) -> Iterator[Layer]:

@@ -9,6 +9,7 @@ import numpy as np
 
 from .. import _checks, initializers
 from .base import Layer, Shape, config_input_shape, make_rng
+from .masking import combine_lengths, mask_to_lengths
 
 __all__ = ["Embedding"]
 
@@ -106,17 +107,9 @@ class Embedding(Layer):
                 f"layer {self.name!r} (Embedding) with mask_zero derives lengths "
                 f"from (N, T) ids, got shape {ids.shape}"
             )
-        nonzero = ids != 0
-        lengths = nonzero.sum(axis=1)
-        prefix = np.arange(ids.shape[1]) < lengths[:, None]
-        bad = np.flatnonzero(np.any(nonzero != prefix, axis=1))
-        if bad.size:
-            raise ValueError(
-                f"layer {self.name!r} (Embedding, mask_zero=True): row {bad[0]} has "
-                "a padding id 0 before a token; pad at the end (post-padding) so the "
-                "tokens form a prefix of every row"
-            )
-        return lengths.astype(np.int64)
+        return mask_to_lengths(
+            ids != 0, f"layer {self.name!r} (Embedding, mask_zero=True)", "a padding id 0"
+        )
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
@@ -147,14 +140,8 @@ class Embedding(Layer):
         ``lengths`` pass through."""
         if not self.mask_zero:
             return lengths
-        if self._mask_lengths is None:
-            raise RuntimeError(
-                f"layer {self.name!r} (Embedding, mask_zero=True): call forward "
-                "before output_lengths (the mask comes from the ids)"
-            )
-        if lengths is None:
-            return self._mask_lengths
-        return np.minimum(np.asarray(lengths, dtype=np.int64), self._mask_lengths)
+        owner = f"layer {self.name!r} (Embedding, mask_zero=True)"
+        return combine_lengths(lengths, self._mask_lengths, owner)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
