@@ -20,6 +20,7 @@ from rnnkit.layers import (
     GRU,
     LSTM,
     Dense,
+    Embedding,
     Masking,
     RepeatVector,
     SimpleRNN,
@@ -256,3 +257,41 @@ def test_masking_matches_keras(keras: Any) -> None:
     np.testing.assert_allclose(ours.predict(x), np.asarray(theirs(x)), rtol=1e-5, atol=1e-6)
     masked = np.asarray(keras.layers.Masking()(x))
     np.testing.assert_array_equal(Masking()(x), masked)
+
+
+# -- Keras 2 arguments --------------------------------------------------------------------------
+
+
+def test_embedding_input_length_is_input_shape() -> None:
+    layer = Embedding(10, 4, input_length=6)
+    assert layer.built and layer.input_shape == (6,)
+    assert "input_length" not in layer.get_config()  # it is input_shape from here on
+    assert Embedding(10, 4, input_length=6, input_shape=(6,)).input_shape == (6,)
+    with pytest.raises(ValueError, match=r"input_length=6 and input_shape=.*disagree"):
+        Embedding(10, 4, input_length=6, input_shape=(5,))
+    with pytest.raises(ValueError, match="input_length must be a positive int"):
+        Embedding(10, 4, input_length=0)
+    model = Sequential([Embedding(10, 4, input_length=6, seed=0), SimpleRNN(3, seed=1)])
+    assert model.built and model.predict(np.ones((2, 6), dtype=int)).shape == (2, 3)
+
+
+def test_dense_input_dim_is_input_shape() -> None:
+    layer = Dense(3, input_dim=5, seed=0)
+    assert layer.built and layer.input_shape == (5,) and layer.params["W"].shape == (5, 3)
+    assert "input_dim" not in layer.get_config()
+    with pytest.raises(ValueError, match=r"input_dim=5 and input_shape=.*disagree"):
+        Dense(3, input_dim=5, input_shape=(4,))
+    with pytest.raises(TypeError, match="input_dim must be a positive int"):
+        Dense(3, input_dim=5.0)  # type: ignore[arg-type]
+    model = Sequential([Dense(8, input_dim=5, activation="relu"), Dense(1)])
+    assert model.built and model.predict(np.ones((3, 5))).shape == (3, 1)
+
+
+@pytest.mark.parametrize("cell", [SimpleRNN, LSTM, GRU])
+def test_unroll_is_accepted_kept_and_changes_nothing(cell: Any) -> None:
+    x = rng.standard_normal((3, 4, 2))
+    plain = cell(5, seed=0, return_sequences=True)
+    unrolled = cell(5, seed=0, return_sequences=True, unroll=True)
+    np.testing.assert_array_equal(plain(x), unrolled(x))
+    assert unrolled.get_config()["unroll"] is True and plain.get_config()["unroll"] is False
+    _round_trip(unrolled, x)

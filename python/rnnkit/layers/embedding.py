@@ -27,6 +27,7 @@ class Embedding(Layer):
             of non-zero ids of the last forward input, for the recurrent layers that follow.
         embeddings_initializer: default ``"uniform"``: Keras's U(-0.05, 0.05).
         dtype, seed, input_shape, name: as for every layer (``input_shape=(T,)``).
+        input_length: Keras 2's spelling of ``input_shape=(input_length,)``.
 
     ``backward(dy)`` accumulates ``dy`` into ``grads["embeddings"]`` with ``np.add.at`` (repeated
     ids add up) and returns None: integer inputs have no gradient, so an Embedding must be the
@@ -43,8 +44,17 @@ class Embedding(Layer):
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
+        input_length: int | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
+        if input_length is not None:
+            steps = _checks.positive_int(input_length, "input_length", where="Embedding: ")
+            if input_shape is not None and tuple(input_shape) != (steps,):
+                raise ValueError(
+                    f"Embedding: input_length={steps} and input_shape={tuple(input_shape)} "
+                    "disagree; give one of them"
+                )
+            input_shape = (steps,)
         self.input_dim = _checks.positive_int(input_dim, "input_dim", where="Embedding: ")
         self.output_dim = _checks.positive_int(output_dim, "output_dim", where="Embedding: ")
         self.mask_zero = bool(mask_zero)

@@ -55,6 +55,8 @@ class SimpleRNN(CellLayer):
             recurrent_kernel, bias, gamma, beta]``. One kernel call, like the plain cell.
         backend: ``"cpp"`` (the C++ kernels, default) or ``"numpy"`` (:mod:`rnnkit.reference`,
             the readable one-step-at-a-time NumPy twin).
+        unroll: Keras's, accepted and kept in the config; no effect (rnnkit never unrolls:
+            True and False give the same results at the same speed).
 
     Attributes:
         truncate: None (full BPTT) or ``k``: passed to ``rnn_backward``, which cuts the
@@ -91,6 +93,7 @@ class SimpleRNN(CellLayer):
         name: str | None = None,
         backend: str = "cpp",
         layer_norm: bool = False,
+        unroll: bool = False,
     ) -> None:
         super().__init__(
             units,
@@ -108,6 +111,7 @@ class SimpleRNN(CellLayer):
             stateful=stateful,
             go_backwards=go_backwards,
             backend=backend,
+            unroll=unroll,
             dtype=dtype,
             name=name,
         )
