@@ -29,6 +29,7 @@ from rnnkit.layers import (
     deserialize_layer,
     serialize_layer,
 )
+from rnnkit.layers.embedding import scatter_add_rows
 from rnnkit.models import Sequential, load_model
 
 rng = np.random.default_rng(0)
@@ -295,3 +296,45 @@ def test_unroll_is_accepted_kept_and_changes_nothing(cell: Any) -> None:
     np.testing.assert_array_equal(plain(x), unrolled(x))
     assert unrolled.get_config()["unroll"] is True and plain.get_config()["unroll"] is False
     _round_trip(unrolled, x)
+
+
+# -- Embedding's gradient -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("vocab", [1, 7, 100, 10_000])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scatter_add_rows_equals_add_at(vocab: int, dtype: type) -> None:
+    ids = rng.integers(0, vocab, 2048)
+    rows = rng.standard_normal((2048, 16)).astype(dtype)
+    out = np.full((vocab, 16), np.nan, dtype=dtype)  # every entry must be written
+    scatter_add_rows(out, ids, rows)
+    exact = np.zeros((vocab, 16))
+    np.add.at(exact, ids, rows.astype(np.float64))
+    tol = 1e-12 if dtype == np.float64 else 2e-5
+    np.testing.assert_allclose(out, exact, rtol=tol, atol=tol)
+    unused = np.setdiff1d(np.arange(vocab), ids)
+    assert not out[unused].any()
+
+
+def test_scatter_add_rows_edge_cases() -> None:
+    out = np.ones((3, 2))
+    scatter_add_rows(out, np.array([], dtype=np.int64), np.zeros((0, 2)))
+    assert not out.any()
+    scatter_add_rows(out, np.array([2, 2, 2]), np.array([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+    np.testing.assert_array_equal(out, [[0, 0], [0, 0], [9, 12]])
+    scatter_add_rows(out, np.array([1, 0]), np.array([[1.0, 2.0], [3.0, 4.0]]))
+    np.testing.assert_array_equal(out, [[3, 4], [1, 2], [0, 0]])
+
+
+def test_embedding_gradient_keeps_its_mask_zero_semantics() -> None:
+    """The padding id 0 is an ordinary row for the gradient (as in Keras): the layer above
+    decides what reaches it; only the summation changed."""
+    ids = np.array([[1, 2, 2, 0], [3, 1, 0, 0]])
+    layer = Embedding(5, 3, mask_zero=True, dtype="float64", seed=5)
+    layer(ids)
+    dy = rng.standard_normal((2, 4, 3))
+    layer.backward(dy)
+    expected = np.zeros((5, 3))
+    np.add.at(expected, ids.ravel(), dy.reshape(-1, 3))
+    np.testing.assert_allclose(layer.grads["embeddings"], expected, rtol=1e-14)
+    np.testing.assert_array_equal(layer.output_lengths(None), [3, 2])

@@ -11,7 +11,37 @@ from .. import _checks, initializers
 from .base import Layer, Shape, config_input_shape, make_rng
 from .masking import combine_lengths, mask_to_lengths
 
-__all__ = ["Embedding"]
+__all__ = ["Embedding", "scatter_add_rows"]
+
+
+def scatter_add_rows(out: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
+    """``out[:] = 0; out[ids[i]] += rows[i]`` for every i (repeated ids add up): the gradient
+    of a row lookup, the job of ``np.add.at``, several times faster.
+
+    The ids are sorted once (stably, so each id's rows keep their order); an id seen once has
+    its row copied in place, and the rows of each repeated id are summed by one
+    ``np.add.reduceat`` over the repeated ids only (reduceat pays per group, and in text most
+    ids of a large vocabulary appear once per batch). The sums are exact sums of the same
+    terms, in ``out``'s dtype, as ``np.add.at`` forms them up to rounding order.
+    """
+    n = ids.size
+    out.fill(0)
+    if not n:
+        return
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    boundary = np.empty(n + 1, dtype=bool)
+    boundary[0] = boundary[n] = True
+    np.not_equal(sorted_ids[1:], sorted_ids[:-1], out=boundary[1:n])
+    edges = np.flatnonzero(boundary)  # where each id's group starts, then n
+    starts, counts = edges[:-1], np.diff(edges)
+    once = counts == 1
+    out[sorted_ids[starts[once]]] = rows[order[starts[once]]]
+    repeated = ~once
+    if repeated.any():
+        members = order[np.repeat(repeated, counts)]  # the rows of repeated ids, grouped by id
+        group_starts = np.concatenate(([0], np.cumsum(counts[repeated])[:-1]))
+        out[sorted_ids[starts[repeated]]] = np.add.reduceat(rows[members], group_starts, axis=0)
 
 
 class Embedding(Layer):
@@ -29,9 +59,9 @@ class Embedding(Layer):
         dtype, seed, input_shape, name: as for every layer (``input_shape=(T,)``).
         input_length: Keras 2's spelling of ``input_shape=(input_length,)``.
 
-    ``backward(dy)`` accumulates ``dy`` into ``grads["embeddings"]`` with ``np.add.at`` (repeated
-    ids add up) and returns None: integer inputs have no gradient, so an Embedding must be the
-    first layer of a model.
+    ``backward(dy)`` accumulates ``dy`` into ``grads["embeddings"]`` (repeated ids add up; see
+    :func:`scatter_add_rows`) and returns None: integer inputs have no gradient, so an
+    Embedding must be the first layer of a model.
     """
 
     def __init__(
@@ -137,11 +167,8 @@ class Embedding(Layer):
     def backward(self, dy: np.ndarray) -> None:
         if self._ids is None:
             raise RuntimeError(f"layer {self.name!r}: backward called before forward")
-        grad = self.grads["embeddings"]
-        grad.fill(0)
-        np.add.at(
-            grad, self._ids.ravel(), np.asarray(dy, dtype=self.dtype).reshape(-1, self.output_dim)
-        )
+        rows = np.asarray(dy, dtype=self.dtype).reshape(-1, self.output_dim)
+        scatter_add_rows(self.grads["embeddings"], self._ids.ravel(), rows)
         return
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
