@@ -200,6 +200,19 @@ def test_set_random_seed_makes_a_program_reproducible() -> None:
         assert not _equal(a, b)
 
 
+def test_set_random_seed_reaches_text_generation() -> None:
+    vocab = rnnkit.text.CharVocab("abc")
+    model = rnnkit.Sequential(
+        [rnnkit.layers.Embedding(3, 4, seed=0), SimpleRNN(5, return_sequences=True, seed=1)]
+    )
+    model.add(rnnkit.layers.TimeDistributed(Dense(3, seed=2)))
+    samples = []
+    for seed in (5, 5, 6):
+        set_random_seed(seed)
+        samples.append(rnnkit.generate(model, "ab", 30, seed=None, vocab=vocab))
+    assert samples[0] == samples[1] != samples[2]
+
+
 @pytest.mark.parametrize(
     "seed,exception", [(None, TypeError), (1.0, TypeError), (True, TypeError), (-1, ValueError)]
 )
