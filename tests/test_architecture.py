@@ -45,6 +45,9 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.layers.embedding:Embedding.__init__": "Keras's Embedding signature, with Keras 2's "
     "input_length",
     "rnnkit.models:Model.fit": "Keras's Model.fit(x, y, batch_size, epochs, ...)",
+    "rnnkit._checkpoint_callback:ModelCheckpoint.__init__": "Keras 3's ModelCheckpoint(filepath, "
+    "monitor, verbose, save_best_only, save_weights_only, mode, save_freq, "
+    "initial_value_threshold) and rnnkit's save_trainer",
     "rnnkit.training.trainer:Trainer.fit": "Model.fit's arguments, which it receives",
     "rnnkit.training.trainer:Trainer.fit_stream": "a fit-style entry point (data, batching, "
     "epochs, callbacks, validation), as Keras's fit",

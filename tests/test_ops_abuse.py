@@ -156,3 +156,36 @@ def test_negative_and_huge_lengths_are_refused_by_the_bindings():
     for bad in ([-1, 2], [4, 0], [2**62, 1]):
         with pytest.raises(ValueError, match="lengths must lie in"):
             _core.rnn_forward(x, *args, np.array(bad, np.int64), ["tanh"], None, None)
+
+
+def misaligned(a: np.ndarray) -> np.ndarray:
+    """A C-contiguous copy of ``a`` one byte off its dtype's alignment."""
+    raw = np.zeros(a.nbytes + 1, np.uint8)
+    view = raw[1:].view(a.dtype).reshape(a.shape)
+    view[...] = a
+    assert view.flags.c_contiguous and not view.flags.aligned
+    return view
+
+
+@pytest.mark.parametrize("cell", CELLS, ids=CELL_IDS)
+def test_misaligned_inputs_are_copied_by_ops(cell):
+    # Contiguous views at a byte offset passed np.ascontiguousarray unchanged and reached the
+    # kernels' loads misaligned (undefined behaviour, which UBSan reported); ops now copies them.
+    case = random_case(cell, 14, (3, 5, 4, 6), lengths=[5, 2, 0], recurrent_dropout=0.2)
+    expected = run_cell(cell, ops, case)
+    for key in ("x", "Wx", "Wh", "b", "dhs", "recurrent_mask", *cell.params):
+        case[key] = misaligned(case[key])
+    case["initial"] = tuple(misaligned(s) for s in case["initial"])
+    case["lengths"] = misaligned(case["lengths"])
+    got = run_cell(cell, ops, case)
+    for key, value in expected.items():
+        np.testing.assert_array_equal(got[key], value, err_msg=key)
+
+
+def test_misaligned_arrays_are_refused_by_the_bindings():
+    x, Wx, Wh, b = np.ones((2, 3, 4)), np.ones((4, 5)), np.eye(5), np.zeros(5)
+    for name in ("x", "Wx", "Wh", "b"):
+        args = {"x": x, "Wx": Wx, "Wh": Wh, "b": b}
+        args[name] = misaligned(args[name])
+        with pytest.raises(TypeError, match=f"{name} must be aligned"):
+            _core.rnn_forward(*args.values(), [None], None, ["tanh"], None, None)

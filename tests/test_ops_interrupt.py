@@ -210,3 +210,27 @@ def test_exit_with_a_daemon_thread_inside_a_kernel():
         assert result.returncode == 0, (result.returncode, result.stderr[-2000:])
         assert last_line(result) == "exiting"
         assert "BLAS" not in result.stdout + result.stderr
+
+
+def test_kernels_still_run_in_later_exit_handlers():
+    # Parking at exit must spare the exiting thread: an atexit handler registered before rnnkit
+    # was imported runs after rnnkit's own and may still call kernels (here on two threads,
+    # whose pool workers park: the caller runs every slice itself).
+    result = run_script(
+        """
+        import atexit
+        import numpy as np
+        def late():
+            from rnnkit import ops
+            x, Wx, Wh = np.ones((8, 50, 4)), np.full((4, 16), 0.1), np.eye(16) * 0.5
+            hs, _, cache = ops.rnn_forward(x, Wx, Wh, np.zeros(16))
+            ops.rnn_backward(cache, hs)
+            print("late kernel", round(float(hs.sum()), 6))
+        atexit.register(late)
+        import rnnkit
+        rnnkit.set_num_threads(2)
+        """,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert last_line(result).startswith("late kernel "), result.stdout

@@ -543,9 +543,27 @@ def test_validation_data_with_lengths() -> None:
     lengths = np.array([6, 3, 1] * 8)
     model = small_model()
     history = Trainer(model, "mse", "adam").fit(
-        x, y, epochs=2, verbose=0, lengths=lengths, validation_data=(x, y, lengths)
+        x,
+        y,
+        epochs=2,
+        verbose=0,
+        lengths=lengths,
+        validation_data=(x, y),
+        validation_lengths=lengths,
     )
     assert len(history.history["val_loss"]) == 2
+    assert history.history["val_loss"][-1] == model.evaluate(x, y, lengths=lengths, verbose=0)
+
+
+def test_old_validation_lengths_spelling_is_refused() -> None:
+    # The third element is Keras's val_sample_weight; the call that used to mean lengths must
+    # not be read as weights without a word.
+    x, y = data(n=24)
+    lengths = np.array([6, 3, 1] * 8)
+    with pytest.raises(ValueError, match="validation_lengths"):
+        Trainer(small_model(), "mse", "adam").fit(
+            x, y, epochs=1, verbose=0, lengths=lengths, validation_data=(x, y, lengths)
+        )
 
 
 # -- clipping ----------------------------------------------------------------------------------

@@ -33,8 +33,21 @@ inline std::string shape_of(const py::array& a) {
   return s + (a.ndim() == 1 ? ",)" : ")");
 }
 
+// A C-contiguous array can still sit off its dtype's alignment (a view at a byte offset): the
+// kernels' loads from it would be undefined behaviour. rnnkit.ops copies such arrays; direct
+// callers of _core get this error.
+inline void expect_aligned(const py::array& a, const std::string& name) {
+  if (!(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_)) {
+    throw py::type_error(name +
+                         " must be aligned for its dtype (numpy.require(a, requirements='CA') "
+                         "makes an aligned copy)");
+  }
+}
+
+// Checks alignment too: every array argument passes through here.
 inline void expect_shape(const py::array& a, const std::string& name, const char* legend,
                          std::initializer_list<py::ssize_t> dims) {
+  expect_aligned(a, name);
   bool ok = a.ndim() == static_cast<py::ssize_t>(dims.size());
   py::ssize_t i = 0;
   for (py::ssize_t d : dims) {

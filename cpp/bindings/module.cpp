@@ -44,6 +44,7 @@ PYBIND11_MODULE(_core, m) {
   m.def(
       "fast_tanh",
       [](Array<float>& v) {
+        rnnkit::bindings::expect_aligned(v, "values");
         float* data = v.mutable_data();
         const auto n = static_cast<std::size_t>(v.size());
         py::gil_scoped_release release;

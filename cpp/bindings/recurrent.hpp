@@ -38,6 +38,7 @@ class CellBindings {
   static engine::SequenceShape shape_of_call(const Array<T>& x, const Array<T>& Wx,
                                              const Array<T>& Wh, const Array<T>* b) {
     if (x.ndim() != 3) throw py::value_error("x must have shape (N, T, D), got " + shape_of(x));
+    expect_aligned(x, "x");
     if (Wh.ndim() != 2) {
       throw py::value_error("Wh must have shape (H, gates·H), got " + shape_of(Wh));
     }

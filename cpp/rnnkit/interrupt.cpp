@@ -8,7 +8,6 @@ namespace rnnkit {
 namespace {
 
 thread_local StopPoll thread_poll;
-thread_local const char thread_marker = 0;  // its address tells threads apart
 
 }  // namespace
 
@@ -19,10 +18,13 @@ StopPoll exchange_stop_poll(StopPoll poll) {
 }
 
 StopRequest::StopRequest()
-    : poll_(thread_poll), caller_(&thread_marker), last_poll_(std::chrono::steady_clock::now()) {}
+    : poll_(thread_poll),
+      caller_(this_thread_marker()),
+      last_poll_(std::chrono::steady_clock::now()) {}
 
 void StopRequest::poll(std::chrono::steady_clock::time_point now) {
-  if (poll_.should_stop == nullptr || caller_ != &thread_marker || now - last_poll_ < poll_every) {
+  if (poll_.should_stop == nullptr || caller_ != this_thread_marker() ||
+      now - last_poll_ < poll_every) {
     return;
   }
   last_poll_ = now;
@@ -41,7 +43,7 @@ void StepTicker::check() {
     stride_ = std::max(stride_ / 2, 1);
   }
   countdown_ = stride_;
-  park_if_exiting();
+  park_if_exiting(request_.caller());
   request_.poll(now);
   if (request_.requested()) StopRequest::raise();
 }

@@ -28,13 +28,21 @@ std::condition_variable& gate_changed = *new std::condition_variable;
 int threads_inside = 0;
 bool fork_waiting = false;
 std::atomic<bool> exiting{false};  // the interpreter is exiting: kernels park (park_for_exit)
-thread_local int gate_depth = 0;   // this thread's nested BlasInUse
+std::atomic<const void*> exiting_thread{nullptr};  // the thread running the exit: never parks
+thread_local int gate_depth = 0;                   // this thread's nested BlasInUse
+thread_local const char thread_marker = 0;         // its address tells threads apart
+
+bool parks_here() {
+  return exiting.load() && exiting_thread.load() != this_thread_marker();
+}
 
 void enter_gate() {
   if (gate_depth++ > 0) return;
   std::unique_lock<std::mutex> lock(gate_mutex);
-  // While exiting this never returns: the thread parks here, outside the BLAS.
-  gate_changed.wait(lock, [] { return !fork_waiting && !exiting.load(); });
+  // Once exiting, this never returns on a thread other than the exiting one: the thread parks
+  // here, outside the BLAS. (A pool worker parked here has claimed no slice: the caller runs
+  // them all itself.)
+  gate_changed.wait(lock, [] { return !fork_waiting && !parks_here(); });
   ++threads_inside;
 }
 
@@ -230,17 +238,23 @@ void set_configured_threads(int n) {
   configured.store(std::max(1, n), std::memory_order_relaxed);
 }
 
+const void* this_thread_marker() {
+  return &thread_marker;
+}
+
 void park_kernels_for_exit(std::chrono::milliseconds timeout) {
   std::unique_lock<std::mutex> lock(gate_mutex);
+  exiting_thread.store(this_thread_marker());
   exiting.store(true);
   gate_changed.wait_for(lock, timeout, [] { return threads_inside == 0; });
 }
 
-void park_if_exiting() {
-  if (!exiting.load(std::memory_order_relaxed)) return;
+void park_if_exiting(const void* caller) {
+  if (!exiting.load(std::memory_order_relaxed) || caller == exiting_thread.load()) return;
   gate_depth = 1;
   leave_gate();
-  enter_gate();  // parks for good
+  enter_gate();  // parks for good (this thread is not the exiting one: that one runs no kernel
+                 // of another caller, and its own kernels' callers are itself)
 }
 
 BlasInUse::BlasInUse() {

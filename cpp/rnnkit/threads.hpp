@@ -52,14 +52,20 @@ class BlasPause {
   int depth_;
 };
 
-// For the interpreter's exit: from now on, kernels stop at their next step check and park their
-// threads for good, outside the BLAS, and new kernels park on entry; returns once no thread of
-// ours is inside the BLAS (or after `timeout`). Python runs this at exit, before the libraries'
-// destructors: a daemon thread still computing in OpenBLAS while its destructor freed the
-// buffers made it print "BLAS : Bad memory unallocation!" (and could have read freed memory).
+// For the interpreter's exit, called on the thread that runs it: from now on, kernels of other
+// callers stop at their next step check and park their threads for good, outside the BLAS, and
+// other threads' new kernels park on entry; returns once no thread of ours is inside the BLAS
+// (or after `timeout`). Python runs this at exit (atexit: after non-daemon threads were joined,
+// before the libraries' destructors), so the threads parked are daemon threads: one still
+// computing in OpenBLAS while its destructor freed the buffers made it print "BLAS : Bad memory
+// unallocation!" (and could have read freed memory). Kernels the exiting thread itself still
+// runs (later atexit handlers, finalizers) run normally, on that thread alone.
 void park_kernels_for_exit(std::chrono::milliseconds timeout);
-// Called by kernels at their step checks (StepTicker): parks this thread if exiting.
-void park_if_exiting();
+// Called at the step checks of a kernel whose caller is `caller` (StepTicker): parks this thread
+// if exiting and the caller is not the exiting thread.
+void park_if_exiting(const void* caller);
+// Identifies the calling thread (the address of a thread_local).
+const void* this_thread_marker();
 
 struct Slice {
   int index;  // which worker, 0 is the calling thread

@@ -24,16 +24,14 @@ import csv
 import json
 import math
 import os
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
 import numpy as np
 
-from . import _checks
 from ._buffers import copy_into
-
-if TYPE_CHECKING:  # annotations only: the Trainer calls callbacks, never the reverse
-    from .network import Network
-    from .training import Trainer
+from ._callback_base import Callback, Logs, monitor_mode, monitored
+from ._checkpoint_callback import ModelCheckpoint
+from ._lr_callbacks import LearningRateScheduler, ReduceLROnPlateau
 
 __all__ = [
     "CSVLogger",
@@ -41,56 +39,11 @@ __all__ = [
     "EarlyStopping",
     "History",
     "JSONLogger",
+    "LearningRateScheduler",
+    "Logs",
     "ModelCheckpoint",
+    "ReduceLROnPlateau",
 ]
-
-Logs = dict[str, float] | None
-
-
-class Callback:
-    """Base class: override the hooks you need; all of them do nothing by default."""
-
-    def __init__(self) -> None:
-        self.trainer: Trainer | None = None
-        self.model: Network | None = None
-
-    def set_trainer(self, trainer: Trainer) -> None:
-        """Called by the Trainer before ``on_train_begin``."""
-        self.trainer = trainer
-        self.model = trainer.model
-
-    def attached_trainer(self) -> Trainer:
-        """The Trainer running this callback (RuntimeError outside training: the Trainer calls
-        :meth:`set_trainer` first)."""
-        if self.trainer is None:
-            raise RuntimeError(f"{type(self).__name__} is not attached to a Trainer")
-        return self.trainer
-
-    def attached_model(self) -> Network:
-        """The model being trained (RuntimeError outside training)."""
-        if self.model is None:
-            raise RuntimeError(f"{type(self).__name__} is not attached to a model")
-        return self.model
-
-    def on_train_begin(self, logs: Logs = None) -> None:
-        """Start of ``fit``."""
-
-    def on_train_end(self, logs: Logs = None) -> None:
-        """End of ``fit``: also after an early stop, and when training ends with an error (so that
-        loggers close their files)."""
-
-    def on_epoch_begin(self, epoch: int, logs: Logs = None) -> None:
-        """Start of epoch ``epoch`` (0-based)."""
-
-    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
-        """End of epoch ``epoch``; ``logs`` hold the epoch's training means and the ``val_*``
-        figures."""
-
-    def on_batch_begin(self, batch: int, logs: Logs = None) -> None:
-        """Before optimizer update number ``batch`` (0-based within the epoch)."""
-
-    def on_batch_end(self, batch: int, logs: Logs = None) -> None:
-        """After optimizer update ``batch``; ``logs`` hold that batch's ``loss`` (and metrics)."""
 
 
 class History(Callback):
@@ -114,25 +67,6 @@ class History(Callback):
     def __repr__(self) -> str:
         keys = ", ".join(self.history)
         return f"History(epochs={len(self.epoch)}, keys=[{keys}])"
-
-
-def _monitor_mode(monitor: str, mode: str) -> str:
-    """'min' or 'max' for ``monitor``: accuracy-like figures grow, everything else falls."""
-    _checks.choice(mode, "mode", ("auto", "min", "max"))
-    if mode != "auto":
-        return mode
-    return "max" if ("acc" in monitor or monitor.endswith("auc")) else "min"
-
-
-def _monitored(logs: Logs, monitor: str, who: str) -> float:
-    """The monitored value from ``logs``; KeyError naming the figures there if it is missing."""
-    if logs is None or monitor not in logs:
-        available = ", ".join(sorted(logs or {})) or "none"
-        raise KeyError(
-            f"{who} monitors {monitor!r}, which is not in the epoch logs (available: {available}); "
-            "pass validation data to fit() for val_* figures, or monitor='loss'"
-        )
-    return float(logs[monitor])
 
 
 class EarlyStopping(Callback):
@@ -179,7 +113,7 @@ class EarlyStopping(Callback):
         self.min_delta = abs(float(min_delta))
         self.patience = int(patience)
         self.verbose = verbose
-        self.mode = _monitor_mode(monitor, mode)
+        self.mode = monitor_mode(monitor, mode)
         self.baseline = None if baseline is None else float(baseline)
         self.restore_best_weights = restore_best_weights
         self.start_from_epoch = int(start_from_epoch)
@@ -210,7 +144,7 @@ class EarlyStopping(Callback):
         self._reset()
 
     def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
-        value = _monitored(logs, self.monitor, "EarlyStopping")
+        value = monitored(logs, self.monitor, "EarlyStopping")
         if epoch < self.start_from_epoch:
             return  # warm-up: not monitored
         if self.restore_best_weights and self.best_weights is None:
@@ -245,77 +179,6 @@ class EarlyStopping(Callback):
             params = self.attached_model().params
             for key, value in self.best_weights.items():
                 np.copyto(params[key], value)  # in place: optimizers hold these arrays
-
-
-@runtime_checkable
-class SavesItself(Protocol):
-    """A model with a ``save(filepath)`` method, as :class:`rnnkit.models.Model` has."""
-
-    def save(self, filepath: str | os.PathLike) -> str: ...
-
-
-def _saveable(model: Network) -> SavesItself:
-    if not isinstance(model, SavesItself):
-        raise TypeError(
-            f"ModelCheckpoint saves through model.save, which {type(model).__name__} lacks: "
-            "train an rnnkit Model, or pass save_trainer=True"
-        )
-    return model
-
-
-class ModelCheckpoint(Callback):
-    """Save the model (``model.save``, one ``.npz``) at the end of epochs.
-
-    Args:
-        filepath: target path; may contain ``{epoch}`` (1-based, as Keras prints it) and any key
-            of the epoch logs, e.g. ``"ckpt-{epoch:02d}-{val_loss:.3f}.npz"``.
-        monitor: figure compared when ``save_best_only``.
-        save_best_only: save only when ``monitor`` improved on the best so far.
-        mode: ``"min"``, ``"max"`` or ``"auto"``.
-        save_trainer: save the trainer checkpoint (model + optimizer state, see
-            :meth:`Trainer.save`) instead of the model alone, so training can be resumed.
-
-    Writes are atomic (see :mod:`rnnkit.saving`): an interrupted save never leaves a half file.
-    """
-
-    def __init__(
-        self,
-        filepath: str | os.PathLike,
-        monitor: str = "val_loss",
-        verbose: int = 0,
-        save_best_only: bool = False,
-        mode: str = "auto",
-        save_trainer: bool = False,
-    ) -> None:
-        super().__init__()
-        self.filepath = os.fspath(filepath)
-        self.monitor = monitor
-        self.verbose = verbose
-        self.save_best_only = save_best_only
-        self.mode = _monitor_mode(monitor, mode)
-        self.save_trainer = save_trainer
-        self.best = math.inf if self.mode == "min" else -math.inf
-        self.saved: list[str] = []  # paths written, in order
-
-    def on_train_begin(self, logs: Logs = None) -> None:
-        self.best = math.inf if self.mode == "min" else -math.inf
-
-    def on_epoch_end(self, epoch: int, logs: Logs = None) -> None:
-        logs = dict(logs or {})
-        if self.save_best_only:
-            value = _monitored(logs, self.monitor, "ModelCheckpoint")
-            better = value < self.best if self.mode == "min" else value > self.best
-            if not better:
-                return
-            self.best = value
-        path = self.filepath.format(epoch=epoch + 1, **logs)
-        if self.save_trainer:
-            self.attached_trainer().save(path)
-        else:
-            _saveable(self.attached_model()).save(path)
-        self.saved.append(path)
-        if self.verbose:
-            print(f"Epoch {epoch + 1}: saved model to {path}")
 
 
 class CSVLogger(Callback):

@@ -73,6 +73,27 @@ def step_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray | None:
     return None if lens is None else np.arange(t) < lens[:, None]
 
 
+def _weighted(
+    per_item: np.ndarray, grad: np.ndarray, sample_weight: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """``per_item`` and ``grad`` times the weights, broadcast over their trailing axes; the
+    weights' shape must be a leading part of ``per_item``'s (a trailing axis of 1 may be
+    extra, as Keras squeezes it)."""
+    w = _float(sample_weight)
+    while w.ndim > 1 and w.shape[-1] == 1 and w.ndim > per_item.ndim - 1:
+        w = w[..., 0]
+    if w.ndim == 0 or w.ndim > per_item.ndim or w.shape != per_item.shape[: w.ndim]:
+        raise ValueError(
+            f"sample_weight has shape {w.shape}, which does not fit losses of shape "
+            f"{per_item.shape}: give one weight per sample (N,) or, for sequence outputs, "
+            "per step (N, T)"
+        )
+    return (
+        per_item * w.reshape(w.shape + (1,) * (per_item.ndim - w.ndim)),
+        grad * w.reshape(w.shape + (1,) * (grad.ndim - w.ndim)),
+    )
+
+
 class Loss(Configurable):
     """Base class. Subclasses implement :meth:`_compute` returning the per-element or per-step
     loss and its gradient, both unreduced; the base class applies the mask and the mean.
@@ -92,19 +113,36 @@ class Loss(Configurable):
         self._grad: np.ndarray | None = None
 
     def __call__(
-        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None = None
+        self,
+        y_pred: np.ndarray,
+        y_true: np.ndarray,
+        lengths: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> float:
-        return self.forward(y_pred, y_true, lengths)
+        return self.forward(y_pred, y_true, lengths, sample_weight)
 
     def forward(
-        self, y_pred: np.ndarray, y_true: np.ndarray, lengths: np.ndarray | None = None
+        self,
+        y_pred: np.ndarray,
+        y_true: np.ndarray,
+        lengths: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> float:
-        """Mean loss; keeps what :meth:`backward` needs."""
+        """Mean loss; keeps what :meth:`backward` needs.
+
+        ``sample_weight`` (Keras's): ``(N,)`` weights per sample, or ``(N, T)`` per step for a
+        ``(N, T, ...)`` output; each multiplies its sample's (step's) loss. The divisor stays
+        the number of (valid) items, not the sum of the weights: Keras's
+        ``"sum_over_batch_size"`` reduction. A per-sample weight multiplies every valid step
+        of its sequence.
+        """
         y_pred = _float(y_pred)
         y_true = self._check_targets(y_pred, np.asarray(y_true))
         # per_item: unreduced loss per element (regression, BCE) or per sample/step (the
         # cross-entropies sum their class axis away); grad: its gradient, y_pred's shape.
         per_item, grad = self._compute(y_pred, y_true)
+        if sample_weight is not None:
+            per_item, grad = _weighted(per_item, grad, sample_weight)
         mask = None
         if lengths is not None:
             if y_pred.ndim < 3:

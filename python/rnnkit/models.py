@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast, overload
 import numpy as np
 
 from . import _checks, losses, metrics, saving
+from ._model_methods import BatchMethods, keras_result
 from .layers.base import (
     Layer,
     OutputShape,
@@ -85,7 +86,7 @@ __all__ = [
 ]
 
 
-class Model(Network):
+class Model(Network, BatchMethods):
     """Base class of models: a :class:`~rnnkit.network.Network` (layers, ``forward``/``backward``,
     ``predict``, ``summary``) plus Keras's training surface: :meth:`compile`, :meth:`fit`,
     :meth:`evaluate`, :meth:`save`.
@@ -166,14 +167,6 @@ class Model(Network):
         """Name of the element-wise activation the model's last layer applies, if any."""
         return self._layers[-1].output_activation() if self._layers else None
 
-    def _require_trainer(self) -> Trainer:
-        if self.trainer is None:
-            raise RuntimeError(
-                "You must compile your model before training/testing. "
-                "Use `model.compile(optimizer, loss)`."
-            )
-        return self.trainer
-
     def fit(
         self,
         x: Inputs,
@@ -185,16 +178,25 @@ class Model(Network):
         validation_split: float = 0.0,
         validation_data: tuple | None = None,
         shuffle: bool = True,
+        class_weight: dict[int, float] | None = None,
+        sample_weight: np.ndarray | None = None,
         initial_epoch: int = 0,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
         validation_batch_size: int | None = None,
         seed: int | None = None,
         lengths: np.ndarray | None = None,
         tbptt: int | None = None,
+        validation_lengths: np.ndarray | None = None,
     ) -> History:
-        """Train (Keras's ``fit``; the same engine as :meth:`Trainer.fit`). ``batch_size``
-        None means 32; ``verbose="auto"`` means 1. Beyond Keras: ``seed`` (shuffling),
-        ``lengths`` (sequence mask), ``tbptt`` (truncated BPTT window). Returns the History,
-        whose ``history["loss"]`` has one mean loss per epoch."""
+        """Train (Keras's ``fit``, Keras's argument order; the same engine as
+        :meth:`Trainer.fit`, which documents each argument). ``batch_size`` None means 32;
+        ``verbose="auto"`` means 1. ``validation_data=(x_val, y_val, val_sample_weight)`` as in
+        Keras. ``x`` may be a generator or a Keras-style ``Sequence`` of ``(x, y)`` /
+        ``(x, y, sample_weight)`` batches (``steps_per_epoch`` as in Keras). Beyond Keras:
+        ``seed`` (shuffling), ``lengths`` (sequence mask), ``tbptt`` (truncated BPTT window),
+        ``validation_lengths`` (the validation data's mask). Returns the History, whose
+        ``history["loss"]`` has one mean loss per epoch."""
         return self._require_trainer().fit(
             x,
             y,
@@ -210,6 +212,11 @@ class Model(Network):
             tbptt=tbptt,
             initial_epoch=initial_epoch,
             validation_batch_size=validation_batch_size,
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            validation_lengths=validation_lengths,
+            steps_per_epoch=steps_per_epoch,
+            validation_steps=validation_steps,
         )
 
     @overload
@@ -219,6 +226,8 @@ class Model(Network):
         y: Any = ...,
         batch_size: int | None = ...,
         verbose: int | str = ...,
+        sample_weight: np.ndarray | None = ...,
+        steps: int | None = ...,
         lengths: np.ndarray | None = ...,
         return_dict: Literal[False] = ...,
     ) -> float | list[float]: ...
@@ -230,6 +239,8 @@ class Model(Network):
         y: Any = ...,
         batch_size: int | None = ...,
         verbose: int | str = ...,
+        sample_weight: np.ndarray | None = ...,
+        steps: int | None = ...,
         lengths: np.ndarray | None = ...,
         *,
         return_dict: Literal[True],
@@ -241,11 +252,15 @@ class Model(Network):
         y: Any = None,
         batch_size: int | None = None,
         verbose: int | str = "auto",
+        sample_weight: np.ndarray | None = None,
+        steps: int | None = None,
         lengths: np.ndarray | None = None,
         return_dict: bool = False,
     ) -> float | list[float] | dict[str, float]:
         """Loss (and metrics) on ``(x, y)`` with ``training=False``, as Keras returns them: the
-        loss alone without metrics, else ``[loss, metric1, ...]``; or a dict."""
+        loss alone without metrics, else ``[loss, metric1, ...]``; or a dict.
+        ``sample_weight`` weighs the loss as in :meth:`fit`; ``x`` may be a generator or a
+        Sequence of batches, ``steps`` of them (Keras's arguments)."""
         trainer = self._require_trainer()
         logs = trainer.evaluate(
             x,
@@ -253,11 +268,10 @@ class Model(Network):
             batch_size=32 if batch_size is None else batch_size,
             verbose=1 if verbose == "auto" else _checks.verbosity(verbose),
             lengths=lengths,
+            sample_weight=sample_weight,
+            steps=steps,
         )
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return keras_result(logs, return_dict)
 
     def save(self, filepath: str | os.PathLike) -> str:
         """Write the model (config + weights, plus the compiled trainer's optimizer state when

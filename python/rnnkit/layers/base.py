@@ -160,9 +160,24 @@ class Layer:
             raise RuntimeError(f"layer {self.name!r} is not built yet")
         return self.input_shape
 
-    def _build_if_shape_given(self, input_shape: Sequence[int | None] | None) -> None:
+    def _build_if_shape_given(
+        self,
+        input_shape: Sequence[int | None] | None,
+        batch_input_shape: Sequence[int | None] | None = None,
+    ) -> None:
         """Build at construction when the per-sample ``input_shape`` is given (Keras's
-        ``input_shape=``); subclasses call it last, once their own attributes are set."""
+        ``input_shape=``, or Keras 2's ``batch_input_shape=(B, ...)``, whose batch axis is
+        dropped: a stateful layer fixes its batch size at its first batch and refuses another
+        until ``reset_state``); subclasses call it last, once their own attributes are set."""
+        if batch_input_shape is not None:
+            dims = tuple(batch_input_shape)
+            if len(dims) < 2 or (input_shape is not None and tuple(input_shape) != dims[1:]):
+                raise ValueError(
+                    f"{type(self).__name__}: batch_input_shape must be (batch, ...) and agree "
+                    f"with input_shape, got batch_input_shape={batch_input_shape!r} and "
+                    f"input_shape={input_shape!r}"
+                )
+            input_shape = dims[1:]
         if input_shape is not None:
             self.build(tuple(input_shape))
             self.built_from_input_shape = True

@@ -56,6 +56,9 @@ class InputLayer(Layer):
         shape: per-sample shape, e.g. ``(T, D)`` for a recurrent layer (``T`` may be None) or
             ``(T,)`` for token ids; an int ``n`` means ``(n,)``. ``input_shape`` is accepted as
             the Keras 2 spelling.
+        batch_size: a fixed batch size (Keras's, e.g. for stateful layers): every batch must
+            have it. ``batch_shape=(B, T, D)`` gives it with the shape, as in Keras 3
+            (``batch_input_shape`` is Keras 2's name for it).
         dtype: the input's dtype (informational: the identity does not convert; any NumPy
             dtype, e.g. ``"int32"`` for token ids). None: float32.
         name: layer name.
@@ -71,7 +74,12 @@ class InputLayer(Layer):
         dtype: str | None = None,
         name: str | None = None,
         input_shape: Sequence[int | None] | None = None,
+        batch_size: int | None = None,
+        batch_shape: Sequence[int | None] | None = None,
     ) -> None:
+        if batch_shape is not None:
+            shape, batch_size = _split_batch_shape(shape or input_shape, batch_size, batch_shape)
+        self.batch_size = _checks.optional_positive_int(batch_size, "batch_size", where="Input: ")
         if shape is None:
             shape = input_shape
         elif input_shape is not None and _as_shape(input_shape) != _as_shape(shape):
@@ -103,6 +111,12 @@ class InputLayer(Layer):
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
     ) -> np.ndarray:
+        if self.batch_size is not None and len(x) != self.batch_size:
+            raise ValueError(
+                f"input {self.name!r} has a fixed batch size of {self.batch_size} (its "
+                f"batch_shape), got a batch of {len(x)} samples: use batch_size="
+                f"{self.batch_size} and a sample count it divides"
+            )
         if not self.compatible(np.shape(x)[1:]):
             raise ValueError(
                 f"input {self.name!r} expects per-sample shape {self.shape} "
@@ -115,15 +129,47 @@ class InputLayer(Layer):
         return dy
 
     def get_config(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype.name, "input_shape": list(self.shape)}
+        config: dict[str, Any] = {
+            "name": self.name,
+            "dtype": self.dtype.name,
+            "input_shape": list(self.shape),
+        }
+        if self.batch_size is not None:
+            config["batch_size"] = self.batch_size
+        return config
 
 
 def Input(
-    shape: ShapeLike,
+    shape: ShapeLike | None = None,
     dtype: str | None = None,
     name: str | None = None,
+    *,
+    batch_size: int | None = None,
+    batch_shape: Sequence[int | None] | None = None,
 ) -> InputLayer:
     """Keras 3's ``keras.Input(shape)``: an :class:`InputLayer` to put first in a
     :class:`~rnnkit.models.Sequential` (``Sequential([Input((3, 1)), SimpleRNN(10),
-    Dense(1)])``). ``shape`` is per sample, without the batch axis."""
-    return InputLayer(shape, dtype=dtype, name=name)
+    Dense(1)])``). ``shape`` is per sample, without the batch axis; ``batch_shape=(B, T, D)``
+    (or ``batch_size=B``) also fixes the batch size, as Keras's stateful listings do. The
+    batch options are keywords here (Keras's positional order differs: its second argument
+    is ``batch_size``)."""
+    return InputLayer(shape, dtype=dtype, name=name, batch_size=batch_size, batch_shape=batch_shape)
+
+
+def _split_batch_shape(
+    shape: Any, batch_size: int | None, batch_shape: Sequence[int | None]
+) -> tuple[Shape, int | None]:
+    """``(per-sample shape, batch size)`` from Keras's ``batch_shape``; ValueError when it
+    disagrees with ``shape`` or ``batch_size`` given as well."""
+    dims = tuple(batch_shape)
+    if len(dims) < 2:
+        raise ValueError(
+            f"Input: batch_shape must be (batch, ...) with at least one per-sample axis, got "
+            f"{batch_shape!r}"
+        )
+    per_sample = _as_shape(dims[1:])
+    if shape is not None and _as_shape(shape) != per_sample:
+        raise ValueError(f"Input got shape={shape!r} and batch_shape={batch_shape!r}")
+    if batch_size is not None and dims[0] is not None and batch_size != dims[0]:
+        raise ValueError(f"Input got batch_size={batch_size} and batch_shape={batch_shape!r}")
+    return per_sample, dims[0] if dims[0] is not None else batch_size

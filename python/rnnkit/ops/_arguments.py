@@ -34,11 +34,24 @@ def require_shape(name: str, array: np.ndarray, expected: tuple, legend: str) ->
     raise ValueError(f"{name} must have shape {legend.format(*expected)}, got {shape_text(shape)}")
 
 
+def kernel_layout(array: np.ndarray, dtype: Any = None) -> np.ndarray:
+    """``array`` (as ``dtype``) C-contiguous and aligned, copied only when it is not: a
+    contiguous view at a byte offset is misaligned, the kernels' loads from it would be
+    undefined behaviour, and np.ascontiguousarray returns it unchanged."""
+    return np.require(array, dtype=dtype, requirements=["C", "A"])
+
+
+def kernel_ready(array: np.ndarray) -> bool:
+    """Whether the kernels can read ``array`` as it is (C-contiguous and aligned)."""
+    flags = array.flags
+    return bool(flags.c_contiguous and flags.aligned)
+
+
 def float_input(name: str, value: object, dtype: np.dtype) -> np.ndarray:
-    """``value`` as a C-contiguous array of ``dtype``; copies only when it must."""
-    if type(value) is np.ndarray and value.dtype == dtype and value.flags.c_contiguous:
+    """``value`` as a C-contiguous, aligned array of ``dtype``; copies only when it must."""
+    if type(value) is np.ndarray and value.dtype == dtype and kernel_ready(value):
         return value  # the common case, without conversion calls
-    return np.ascontiguousarray(real_array(value, name), dtype=dtype)
+    return kernel_layout(real_array(value, name), dtype)
 
 
 def weight_arrays(names: tuple[str, ...], weights: tuple[Any, ...]) -> tuple[np.ndarray, ...]:
@@ -48,7 +61,7 @@ def weight_arrays(names: tuple[str, ...], weights: tuple[Any, ...]) -> tuple[np.
     dtype = first.dtype if type(first) is np.ndarray else None
     if dtype in FLOAT_DTYPES:
         for w in weights:
-            if type(w) is not np.ndarray or w.dtype != dtype or not w.flags.c_contiguous:
+            if type(w) is not np.ndarray or w.dtype != dtype or not kernel_ready(w):
                 break
         else:
             return weights  # the common case, without conversion calls
@@ -63,7 +76,7 @@ def weight_arrays(names: tuple[str, ...], weights: tuple[Any, ...]) -> tuple[np.
                 f"{', '.join(names[:-1])} and {names[-1]} must share one dtype "
                 "(float32 or float64)"
             )
-    return tuple(np.ascontiguousarray(w) for w in arrays)
+    return tuple(kernel_layout(w) for w in arrays)
 
 
 def native_byte_order(array: np.ndarray) -> np.ndarray:

@@ -19,6 +19,7 @@ from .. import _checks
 from .._native import _core
 from ._arguments import (
     float_input,
+    kernel_layout,
     require_shape,
     shape_text,
     truncation,
@@ -190,7 +191,9 @@ def sequence_forward(
             _state_input(name, s, dtype, n, h) for name, s in zip(cell.state_names, initial)
         )
     if lengths is not None:
-        lengths = owned(np.ascontiguousarray(_checks.lengths(lengths, n, t)), lengths)
+        checked = _checks.lengths(lengths, n, t)
+        assert checked is not None  # given lengths are never None
+        lengths = owned(kernel_layout(checked), lengths)
     if recurrent_mask is not None:
         recurrent_mask = owned(float_input("recurrent_mask", recurrent_mask, dtype), recurrent_mask)
         require_shape("recurrent_mask", recurrent_mask, (n, h), "(N, H) = ({}, {})")

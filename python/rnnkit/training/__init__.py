@@ -39,8 +39,9 @@ progress line), ``dispatch`` (callbacks), ``arguments`` (argument checks), ``che
 
 from __future__ import annotations
 
+from .feeds import PyDataset, Sequence
 from .progress import ProgressBar
 from .rollback import NonFiniteLossError
 from .trainer import Trainer
 
-__all__ = ["NonFiniteLossError", "ProgressBar", "Trainer"]
+__all__ = ["NonFiniteLossError", "ProgressBar", "PyDataset", "Sequence", "Trainer"]

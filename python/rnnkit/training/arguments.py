@@ -10,9 +10,13 @@ import numpy as np
 
 from .. import _checks
 from ..network import Inputs, input_lengths, num_samples, take
+from .sources import BatchSequence, is_feed
+from .weights import fit_sample_weights, sample_weights
 
 __all__ = [
     "FitData",
+    "FitOptions",
+    "Validation",
     "check_numeric",
     "prepare_fit_data",
     "unpack_validation",
@@ -27,13 +31,60 @@ def check_numeric(value: Any, what: str) -> None:
         _checks.real_array(part, what)
 
 
-def unpack_validation(data: Any) -> tuple[Any, Any, np.ndarray | None]:
-    """``(x_val, y_val, lengths_val)`` from ``validation_data`` (ValueError for another form)."""
+class Validation(NamedTuple):
+    """Validation data after the checks: inputs, targets, lengths and sample weights; or a
+    generator/Sequence as ``x`` (``y`` None) with the number of batches to take, ``steps``."""
+
+    x: Any
+    y: Any
+    lengths: np.ndarray | None
+    sample_weight: np.ndarray | None
+    steps: int | None = None
+
+
+def unpack_validation(
+    data: Any,
+    validation_lengths: Any = None,
+    masked_training: bool = False,
+    validation_steps: int | None = None,
+) -> Validation:
+    """``validation_data`` as Keras reads it, ``(x_val, y_val)`` or ``(x_val, y_val,
+    val_sample_weight)``, with the lengths from ``validation_lengths``; or a generator or
+    Sequence of batches, ``validation_steps`` of them per evaluation (all of a Sequence by
+    default; a generator needs it, since each epoch's evaluation continues where the last one
+    stopped).
+
+    The third element was the lengths before rnnkit followed Keras here; such a call (a
+    3-tuple while training with ``lengths`` and no ``validation_lengths``) is refused rather
+    than read as weights.
+    """
+    if is_feed(data):
+        if validation_lengths is not None:
+            raise ValueError("validation_lengths needs array validation_data")
+        if validation_steps is None and not isinstance(data, BatchSequence):
+            raise ValueError(
+                "validation_data is a generator, so fit needs validation_steps (the batches "
+                "to evaluate each epoch); a Sequence is evaluated whole"
+            )
+        return Validation(data, None, None, None, validation_steps)
     if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
         raise ValueError(
-            "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, lengths_val)"
+            "validation_data must be a tuple (x_val, y_val) or (x_val, y_val, "
+            "val_sample_weight); pass the validation lengths as validation_lengths="
         )
-    return data[0], data[1], (data[2] if len(data) == 3 else None)
+    x_val, y_val = data[0], data[1]
+    check_numeric(x_val, "validation x")
+    check_numeric(y_val, "validation y")
+    if len(data) == 3 and masked_training and validation_lengths is None:
+        raise ValueError(
+            "validation_data=(x_val, y_val, w): the third element is the validation sample "
+            "weights (Keras's meaning), not lengths; this fit masks its training data with "
+            "lengths, so pass the validation lengths as validation_lengths=... (and the "
+            "weights, if you meant weights, as the third element)"
+        )
+    n = num_samples(x_val)
+    weights = sample_weights(data[2] if len(data) == 3 else None, n, "validation sample_weight")
+    return Validation(x_val, y_val, input_lengths(validation_lengths, x_val), weights)
 
 
 class FitData(NamedTuple):
@@ -42,8 +93,18 @@ class FitData(NamedTuple):
     x: Inputs
     y: np.ndarray
     lengths: np.ndarray | None
+    sample_weight: np.ndarray | None
     n: int
-    validation: tuple[Any, Any, np.ndarray | None] | None
+    validation: Validation | None
+
+
+class FitOptions(NamedTuple):
+    """``fit``'s weighting and validation options, passed on together."""
+
+    sample_weight: Any = None
+    class_weight: Any = None
+    validation_lengths: Any = None
+    validation_steps: int | None = None
 
 
 def prepare_fit_data(
@@ -52,9 +113,12 @@ def prepare_fit_data(
     lengths: Any,
     validation_data: Any,
     validation_split: float,
+    options: FitOptions | None = None,
 ) -> FitData:
     """Check ``fit``'s data and hold out its validation part: ``validation_data`` when given,
-    else the last ``validation_split`` of the samples (taken before shuffling, as Keras)."""
+    else the last ``validation_split`` of the samples (taken before shuffling, as Keras),
+    sample weights included."""
+    options = options or FitOptions()
     check_numeric(x, "x")
     n = num_samples(x)
     y = np.asarray(y)
@@ -66,14 +130,20 @@ def prepare_fit_data(
     if n == 0:
         raise ValueError("fit needs at least one sample, got x with 0 samples")
     lengths = input_lengths(lengths, x)
+    weights = fit_sample_weights(y, options.sample_weight, options.class_weight)
     fraction = _checks.probability(validation_split, "validation_split")
     if validation_data is not None:
-        val = unpack_validation(validation_data)
-        check_numeric(val[0], "validation x")
-        check_numeric(val[1], "validation y")
-        return FitData(x, y, lengths, n, val)
+        val = unpack_validation(
+            validation_data,
+            options.validation_lengths,
+            lengths is not None,
+            options.validation_steps,
+        )
+        return FitData(x, y, lengths, weights, n, val)
+    if options.validation_lengths is not None:
+        raise ValueError("validation_lengths needs validation_data")
     if not fraction:
-        return FitData(x, y, lengths, n, None)
+        return FitData(x, y, lengths, weights, n, None)
     split = int(n * (1.0 - fraction))
     if split < 1 or split >= n:
         raise ValueError(
@@ -81,5 +151,11 @@ def prepare_fit_data(
             f"validation samples out of {n}"
         )
     rows_val, rows = slice(split, None), slice(0, split)
-    val = (take(x, rows_val), y[rows_val], None if lengths is None else lengths[rows_val])
-    return FitData(take(x, rows), y[rows], None if lengths is None else lengths[rows], split, val)
+
+    def part(a: np.ndarray | None, rows: slice) -> np.ndarray | None:
+        return None if a is None else a[rows]
+
+    val = Validation(
+        take(x, rows_val), y[rows_val], part(lengths, rows_val), part(weights, rows_val)
+    )
+    return FitData(take(x, rows), y[rows], part(lengths, rows), part(weights, rows), split, val)

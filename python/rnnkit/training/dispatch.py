@@ -59,7 +59,9 @@ def begin_training(
     ``on_train_begin`` called."""
     history = History()
     history.params = params
-    cbs = CallbackList([history, *callbacks], trainer)
+    # History last, as in Keras: it records what the other callbacks added to the epoch logs
+    # (the learning rate that ReduceLROnPlateau and LearningRateScheduler log).
+    cbs = CallbackList([*callbacks, history], trainer)
     trainer.model.stop_training = False
     trainer.model.history = history
     cbs.on_train_begin({})

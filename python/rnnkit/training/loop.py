@@ -15,6 +15,7 @@ import numpy as np
 from ..layers import RecurrentLayer
 from ..metrics import Metric
 from ..network import Inputs, num_samples, take
+from .arguments import Validation
 from .dispatch import CallbackList
 from .progress import ProgressBar
 from .streams import States, StreamViews, get_states, set_states, span_start, window
@@ -49,8 +50,9 @@ class EpochPlan:
     tbptt: int | None
     per_step: bool  # TBPTT only: the model scores every step (see tbptt.per_step_model)
     verbose: int
-    validation: tuple[Any, Any, np.ndarray | None] | None
+    validation: Validation | None
     validation_batch_size: int | None
+    sample_weight: np.ndarray | None = None  # (n,) or (n, T), Keras's weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +105,7 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
             rows: Any = slice(start, stop) if order is None else order[start:stop]
             xb, yb = take(plan.x, rows), plan.y[rows]
             lb = None if plan.lengths is None else plan.lengths[rows]
+            wb = None if plan.sample_weight is None else plan.sample_weight[rows]
             nb = num_samples(xb)
             updates: Sequence[tuple[Inputs, Any, np.ndarray | None]]
             if plan.tbptt is None:
@@ -115,7 +118,7 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
                 for xw, yw, lw in updates:
                     trainer._where = (epoch, step)
                     cbs.on_batch_begin(step, {})
-                    loss, y_pred, mask = trainer._forward_loss(xw, yw, lw)
+                    loss, y_pred, mask = trainer._forward_loss(xw, yw, lw, sample_weight=wb)
                     trainer._apply_update(loss)
                     batch_logs = _batch_logs(trainer, loss, y_pred, yw, mask)
                     weight = nb * (1 if plan.tbptt is None else np.shape(xw)[1])
@@ -131,9 +134,15 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
                 break
     logs = running_logs(trainer.metrics, loss_sum, weight_sum)
     if plan.validation is not None:
-        xv, yv, lv = plan.validation
+        val = plan.validation
         val_logs = trainer.evaluate(
-            xv, yv, batch_size=plan.validation_batch_size or plan.batch_size, verbose=0, lengths=lv
+            val.x,
+            val.y,
+            batch_size=plan.validation_batch_size or plan.batch_size,
+            verbose=0,
+            lengths=val.lengths,
+            sample_weight=val.sample_weight,
+            steps=val.steps,
         )
         logs.update({f"val_{key}": value for key, value in val_logs.items()})
     progress.finish(logs)
@@ -204,10 +213,17 @@ def stream_epoch(
 
 
 def evaluate_batches(
-    trainer: Trainer, x: Inputs, y: Any, lengths: np.ndarray | None, batch_size: int
+    trainer: Trainer,
+    x: Inputs,
+    y: Any,
+    lengths: np.ndarray | None,
+    batch_size: int,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, float]:
     """``evaluate``'s pass (``training=False``): the loss as the mean of the batch losses
-    weighted by batch size (Keras's reduction), metrics accumulated over all samples/steps."""
+    weighted by batch size (Keras's reduction; ``sample_weight`` weighs the samples inside
+    each batch loss), metrics accumulated over all samples/steps (unweighted: Keras weighs
+    only ``weighted_metrics``)."""
     n = num_samples(x)
     for metric in trainer.metrics:
         metric.reset_state()
@@ -216,10 +232,11 @@ def evaluate_batches(
         rows = slice(start, start + batch_size)
         xb, yb = take(x, rows), np.asarray(y)[rows]
         lb = None if lengths is None else lengths[rows]
+        wb = None if sample_weight is None else sample_weight[rows]
         y_pred = trainer.model.forward(xb, training=False, lengths=lb)
         mask = trainer._loss_lengths(y_pred, lb)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            total += float(trainer.loss.forward(y_pred, yb, mask)) * num_samples(xb)
+            total += float(trainer.loss.forward(y_pred, yb, mask, wb)) * num_samples(xb)
         for metric in trainer.metrics:
             metric.update_state(y_pred, yb, mask)
     return running_logs(trainer.metrics, total, n)  # total / n: the weighted mean

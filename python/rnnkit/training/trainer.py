@@ -1,7 +1,11 @@
 """The Trainer: one optimizer update, and the public entry points (``fit``, ``fit_stream``,
 ``evaluate``, ``evaluate_stream``, ``predict``, ``compute_gradients``, checkpoints) that plan a
 run and hand it to the loops of :mod:`.loop`. See :mod:`rnnkit.training` for what each way of
-walking the data does."""
+walking the data does.
+
+Why this module is long: ``fit`` documents every argument it shares with Keras's ``fit`` and
+the ones rnnkit adds (masks, TBPTT, weights), and ``fit_stream`` its TBPTT(k1, k2) spans; the
+code itself is the entry points' checks and planning, the loops live in :mod:`.loop`."""
 
 from __future__ import annotations
 
@@ -20,8 +24,9 @@ from ..callbacks import Callback, History
 from ..network import Inputs, Network, input_lengths, num_samples
 from ..threads import in_one_thread_pool
 from . import checkpoints
-from .arguments import prepare_fit_data
+from .arguments import FitOptions, prepare_fit_data, unpack_validation
 from .dispatch import CallbackList, begin_training
+from .feeds import FeedPlan, check_feed_arguments, evaluate_feed, feed_epoch
 from .loop import (
     EpochPlan,
     StreamPlan,
@@ -32,8 +37,10 @@ from .loop import (
 )
 from .progress import format_value
 from .rollback import UpdateGuard, check_finite_gradients, check_finite_loss
+from .sources import is_feed
 from .streams import bptt_pair, stream_views, window_ends
 from .tbptt import carried_state, check_tbptt_input, per_step_model, windows
+from .weights import per_sample_only, sample_weights
 
 __all__ = ["Trainer"]
 
@@ -100,7 +107,12 @@ class Trainer:
         return out
 
     def _forward_loss(
-        self, x: Inputs, y: Any, lengths: np.ndarray | None, loss_from: int | None = None
+        self,
+        x: Inputs,
+        y: Any,
+        lengths: np.ndarray | None,
+        loss_from: int | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[float, Any, np.ndarray | None]:
         """Training forward, the loss and backward (fills the layers' grads).
 
@@ -121,7 +133,7 @@ class Trainer:
             )
         mask = self._loss_lengths(y_pred, lengths)
         scored = y_pred[:, loss_from:] if loss_from else y_pred
-        loss = float(self.loss.forward(scored, y, mask))
+        loss = float(self.loss.forward(scored, y, mask, sample_weight))
         check_finite_loss(loss, self._where)
         dy = self.loss.backward()
         if loss_from:
@@ -151,6 +163,7 @@ class Trainer:
         lengths: np.ndarray | None = None,
         tbptt: int | None = None,
         training: bool = True,
+        sample_weight: np.ndarray | None = None,
     ) -> tuple[float, dict[str, np.ndarray]]:
         """Loss and gradients of one batch without updating anything.
 
@@ -158,15 +171,19 @@ class Trainer:
         cut between windows of ``k`` steps): for a many-to-many model the returned gradients
         are the **sum** of the window gradients, the loss the mean of the window losses (each
         window's loss its own mean); for a many-to-one model they are those of the one update.
+        ``sample_weight`` weighs the samples as in ``fit``.
         Returns ``(loss, {"layer/key": gradient copy})`` over all params.
         """
         lengths = input_lengths(lengths, x)
+        weights = sample_weights(sample_weight, num_samples(x))
         if tbptt is None:
             y_pred = self.model.forward(x, training=training, lengths=lengths)
-            loss = float(self.loss.forward(y_pred, y, self._loss_lengths(y_pred, lengths)))
+            mask = self._loss_lengths(y_pred, lengths)
+            loss = float(self.loss.forward(y_pred, y, mask, weights))
             self.model.backward(self.loss.backward())
             return loss, {k: g.copy() for k, g in self.model.grads.items()}
         k = _checks.positive_int(tbptt, "tbptt")
+        per_sample_only(weights)
         y = np.asarray(y)
         total = {key: np.zeros_like(g) for key, g in self.model.grads.items()}
         window_losses = []
@@ -176,9 +193,8 @@ class Trainer:
         with carried_state(self.model, truncate):
             for xw, yw, lw in updates:
                 y_pred = self.model.forward(xw, training=training, lengths=lw)
-                window_losses.append(
-                    float(self.loss.forward(y_pred, yw, self._loss_lengths(y_pred, lw)))
-                )
+                mask = self._loss_lengths(y_pred, lw)
+                window_losses.append(float(self.loss.forward(y_pred, yw, mask, weights)))
                 self.model.backward(self.loss.backward())
                 for key, g in self.model.grads.items():
                     total[key] += g
@@ -202,6 +218,11 @@ class Trainer:
         tbptt: int | None = None,
         initial_epoch: int = 0,
         validation_batch_size: int | None = None,
+        sample_weight: np.ndarray | None = None,
+        class_weight: dict[int, float] | None = None,
+        validation_lengths: np.ndarray | None = None,
+        steps_per_epoch: int | None = None,
+        validation_steps: int | None = None,
     ) -> History:
         """Train for epochs ``initial_epoch .. epochs-1`` (Keras's numbering).
 
@@ -211,8 +232,9 @@ class Trainer:
             epochs: index of the last epoch + 1 (with ``initial_epoch=0``: how many epochs).
             batch_size: samples per batch (the last batch may be smaller).
             shuffle: reshuffle the samples every epoch.
-            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, lengths_val)``, evaluated
-                at the end of each epoch (``val_loss``, ``val_<metric>``).
+            validation_data: ``(x_val, y_val)`` or ``(x_val, y_val, val_sample_weight)`` (Keras's
+                meaning), evaluated at the end of each epoch (``val_loss``,
+                ``val_<metric>``); its lengths go in ``validation_lengths``.
             validation_split: fraction of the samples held out for validation, taken from the
                 end of the data before shuffling (as Keras); ignored if ``validation_data``.
             callbacks: :class:`~rnnkit.callbacks.Callback` objects.
@@ -232,6 +254,19 @@ class Trainer:
                 model is comes from its output, not from ``y``'s shape.
             initial_epoch: epoch to start from (resume with ``trainer.epoch``).
             validation_batch_size: batch size of the validation pass (None: ``batch_size``).
+            sample_weight: ``(N,)`` weight per sample, or ``(N, T)`` per step for sequence
+                outputs: multiplies that sample's (step's) loss; the loss stays divided by the
+                number of samples (valid steps), not by the weights' sum (Keras's
+                ``"sum_over_batch_size"``). Metrics are not weighted (Keras weighs only
+                ``weighted_metrics``). With ``tbptt``, per sample only.
+            class_weight: ``{class id: weight}``, turned into per-sample weights from ``y``
+                as Keras does (see :mod:`rnnkit.training.weights`); not with ``sample_weight``.
+            validation_lengths: ``(N_val,)`` valid steps of the ``validation_data`` samples.
+            steps_per_epoch: batches per epoch when ``x`` is a generator or a Sequence (see
+                :mod:`rnnkit.training.feeds`: ``x`` may yield ``(x, y)`` or ``(x, y, w)``
+                batches, ``y`` is then None); ignored for arrays, as in Keras.
+            validation_steps: batches to evaluate each epoch when ``validation_data`` is a
+                generator (required then) or a Sequence (default: all of it).
 
         Returns:
             The :class:`~rnnkit.callbacks.History` (also ``model.history``).
@@ -253,7 +288,38 @@ class Trainer:
         validation_batch_size = _checks.optional_positive_int(
             validation_batch_size, "validation_batch_size"
         )
-        data = prepare_fit_data(x, y, lengths, validation_data, validation_split)
+        steps_per_epoch = _checks.optional_positive_int(steps_per_epoch, "steps_per_epoch")
+        validation_steps = _checks.optional_positive_int(validation_steps, "validation_steps")
+        if is_feed(x):
+            check_feed_arguments(y, lengths, sample_weight, validation_split)
+            if tbptt is not None:
+                raise ValueError("tbptt needs array data, not a generator or a Sequence")
+            feed = FeedPlan(
+                source=x,
+                steps_per_epoch=steps_per_epoch,
+                epochs=epochs,
+                shuffle=shuffle,
+                seed=seed,
+                verbose=verbose,
+                class_weight=class_weight,
+                validation=None
+                if validation_data is None
+                else unpack_validation(
+                    validation_data, validation_lengths, False, validation_steps
+                ),
+                validation_batch_size=validation_batch_size or batch_size,
+            )
+            return self._fit_feed(feed, initial_epoch, callbacks)
+        data = prepare_fit_data(
+            x,
+            y,
+            lengths,
+            validation_data,
+            validation_split,
+            FitOptions(sample_weight, class_weight, validation_lengths, validation_steps),
+        )
+        if tbptt is not None:
+            per_sample_only(data.sample_weight)
         per_step = False
         if tbptt is not None:
             with carried_state(self.model):  # also refuses backward-reading layers, first
@@ -272,6 +338,7 @@ class Trainer:
             verbose=verbose,
             validation=data.validation,
             validation_batch_size=validation_batch_size,
+            sample_weight=data.sample_weight,
         )
         history, cbs = begin_training(
             self,
@@ -287,6 +354,21 @@ class Trainer:
         try:
             for epoch in range(initial_epoch, epochs):
                 if self._end_epoch(epoch, fit_epoch(self, plan, epoch, cbs), cbs):
+                    break
+        finally:
+            cbs.on_train_end({})
+        return history
+
+    def _fit_feed(
+        self, feed: FeedPlan, initial_epoch: int, callbacks: Sequence[Callback]
+    ) -> History:
+        """``fit`` over a generator or a Sequence (see :mod:`.feeds`)."""
+        params = {"epochs": feed.epochs, "steps": feed.steps(), "verbose": feed.verbose}
+        history, cbs = begin_training(self, params, callbacks)
+        try:
+            for epoch in range(initial_epoch, feed.epochs):
+                logs = feed_epoch(self, feed, epoch, cbs)
+                if logs is None or self._end_epoch(epoch, logs, cbs):
                     break
         finally:
             cbs.on_train_end({})
@@ -308,17 +390,27 @@ class Trainer:
         batch_size: int = 32,
         verbose: int = 0,
         lengths: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+        steps: int | None = None,
     ) -> dict[str, float]:
         """Mean loss and metrics over ``(x, y)`` with ``training=False``:
         ``{"loss": ..., "<metric>": ...}``. The loss is the mean of the batch losses weighted
-        by batch size (Keras's reduction); metrics accumulate over all samples/steps."""
-        n = num_samples(x)
-        if len(y) != n:
-            raise ValueError(f"x has {n} samples but y has {len(y)}")
+        by batch size (Keras's reduction), each weighted by ``sample_weight`` as in ``fit``;
+        metrics accumulate over all samples/steps. ``x`` may be a generator or a Sequence of
+        ``(x, y)``/``(x, y, w)`` batches (``y`` None), ``steps`` of them (default: all)."""
         batch_size = _checks.positive_int(batch_size, "batch_size")
         verbose = _checks.verbosity(verbose)
-        lengths = input_lengths(lengths, x)
-        logs = evaluate_batches(self, x, y, lengths, batch_size)
+        steps = _checks.optional_positive_int(steps, "steps")
+        if is_feed(x):
+            check_feed_arguments(y, lengths, sample_weight, 0.0)
+            logs = evaluate_feed(self, x, steps)
+        else:
+            n = num_samples(x)
+            if len(y) != n:
+                raise ValueError(f"x has {n} samples but y has {len(y)}")
+            lengths = input_lengths(lengths, x)
+            weights = sample_weights(sample_weight, n)
+            logs = evaluate_batches(self, x, y, lengths, batch_size, weights)
         if verbose:
             print("evaluate - " + " - ".join(f"{k}: {format_value(v)}" for k, v in logs.items()))
         return logs

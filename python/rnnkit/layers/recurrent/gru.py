@@ -30,6 +30,7 @@ class GRU(CellLayer):
         units: size ``H`` of the state.
         activation: ``act`` (default "tanh"); recurrent_activation: ``σ`` (default "sigmoid").
         use_bias: with False there is no bias parameter.
+        batch_input_shape: Keras 2's ``(batch, T, D)``, as for :class:`~rnnkit.layers.SimpleRNN`.
         reset_after: True (Keras 3's default; cuDNN's and PyTorch's GRU): the reset gate scales
             the recurrent product, and the bias has an input and a recurrent row ``(2, 3H)``.
             False (Keras 2's default): the reset gate scales the state before the candidate's
@@ -67,6 +68,7 @@ class GRU(CellLayer):
         dtype: str = "float32",
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
         unroll: bool = False,
@@ -92,7 +94,7 @@ class GRU(CellLayer):
             name=name,
         )
         self.reset_after = bool(reset_after)
-        self._build_if_shape_given(input_shape)
+        self._build_if_shape_given(input_shape, batch_input_shape)
 
     @classmethod
     def _config_bias_shape(cls, config: dict[str, Any], units: int) -> tuple[int, ...]:

@@ -30,6 +30,7 @@ class LSTM(CellLayer):
         activation: ``act`` (default "tanh"); recurrent_activation: ``σ`` (default "sigmoid").
             Each one of "tanh", "relu", "sigmoid", "hard_sigmoid", "linear".
         use_bias: with False there is no bias parameter.
+        batch_input_shape: Keras 2's ``(batch, T, D)``, as for :class:`~rnnkit.layers.SimpleRNN`.
         unit_forget_bias: add 1 to the forget gate's bias at initialisation (Jozefowicz et al.
             2015), as Keras does by default.
         kernel_initializer, recurrent_initializer, bias_initializer: Keras's defaults.
@@ -69,6 +70,7 @@ class LSTM(CellLayer):
         dtype: str = "float32",
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
         unroll: bool = False,
@@ -94,7 +96,7 @@ class LSTM(CellLayer):
             name=name,
         )
         self.unit_forget_bias = bool(unit_forget_bias)
-        self._build_if_shape_given(input_shape)
+        self._build_if_shape_given(input_shape, batch_input_shape)
 
     def _initial_bias(self, rng: np.random.Generator) -> np.ndarray:
         if not self.unit_forget_bias:

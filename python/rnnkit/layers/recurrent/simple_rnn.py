@@ -48,6 +48,8 @@ class SimpleRNN(CellLayer):
         dtype: "float32" or "float64": parameters and computation; inputs are converted.
         seed: seed of the initial weights (None: see :func:`rnnkit.layers.set_random_seed`).
         input_shape: per-sample ``(T, D)`` (T may be None), builds the layer at once.
+        batch_input_shape: Keras 2's ``(batch, T, D)``: the same as ``input_shape=(T, D)``
+            (a stateful layer fixes its batch size at its first batch anyway).
         name: layer name.
         layer_norm: the layer-normalised cell (Ba et al. 2016): ``h_t = f(LN(x_t @ Wx +
             h_{t-1} @ Wh + b))``, LN over the units with a learned scale ``gamma`` and offset
@@ -90,6 +92,7 @@ class SimpleRNN(CellLayer):
         dtype: str = "float32",
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
+        batch_input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
         layer_norm: bool = False,
@@ -116,7 +119,7 @@ class SimpleRNN(CellLayer):
             name=name,
         )
         self.layer_norm = bool(layer_norm)
-        self._build_if_shape_given(input_shape)
+        self._build_if_shape_given(input_shape, batch_input_shape)
 
     # -- the cell -----------------------------------------------------------------------------
     def _build_cell(self, features: int) -> None:
