@@ -40,6 +40,10 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.layers.recurrent.simple_rnn:SimpleRNN.__init__": "Keras's SimpleRNN signature",
     "rnnkit.layers.recurrent.lstm:LSTM.__init__": "Keras's LSTM signature",
     "rnnkit.layers.recurrent.gru:GRU.__init__": "Keras's GRU signature",
+    "rnnkit.layers.recurrent.base:RecurrentLayer.__init__": "Keras's RNN base arguments (units, "
+    "return_sequences, return_state, stateful, go_backwards, unroll) and dtype, name, backend",
+    "rnnkit.layers.embedding:Embedding.__init__": "Keras's Embedding signature, with Keras 2's "
+    "input_length",
     "rnnkit.models:Model.fit": "Keras's Model.fit(x, y, batch_size, epochs, ...)",
     "rnnkit._checkpoint_callback:ModelCheckpoint.__init__": "Keras 3's ModelCheckpoint(filepath, "
     "monitor, verbose, save_best_only, save_weights_only, mode, save_freq, "

@@ -10,6 +10,9 @@ Bidirectional       any recurrent layer forwards + a copy backwards, merged
 Dense, Activation   last-axis affine map / element-wise activation (dense.py)
 TimeDistributed     apply a layer to every time step (time_distributed.py)
 Embedding           token ids -> vectors, optional ``mask_zero`` (embedding.py)
+Masking             steps equal to ``mask_value`` are padding: the mask of float series
+                    (masking.py)
+RepeatVector        ``(N, D) -> (N, n, D)``: a vector repeated along time (repeat_vector.py)
 Dropout             inverted dropout (dropout.py)
 Input, InputLayer   Keras 3's ``Input(shape)``: fixes a Sequential's input shape (input_layer.py)
 ==================  ==========================================================================
@@ -38,7 +41,9 @@ from .dense import Activation, Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
+from .masking import Masking
 from .recurrent import GRU, LSTM, Bidirectional, RecurrentLayer, SimpleRNN, reverse_sequences
+from .repeat_vector import RepeatVector
 from .time_distributed import TimeDistributed
 
 __all__ = [
@@ -52,7 +57,9 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "Masking",
     "RecurrentLayer",
+    "RepeatVector",
     "SimpleRNN",
     "TimeDistributed",
     "check_stack",
