@@ -299,8 +299,19 @@ def test_layer_norm_ops_match_reference(n, t, d, h, dtype, seed, activation):
         LN_RNN, seed, (n, t, d, h), activations=(activation,), dtype=dtype, lengths=lengths
     )
     ours, ref = run(LN_RNN, ops, case, None), run(LN_RNN, reference, case, None)
-    tol = 1e-10 if dtype == np.float64 else 1e-4
-    assert max(max_rel_diff(ours[k], ref[k]) for k in ref) <= tol
+    if dtype == np.float64:
+        assert max(max_rel_diff(ours[k], ref[k]) for k in ref) <= 1e-10
+        return
+    # float32: as accurate as the plain float32 twin, judged against float64. A fixed 1e-4 failed
+    # on ill-conditioned draws (H = 2 with nearly equal units: the norm divides by a tiny spread),
+    # where the float32 twin itself was 8e-4 off (seed 9, n = t = 9, d = 1).
+    case64 = random_case(
+        LN_RNN, seed, (n, t, d, h), activations=(activation,), dtype=np.float64, lengths=lengths
+    )
+    truth = run(LN_RNN, reference, case64, None)
+    for k in truth:
+        own_error = max_rel_diff(ref[k], truth[k])
+        assert max_rel_diff(ours[k], truth[k]) <= max(1e-4, 4 * own_error), k
 
 
 def test_layer_norm_needs_both_parameters():
