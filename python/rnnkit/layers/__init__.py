@@ -11,7 +11,9 @@ Dense, Activation   last-axis affine map / element-wise activation (dense.py)
 TimeDistributed     apply a layer to every time step (time_distributed.py)
 Embedding           token ids -> vectors, optional ``mask_zero`` (embedding.py)
 Dropout             inverted dropout (dropout.py)
-Input, InputLayer   Keras 3's ``Input(shape)``: fixes a Sequential's input shape (input_layer.py)
+Input, InputLayer   Keras 3's ``Input(shape)``: a functional model's symbolic input, or a
+                    Sequential's input shape (input_layer.py; symbolic tensors: symbolic.py)
+Concatenate, Add    merge layers for functional models (merging.py)
 ==================  ==========================================================================
 
 Helpers: :func:`check_stack` (validate a linear stack before running it),
@@ -38,14 +40,18 @@ from .dense import Activation, Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
+from .merging import Add, Concatenate
 from .recurrent import GRU, LSTM, Bidirectional, RecurrentLayer, SimpleRNN, reverse_sequences
+from .symbolic import SymbolicTensor
 from .time_distributed import TimeDistributed
 
 __all__ = [
     "GRU",
     "LSTM",
     "Activation",
+    "Add",
     "Bidirectional",
+    "Concatenate",
     "Dense",
     "Dropout",
     "Embedding",
@@ -54,6 +60,7 @@ __all__ = [
     "Layer",
     "RecurrentLayer",
     "SimpleRNN",
+    "SymbolicTensor",
     "TimeDistributed",
     "check_stack",
     "deserialize_layer",
