@@ -191,6 +191,32 @@ def test_keras_sequential_with_input_still_works() -> None:
     assert model.predict(x).shape == (N, 1)
 
 
+def test_dict_inputs_and_outputs_train_with_per_output_losses_and_logs() -> None:
+    a = Input((T, D), name="a")
+    b = Input((D,), name="b")
+    h = SimpleRNN(H, seed=1, name="rnn")(a)
+    joined = Concatenate()([h, b])
+    outputs = {"reg": Dense(1, seed=2, name="reg")(joined), "cls": Dense(3, name="cls")(h)}
+    model = Model({"a": a, "b": b}, outputs)
+    model.compile(
+        optimizer="adam",
+        loss={"reg": "mse", "cls": "sparse_categorical_crossentropy"},
+        loss_weights={"reg": 2.0, "cls": 0.5},
+        metrics={"cls": ["accuracy"]},
+    )
+    rng = np.random.default_rng(0)
+    x = {"a": rng.standard_normal((20, T, D)), "b": rng.standard_normal((20, D))}
+    y = {"reg": rng.standard_normal((20, 1)), "cls": rng.integers(0, 3, 20)}
+    logs = model.fit(x, y, epochs=2, batch_size=5, verbose=0).history
+    assert set(logs) == {"loss", "reg_loss", "cls_loss", "cls_accuracy"}
+    result = model.evaluate(x, y, return_dict=True, verbose=0)
+    np.testing.assert_allclose(
+        result["loss"], 2.0 * result["reg_loss"] + 0.5 * result["cls_loss"], rtol=1e-5
+    )
+    predicted = model.predict([x["a"], x["b"]])
+    assert set(predicted) == {"reg", "cls"} and predicted["reg"].shape == (20, 1)
+
+
 def test_embedding_mask_reaches_the_recurrent_layer_as_in_sequential() -> None:
     ids = np.array([[3, 1, 2, 0, 0], [1, 1, 1, 1, 2], [4, 0, 0, 0, 0]])
     layers = [Embedding(5, 3, mask_zero=True, seed=1), SimpleRNN(4, seed=2), Dense(1, seed=3)]
