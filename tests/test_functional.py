@@ -246,6 +246,46 @@ def test_save_and_load_rebuild_the_graph(tmp_path: Any) -> None:
         np.testing.assert_array_equal(got, want)
 
 
+def test_compiled_models_save_and_load(tmp_path: Any) -> None:
+    model, *_ = functional_seq2seq()
+    model.compile(optimizer="adam", loss="mse")
+    x, y = data()
+    model.fit(x, y, epochs=1, batch_size=8, seed=0, verbose=0)
+    loaded = load_model(model.save(str(tmp_path / "seq2seq.npz")))
+    assert loaded.trainer is not None  # one output: the trainer checkpoint comes back
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    several = shared_two_in_two_out()
+    several.compile(optimizer="adam", loss=["mse", "mae"], loss_weights=[1.0, 0.5])
+    rebuilt = load_model(several.save(str(tmp_path / "several.npz")))
+    assert rebuilt.trainer is None  # documented: compile it again
+    x2 = [a.astype(np.float64) for a in data()[0]][:1] * 2
+    for got, want in zip(
+        rebuilt.predict([a[:, :T] for a in x2]), several.predict([a[:, :T] for a in x2])
+    ):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_gradients_of_a_masked_graph() -> None:
+    ids = Input((None,), dtype="int64", name="ids")
+    emb = Embedding(6, 4, mask_zero=True, seed=1, dtype="float64", name="emb")(ids)
+    shared = SimpleRNN(4, return_sequences=True, seed=2, dtype="float64", name="shared")
+    deep = shared(Dense(4, seed=3, dtype="float64", name="proj")(shared(emb)))
+    out = TimeDistributed(Dense(2, seed=4, dtype="float64"), name="head")(deep)
+    model = Model(ids, out)
+    x = np.array([[1, 2, 3, 0, 0], [4, 5, 0, 0, 0], [1, 1, 1, 1, 2]])
+    rng = np.random.default_rng(5)
+    dy = rng.standard_normal((3, 5, 2))
+
+    def f() -> float:
+        return float(np.sum(model.forward(x, training=True) * dy))
+
+    f()
+    np.testing.assert_array_equal(model.output_lengths(None), [3, 2, 5])
+    model.backward(dy)
+    analytic = {k: g.copy() for k, g in model.grads.items()}
+    assert max(check_gradients(f, model.params, analytic).values()) <= 1e-7
+
+
 def test_summary_shows_inbound_connections() -> None:
     model, *_ = functional_seq2seq()
     text = model.summary(print_fn=None)
@@ -269,6 +309,10 @@ def test_bad_graphs_raise_clear_errors() -> None:
         Model(a, np.zeros(3))
     with pytest.raises(ValueError, match="must be the tensors Input"):
         Model(SimpleRNN(H)(a), a)
+    shared = SimpleRNN(H)
+    shared(a)
+    with pytest.raises(ValueError, match="built for per-sample input"):
+        shared(Input((T, D + 1)))
     model = Model([a, b], out)
     with pytest.raises(ValueError, match="2 input"):
         model.predict(np.zeros((2, T, D)))

@@ -594,6 +594,13 @@ class Functional(GraphNetwork, Model):
             print_fn(text)
         return text
 
+    def save(self, filepath: str | os.PathLike) -> str:
+        """:meth:`Model.save`; a model compiled with several outputs is saved without its
+        trainer checkpoint (its per-output loss cannot be restored yet), so ``load_model``
+        gives the graph and the weights, to compile again."""
+        several = self.trainer is not None and isinstance(self.trainer.loss, MultiOutputLoss)
+        return saving.save_model(self, filepath, trainer=None if several else self.trainer)
+
     def get_config(self) -> dict[str, Any]:
         return graph_config(self)
 

@@ -175,6 +175,19 @@ def _symbolic_only(value: Any, what: str, layer: Layer) -> list[SymbolicTensor]:
     return leaves
 
 
+def _check_built_for(layer: Layer, built: Shape, given: Shape) -> None:
+    """ValueError unless a built layer (a shared one, or one made with ``input_shape``) can
+    take the per-sample shape ``given`` (same rank, known sizes equal)."""
+    if len(built) != len(given) or any(
+        a is not None and b is not None and a != b for a, b in zip(built, given)
+    ):
+        raise ValueError(
+            f"layer {layer.name!r} ({type(layer).__name__}) is built for per-sample input "
+            f"{built} but was called on a tensor of per-sample shape {given}: a layer called "
+            "at several places shares its weights, so every call needs the same feature sizes"
+        )
+
+
 def call_symbolic(layer: Layer, x: Any, training: bool | None, options: dict[str, Any]) -> Any:
     """Record ``layer(x, training=..., **options)`` as a :class:`Node` and return its symbolic
     output (a list of tensors for a layer with several outputs). Builds the layer for the
@@ -198,6 +211,8 @@ def call_symbolic(layer: Layer, x: Any, training: bool | None, options: dict[str
     shapes: Any = [t.sample_shape for t in inputs] if several else inputs[0].sample_shape
     if not layer.built:
         layer.build(shapes)
+    elif not several and layer.input_shape is not None:
+        _check_built_for(layer, tuple(layer.input_shape), inputs[0].sample_shape)
     out_shape = layer.compute_output_shape(shapes)
     batch = next((t.batch_size for t in inputs if t.batch_size is not None), None)
     node.multiple_outputs = isinstance(out_shape, list)
