@@ -8,8 +8,8 @@ weighted sum of the outputs' losses, its gradient one array per output) and
 model of several outputs trains through the same loops as any other.
 
 Limits (documented in the README): the loss of a model with several outputs sees no sequence
-mask (``lengths``), and a trainer checkpoint of such a model cannot be restored (its loss is
-not one of :mod:`rnnkit.losses`'s registered classes).
+mask (``lengths``), and ``Functional.save`` leaves out the trainer checkpoint of such a model
+(its loss is not one of :mod:`rnnkit.losses`'s registered classes).
 """
 
 from __future__ import annotations
