@@ -38,10 +38,11 @@ def check_layer(
     seed: int = 0,
     **forward_kwargs: Any,
 ) -> Any:
-    """Central differences (float64) against every gradient of ``layer``: its params, ``x``
-    (unless ``check_x`` is False) and, with ``initial``, the initial states (passed as
-    ``initial_state``, their gradients read from ``d_initial_state``). ``before_forward`` runs
-    before every forward (e.g. to replay a dropout mask stream). Returns the forward's output."""
+    """Central differences (float64) against every gradient of ``layer``: its params (a layer
+    may have none), ``x`` (unless ``check_x`` is False) and, with ``initial``, the initial
+    states (passed as ``initial_state``, their gradients read from ``d_initial_state``).
+    ``before_forward`` runs before every forward (e.g. to replay a dropout mask stream).
+    Returns the forward's output."""
     if initial is not None:
         forward_kwargs["initial_state"] = initial if len(initial) > 1 else initial[0]
 
@@ -55,7 +56,7 @@ def check_layer(
     dx = layer.backward(dy)
     analytic = {k: g.copy() for k, g in layer.grads.items()}
     params: dict[str, np.ndarray] = dict(layer.params)
-    assert params, "layer has no params to check"
+    assert params or check_x, "layer has no params to check"
     for key in params:
         assert layer.grads[key].shape == params[key].shape
     if check_x:

@@ -40,6 +40,10 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.layers.recurrent.simple_rnn:SimpleRNN.__init__": "Keras's SimpleRNN signature",
     "rnnkit.layers.recurrent.lstm:LSTM.__init__": "Keras's LSTM signature",
     "rnnkit.layers.recurrent.gru:GRU.__init__": "Keras's GRU signature",
+    "rnnkit.layers.recurrent.base:RecurrentLayer.__init__": "Keras's RNN base arguments (units, "
+    "return_sequences, return_state, stateful, go_backwards, unroll) and dtype, name, backend",
+    "rnnkit.layers.embedding:Embedding.__init__": "Keras's Embedding signature, with Keras 2's "
+    "input_length",
     "rnnkit.models:Model.fit": "Keras's Model.fit(x, y, batch_size, epochs, ...)",
     "rnnkit._checkpoint_callback:ModelCheckpoint.__init__": "Keras 3's ModelCheckpoint(filepath, "
     "monitor, verbose, save_best_only, save_weights_only, mode, save_freq, "
@@ -47,6 +51,12 @@ PARAMETER_EXEMPTIONS = {
     "rnnkit.training.trainer:Trainer.fit": "Model.fit's arguments, which it receives",
     "rnnkit.training.trainer:Trainer.fit_stream": "a fit-style entry point (data, batching, "
     "epochs, callbacks, validation), as Keras's fit",
+    "rnnkit.ops._sequence:sequence_forward": "the generic forward takes every per-call array a "
+    "cell may take: x, weights, initial states, lengths, activations, recurrent mask, the cell's "
+    "own parameters, Keras's step mask",
+    "rnnkit.ops.rnn:rnn_forward": "the functional RNN names each array it takes: x, three "
+    "weights, h0, activation, lengths, the recurrent mask, Keras's step mask",
+    "rnnkit.reference.rnn:rnn_forward": "the NumPy twin has the kernel's signature",
     "rnnkit.ops.lstm:lstm_forward": "the functional LSTM names each array it takes: x, three "
     "weights, both initial states, both activations, lengths, the recurrent mask",
     "rnnkit.reference.lstm:lstm_forward": "the NumPy twin has the kernel's signature",

@@ -19,8 +19,16 @@ import numpy as np
 import pytest
 
 import rnnkit
-from rnnkit import data, losses, ops, optimizers, reference, schedules
-from rnnkit.layers import Bidirectional, Dense, Dropout, Embedding, Input, SimpleRNN
+from rnnkit import data, initializers, losses, ops, optimizers, reference, schedules
+from rnnkit.layers import (
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    Input,
+    RepeatVector,
+    SimpleRNN,
+)
 from rnnkit.models import Sequential
 from rnnkit.training import Trainer
 
@@ -121,6 +129,10 @@ INTEGER_ENTRIES = [
     Entry("Dense", "units", POSITIVE, lambda v: Dense(v)),
     Entry("Embedding.input_dim", "input_dim", POSITIVE, lambda v: Embedding(v, 2)),
     Entry("Embedding.output_dim", "output_dim", POSITIVE, lambda v: Embedding(5, v)),
+    Entry("Embedding.input_length", "input_length", POSITIVE, lambda v: Embedding(5, 2, input_length=v)),
+    Entry("Dense.input_dim", "input_dim", POSITIVE, lambda v: Dense(2, input_dim=v)),
+    Entry("RepeatVector", "n", POSITIVE, lambda v: RepeatVector(v)),
+    Entry("HeNormal.seed", "seed", NON_NEGATIVE, lambda v: initializers.HeNormal(seed=v)),
     Entry("Input.shape", "shape[1]", POSITIVE, lambda v: Input((None, v))),
     Entry("Trainer.fit.batch_size", "batch_size", POSITIVE, lambda v: _trainer().fit(X, Y, batch_size=v, verbose=0)),
     Entry("Trainer.fit.epochs", "epochs", NON_NEGATIVE, lambda v: _trainer().fit(X, Y, epochs=v, verbose=0)),
@@ -242,6 +254,8 @@ PROBABILITY_ENTRIES = [
     Entry("RMSprop", "rho", BELOW_ONE, lambda v: optimizers.RMSprop(rho=v)),
     Entry("Adam.beta_1", "beta_1", BELOW_ONE, lambda v: optimizers.Adam(beta_1=v)),
     Entry("Adam.beta_2", "beta_2", BELOW_ONE, lambda v: optimizers.Adam(beta_2=v)),
+    Entry("Nadam.beta_1", "beta_1", BELOW_ONE, lambda v: optimizers.Nadam(beta_1=v)),
+    Entry("Nadam.beta_2", "beta_2", BELOW_ONE, lambda v: optimizers.Nadam(beta_2=v)),
     Entry("SGD", "momentum", UP_TO_ONE, lambda v: optimizers.SGD(momentum=v)),
 ]  # fmt: skip
 PROBABILITY_MISTAKES = [
@@ -276,12 +290,18 @@ REAL_ENTRIES = [
     Entry("Model.compile", "clip_norm", POSITIVE_REAL, lambda v: _model().compile(loss="mse", clip_norm=v)),
     Entry("SGD.global_clipnorm", "global_clipnorm", POSITIVE_REAL, lambda v: optimizers.SGD(global_clipnorm=v)),
     Entry("Adam.clipvalue", "clipvalue", POSITIVE_REAL, lambda v: optimizers.Adam(clipvalue=v)),
+    Entry("Nadam.clipnorm", "clipnorm", POSITIVE_REAL, lambda v: optimizers.Nadam(clipnorm=v)),
+    Entry("RMSprop.clipnorm", "clipnorm", POSITIVE_REAL, lambda v: optimizers.RMSprop(clipnorm=v)),
+    Entry("clip_by_norm", "max_norm", POSITIVE_REAL, lambda v: optimizers.clip_by_norm(_grads(), v)),
+    Entry("Huber.delta", "delta", POSITIVE_REAL, lambda v: losses.Huber(delta=v)),
+    Entry("VarianceScaling.scale", "scale", POSITIVE_REAL, lambda v: initializers.VarianceScaling(scale=v)),
     Entry("clip_by_value", "clip_value", POSITIVE_REAL, lambda v: optimizers.clip_by_value(_grads(), v)),
     Entry("clip_by_global_norm", "max_norm", POSITIVE_REAL, lambda v: optimizers.clip_by_global_norm(_grads(), v)),
     Entry("ExponentialDecay.decay_steps", "decay_steps", POSITIVE_REAL, lambda v: schedules.ExponentialDecay(0.1, 0.5, v)),
     Entry("ExponentialDecay.decay_rate", "decay_rate", POSITIVE_REAL, lambda v: schedules.ExponentialDecay(0.1, v, 10)),
     Entry("SGD", "learning_rate", NON_NEGATIVE_REAL, lambda v: optimizers.SGD(learning_rate=v)),
     Entry("Adam", "learning_rate", NON_NEGATIVE_REAL, lambda v: optimizers.Adam(learning_rate=v)),
+    Entry("Nadam", "learning_rate", NON_NEGATIVE_REAL, lambda v: optimizers.Nadam(learning_rate=v)),
     Entry("RMSprop", "learning_rate", NON_NEGATIVE_REAL, lambda v: optimizers.RMSprop(learning_rate=v)),
     Entry("Adagrad", "learning_rate", NON_NEGATIVE_REAL, lambda v: optimizers.Adagrad(learning_rate=v)),
     Entry("Adagrad.initial_accumulator_value", "initial_accumulator_value", NON_NEGATIVE_REAL, lambda v: optimizers.Adagrad(initial_accumulator_value=v)),

@@ -104,6 +104,10 @@ def check_still_exact() -> None:
     "threads, shape", [(1, (1, 30000, 1024)), (2, (4, 30000, 512))], ids=["one", "two-workers"]
 )
 def test_ctrl_c_stops_a_long_forward(sigint_raises_stopped, threads, shape):
+    # A pool once started with more workers keeps them: spinning workers may then claim every
+    # slice of a two-slice call, leaving the caller (the thread that polls) only waiting.
+    rnnkit.set_num_threads(4)
+    ops.rnn_forward(*long_case(8, 200, 64).values())
     rnnkit.set_num_threads(threads)
     n, t, h = shape
     case = long_case(n, t, h)

@@ -23,6 +23,7 @@ namespace py = pybind11;
 template <typename T>
 using Array = py::array_t<T, py::array::c_style>;
 using IndexArray = py::array_t<int64_t, py::array::c_style>;
+using MaskArray = py::array_t<uint8_t, py::array::c_style>;
 
 inline std::string shape_of(const py::array& a) {
   std::string s = "(";

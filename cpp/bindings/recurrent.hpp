@@ -74,6 +74,17 @@ class CellBindings {
     return mask->data();
   }
 
+  // Keras's step mask (N,T), nonzero where a step is valid; never together with lengths. Its
+  // values never decide what memory is read, so the caller's array is read as it is.
+  static const uint8_t* step_mask(const std::optional<MaskArray>& mask,
+                                  const std::optional<IndexArray>& lengths,
+                                  const engine::SequenceShape& s) {
+    if (!mask) return nullptr;
+    if (lengths) throw py::value_error("give lengths or step_mask, not both");
+    expect_shape(*mask, "step_mask", "(N, T)", {s.N, s.T});
+    return mask->data();
+  }
+
   // The cell's own parameters (kCellParams·H of them), required exactly when it has some.
   template <typename T>
   static const T* cell_params(const std::optional<Array<T>>& params,
@@ -118,11 +129,13 @@ class CellBindings {
                            const Array<T>& b, const OptionalStates<T>& initial,
                            const std::optional<IndexArray>& lengths,
                            const ActivationNames& activations, const std::optional<Array<T>>& mask,
-                           const std::optional<Array<T>>& own_params) {
+                           const std::optional<Array<T>>& own_params,
+                           const std::optional<MaskArray>& steps) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, &b);
     check_call(s, initial, "initial");
     const std::vector<int64_t> valid = copy_lengths(lengths, s);
+    const uint8_t* steps_data = step_mask(steps, lengths, s);
     const T* mask_data = recurrent_mask(mask, s);
     const T* own = cell_params(own_params, s);
 
@@ -136,7 +149,8 @@ class CellBindings {
       final_states[i] = Array<T>({s.N, s.H});
       final_ptrs[i] = final_states[i].mutable_data();
     }
-    const engine::Batch<T> batch{x.data(), lengths ? valid.data() : nullptr, s, mask_data};
+    const engine::Batch<T> batch{x.data(), lengths ? valid.data() : nullptr, s, mask_data,
+                                 steps_data};
     const engine::Weights<T> weights{Wx.data(), Wh.data(), b.data(), own};
     const engine::Record<T> record{hs.mutable_data(), saved ? saved->mutable_data() : nullptr};
     run_interruptible([&] {
@@ -153,12 +167,14 @@ class CellBindings {
                             const std::optional<Array<T>>& saved,
                             const std::optional<IndexArray>& lengths,
                             const ActivationNames& activations, const std::optional<Array<T>>& mask,
-                            const std::optional<Array<T>>& own_params, int truncate) {
+                            const std::optional<Array<T>>& own_params, int truncate,
+                            const std::optional<MaskArray>& steps) {
     const Options options = parse_options(activations);
     const engine::SequenceShape s = shape_of_call(x, Wx, Wh, static_cast<const Array<T>*>(nullptr));
     check_call(s, initial, "initial");
     check_call(s, d_final, "d_final");
     const std::vector<int64_t> valid = copy_lengths(lengths, s);
+    const uint8_t* steps_data = step_mask(steps, lengths, s);
     expect_shape(hs, "hs", "(N, T, H)", {s.N, s.T, s.H});
     if (dhs) expect_shape(*dhs, "dhs", "(N, T, H)", {s.N, s.T, s.H});
     const int W = Cell::saved_width(s.H);
@@ -180,7 +196,8 @@ class CellBindings {
       d_initial[i] = Array<T>({s.N, s.H});
       d_initial_ptrs[i] = d_initial[i].mutable_data();
     }
-    const engine::Batch<T> batch{x.data(), lengths ? valid.data() : nullptr, s, mask_data};
+    const engine::Batch<T> batch{x.data(), lengths ? valid.data() : nullptr, s, mask_data,
+                                 steps_data};
     const engine::Weights<T> weights{Wx.data(), Wh.data(), nullptr, own};
     std::optional<Array<T>> d_own;
     if (own) d_own.emplace(std::vector<py::ssize_t>{Cell::kCellParams, s.H});
@@ -205,6 +222,7 @@ class CellBindings {
         py::arg("Wx").noconvert(), py::arg("Wh").noconvert(), py::arg("b").noconvert(),
         py::arg("initial").noconvert(), py::arg("lengths").noconvert(), py::arg("activations"),
         py::arg("recurrent_mask").noconvert(), py::arg("cell_params").noconvert(),
+        py::arg("step_mask").noconvert() = py::none(),
         ("(hs, final_states, saved) of a " + name + " layer over whole sequences; see rnnkit.ops.")
             .c_str());
     m.def((name + "_backward").c_str(), &backward<T>, py::arg("dhs").noconvert(),
@@ -212,7 +230,7 @@ class CellBindings {
           py::arg("Wh").noconvert(), py::arg("initial").noconvert(), py::arg("hs").noconvert(),
           py::arg("saved").noconvert(), py::arg("lengths").noconvert(), py::arg("activations"),
           py::arg("recurrent_mask").noconvert(), py::arg("cell_params").noconvert(),
-          py::arg("truncate"),
+          py::arg("truncate"), py::arg("step_mask").noconvert() = py::none(),
           ("(dx, dWx, dWh, db, d_initial_states, d_cell_params) of a " + name +
            " layer; see rnnkit.ops.")
               .c_str());

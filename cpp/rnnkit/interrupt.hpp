@@ -31,7 +31,8 @@ class StopRequest {
   StopRequest();
   bool requested() const { return stop_.load(std::memory_order_relaxed); }
   const void* caller() const { return caller_; }
-  // Runs the poll if called on the thread that made this request and `poll_every` has passed.
+  // Runs the poll if called on the thread that made this request and `poll_every` has passed:
+  // from the slices' step checks, and while the calling thread waits for the workers.
   void poll(std::chrono::steady_clock::time_point now);
   [[noreturn]] static void raise() { throw Interrupted(); }
 

@@ -67,7 +67,7 @@ std::atomic<int> configured{std::max(1, blas::get_num_threads())};
 // back to back, so the spin window is usually where the next task arrives.
 class WorkerPool {
  public:
-  void run(int count, const std::function<void(int)>& task) {
+  void run(int count, const std::function<void(int)>& task, const std::function<void()>& waiting) {
     std::unique_lock<std::mutex> busy(busy_, std::try_to_lock);
     if (!busy.owns_lock() || count <= 1 || count > max_slices) {
       for (int i = 0; i < count; ++i) task(i);
@@ -86,12 +86,19 @@ class WorkerPool {
     auto all_done = [&] { return completed_.load(std::memory_order_acquire) == count; };
     if (!spin_until(all_done)) {
       std::unique_lock<std::mutex> lock(mutex_);
-      done_.wait(lock, all_done);
+      while (!done_.wait_for(lock, waiting_call_every, all_done)) {
+        lock.unlock();
+        waiting();
+        lock.lock();
+      }
     }
   }
 
  private:
   static constexpr auto spin_window = std::chrono::microseconds(300);
+  // While the workers run the last slices, the caller calls `waiting` this often (a kernel's
+  // stop poll: the workers may have claimed every slice, leaving the caller no steps to tick).
+  static constexpr auto waiting_call_every = std::chrono::milliseconds(10);
   static constexpr int max_slices = 0xFFFF;
 
   // One atomic word says which task is current, how many slices it has and the next unclaimed
@@ -226,8 +233,9 @@ const bool fork_handlers_registered = [] {
 
 }  // namespace
 
-void run_parallel(int count, const std::function<void(int)>& task) {
-  worker_pool().run(count, task);
+void run_parallel(int count, const std::function<void(int)>& task,
+                  const std::function<void()>& waiting) {
+  worker_pool().run(count, task, waiting);
 }
 
 int configured_threads() {

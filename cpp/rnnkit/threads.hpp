@@ -87,22 +87,27 @@ inline int choose_workers(int rows, double flops) {
 // long-lived workers (starting a thread per call cost ~20 µs, as much as a small kernel's work).
 // If the pool is busy with another caller's kernel, or a worker cannot be started, the calling
 // thread runs those indices itself: results never depend on which thread ran what.
-void run_parallel(int count, const std::function<void(int)>& task);
+// While the caller waits for workers to finish, it calls waiting() every few milliseconds.
+void run_parallel(int count, const std::function<void(int)>& task,
+                  const std::function<void()>& waiting);
 
 // Calls fn(Slice) for `workers` near-equal slices of [0, rows). Exceptions from any slice are
-// rethrown in the caller once all have finished.
+// rethrown in the caller once all have finished. waiting(): as for run_parallel.
 template <typename Fn>
-void for_each_slice(int rows, int workers, Fn&& fn) {
+void for_each_slice(int rows, int workers, Fn&& fn, const std::function<void()>& waiting) {
   std::vector<std::exception_ptr> errors(workers);
-  run_parallel(workers, [&](int index) {
-    try {
-      const int64_t begin = static_cast<int64_t>(rows) * index / workers;
-      const int64_t end = static_cast<int64_t>(rows) * (index + 1) / workers;
-      fn(Slice{index, static_cast<int>(begin), static_cast<int>(end)});
-    } catch (...) {
-      errors[index] = std::current_exception();
-    }
-  });
+  run_parallel(
+      workers,
+      [&](int index) {
+        try {
+          const int64_t begin = static_cast<int64_t>(rows) * index / workers;
+          const int64_t end = static_cast<int64_t>(rows) * (index + 1) / workers;
+          fn(Slice{index, static_cast<int>(begin), static_cast<int>(end)});
+        } catch (...) {
+          errors[index] = std::current_exception();
+        }
+      },
+      waiting);
   for (auto& e : errors) {
     if (e) std::rethrow_exception(e);
   }

@@ -7,8 +7,13 @@ same maths in plain NumPy, one step at a time).
 The Keras-familiar API lives in submodules loaded on first use (so ``import rnnkit`` stays
 fast): :mod:`rnnkit.layers`, :mod:`rnnkit.models` (``Sequential``, ``Model``, ``load_model``),
 :mod:`rnnkit.losses`, :mod:`rnnkit.optimizers`, :mod:`rnnkit.metrics`, :mod:`rnnkit.callbacks`,
-:mod:`rnnkit.training` (``Trainer``), :mod:`rnnkit.saving` (the ``.npz`` model format) and
+:mod:`rnnkit.training` (``Trainer``), :mod:`rnnkit.saving` (the ``.npz`` model format),
+:mod:`rnnkit.utils` (``pad_sequences``, ``to_categorical``, ``set_random_seed``) and
 :mod:`rnnkit.inspection` (what single hidden units respond to).
+
+Keras's top-level spellings work too, so ``import rnnkit as keras`` reads naturally:
+``keras.Sequential``, ``keras.Model``, ``keras.Input``, ``keras.layers.SimpleRNN``,
+``keras.optimizers.Adam``, ``keras.utils.pad_sequences``.
 """
 
 from __future__ import annotations
@@ -37,6 +42,11 @@ _LAZY = {
     "training": ("training", None),
     "Trainer": ("training", "Trainer"),
     "load_model": ("models", "load_model"),
+    # Keras's top-level names (keras.Sequential, keras.Model, keras.Input, keras.utils).
+    "Sequential": ("models", "Sequential"),
+    "Model": ("models", "Model"),
+    "Input": ("layers", "Input"),
+    "utils": ("utils", None),
     "text": ("text", None),
     "generate": ("text", "generate"),
     "inspection": ("inspection", None),
@@ -58,8 +68,10 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
         saving,
         text,
         training,
+        utils,
     )
-    from .models import load_model
+    from .layers import Input
+    from .models import Model, Sequential, load_model
     from .text import generate
     from .training import Trainer
 
@@ -80,6 +92,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Input",
+    "Model",
+    "Sequential",
     "Trainer",
     "__version__",
     "build_info",
@@ -96,4 +111,5 @@ __all__ = [
     "optimizers",
     "reference",
     "set_num_threads",
+    "utils",
 ]

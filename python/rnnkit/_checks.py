@@ -154,6 +154,25 @@ def lengths(value: Any, n: int, t: int | None, where: str = "") -> np.ndarray | 
     return lens.astype(np.int64, copy=False)
 
 
+def step_mask(value: Any, n: int, t: int, where: str = "") -> np.ndarray | None:
+    """A Keras step mask as a bool ``(n, t)`` array (True where a step is valid), or None for
+    None. Booleans, or integers that are all 0 or 1."""
+    if value is None:
+        return None
+    mask = np.asarray(value)
+    if mask.dtype.kind not in "biu":
+        raise TypeError(f"{where}mask must hold booleans (or 0/1 integers), got dtype {mask.dtype}")
+    if mask.shape != (n, t):
+        raise ValueError(f"{where}mask must have shape (N, T) = ({n}, {t}), got {mask.shape}")
+    if mask.dtype.kind != "b":
+        if mask.size and (mask.min() < 0 or mask.max() > 1):
+            raise ValueError(
+                f"{where}mask must hold only 0 and 1, got values in [{mask.min()}, {mask.max()}]"
+            )
+        mask = mask.astype(bool)
+    return mask
+
+
 def _real(value: Any, name: str, what: str, where: str) -> float:
     """``value`` as a float when it is a real number (int or float, Python or NumPy; not a
     bool); else TypeError saying it must be ``what``."""

@@ -7,8 +7,9 @@ float64; arguments must already have the exact dtype (float32 or float64, all th
 C-contiguous (``noconvert``); :mod:`rnnkit.ops` validates and converts before calling these.
 ``initial`` and ``d_final`` hold one entry (or None) per recurrent state of the cell, h first;
 ``activations`` one name per activation the cell lets the user choose; ``recurrent_mask``
-``(N, H)`` or None (recurrent dropout); ``cell_params`` ``(P, H)`` for a cell with parameters of
-its own (the layer-normalised cell's scale and offset), else None.
+``(N, H)`` or None (recurrent dropout); ``step_mask`` ``(N, T)`` uint8 or None (Keras's masks:
+masked steps carry the states; never with ``lengths``); ``cell_params`` ``(P, H)`` for a cell
+with parameters of its own (the layer-normalised cell's scale and offset), else None.
 
 ``SequenceForward`` and ``SequenceBackward`` exist for type checkers only (import them under
 ``TYPE_CHECKING``).
@@ -39,6 +40,7 @@ class SequenceForward(Protocol):
         activations: Sequence[str],
         recurrent_mask: _Float | None,
         cell_params: _Float | None,
+        step_mask: npt.NDArray[np.uint8] | None = None,
     ) -> tuple[_Float, tuple[_Float, ...], _Float | None]: ...
 
 class SequenceBackward(Protocol):
@@ -60,6 +62,7 @@ class SequenceBackward(Protocol):
         recurrent_mask: _Float | None,
         cell_params: _Float | None,
         truncate: int,
+        step_mask: npt.NDArray[np.uint8] | None = None,
     ) -> tuple[_Float, _Float, _Float, _Float, tuple[_Float, ...], _Float | None]: ...
 
 rnn_forward: SequenceForward

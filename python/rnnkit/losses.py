@@ -12,6 +12,13 @@ loss, zero gradient) and the mean is taken over the valid steps only. ``lengths`
 Cross-entropies take logits by default (``from_logits=True``): rnnkit models end in a linear
 Dense and the stable log-softmax / log-sigmoid live here. **Keras's default is
 from_logits=False**: with a sigmoid/softmax output layer, pass ``from_logits=False``.
+
+Keras's loss *functions* are here too, with Keras's argument order and results:
+``mean_squared_error(y_true, y_pred)`` (and ``mse``, ``mae``, ``mape``, ``msle``, ``huber``,
+the three cross-entropies, which take probabilities as Keras's do) return the per-sample loss,
+the mean over the last axis. ``compile(loss=rnnkit.losses.mse)`` uses the matching Loss. Any
+other function is refused: rnnkit has no automatic differentiation, so a custom loss is a
+:class:`Loss` subclass whose ``_compute`` returns the loss and its gradient.
 """
 
 from __future__ import annotations
@@ -21,138 +28,37 @@ from typing import Any
 import numpy as np
 
 from . import _checks
-from ._registry import Configurable, Registry, class_and_config
+from ._loss_base import EPSILON as _EPSILON
+from ._loss_base import Loss, step_mask
+from ._loss_base import as_float as _float
+from ._registry import Registry, class_and_config
 from .activations import log_softmax, sigmoid, softmax
 
 __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
+    "Huber",
     "Loss",
     "MeanAbsoluteError",
+    "MeanAbsolutePercentageError",
     "MeanSquaredError",
+    "MeanSquaredLogarithmicError",
     "SparseCategoricalCrossentropy",
+    "binary_crossentropy",
+    "categorical_crossentropy",
     "get",
+    "huber",
+    "mae",
+    "mape",
+    "mean_absolute_error",
+    "mean_absolute_percentage_error",
+    "mean_squared_error",
+    "mean_squared_logarithmic_error",
+    "mse",
+    "msle",
+    "sparse_categorical_crossentropy",
     "step_mask",
 ]
-
-_EPSILON = 1e-7  # Keras's backend epsilon: probability clipping when from_logits=False
-
-
-def _float(a: Any) -> np.ndarray:
-    a = np.asarray(a)
-    if a.dtype.kind != "f":
-        a = a.astype(np.float64)
-    return a
-
-
-def step_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray | None:
-    """Boolean ``(N, T)`` mask of valid steps (``t < lengths[i]``), or None without lengths."""
-    lens = _checks.lengths(lengths, n, t)
-    return None if lens is None else np.arange(t) < lens[:, None]
-
-
-def _weighted(
-    per_item: np.ndarray, grad: np.ndarray, sample_weight: Any
-) -> tuple[np.ndarray, np.ndarray]:
-    """``per_item`` and ``grad`` times the weights, broadcast over their trailing axes; the
-    weights' shape must be a leading part of ``per_item``'s (a trailing axis of 1 may be
-    extra, as Keras squeezes it)."""
-    w = _float(sample_weight)
-    while w.ndim > 1 and w.shape[-1] == 1 and w.ndim > per_item.ndim - 1:
-        w = w[..., 0]
-    if w.ndim == 0 or w.ndim > per_item.ndim or w.shape != per_item.shape[: w.ndim]:
-        raise ValueError(
-            f"sample_weight has shape {w.shape}, which does not fit losses of shape "
-            f"{per_item.shape}: give one weight per sample (N,) or, for sequence outputs, "
-            "per step (N, T)"
-        )
-    return (
-        per_item * w.reshape(w.shape + (1,) * (per_item.ndim - w.ndim)),
-        grad * w.reshape(w.shape + (1,) * (grad.ndim - w.ndim)),
-    )
-
-
-class Loss(Configurable):
-    """Base class. Subclasses implement :meth:`_compute` returning the per-element or per-step
-    loss and its gradient, both unreduced; the base class applies the mask and the mean."""
-
-    name: str = ""
-
-    def __init__(self) -> None:
-        self._grad: np.ndarray | None = None
-
-    def __call__(
-        self,
-        y_pred: np.ndarray,
-        y_true: np.ndarray,
-        lengths: np.ndarray | None = None,
-        sample_weight: np.ndarray | None = None,
-    ) -> float:
-        return self.forward(y_pred, y_true, lengths, sample_weight)
-
-    def forward(
-        self,
-        y_pred: np.ndarray,
-        y_true: np.ndarray,
-        lengths: np.ndarray | None = None,
-        sample_weight: np.ndarray | None = None,
-    ) -> float:
-        """Mean loss; keeps what :meth:`backward` needs.
-
-        ``sample_weight`` (Keras's): ``(N,)`` weights per sample, or ``(N, T)`` per step for a
-        ``(N, T, ...)`` output; each multiplies its sample's (step's) loss. The divisor stays
-        the number of (valid) items, not the sum of the weights: Keras's
-        ``"sum_over_batch_size"`` reduction. A per-sample weight multiplies every valid step
-        of its sequence.
-        """
-        y_pred = _float(y_pred)
-        y_true = self._check_targets(y_pred, np.asarray(y_true))
-        # per_item: unreduced loss per element (regression, BCE) or per sample/step (the
-        # cross-entropies sum their class axis away); grad: its gradient, y_pred's shape.
-        per_item, grad = self._compute(y_pred, y_true)
-        if sample_weight is not None:
-            per_item, grad = _weighted(per_item, grad, sample_weight)
-        mask = None
-        if lengths is not None:
-            if y_pred.ndim < 3:
-                raise ValueError(
-                    f"lengths mask the time axis of a (N, T, ...) y_pred, but y_pred "
-                    f"has shape {y_pred.shape} (no time axis)"
-                )
-            mask = step_mask(lengths, y_pred.shape[0], y_pred.shape[1])
-        if mask is not None:
-            # Broadcast the (N, T) step mask over the remaining axes of per_item / grad.
-            m_items = mask.reshape(mask.shape + (1,) * (per_item.ndim - 2))
-            count = int(mask.sum()) * int(np.prod(per_item.shape[2:], dtype=np.int64))
-            total = float(np.sum(per_item, where=np.broadcast_to(m_items, per_item.shape)))
-            # np.where, not a product: a non-finite value at a padded step must not leak in.
-            grad = np.where(mask.reshape(mask.shape + (1,) * (grad.ndim - 2)), grad, 0.0)
-        else:
-            count = per_item.size
-            total = float(np.sum(per_item))
-        count = max(count, 1)  # all steps padded: loss 0, gradient 0
-        self._grad = (grad / count).astype(y_pred.dtype, copy=False)
-        return total / count
-
-    def backward(self) -> np.ndarray:
-        """Gradient of the mean loss of the last :meth:`forward` with respect to ``y_pred``."""
-        if self._grad is None:
-            raise RuntimeError(f"{type(self).__name__}.backward called before forward")
-        return self._grad
-
-    def _check_targets(self, y_pred: np.ndarray, y_true: np.ndarray) -> np.ndarray:
-        """Default: same shape (a trailing size-1 axis of y_pred may be missing in y_true)."""
-        if y_true.shape != y_pred.shape:
-            if y_pred.shape[-1:] == (1,) and y_true.shape == y_pred.shape[:-1]:
-                return y_true.reshape(y_pred.shape)
-            raise ValueError(
-                f"{type(self).__name__}: y_pred has shape {y_pred.shape} but "
-                f"y_true has shape {y_true.shape}; they must match"
-            )
-        return y_true
-
-    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        raise NotImplementedError
 
 
 class MeanSquaredError(Loss):
@@ -173,6 +79,52 @@ class MeanAbsoluteError(Loss):
     def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         diff = y_pred - _float(y_true)
         return np.abs(diff), np.sign(diff)
+
+
+class MeanAbsolutePercentageError(Loss):
+    """Keras's ``100 |y_true - y_pred| / max(|y_true|, 1e-7)``, mean over all elements;
+    gradient ``100 sign(y_pred - y_true) / max(|y_true|, 1e-7)`` (0 where equal)."""
+
+    name = "mean_absolute_percentage_error"
+
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        y = _float(y_true)
+        scale = 100.0 / np.maximum(np.abs(y), _EPSILON)
+        diff = y_pred - y
+        return np.abs(diff) * scale, np.sign(diff) * scale
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """Keras's ``(log(max(y_pred, 1e-7) + 1) - log(max(y_true, 1e-7) + 1))²``, mean over all
+    elements; no gradient where ``y_pred`` is clipped (``y_pred <= 1e-7``)."""
+
+    name = "mean_squared_logarithmic_error"
+
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        p = np.maximum(y_pred, _EPSILON)
+        diff = np.log1p(p) - np.log1p(np.maximum(_float(y_true), _EPSILON))
+        return diff * diff, np.where(y_pred > _EPSILON, 2 * diff / (1 + p), 0.0)
+
+
+class Huber(Loss):
+    """Keras's Huber loss: ``0.5 e²`` where ``|e| <= delta``, else ``delta |e| - 0.5 delta²``
+    (``e = y_pred - y_true``), mean over all elements; gradient ``e`` clipped to
+    ``[-delta, delta]``. Quadratic near the target, linear (robust to outliers) beyond."""
+
+    name = "huber_loss"
+
+    def __init__(self, delta: float = 1.0) -> None:
+        super().__init__()
+        self.delta = _checks.positive_real(delta, "delta", where="Huber: ")
+
+    def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e = y_pred - _float(y_true)
+        inside = np.abs(e) <= self.delta
+        loss = np.where(inside, 0.5 * e * e, self.delta * np.abs(e) - 0.5 * self.delta**2)
+        return loss, np.clip(e, -self.delta, self.delta)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"delta": self.delta}
 
 
 class BinaryCrossentropy(Loss):
@@ -240,6 +192,7 @@ class SparseCategoricalCrossentropy(Loss):
     """
 
     name = "sparse_categorical_crossentropy"
+    elementwise = False
 
     def __init__(self, from_logits: bool = True) -> None:
         super().__init__()
@@ -273,6 +226,7 @@ class CategoricalCrossentropy(Loss):
     :class:`SparseCategoricalCrossentropy`."""
 
     name = "categorical_crossentropy"
+    elementwise = False
 
     def __init__(self, from_logits: bool = True) -> None:
         super().__init__()
@@ -311,11 +265,92 @@ def _probability_ce(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return loss, grad
 
 
+# -- Keras's loss functions: per-sample values, Keras's argument order -------------------------
+
+
+def _per_sample(loss: Loss, y_true: Any, y_pred: Any) -> np.ndarray:
+    """Keras's reduction of a loss function: the unreduced loss, averaged over the last axis
+    when it has one value per element."""
+    y_pred = _float(y_pred)
+    per_item, _ = loss._compute(y_pred, loss._check_targets(y_pred, np.asarray(y_true)))
+    return np.mean(per_item, axis=-1) if loss.elementwise else per_item
+
+
+def mean_squared_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Keras's ``mean(square(y_pred - y_true), axis=-1)``: one value per sample (or step)."""
+    return _per_sample(MeanSquaredError(), y_true, y_pred)
+
+
+def mean_absolute_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Keras's ``mean(abs(y_pred - y_true), axis=-1)``."""
+    return _per_sample(MeanAbsoluteError(), y_true, y_pred)
+
+
+def mean_absolute_percentage_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Keras's ``100 mean(abs(y_true - y_pred) / max(abs(y_true), 1e-7), axis=-1)``."""
+    return _per_sample(MeanAbsolutePercentageError(), y_true, y_pred)
+
+
+def mean_squared_logarithmic_error(y_true: Any, y_pred: Any) -> np.ndarray:
+    """Keras's ``mean(square(log1p(max(y_pred, 1e-7)) - log1p(max(y_true, 1e-7))), axis=-1)``."""
+    return _per_sample(MeanSquaredLogarithmicError(), y_true, y_pred)
+
+
+def huber(y_true: Any, y_pred: Any, delta: float = 1.0) -> np.ndarray:
+    """Keras's Huber loss per sample (see :class:`Huber`), the mean over the last axis."""
+    return _per_sample(Huber(delta), y_true, y_pred)
+
+
+def binary_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> np.ndarray:
+    """Keras's binary cross-entropy per sample (mean over the last axis); probabilities by
+    default, as Keras's function."""
+    return _per_sample(BinaryCrossentropy(from_logits), y_true, y_pred)
+
+
+def categorical_crossentropy(y_true: Any, y_pred: Any, from_logits: bool = False) -> np.ndarray:
+    """Keras's categorical cross-entropy per sample, one-hot ``y_true``; probabilities by
+    default, as Keras's function."""
+    return _per_sample(CategoricalCrossentropy(from_logits), y_true, y_pred)
+
+
+def sparse_categorical_crossentropy(
+    y_true: Any, y_pred: Any, from_logits: bool = False
+) -> np.ndarray:
+    """Keras's sparse categorical cross-entropy per sample, class ids ``y_true``;
+    probabilities by default, as Keras's function."""
+    return _per_sample(SparseCategoricalCrossentropy(from_logits), y_true, y_pred)
+
+
+# Keras's short spellings are the same functions.
+mse = mean_squared_error
+mae = mean_absolute_error
+mape = mean_absolute_percentage_error
+msle = mean_squared_logarithmic_error
+
+# compile(loss=<one of these functions>) trains with the matching Loss; the cross-entropy
+# functions take probabilities, so their Loss does too (Keras's meaning of the function).
+_FUNCTIONS: dict[Any, Any] = {
+    mean_squared_error: MeanSquaredError,
+    mean_absolute_error: MeanAbsoluteError,
+    mean_absolute_percentage_error: MeanAbsolutePercentageError,
+    mean_squared_logarithmic_error: MeanSquaredLogarithmicError,
+    huber: Huber,
+    binary_crossentropy: lambda: BinaryCrossentropy(from_logits=False),
+    categorical_crossentropy: lambda: CategoricalCrossentropy(from_logits=False),
+    sparse_categorical_crossentropy: lambda: SparseCategoricalCrossentropy(from_logits=False),
+}
+
 _BY_NAME: dict[str, Any] = {
     "mse": MeanSquaredError,
     "mean_squared_error": MeanSquaredError,
     "mae": MeanAbsoluteError,
     "mean_absolute_error": MeanAbsoluteError,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "huber": Huber,
+    "huber_loss": Huber,
     "binary_crossentropy": BinaryCrossentropy,
     "bce": BinaryCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
@@ -324,15 +359,50 @@ _BY_NAME: dict[str, Any] = {
 _REGISTRY = Registry("loss", Loss, _BY_NAME, expected="a name or a Loss")
 
 
-def get(identifier: str | Loss | type | dict) -> Loss:
-    """A loss from a Keras name (``"mse"``, ``"mean_squared_error"``, ``"mae"``,
-    ``"mean_absolute_error"``, ``"binary_crossentropy"``, ``"sparse_categorical_crossentropy"``,
-    ``"categorical_crossentropy"``), a class name (``"MeanSquaredError"``), a
-    ``{"class_name", "config"}`` dict, a Loss class, or a Loss instance (returned as is).
-    Cross-entropies made from a name take logits (``from_logits=True``)."""
+def get(identifier: Any) -> Loss:
+    """A loss from a Keras name (``"mse"``, ``"mean_squared_error"``, ``"mae"``, ``"mape"``,
+    ``"msle"``, ``"huber"``, ``"binary_crossentropy"``, ``"sparse_categorical_crossentropy"``,
+    ``"categorical_crossentropy"`` and their long forms), a class name (``"MeanSquaredError"``),
+    a ``{"class_name", "config"}`` dict, a Loss class, a Loss instance (returned as is), or one
+    of this module's Keras functions (``rnnkit.losses.mse``). Cross-entropies made from a name
+    take logits (``from_logits=True``); from a function, probabilities (Keras's meaning).
+
+    Raises:
+        TypeError: any other function (a custom loss function: rnnkit cannot differentiate
+            it; the message says how to write it as a Loss subclass) or object.
+        ValueError: an unknown name.
+    """
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
+    if callable(identifier) and not isinstance(identifier, (Loss, type)):
+        try:
+            make = _FUNCTIONS.get(identifier)
+        except TypeError:  # unhashable callable: not one of ours
+            make = None
+        if make is None:
+            raise TypeError(_CUSTOM_LOSS_HELP.format(name=_callable_name(identifier)))
+        return make()
     return _REGISTRY.get(identifier)
+
+
+def _callable_name(fn: Any) -> str:
+    try:
+        return str(fn.__name__)
+    except AttributeError:
+        return type(fn).__name__
+
+
+_CUSTOM_LOSS_HELP = (
+    "loss={name} is a function, and rnnkit cannot train on a custom loss function: it has no "
+    "automatic differentiation, so every loss supplies its own gradient. Write it as a "
+    "subclass of rnnkit.losses.Loss whose _compute(y_pred, y_true) returns (loss, grad), the "
+    "loss of every element (y_pred's shape) and its derivative with respect to y_pred, e.g.\n\n"
+    "    class QuarticLoss(rnnkit.losses.Loss):\n"
+    "        def _compute(self, y_pred, y_true):\n"
+    "            return (y_pred - y_true) ** 4, 4 * (y_pred - y_true) ** 3\n\n"
+    "and pass loss=QuarticLoss() (rnnkit.gradcheck checks the gradient). Keras's own "
+    "functions (rnnkit.losses.mse, ...) and names (loss='mse') work as they are."
+)
 
 
 def serialize(loss: Loss) -> dict[str, Any]:

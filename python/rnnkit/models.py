@@ -128,7 +128,13 @@ class Model(Network, BatchMethods):
         to ``"rmsprop"`` as in Keras). Strings get Keras defaults (``"sgd"``: lr 0.01,
         ``"adam"``: lr 0.001); any :class:`rnnkit.optimizers.Optimizer` or
         :class:`rnnkit.losses.Loss` object is used as is. ``clip_norm``/``clip_value`` clip the
-        gradients before each update (global norm / element-wise)."""
+        gradients before each update (global norm / element-wise).
+
+        ``metrics`` may hold names (logged under the name as written, ``"acc"`` as ``"acc"``),
+        Metric objects and functions ``fn(y_true, y_pred)`` returning per-sample values (logged
+        as ``fn.__name__``). ``loss`` may be one of :mod:`rnnkit.losses`' Keras functions, but
+        not a custom function: rnnkit cannot differentiate it (TypeError saying how to write a
+        :class:`~rnnkit.losses.Loss` subclass instead)."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. loss='mse'")
         loss = self._keras_loss(loss)
@@ -163,15 +169,15 @@ class Model(Network, BatchMethods):
 
     def _keras_metric(self, metric: Any) -> Any:
         """Named metrics read probabilities after a sigmoid/softmax output (Keras's reading);
-        rnnkit's metrics default to logits."""
+        rnnkit's metrics default to logits. They keep the name the user wrote (``"acc"``)."""
         if not isinstance(metric, str):
             return metric
         resolved = metrics.get(metric)
         activation = self._output_activation()
         if isinstance(resolved, metrics.Accuracy) and activation == "sigmoid":
-            return metrics.Accuracy(threshold=0.5)
+            return metrics.Accuracy(threshold=0.5, name=resolved.name)
         if isinstance(resolved, metrics.Perplexity) and activation == "softmax":
-            return metrics.Perplexity(from_logits=False)
+            return metrics.Perplexity(from_logits=False, name=resolved.name)
         return resolved
 
     def _output_activation(self) -> str | None:

@@ -26,16 +26,22 @@ Update rules (``g`` the gradient, ``t`` the 1-based step, ``lr`` the learning ra
 also importable from here), or any callable ``step -> float``; it is evaluated once per step at
 the 0-based count of steps already taken (Keras's ``optimizer.iterations``).
 
-Clipping is available as functions (the global norm is computed in float64 whatever the
-gradients' dtype) and as optimizer arguments (``global_clipnorm=``, ``clipvalue=``, applied to
-the grads in place before each update).
+* ``Nadam`` (Keras 3): Adam with Nesterov momentum and Dozat's momentum schedule
+  ``u_t = beta_1 (1 - 0.5 * 0.96^t)``: ``m`` and ``v`` as Adam's,
+  ``m_hat = u_{t+1} m / (1 - prod_{i<=t+1} u_i) + (1 - u_t) g / (1 - prod_{i<=t} u_i)``,
+  ``v_hat = v / (1 - b2^t)``, ``p -= lr m_hat / (sqrt(v_hat) + eps)``.
+
+Clipping (:mod:`rnnkit.clipping`, whose functions are importable from here too) as every
+optimizer's Keras arguments, applied to the grads in place before each update, at most one of
+them (as Keras): ``clipnorm=`` (each gradient array by its own norm), ``global_clipnorm=`` (all
+together), ``clipvalue=`` (element-wise).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -43,6 +49,7 @@ import numpy as np
 from . import _checks
 from ._buffers import copy_into
 from ._registry import Registry, class_and_config
+from .clipping import clip_by_global_norm, clip_by_norm, clip_by_value, scale_to_global_norm
 from .schedules import (
     SCHEDULES,
     ExponentialDecay,
@@ -57,47 +64,16 @@ __all__ = [
     "Adam",
     "ExponentialDecay",
     "LearningRateSchedule",
+    "Nadam",
     "Optimizer",
     "OptimizerSnapshot",
     "RMSprop",
     "StepDecay",
     "clip_by_global_norm",
+    "clip_by_norm",
     "clip_by_value",
     "get",
 ]
-
-
-# -- clipping ---------------------------------------------------------------------------------
-
-
-def _arrays(grads: Mapping[str, np.ndarray] | Iterable[np.ndarray]) -> list[np.ndarray]:
-    return list(grads.values()) if isinstance(grads, Mapping) else list(grads)
-
-
-def clip_by_global_norm(
-    grads: Mapping[str, np.ndarray] | Iterable[np.ndarray], max_norm: float
-) -> float:
-    """Scale every gradient in place by ``max_norm / (norm + 1e-6)`` when that is below 1,
-    where ``norm`` is the L2 norm of all gradients together (PyTorch's ``clip_grad_norm_``,
-    DLFS2's ``clip_grads``). Returns ``norm`` (before clipping)."""
-    max_norm = _checks.positive_real(max_norm, "max_norm")
-    arrays = _arrays(grads)
-    # Accumulate in float64 so float32 gradients of large models do not lose the sum.
-    norm = math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in arrays))
-    scale = max_norm / (norm + 1e-6)
-    if scale < 1:
-        for g in arrays:
-            g *= scale
-    return norm
-
-
-def clip_by_value(
-    grads: Mapping[str, np.ndarray] | Iterable[np.ndarray], clip_value: float
-) -> None:
-    """Clip every gradient in place to ``[-clip_value, clip_value]`` (min-char-rnn uses 5)."""
-    clip_value = _checks.positive_real(clip_value, "clip_value")
-    for g in _arrays(grads):
-        np.clip(g, -clip_value, clip_value, out=g)
 
 
 # -- optimizers -------------------------------------------------------------------------------
@@ -118,8 +94,12 @@ class Optimizer:
 
     Args:
         learning_rate: float, schedule, or callable ``step -> float``.
-        global_clipnorm: if set, :func:`clip_by_global_norm` over all grads before each step.
-        clipvalue: if set, :func:`clip_by_value` before each step.
+        global_clipnorm: Keras's: if set, all grads together are scaled down to this global
+            norm before each step (:func:`rnnkit.clipping.scale_to_global_norm`).
+        clipvalue: if set, every gradient entry is clipped to ``[-clipvalue, clipvalue]``.
+        clipnorm: Keras's: if set, each gradient array is scaled down to this norm on its own
+            (:func:`clip_by_norm`).
+        At most one of the three may be set (ValueError), as in Keras.
 
     Attributes:
         iterations: steps taken so far.
@@ -132,7 +112,14 @@ class Optimizer:
         learning_rate: LearningRate = 0.001,
         global_clipnorm: float | None = None,
         clipvalue: float | None = None,
+        clipnorm: float | None = None,
     ) -> None:
+        if sum(c is not None for c in (clipnorm, clipvalue, global_clipnorm)) > 1:
+            raise ValueError(
+                f"{type(self).__name__}: only one of clipnorm, clipvalue and global_clipnorm "
+                f"can be set, got clipnorm={clipnorm}, clipvalue={clipvalue}, "
+                f"global_clipnorm={global_clipnorm}"
+            )
         if isinstance(learning_rate, dict):
             learning_rate = SCHEDULES[learning_rate["class_name"]](**learning_rate["config"])
         if not callable(learning_rate):
@@ -140,6 +127,7 @@ class Optimizer:
         self.learning_rate = learning_rate
         self.global_clipnorm = _checks.optional_positive_real(global_clipnorm, "global_clipnorm")
         self.clipvalue = _checks.optional_positive_real(clipvalue, "clipvalue")
+        self.clipnorm = _checks.optional_positive_real(clipnorm, "clipnorm")
         self.iterations = 0
         self._state: dict[str, dict[str, np.ndarray]] = {slot: {} for slot in self.slots}
 
@@ -164,8 +152,10 @@ class Optimizer:
                 )
         if self.clipvalue is not None:
             clip_by_value(grads, self.clipvalue)
-        if self.global_clipnorm is not None:
-            clip_by_global_norm(grads, self.global_clipnorm)
+        elif self.global_clipnorm is not None:
+            scale_to_global_norm(grads, self.global_clipnorm)
+        elif self.clipnorm is not None:
+            clip_by_norm(grads, self.clipnorm)
         lr = self.current_learning_rate()
         t = self.iterations + 1
         for name, p in params.items():
@@ -261,6 +251,7 @@ class Optimizer:
             "learning_rate": lr,
             "global_clipnorm": self.global_clipnorm,
             "clipvalue": self.clipvalue,
+            "clipnorm": self.clipnorm,
         }
 
     @classmethod
@@ -420,11 +411,67 @@ class Adam(Optimizer):
         }
 
 
+class Nadam(Optimizer):
+    """Nadam (Dozat 2016), Keras 3's update rule exactly (see the module docstring): Adam's
+    moments with a Nesterov look-ahead and the momentum schedule ``u_t = beta_1 (1 - 0.5 *
+    0.96^t)``. The schedule's running product is a function of the step count alone, so it
+    needs no state of its own: snapshots, ``get_state`` and resuming keep it exact."""
+
+    slots = ("m", "v")
+
+    def __init__(
+        self,
+        learning_rate: LearningRate = 0.001,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-7,
+        **kwargs: Any,
+    ) -> None:
+        self.beta_1 = _checks.probability(beta_1, "beta_1", where="Nadam: ")
+        self.beta_2 = _checks.probability(beta_2, "beta_2", where="Nadam: ")
+        self.epsilon = float(epsilon)
+        self._product: tuple[int, float] = (0, 1.0)  # (t, u_1 ... u_t), extended step by step
+        super().__init__(learning_rate, **kwargs)
+
+    def _momentum(self, t: int) -> float:
+        """``u_t``: the momentum of step ``t`` under Dozat's schedule."""
+        return self.beta_1 * (1.0 - 0.5 * 0.96**t)
+
+    def _momentum_product(self, t: int) -> float:
+        """``u_1 u_2 ... u_t`` (1 for t = 0), extended from the last one asked for (from the
+        start again after a restore to an earlier step)."""
+        done, product = self._product if self._product[0] <= t else (0, 1.0)
+        for step in range(done + 1, t + 1):
+            product *= self._momentum(step)
+        self._product = (t, product)
+        return product
+
+    def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
+        m = self._slot("m", name, p)
+        v = self._slot("v", name, p)
+        m += (1 - self.beta_1) * (g - m)
+        v += (1 - self.beta_2) * (g * g - v)
+        u_now, u_next = self._momentum(t), self._momentum(t + 1)
+        product = self._momentum_product(t)
+        m_hat = (u_next / (1 - product * u_next)) * m + ((1 - u_now) / (1 - product)) * g
+        v_hat = v / (1 - self.beta_2**t)
+        p -= lr * m_hat / (np.sqrt(v_hat) + self.epsilon)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "beta_1": self.beta_1,
+            "beta_2": self.beta_2,
+            "epsilon": self.epsilon,
+        }
+
+
 _BY_NAME: dict[str, type[Optimizer]] = {
     "sgd": SGD,
     "adagrad": Adagrad,
     "rmsprop": RMSprop,
     "adam": Adam,
+    "nadam": Nadam,
 }
 # Class names need no table of their own: each lower-cases to its name above.
 _REGISTRY = Registry(
@@ -434,8 +481,8 @@ _REGISTRY = Registry(
 
 def get(identifier: str | Optimizer | dict) -> Optimizer:
     """An optimizer from a Keras name (``"sgd"``, ``"adagrad"``, ``"rmsprop"``, ``"adam"``,
-    case-insensitive: Keras defaults), a ``{"class_name", "config"}`` dict, or an Optimizer
-    (returned as is)."""
+    ``"nadam"``, case-insensitive: Keras defaults), a ``{"class_name", "config"}`` dict, or an
+    Optimizer (returned as is)."""
     if isinstance(identifier, dict):
         # Saved optimizers are matched by class name case-insensitively ("Adam" or "adam"),
         # and rebuilt through from_config, which a subclass may extend.

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _seeding
 from .layers import Embedding, RecurrentLayer
 from .layers.recurrent import scoped_states
 
@@ -258,7 +258,8 @@ def generate(
         prime: the text to continue (at least one character).
         length: how many characters to generate.
         temperature: softmax temperature; lower is more conservative, ``0`` is greedy.
-        seed: seed of the sampling generator (same seed, same text).
+        seed: seed of the sampling generator (same seed, same text; None: fresh entropy, or
+            the next default seed after :func:`rnnkit.utils.set_random_seed`).
         vocab: the vocabulary; None uses the one stored with the model (:func:`attach_vocab`).
 
     Returns:
@@ -274,7 +275,7 @@ def generate(
         raise ValueError("prime must hold at least one character (the model needs an input)")
     length = _checks.non_negative_int(length, "length")
     temperature = _checks.non_negative_real(temperature, "temperature")
-    rng = np.random.default_rng(seed)
+    rng = _seeding.make_rng(seed)  # None: rnnkit.utils.set_random_seed's stream, if set
     out: list[int] = []
     with scoped_states(recurrent_layers(model), stateful=True):
         ids = vocab.encode(prime)[None, :]

@@ -4,6 +4,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -38,6 +39,22 @@ inline int64_t valid_steps(const int64_t* lengths, int n, int T) {
 inline bool has_padding(const int64_t* lengths, int n0, int n1, int T) {
   if (!lengths) return false;
   return std::any_of(lengths + n0, lengths + n1, [T](int64_t len) { return len < T; });
+}
+
+// Whether step t of row n is valid: before its length, or unmasked.
+template <typename T>
+bool step_valid(const Batch<T>& batch, int n, int t) {
+  const int steps = batch.shape.T;
+  if (batch.step_mask) return batch.step_mask[static_cast<int64_t>(n) * steps + t] != 0;
+  return t < valid_steps(batch.lengths, n, steps);
+}
+
+// The step whose states are row n's final states, or −1 for its initial states: the last valid
+// one under lengths, the last one under a step mask (which carries states through masked steps).
+template <typename T>
+int64_t final_step(const Batch<T>& batch, int n) {
+  const int steps = batch.shape.T;
+  return (batch.step_mask ? steps : valid_steps(batch.lengths, n, steps)) - 1;
 }
 
 // Where the driver finds each piece of a cell's per-step storage.
@@ -206,14 +223,18 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       }
       return row;
     };
-    auto valid = [&](int m) { return t < valid_steps(batch.lengths, n0 + m, steps); };
+    auto valid = [&](int m) { return step_valid(batch, n0 + m, t); };
     auto padded = [&](int m) {
       const int n = n0 + m;
       if (valid(m)) return false;
       // Padding: zero output (and saved columns, which the weight gradients read with a zero
-      // gradient). Padded x never reaches a valid step.
+      // gradient). Padded x never reaches a valid step. A masked step then carries the states.
       std::fill_n(at.state(record.hs, record.saved, 0, n, t), H, T(0));
       if (at.W > 0) std::fill_n(at.saved_row(record.saved, n, t), at.W, T(0));
+      if (batch.step_mask) {
+        const ForwardRow<T, S> row = row_at(m);
+        for (int s = 0; s < S; ++s) std::copy_n(row.prev[s], H, row.next[s]);
+      }
       return true;
     };
     if constexpr (Cell::kLateGates > 0) {
@@ -233,11 +254,11 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
   }
 
   for (int n = n0; n < n1; ++n) {
-    const int64_t len = valid_steps(batch.lengths, n, steps);
+    const int64_t last = final_step(batch, n);
     for (int s = 0; s < S; ++s) {
       T* dst = final_states[s] + static_cast<int64_t>(n) * H;
-      if (len > 0) {
-        std::copy_n(at.state(record.hs, record.saved, s, n, static_cast<int>(len) - 1), H, dst);
+      if (last >= 0) {
+        std::copy_n(at.state(record.hs, record.saved, s, n, static_cast<int>(last)), H, dst);
       } else if (initial[s]) {
         std::copy_n(initial[s] + static_cast<int64_t>(n) * H, H, dst);
       } else {
@@ -310,6 +331,24 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     // carry is never read, but must not be uninitialised memory).
     std::fill_n(carry[0], static_cast<int64_t>(M) * H, T(0));
   }
+  // Under a step mask every row's states run through all T steps, so the final states'
+  // gradients enter the carry before the last step, and a masked step passes it straight on
+  // (the rows of h it held set aside here while the step's product overwrites the carry).
+  const bool carries = batch.step_mask != nullptr;
+  std::vector<T> held(carries ? static_cast<size_t>(M) * H : 0);
+  if (carries) {
+    for (int s = 0; s < S; ++s) {
+      for (int m = 0; m < M; ++m) {
+        T* dst = carry[s] + static_cast<int64_t>(m) * H;
+        const T* d_final = up.d_final[s];
+        if (d_final) {
+          std::copy_n(d_final + static_cast<int64_t>(n0 + m) * H, H, dst);
+        } else {
+          std::fill_n(dst, H, T(0));
+        }
+      }
+    }
+  }
   auto initial_state = [&](int s, int n) {
     return initial[s] ? initial[s] + static_cast<int64_t>(n) * H : zeros;
   };
@@ -337,7 +376,7 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     }
     auto row_at = [&](int m) {
       const int n = n0 + m;
-      const int64_t len = valid_steps(batch.lengths, n, steps);
+      const int64_t last = carries ? -1 : final_step(batch, n);
       const int64_t at_dZ = static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * cz;
       BackwardRow<T, S> row{};
       row.d_gates = dZ_s + at_dZ;
@@ -356,8 +395,9 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
       row.gates = at.gates(record.hs, record.saved, n, t);
       row.saved = at.saved_row(record.saved, n, t);
       for (int s = 0; s < S; ++s) {
-        // The last valid step receives the final states' gradients; earlier ones the carry.
-        if (t == len - 1) {
+        // The last valid step receives the final states' gradients; earlier ones the carry
+        // (which holds them from the start under a step mask).
+        if (t == last) {
           row.d_later[s] = up.d_final[s] ? up.d_final[s] + static_cast<int64_t>(n) * H : nullptr;
         } else {
           row.d_later[s] = carry[s] + static_cast<int64_t>(m) * H;
@@ -369,14 +409,36 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
       }
       return row;
     };
-    auto valid = [&](int m) { return t < valid_steps(batch.lengths, n0 + m, steps); };
+    auto valid = [&](int m) { return step_valid(batch, n0 + m, t); };
     auto padded = [&](int m) {
       if (valid(m)) return false;
       const int64_t at_dZ = static_cast<int64_t>(m) * ld_dZ + static_cast<int64_t>(t) * cz;
       std::fill_n(dZ_s + at_dZ, C, T(0));
       if constexpr (Cell::kSplitRecurrent) std::fill_n(dR_s + at_dZ, C, T(0));
       if constexpr (kLate) std::fill_n(product_grad.data() + static_cast<int64_t>(m) * H, H, T(0));
+      if (carries) {  // hs at a masked step is the carried h: its gradient joins h's carry
+        T* dh = carry[0] + static_cast<int64_t>(m) * H;
+        if (up.dhs) {
+          const T* d_output = up.dhs + at.step(n0 + m, t) * H;
+          for (int j = 0; j < H; ++j) dh[j] += d_output[j];
+        }
+        std::copy_n(dh, H, held.data() + static_cast<int64_t>(m) * H);
+      }
       return true;
+    };
+    // After the step's product wrote dL/d(states before it): a masked row's are those after it.
+    auto pass_masked_rows_back = [&] {
+      for (int m = 0; m < M; ++m) {
+        if (valid(m)) continue;
+        const int n = n0 + m;
+        for (int s = 0; s < S; ++s) {
+          const T* from = s == 0 ? held.data() + static_cast<int64_t>(m) * H
+                                 : carry[s] + static_cast<int64_t>(m) * H;
+          T* to = t > 0 ? carry[s] + static_cast<int64_t>(m) * H
+                        : out.d_initial[s] + static_cast<int64_t>(n) * H;
+          if (to != from) std::copy_n(from, H, to);
+        }
+      }
     };
     const T* dR_t = dR_s + static_cast<int64_t>(t) * cz;
     if constexpr (kLate) {
@@ -415,10 +477,11 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
         dh_prev[i] = Cell::kDirectH ? dh_prev[i] + g : g;
       }
     }
+    if (carries) pass_masked_rows_back();
   }
   for (int m = 0; m < M; ++m) {
     const int n = n0 + m;
-    if (valid_steps(batch.lengths, n, steps) > 0) continue;
+    if (final_step(batch, n) >= 0) continue;
     for (int s = 0; s < S; ++s) {  // the states passed through every (padded) step unchanged
       T* dst = out.d_initial[s] + static_cast<int64_t>(n) * H;
       if (up.d_final[s]) {
@@ -533,8 +596,10 @@ void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
   const detail::ForwardCall<Cell, T> call{batch,   weights,      initial, record, final_states,
                                           options, zeros.data(), Wh,      ld_Wh,  stop};
   keep_blas_serial();
-  for_each_slice(batch.shape.N, workers,
-                 [&](Slice slice) { detail::forward_slice(call, slice.begin, slice.end); });
+  for_each_slice(
+      batch.shape.N, workers,
+      [&](Slice slice) { detail::forward_slice(call, slice.begin, slice.end); },
+      [&] { stop.poll(std::chrono::steady_clock::now()); });
 }
 
 template <typename Cell, typename T>
@@ -593,9 +658,12 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
                                            upstream,     grads,    options, scratch,
                                            zeros.data(), truncate, stop};
   keep_blas_serial();
-  for_each_slice(shape.N, workers, [&](Slice slice) {
-    detail::backward_slice(call, grads_of(slice.index), slice.begin, slice.end);
-  });
+  for_each_slice(
+      shape.N, workers,
+      [&](Slice slice) {
+        detail::backward_slice(call, grads_of(slice.index), slice.begin, slice.end);
+      },
+      [&] { stop.poll(std::chrono::steady_clock::now()); });
   for (int w = 1; w < workers; ++w) {
     const WeightGrads<T> part = grads_of(w);
     detail::MatrixMap<T>(dw.dWx, D, C) += detail::MatrixMap<T>(part.dWx, D, C);

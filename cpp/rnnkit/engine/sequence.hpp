@@ -9,7 +9,9 @@
 //
 // Packed sequences: row n is valid for t < lengths[n]; padded steps output zeros, carry no
 // gradient, and the final states of row n are those after its last valid step (its initial
-// states when lengths[n] = 0). See docs/architecture.md, "Numerical conventions".
+// states when lengths[n] = 0). Step masks (Batch::step_mask): any steps may be masked; a masked
+// step carries the states, so hs holds the state after every step and the final states are those
+// after step T−1. See docs/architecture.md, "Numerical conventions".
 #pragma once
 
 #include <array>
@@ -33,6 +35,10 @@ struct Batch {
   // (N,H), or null: recurrent dropout. Row n's h_{t−1} is multiplied by it (the same mask at
   // every step) where it enters the recurrent product, and nowhere else.
   const T* recurrent_mask = nullptr;
+  // (N,T), or null; never given with lengths. Keras's masks: step t of row n is valid where it
+  // is nonzero; a masked step carries every state through unchanged (hs holds the carried h),
+  // passes the gradients of the states straight back, and gives x no gradient.
+  const uint8_t* step_mask = nullptr;
 };
 
 template <typename T>

@@ -10,6 +10,9 @@ Bidirectional       any recurrent layer forwards + a copy backwards, merged
 Dense, Activation   last-axis affine map / element-wise activation (dense.py)
 TimeDistributed     apply a layer to every time step (time_distributed.py)
 Embedding           token ids -> vectors, optional ``mask_zero`` (embedding.py)
+Masking             steps equal to ``mask_value`` are padding: the mask of float series
+                    (masking.py)
+RepeatVector        ``(N, D) -> (N, n, D)``: a vector repeated along time (repeat_vector.py)
 Dropout             inverted dropout (dropout.py)
 Input, InputLayer   Keras 3's ``Input(shape)``: a functional model's symbolic input, or a
                     Sequential's input shape (input_layer.py; symbolic tensors: symbolic.py)
@@ -40,8 +43,10 @@ from .dense import Activation, Dense
 from .dropout import Dropout
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
+from .masking import Masking
 from .merging import Add, Concatenate
 from .recurrent import GRU, LSTM, Bidirectional, RecurrentLayer, SimpleRNN, reverse_sequences
+from .repeat_vector import RepeatVector
 from .symbolic import SymbolicTensor
 from .time_distributed import TimeDistributed
 
@@ -58,7 +63,9 @@ __all__ = [
     "Input",
     "InputLayer",
     "Layer",
+    "Masking",
     "RecurrentLayer",
+    "RepeatVector",
     "SimpleRNN",
     "SymbolicTensor",
     "TimeDistributed",

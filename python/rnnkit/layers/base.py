@@ -26,6 +26,10 @@ import numpy as np
 
 from .. import _checks
 from .._registry import class_and_config
+
+# Where layer code has always found the default seeds; they live in rnnkit._seeding.
+from .._seeding import make_rng as make_rng
+from .._seeding import set_random_seed as set_random_seed
 from .symbolic import call_symbolic, contains_symbolic
 
 Shape = tuple[int | None, ...]
@@ -40,34 +44,12 @@ _layer_counter = itertools.count(1)
 # ``{"class_name": ..., "config": ...}`` without a hand-kept table.
 _LAYER_CLASSES: dict[str, type[Layer]] = {}
 
-# Source of seeds for layers built with ``seed=None`` once :func:`set_random_seed` was called.
-_global_seed_rng: np.random.Generator | None = None
-
 
 def _snake_case(name: str) -> str:
     """Keras's layer names: ``SimpleRNN`` -> ``simple_rnn``, ``TimeDistributed`` ->
     ``time_distributed``."""
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
-
-
-def set_random_seed(seed: int | None) -> None:
-    """Make layers created afterwards with ``seed=None`` reproducible (like
-    ``keras.utils.set_random_seed``): their seeds are drawn from one generator seeded here.
-    ``set_random_seed(None)`` goes back to fresh OS entropy for every such layer."""
-    global _global_seed_rng
-    _global_seed_rng = None if seed is None else np.random.default_rng(seed)
-
-
-def make_rng(seed: int | None) -> np.random.Generator:
-    """The generator a layer draws its initial weights (or dropout masks) from.
-
-    An explicit ``seed`` always gives the same stream; ``None`` takes a seed from
-    :func:`set_random_seed`'s generator when one is set, else OS entropy.
-    """
-    if seed is None and _global_seed_rng is not None:
-        seed = int(_global_seed_rng.integers(2**63))
-    return np.random.default_rng(seed)
 
 
 def config_input_shape(
@@ -266,6 +248,11 @@ class Layer:
         recurrent layer with ``return_sequences=False``)."""
         return False
 
+    def adds_time(self) -> bool:
+        """True when this layer's output has a time axis although its input has none (a
+        ``RepeatVector``): a layer that needs sequences may follow it again."""
+        return False
+
     def sublayers(self) -> list[Layer]:
         """The layers this one holds and runs (a wrapper's inner layers), in a fixed order; []
         for a plain layer. Saving, models and the Trainer find nested layers through this
@@ -370,7 +357,8 @@ def check_stack(layers: Sequence[Layer]) -> None:
     Raises ValueError when a layer that needs ``(N, T, ...)`` input (``requires_sequence``, e.g.
     SimpleRNN, Bidirectional, TimeDistributed) follows a layer that dropped the time axis (a
     recurrent layer with ``return_sequences=False``), with layers that keep the rank (Dense,
-    Dropout, Activation) in between or not. The message names both layers by index and name and
+    Dropout, Activation) in between or not, and no layer that adds a time axis again
+    (:meth:`Layer.adds_time`, a RepeatVector). The message names both layers by index and name and
     says ``set return_sequences=True on <name>``. Also raises ValueError for a layer with
     ``return_state=True`` (its output is a list, which a linear stack cannot pass on), and for
     an :class:`~rnnkit.layers.InputLayer` anywhere but first.
@@ -399,6 +387,8 @@ def check_stack(layers: Sequence[Layer]) -> None:
             )
         if layer.collapses_time():
             collapsed = (index, layer)
+        elif layer.adds_time():
+            collapsed = None
 
 
 def walk_layers(layers: Iterable[Layer]) -> Iterator[Layer]:

@@ -28,6 +28,7 @@ class Dense(Layer):
         kernel_initializer, bias_initializer: see :mod:`rnnkit.initializers`.
         dtype, seed, input_shape, name: as for every layer (``input_shape`` per sample, e.g.
             ``(D,)`` or ``(T, D)``).
+        input_dim: Keras 2's spelling of ``input_shape=(input_dim,)``.
 
     Params: ``"W"`` ``(D, units)``, ``"b"`` ``(units,)``. Masks (``lengths``) pass through:
     padded steps are computed like any other and left for the loss to ignore.
@@ -44,8 +45,17 @@ class Dense(Layer):
         seed: int | None = None,
         input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
+        input_dim: int | None = None,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
+        if input_dim is not None:
+            features = _checks.positive_int(input_dim, "input_dim", where="Dense: ")
+            if input_shape is not None and tuple(input_shape) != (features,):
+                raise ValueError(
+                    f"Dense: input_dim={features} and input_shape={tuple(input_shape)} "
+                    "disagree; give one of them"
+                )
+            input_shape = (features,)
         self.units = _checks.positive_int(units, "units", where="Dense: ")
         self.activation = activations.get(activation)
         self.use_bias = bool(use_bias)

@@ -86,6 +86,26 @@ class SequenceCache(NamedTuple):
     activations: tuple[str, ...]
     recurrent_mask: np.ndarray | None
     cell_params: np.ndarray | None
+    step_mask: np.ndarray | None  # (N, T) uint8, or None: no step is masked
+    seen: np.ndarray | None  # (N, T) bool: a valid step came at or before t; None: all True
+
+
+def _step_mask(
+    mask: Any, lengths: Any, n: int, t: int
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(step_mask, seen)`` for the kernels and the outputs: the mask as a private uint8 copy
+    (None when every step is valid: the plain path is the same computation), and where each
+    row has had a valid step (None when every row's first step is valid)."""
+    if mask is None:
+        return None, None
+    if lengths is not None:
+        raise ValueError("give lengths or mask, not both (lengths is a mask of leading steps)")
+    checked = _checks.step_mask(mask, n, t)
+    assert checked is not None  # a given mask is never None
+    if checked.all():
+        return None, None
+    seen = None if t == 0 or checked[:, 0].all() else np.logical_or.accumulate(checked, axis=1)
+    return checked.astype(np.uint8), seen
 
 
 def _all_none(items: tuple[Any, ...]) -> bool:
@@ -150,11 +170,13 @@ def sequence_forward(
     activations: tuple[Any, ...],
     recurrent_mask: Any = None,
     cell_params: tuple[Any, ...] = (),
+    mask: Any = None,
 ) -> tuple[np.ndarray, tuple[np.ndarray, ...], SequenceCache]:
     """``(hs, final_states, cache)`` of ``cell`` over whole sequences. ``recurrent_mask``
     ``(N, H)`` (recurrent dropout): each row's ``h_{t-1}`` is multiplied by it where it enters
     the recurrent product, at every step. ``cell_params``: the cell's own parameter vectors
-    ``(H,)`` each (a layer norm's scale and offset), named by ``cell.param_names``."""
+    ``(H,)`` each (a layer norm's scale and offset), named by ``cell.param_names``. ``mask``
+    ``(N, T)``: Keras's step mask (see :mod:`rnnkit.ops`)."""
     allowed = cell.activations
     for i, value in enumerate(activations):
         if value not in allowed:
@@ -198,6 +220,7 @@ def sequence_forward(
         recurrent_mask = owned(float_input("recurrent_mask", recurrent_mask, dtype), recurrent_mask)
         require_shape("recurrent_mask", recurrent_mask, (n, h), "(N, H) = ({}, {})")
     own = _cell_params(cell, cell_params, dtype, h)
+    steps, seen = _step_mask(mask, lengths, n, t)
     # Forward and backward read the same private copies of the per-call inputs, so a caller that
     # reuses its buffers between the two (a data loader) cannot change the gradients.
     x = owned(x, x_given)
@@ -206,12 +229,16 @@ def sequence_forward(
             owned(s, given) if s is not None else None for s, given in zip(states, initial)
         )
     hs, finals, saved = cell.forward(
-        x, Wx, Wh, b, states, lengths, activations, recurrent_mask, own
+        x, Wx, Wh, b, states, lengths, activations, recurrent_mask, own, steps
     )
     cache = SequenceCache(
-        cell, x, Wx, Wh, b, states, hs, saved, lengths, activations, recurrent_mask, own
-    )
-    return hs, finals, cache
+        cell, x, Wx, Wh, b, states, hs, saved, lengths, activations, recurrent_mask, own, steps,
+        seen,
+    )  # fmt: skip
+    # Under a mask hs holds the carried states; the outputs are zeros before a row's first
+    # valid step (Keras's "previous output" starts at zeros), the carried h after it.
+    outputs = hs if seen is None else hs * seen[:, :, None]
+    return outputs, finals, cache
 
 
 def sequence_backward(
@@ -227,6 +254,8 @@ def sequence_backward(
     if dhs is not None:
         dhs = float_input("dhs", dhs, dtype)
         require_shape("dhs", dhs, (n, t, h), "(N, T, H) = ({}, {}, {}) like hs")
+        if cache.seen is not None:  # the zero outputs before a row's first valid step
+            dhs = dhs * cache.seen[:, :, None]
     upstream = d_final
     if not _all_none(d_final):
         upstream = tuple(
@@ -249,6 +278,7 @@ def sequence_backward(
             cache.recurrent_mask,
             cache.cell_params,
             k,
+            cache.step_mask,
         )
     )
 

@@ -55,6 +55,8 @@ def gru_forward(
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
     reset_after: bool = True,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Run a GRU layer (reset gate after the recurrent product) over whole sequences.
 
@@ -73,13 +75,25 @@ def gru_forward(
             each row's ``h_{t-1}`` is multiplied by it where it enters the recurrent product
             ``h_{t-1} @ Wh`` (not the
             direct path ``z * h_{t-1}``), the same at every step; None means no dropout.
+        mask: ``(N, T)`` Keras's step mask (booleans, or 0/1), never with ``lengths``: a masked
+            step carries every state through unchanged and gives its input no gradient; the
+            output there repeats the previous output (zeros before a row's first valid step),
+            and the final states are those after step ``T - 1``.
 
     Returns:
         ``(hs, h_last, cache)``.
     """
     cell = GRU_CELL if reset_after else GRU_RESET_BEFORE_CELL
     hs, (h_last,), cache = sequence_forward(
-        cell, x, (Wx, Wh, b), (h0,), lengths, (activation, recurrent_activation), recurrent_mask
+        cell,
+        x,
+        (Wx, Wh, b),
+        (h0,),
+        lengths,
+        (activation, recurrent_activation),
+        recurrent_mask,
+        (),
+        mask,
     )
     return hs, h_last, cache
 

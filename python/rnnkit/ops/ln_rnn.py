@@ -42,6 +42,8 @@ def ln_rnn_forward(
     activation: str = "tanh",
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, LNRNNCache]:
     """Run a layer-normalised RNN layer over whole sequences: ``(hs, h_last, cache)``.
 
@@ -57,6 +59,7 @@ def ln_rnn_forward(
         (activation,),
         recurrent_mask,
         (gamma, beta),
+        mask,
     )
     return hs, h_last, cache
 

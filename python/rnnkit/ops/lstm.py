@@ -42,6 +42,8 @@ def lstm_forward(
     recurrent_activation: str = "sigmoid",
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """Run an LSTM layer over whole sequences.
 
@@ -58,6 +60,10 @@ def lstm_forward(
         recurrent_mask: ``(N, H)`` recurrent-dropout mask (already scaled by ``1/(1-p)``):
             each row's ``h_{t-1}`` is multiplied by it where it enters the recurrent product
             ``h_{t-1} @ Wh``, the same at every step; None means no dropout.
+        mask: ``(N, T)`` Keras's step mask (booleans, or 0/1), never with ``lengths``: a masked
+            step carries every state through unchanged and gives its input no gradient; the
+            output there repeats the previous output (zeros before a row's first valid step),
+            and the final states are those after step ``T - 1``.
 
     Returns:
         ``(hs, h_last, c_last, cache)``.
@@ -70,6 +76,8 @@ def lstm_forward(
         lengths,
         (activation, recurrent_activation),
         recurrent_mask,
+        (),
+        mask,
     )
     return hs, h_last, c_last, cache
 

@@ -47,6 +47,8 @@ def rnn_forward(
     activation: RecurrentActivation = "tanh",
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     """Run a vanilla RNN layer over whole sequences.
 
@@ -62,13 +64,17 @@ def rnn_forward(
         recurrent_mask: ``(N, H)`` recurrent-dropout mask (already scaled by ``1/(1-p)``):
             each row's ``h_{t-1}`` is multiplied by it where it enters the recurrent product
             ``h_{t-1} @ Wh``, the same at every step; None means no dropout.
+        mask: ``(N, T)`` Keras's step mask (booleans, or 0/1), never with ``lengths``: a masked
+            step carries every state through unchanged and gives its input no gradient; the
+            output there repeats the previous output (zeros before a row's first valid step),
+            and the final states are those after step ``T - 1``.
 
     Returns:
         ``(hs, h_last, cache)``: all hidden states ``(N, T, H)``, the final state ``(N, H)``, and
         the cache :func:`rnn_backward` takes.
     """
     hs, (h_last,), cache = sequence_forward(
-        RNN_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation,), recurrent_mask
+        RNN_CELL, x, (Wx, Wh, b), (h0,), lengths, (activation,), recurrent_mask, (), mask
     )
     return hs, h_last, cache
 

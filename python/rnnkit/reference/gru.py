@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import activate, check_activation, derivative
+from .masking import MaskedCache, masked, masked_backward
 
 __all__ = ["GRUCache", "gru_backward", "gru_forward"]
 
@@ -52,8 +53,21 @@ def gru_forward(
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
     reset_after: bool = True,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, GRUCache]:
     """Run the layer over whole sequences: ``(hs, h_last, cache)``."""
+    if mask is not None and np.shape(x)[1] > 0:
+        arguments = {
+            "Wx": Wx,
+            "Wh": Wh,
+            "b": b,
+            "activation": activation,
+            "recurrent_activation": recurrent_activation,
+            "recurrent_mask": recurrent_mask,
+            "reset_after": reset_after,
+        }
+        return masked(gru_forward, gru_backward, x, Wx, (h0,), mask, lengths, arguments)
     check_activation("activation", activation)
     check_activation("recurrent_activation", recurrent_activation)
     dtype = np.asarray(Wx).dtype
@@ -94,12 +108,14 @@ def gru_forward(
 
 
 def gru_backward(
-    cache: GRUCache,
+    cache: GRUCache | MaskedCache,
     dhs: np.ndarray | None = None,
     dh_last: np.ndarray | None = None,
     truncate: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Gradients ``{"x", "Wx", "Wh", "b", "h0"}`` of the pass in ``cache``."""
+    if isinstance(cache, MaskedCache):
+        return masked_backward(cache, dhs, (dh_last,), truncate)
     x, Wx, Wh, lengths = cache.x, cache.Wx, cache.Wh, cache.lengths
     act, rec = cache.activation, cache.recurrent_activation
     dtype = Wx.dtype

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import activate, check_activation, derivative
+from .masking import MaskedCache, masked, masked_backward
 
 __all__ = ["EPSILON", "LNRNNCache", "ln_rnn_backward", "ln_rnn_forward"]
 
@@ -56,8 +57,21 @@ def ln_rnn_forward(
     activation: str = "tanh",
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, LNRNNCache]:
     """Run the layer over whole sequences: ``(hs, h_last, cache)``."""
+    if mask is not None and np.shape(x)[1] > 0:
+        arguments = {
+            "Wx": Wx,
+            "Wh": Wh,
+            "b": b,
+            "gamma": gamma,
+            "beta": beta,
+            "activation": activation,
+            "recurrent_mask": recurrent_mask,
+        }
+        return masked(ln_rnn_forward, ln_rnn_backward, x, Wx, (h0,), mask, lengths, arguments)
     check_activation("activation", activation)
     dtype = np.asarray(Wx).dtype
     Wx, Wh, b, gamma, beta, x = (np.array(a, dtype=dtype) for a in (Wx, Wh, b, gamma, beta, x))
@@ -82,12 +96,14 @@ def ln_rnn_forward(
 
 
 def ln_rnn_backward(
-    cache: LNRNNCache,
+    cache: LNRNNCache | MaskedCache,
     dhs: np.ndarray | None = None,
     dh_last: np.ndarray | None = None,
     truncate: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Gradients ``{"x", "Wx", "Wh", "b", "gamma", "beta", "h0"}`` of the pass in ``cache``."""
+    if isinstance(cache, MaskedCache):
+        return masked_backward(cache, dhs, (dh_last,), truncate)
     x, Wx, Wh, gamma, lengths = cache.x, cache.Wx, cache.Wh, cache.gamma, cache.lengths
     dtype = Wx.dtype
     N, T, _ = x.shape

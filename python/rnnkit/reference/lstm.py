@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import activate, check_activation, derivative
+from .masking import MaskedCache, masked, masked_backward
 
 __all__ = ["LSTMCache", "lstm_backward", "lstm_forward"]
 
@@ -52,8 +53,20 @@ def lstm_forward(
     recurrent_activation: str = "sigmoid",
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, LSTMCache]:
     """Run the layer over whole sequences: ``(hs, h_last, c_last, cache)``."""
+    if mask is not None and np.shape(x)[1] > 0:
+        arguments = {
+            "Wx": Wx,
+            "Wh": Wh,
+            "b": b,
+            "activation": activation,
+            "recurrent_activation": recurrent_activation,
+            "recurrent_mask": recurrent_mask,
+        }
+        return masked(lstm_forward, lstm_backward, x, Wx, (h0, c0), mask, lengths, arguments)
     check_activation("activation", activation)
     check_activation("recurrent_activation", recurrent_activation)
     dtype = np.asarray(Wx).dtype
@@ -88,13 +101,15 @@ def lstm_forward(
 
 
 def lstm_backward(
-    cache: LSTMCache,
+    cache: LSTMCache | MaskedCache,
     dhs: np.ndarray | None = None,
     dh_last: np.ndarray | None = None,
     dc_last: np.ndarray | None = None,
     truncate: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Gradients ``{"x", "Wx", "Wh", "b", "h0", "c0"}`` of the pass in ``cache``."""
+    if isinstance(cache, MaskedCache):
+        return masked_backward(cache, dhs, (dh_last, dc_last), truncate)
     x, Wx, Wh, lengths = cache.x, cache.Wx, cache.Wh, cache.lengths
     act, rec = cache.activation, cache.recurrent_activation
     dtype = Wx.dtype

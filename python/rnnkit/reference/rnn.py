@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .activations import activate, check_activation, derivative
+from .masking import MaskedCache, masked, masked_backward
 
 __all__ = ["RNNCache", "rnn_backward", "rnn_forward"]
 
@@ -60,6 +61,8 @@ def rnn_forward(
     activation: str = "tanh",
     lengths: np.ndarray | None = None,
     recurrent_mask: np.ndarray | None = None,
+    *,
+    mask: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, RNNCache]:
     """Run the layer over whole sequences.
 
@@ -70,6 +73,23 @@ def rnn_forward(
         h_last: (N, H) state after each sample's last valid step.
         cache: an :class:`RNNCache` for :func:`rnn_backward`.
     """
+    if mask is not None and np.shape(x)[1] > 0:
+        return masked(
+            rnn_forward,
+            rnn_backward,
+            x,
+            Wx,
+            (h0,),
+            mask,
+            lengths,
+            {
+                "Wx": Wx,
+                "Wh": Wh,
+                "b": b,
+                "activation": activation,
+                "recurrent_mask": recurrent_mask,
+            },
+        )
     check_activation("activation", activation)
     dtype = np.asarray(Wx).dtype
     Wx = np.array(Wx, dtype=dtype)
@@ -98,7 +118,7 @@ def rnn_forward(
 
 
 def rnn_backward(
-    cache: RNNCache,
+    cache: RNNCache | MaskedCache,
     dhs: np.ndarray | None = None,
     dh_last: np.ndarray | None = None,
     truncate: int | None = None,
@@ -118,6 +138,8 @@ def rnn_backward(
         dict with ``"x"``, ``"Wx"``, ``"Wh"``, ``"b"``, ``"h0"``, each shaped like its input
         (``"h0"`` is (N, H) even when ``h0`` was None).
     """
+    if isinstance(cache, MaskedCache):
+        return masked_backward(cache, dhs, (dh_last,), truncate)
     x, Wx, Wh, hs, h0, lengths = cache.x, cache.Wx, cache.Wh, cache.hs, cache.h0, cache.lengths
     dtype = Wx.dtype
     N, T, _ = x.shape

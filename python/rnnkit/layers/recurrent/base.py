@@ -90,6 +90,9 @@ class RecurrentLayer(Layer):
         backend: ``"cpp"`` (the C++ kernels of :mod:`rnnkit.ops`) or ``"numpy"`` (the plain
             NumPy reference :mod:`rnnkit.reference`, one step at a time): the same maths, the
             same results to rounding. Saved in the config.
+        unroll: accepted for Keras programs and kept in the config, with no effect: rnnkit
+            never unrolls (the kernels loop over the steps), so True and False give the same
+            results at the same speed.
         dtype: "float32" or "float64": parameters and computation; inputs are converted.
         name: layer name.
 
@@ -120,9 +123,12 @@ class RecurrentLayer(Layer):
         backend: str = "cpp",
         dtype: str = "float32",
         name: str | None = None,
+        unroll: bool = False,
     ) -> None:
         super().__init__(name=name, input_shape=None, dtype=dtype)
         self.units = _checks.positive_int(units, "units", where=f"{type(self).__name__}: ")
+        # Keras's graph-building hint; the engine's step loop makes it meaningless here.
+        self.unroll = bool(unroll)
         self.return_sequences = bool(return_sequences)
         self.return_state = bool(return_state)
         self.stateful = bool(stateful)
@@ -374,6 +380,7 @@ class RecurrentLayer(Layer):
             stateful=self.stateful,
             go_backwards=self.go_backwards,
             backend=self.backend,
+            unroll=self.unroll,
         )
         return config
 

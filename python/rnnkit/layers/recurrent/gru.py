@@ -39,7 +39,8 @@ class GRU(CellLayer):
         dropout, recurrent_dropout: as for :class:`~rnnkit.layers.SimpleRNN`; the recurrent
             mask multiplies ``h_{t-1}`` where it enters ``h_{t-1} @ Wh`` only.
         return_sequences, return_state, stateful, go_backwards, backend, dtype, seed,
-        input_shape, name: as for :class:`~rnnkit.layers.SimpleRNN`.
+        input_shape, name, unroll: as for :class:`~rnnkit.layers.SimpleRNN` (``unroll`` has no
+        effect).
     """
 
     state_names = ("h",)
@@ -70,6 +71,7 @@ class GRU(CellLayer):
         batch_input_shape: Sequence[int | None] | None = None,
         name: str | None = None,
         backend: str = "cpp",
+        unroll: bool = False,
     ) -> None:
         super().__init__(
             units,
@@ -87,6 +89,7 @@ class GRU(CellLayer):
             stateful=stateful,
             go_backwards=go_backwards,
             backend=backend,
+            unroll=unroll,
             dtype=dtype,
             name=name,
         )

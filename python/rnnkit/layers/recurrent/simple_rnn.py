@@ -57,6 +57,8 @@ class SimpleRNN(CellLayer):
             recurrent_kernel, bias, gamma, beta]``. One kernel call, like the plain cell.
         backend: ``"cpp"`` (the C++ kernels, default) or ``"numpy"`` (:mod:`rnnkit.reference`,
             the readable one-step-at-a-time NumPy twin).
+        unroll: Keras's, accepted and kept in the config; no effect (rnnkit never unrolls:
+            True and False give the same results at the same speed).
 
     Attributes:
         truncate: None (full BPTT) or ``k``: passed to ``rnn_backward``, which cuts the
@@ -94,6 +96,7 @@ class SimpleRNN(CellLayer):
         name: str | None = None,
         backend: str = "cpp",
         layer_norm: bool = False,
+        unroll: bool = False,
     ) -> None:
         super().__init__(
             units,
@@ -111,6 +114,7 @@ class SimpleRNN(CellLayer):
             stateful=stateful,
             go_backwards=go_backwards,
             backend=backend,
+            unroll=unroll,
             dtype=dtype,
             name=name,
         )
