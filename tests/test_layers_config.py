@@ -67,7 +67,7 @@ def _layers():
             X,
         ),
         ("bidirectional_none", lambda: Bidirectional(SimpleRNN(3, seed=8), merge_mode=None), X),
-        ("input", lambda: Input((None, D), name="series"), X),
+        ("input", lambda: InputLayer((None, D), name="series"), X),
         ("input_ids", lambda: InputLayer(shape=(T,), dtype="int32"), IDS),
     ]
 
@@ -314,12 +314,13 @@ def test_check_stack():
 
 
 def test_input_layer_is_a_parameter_free_identity_that_checks_shapes():
-    inp = Input((T, D), dtype="float64", name="x_in")
+    inp = InputLayer((T, D), dtype="float64", name="x_in")
     assert isinstance(inp, InputLayer) and inp.built and inp.params == {}
     assert inp.shape == (T, D) and inp.dtype == np.float64 and inp.name == "x_in"
     assert inp(X) is X and inp.backward(X) is X
     assert inp.compute_output_shape((T, D)) == (T, D)
-    assert Input(5).shape == (5,)
+    assert Input(5).shape == (None, 5)  # Keras's symbolic tensor: the batch axis first
+    assert Input(5).node.layer.shape == (5,)
     assert InputLayer(input_shape=[None, 2]).shape == (None, 2)  # the Keras 2 spelling
     with pytest.raises(ValueError, match=r"per-sample shape \(4, 3\)"):
         inp(X[:, :2])
@@ -335,6 +336,6 @@ def test_input_layer_is_a_parameter_free_identity_that_checks_shapes():
 
 
 def test_check_stack_takes_an_input_first_only():
-    check_stack([Input((T, D)), SimpleRNN(4), Dense(2)])
+    check_stack([InputLayer((T, D)), SimpleRNN(4), Dense(2)])
     with pytest.raises(ValueError, match=r"layer 1 \('late'\) is an Input"):
-        check_stack([SimpleRNN(4, return_sequences=True), Input((T, 4), name="late")])
+        check_stack([SimpleRNN(4, return_sequences=True), InputLayer((T, 4), name="late")])

@@ -1,6 +1,12 @@
-"""Models: :class:`Sequential` (a linear stack of layers) and :class:`Model` (the base class for
-models with their own forward/backward over several layers). Mirrors ``keras.models``:
+"""Models: :class:`Sequential` (a linear stack of layers), :class:`Model` (the base class for
+models with their own forward/backward over several layers) and :class:`Functional` (what
+``Model(inputs, outputs)`` makes: a graph of layer calls). Mirrors ``keras.models``:
 ``Sequential``, ``Model``, ``load_model``.
+
+Why this module is long: it holds Keras's three model classes side by side (``Model.__new__``
+makes a ``Functional``, so the two cannot live apart without an import circle), and their
+Keras-mirroring docstrings are much of it; the graph machinery itself is in
+:mod:`rnnkit.functional`.
 
 A model is a layer-like object: ``forward(x, training=False, lengths=None)`` returns the output,
 ``backward(dy)`` backpropagates and overwrites every layer's ``grads``; ``params``/``grads`` are
@@ -60,6 +66,10 @@ import numpy as np
 
 from . import _checks, losses, metrics, saving
 from ._model_methods import BatchMethods, keras_result
+from .functional import GraphNetwork
+from .functional.config import graph_config, replay_graph
+from .functional.outputs import MultiOutputLoss, OutputLoss, OutputMetric, per_output
+from .functional.summary import summary_text
 from .layers.base import (
     Layer,
     OutputShape,
@@ -70,6 +80,7 @@ from .layers.base import (
     shapes_compatible,
 )
 from .layers.input_layer import InputLayer
+from .layers.symbolic import SymbolicTensor
 from .network import ConfigLayers, Inputs, Network, get_model_class, num_samples, take
 from .training import Trainer
 
@@ -97,6 +108,12 @@ class Model(Network, BatchMethods):
     Attributes:
         trainer: the :class:`~rnnkit.training.Trainer` made by :meth:`compile` (None before).
     """
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> Any:
+        # Keras's Model(inputs, outputs) makes a functional model; subclasses are made as usual.
+        if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
+            return super().__new__(Functional)
+        return super().__new__(cls)
 
     # -- Keras-familiar training surface ------------------------------------------------------
     def compile(
@@ -309,6 +326,8 @@ class Sequential(Model):
     def add(self, layer: Layer) -> None:
         """Append ``layer``. If the input shape is known (the first layer's ``input_shape``),
         the new layer is built at once and the stack checked (:func:`check_stack`)."""
+        if isinstance(layer, SymbolicTensor) and layer.node.layer.is_input_layer:
+            layer = layer.node.layer  # Keras 3's Sequential([Input(shape), ...])
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential.add expects an rnnkit Layer, got {type(layer).__name__}")
         if layer.is_input_layer:
@@ -490,3 +509,108 @@ def load_model(
     if checkpoint is not None:
         Trainer.from_checkpoint(model, checkpoint)
     return model
+
+
+class Functional(GraphNetwork, Model):
+    """Keras's functional model, made by ``Model(inputs, outputs)``: a graph of layer calls on
+    symbolic tensors, run forward and backward by :class:`~rnnkit.functional.GraphNetwork`
+    (which documents inputs, outputs, masks and shared layers).
+
+    ``compile`` takes Keras's per-output forms for a model of several outputs: ``loss`` as a
+    list or a dict by output name (one loss for all outputs too), ``loss_weights`` likewise,
+    ``metrics`` as one list for every output, a list of lists or a dict; the logs are
+    ``loss``, ``<output>_loss`` and ``<output>_<metric>``, as in Keras. ``fit``/``evaluate``
+    take ``y`` as a list (output order) or a dict by output name.
+    """
+
+    def __init__(self, inputs: Any, outputs: Any, name: str | None = None) -> None:
+        GraphNetwork.__init__(self, inputs, outputs, name=name)
+        self._scored_output = 0  # which output _output_activation describes (see compile)
+
+    def _output_activation(self) -> str | None:
+        return self.outputs[self._scored_output].node.layer.output_activation()
+
+    def compile(
+        self,
+        optimizer: Any = "rmsprop",
+        loss: Any = None,
+        metrics: Any = None,
+        clip_norm: float | None = None,
+        clip_value: float | None = None,
+        loss_weights: Any = None,
+    ) -> None:
+        """Keras's ``compile`` (see :meth:`Model.compile`), with ``loss_weights`` (a keyword
+        here: Keras's third positional argument is rnnkit's ``metrics``)."""
+        if len(self.outputs) == 1 and not isinstance(loss, (list, tuple, dict)):
+            if loss_weights is not None:
+                raise ValueError("loss_weights needs a model with several outputs")
+            super().compile(optimizer, loss, metrics, clip_norm, clip_value)
+            return
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='mse' (or one per output)")
+        names = self.output_names
+        per_loss = per_output(loss, names, "loss")
+        weights = per_output(1.0 if loss_weights is None else loss_weights, names, "loss_weights")
+        nested = isinstance(metrics, dict) or (
+            isinstance(metrics, (list, tuple))
+            and any(isinstance(m, (list, tuple)) for m in metrics)
+        )
+        per_metrics = per_output(metrics, names, "metrics") if nested else [metrics] * len(names)
+        resolved: list[Any] = []
+        logged: list[Any] = []
+        for index in range(len(names)):
+            self._scored_output = index  # _keras_loss/_keras_metric read this output's activation
+            output_loss = None if per_loss[index] is None else self._keras_loss(per_loss[index])
+            resolved.append(output_loss)
+            if output_loss is not None:
+                logged.append(OutputLoss(output_loss, index, names))
+        for index in range(len(names)):
+            self._scored_output = index
+            logged.extend(
+                OutputMetric(self._keras_metric(metric), index, names)
+                for metric in per_metrics[index] or ()
+            )
+        self._scored_output = 0
+        self.trainer = Trainer(
+            self,
+            loss=MultiOutputLoss(resolved, [1.0 if w is None else w for w in weights], names),
+            optimizer=optimizer,
+            metrics=logged,
+            clip_norm=clip_norm,
+            clip_value=clip_value,
+        )
+
+    def predict(
+        self,
+        x: Any,
+        batch_size: int | None = None,
+        verbose: int = 0,
+        lengths: np.ndarray | None = None,
+    ) -> Any:
+        """Keras's ``predict``: one array, a list per output, or a dict for dict outputs."""
+        out: Any = super().predict(x, batch_size, verbose, lengths)
+        return dict(zip(self.output_names, out)) if self._output_dict else out
+
+    def summary(
+        self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = print
+    ) -> str:
+        """Keras's table, with each call's inbound tensors in "Connected to"."""
+        text = summary_text(self, line_length)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def save(self, filepath: str | os.PathLike) -> str:
+        """:meth:`Model.save`; a model compiled with several outputs is saved without its
+        trainer checkpoint (its per-output loss cannot be restored yet), so ``load_model``
+        gives the graph and the weights, to compile again."""
+        several = self.trainer is not None and isinstance(self.trainer.loss, MultiOutputLoss)
+        return saving.save_model(self, filepath, trainer=None if several else self.trainer)
+
+    def get_config(self) -> dict[str, Any]:
+        return graph_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Functional:
+        inputs, outputs = replay_graph(config)
+        return cls(inputs, outputs, name=config.get("name"))

@@ -32,6 +32,8 @@ _model_counter = itertools.count(1)
 _MODEL_CLASSES: dict[str, type[Network]] = {}
 
 Inputs = np.ndarray | Sequence[np.ndarray]
+# Data for several inputs or outputs may also be a dict of arrays by name (functional models).
+Data = Inputs | dict[str, np.ndarray]
 
 
 class ConfigLayers(NamedTuple):
@@ -54,8 +56,10 @@ def get_model_class(class_name: str) -> type[Network]:
         ) from None
 
 
-def num_samples(x: Inputs) -> int:
-    """Batch size of ``x``: an array, or a list/tuple of arrays of one batch size."""
+def num_samples(x: Data) -> int:
+    """Batch size of ``x``: an array, or a list/tuple/dict of arrays of one batch size."""
+    if isinstance(x, dict):
+        x = list(x.values())
     if isinstance(x, (list, tuple)):
         sizes = {len(a) for a in x}
         if len(sizes) != 1:
@@ -75,8 +79,10 @@ def input_lengths(lengths: Any, x: Inputs) -> np.ndarray | None:
     return _checks.lengths(lengths, num_samples(x), steps)
 
 
-def take(x: Inputs, index: slice | np.ndarray) -> Inputs:
-    """Rows ``index`` of ``x`` (an array or a list/tuple of arrays)."""
+def take(x: Data, index: slice | np.ndarray) -> Any:
+    """Rows ``index`` of ``x`` (an array or a list/tuple/dict of arrays)."""
+    if isinstance(x, dict):
+        return {key: np.asarray(a)[index] for key, a in x.items()}
     if isinstance(x, (list, tuple)):
         return type(x)(np.asarray(a)[index] for a in x)
     return np.asarray(x)[index]

@@ -14,7 +14,9 @@ Masking             steps equal to ``mask_value`` are padding: the mask of float
                     (masking.py)
 RepeatVector        ``(N, D) -> (N, n, D)``: a vector repeated along time (repeat_vector.py)
 Dropout             inverted dropout (dropout.py)
-Input, InputLayer   Keras 3's ``Input(shape)``: fixes a Sequential's input shape (input_layer.py)
+Input, InputLayer   Keras 3's ``Input(shape)``: a functional model's symbolic input, or a
+                    Sequential's input shape (input_layer.py; symbolic tensors: symbolic.py)
+Concatenate, Add    merge layers for functional models (merging.py)
 ==================  ==========================================================================
 
 Helpers: :func:`check_stack` (validate a linear stack before running it),
@@ -42,15 +44,19 @@ from .dropout import Dropout
 from .embedding import Embedding
 from .input_layer import Input, InputLayer
 from .masking import Masking
+from .merging import Add, Concatenate
 from .recurrent import GRU, LSTM, Bidirectional, RecurrentLayer, SimpleRNN, reverse_sequences
 from .repeat_vector import RepeatVector
+from .symbolic import SymbolicTensor
 from .time_distributed import TimeDistributed
 
 __all__ = [
     "GRU",
     "LSTM",
     "Activation",
+    "Add",
     "Bidirectional",
+    "Concatenate",
     "Dense",
     "Dropout",
     "Embedding",
@@ -61,6 +67,7 @@ __all__ = [
     "RecurrentLayer",
     "RepeatVector",
     "SimpleRNN",
+    "SymbolicTensor",
     "TimeDistributed",
     "check_stack",
     "deserialize_layer",

@@ -30,6 +30,7 @@ from .._registry import class_and_config
 # Where layer code has always found the default seeds; they live in rnnkit._seeding.
 from .._seeding import make_rng as make_rng
 from .._seeding import set_random_seed as set_random_seed
+from .symbolic import call_symbolic, contains_symbolic
 
 Shape = tuple[int | None, ...]
 # What compute_output_shape gives: one shape, or a list for a layer with several outputs (a
@@ -210,13 +211,23 @@ class Layer:
     # -- computation --------------------------------------------------------------------------
     def __call__(
         self,
-        x: np.ndarray,
-        training: bool = False,
+        x: Any,
+        training: bool | None = None,
         lengths: np.ndarray | None = None,
         **kwargs: Any,
     ) -> Any:
+        """Run the layer on arrays (``forward``, building it first if needed), or, called on
+        symbolic tensors (from :func:`~rnnkit.layers.Input` or another call), record the call
+        in a functional graph and return symbolic outputs (see :mod:`.symbolic`)."""
+        if contains_symbolic(x, kwargs.get("initial_state")):
+            if lengths is not None:
+                raise TypeError(
+                    f"layer {self.name!r}: lengths= is not a functional call option; give the "
+                    "model's lengths to fit/predict (or mask with Embedding(mask_zero=True))"
+                )
+            return call_symbolic(self, x, training, kwargs)
         self._build_for(x)
-        return self.forward(x, training=training, lengths=lengths, **kwargs)
+        return self.forward(x, training=bool(training), lengths=lengths, **kwargs)
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
@@ -247,6 +258,12 @@ class Layer:
         for a plain layer. Saving, models and the Trainer find nested layers through this
         method alone."""
         return []
+
+    def initial_state_grad(self) -> Any:
+        """The gradient of the ``initial_state`` given to the last ``forward``, after
+        ``backward`` (an array, or a list with one array per state); None for a layer without
+        initial states. A functional graph sends it back to the tensors that gave them."""
+        return None
 
     def output_activation(self) -> str | None:
         """Name of the element-wise activation this layer applies last, if any (Keras's

@@ -1,16 +1,18 @@
-"""Input: Keras 3's way of giving a Sequential model its input shape.
+"""Input: Keras 3's way of starting a model, functional or Sequential.
 
-Keras 3 listings start a Sequential model with ``keras.Input(shape)`` instead of passing
+:func:`Input` returns the symbolic tensor of a new :class:`InputLayer` (Keras's
+``KerasTensor``): calling layers on it builds a functional graph (``Model(inputs, outputs)``,
+see :mod:`.symbolic`). Keras 3 listings also start a Sequential model with it instead of passing
 ``input_shape=`` to the first layer::
 
     model = Sequential([Input((3, 1)), SimpleRNN(10), Dense(1)])
 
-:func:`Input` returns an :class:`InputLayer`: no parameters, the identity, whose only job is to
-fix the per-sample input shape. In a :class:`~rnnkit.models.Sequential` it builds the model at
-once (as a first layer's ``input_shape`` would) and, as in Keras 3, it is not listed in
-``model.layers`` nor in ``summary()``; ``get_config`` / ``save`` keep it, so a loaded model has
-it again. It must come first (``Sequential.add`` and :func:`~rnnkit.layers.check_stack` refuse
-it anywhere else).
+The :class:`InputLayer` has no parameters and is the identity; its only job is to fix the
+per-sample input shape. In a :class:`~rnnkit.models.Sequential` (which takes the tensor or the
+layer) it builds the model at once (as a first layer's ``input_shape`` would) and, as in Keras
+3, it is not listed in ``model.layers`` nor in ``summary()``; ``get_config`` / ``save`` keep it,
+so a loaded model has it again. It must come first (``Sequential.add`` and
+:func:`~rnnkit.layers.check_stack` refuse it anywhere else).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import numpy as np
 
 from .. import _checks
 from .base import Layer, Shape, no_param_shapes
+from .symbolic import Node, SymbolicTensor
 
 __all__ = ["Input", "InputLayer"]
 
@@ -89,6 +92,10 @@ class InputLayer(Layer):
         super().__init__(name=name, input_shape=_as_shape(shape))
         self.dtype = np.dtype("float32" if dtype is None else dtype)
         self.build(self.built_shape)
+        # The symbolic tensor a functional model starts from (Keras's ``InputLayer.output``).
+        node = Node(self, None)
+        self.output = SymbolicTensor(self.shape, self.dtype, node, 0, self.batch_size)
+        node.outputs = [self.output]
 
     @property
     def shape(self) -> Shape:
@@ -146,14 +153,19 @@ def Input(
     *,
     batch_size: int | None = None,
     batch_shape: Sequence[int | None] | None = None,
-) -> InputLayer:
-    """Keras 3's ``keras.Input(shape)``: an :class:`InputLayer` to put first in a
-    :class:`~rnnkit.models.Sequential` (``Sequential([Input((3, 1)), SimpleRNN(10),
-    Dense(1)])``). ``shape`` is per sample, without the batch axis; ``batch_shape=(B, T, D)``
+) -> SymbolicTensor:
+    """Keras 3's ``keras.Input(shape)``: the symbolic tensor of a new :class:`InputLayer`, to
+    call layers on (``x = SimpleRNN(8)(Input((None, 3)))``, then ``Model(inputs, outputs)``) or
+    to put first in a :class:`~rnnkit.models.Sequential` (``Sequential([Input((3, 1)),
+    SimpleRNN(10), Dense(1)])``). ``shape`` is per sample, without the batch axis (the
+    tensor's ``shape`` has the batch axis first, None unless fixed); ``batch_shape=(B, T, D)``
     (or ``batch_size=B``) also fixes the batch size, as Keras's stateful listings do. The
     batch options are keywords here (Keras's positional order differs: its second argument
     is ``batch_size``)."""
-    return InputLayer(shape, dtype=dtype, name=name, batch_size=batch_size, batch_shape=batch_shape)
+    layer = InputLayer(
+        shape, dtype=dtype, name=name, batch_size=batch_size, batch_shape=batch_shape
+    )
+    return layer.output
 
 
 def _split_batch_shape(

@@ -19,16 +19,41 @@ __all__ = [
     "Validation",
     "check_numeric",
     "prepare_fit_data",
+    "targets",
     "unpack_validation",
 ]
 
 
 def check_numeric(value: Any, what: str) -> None:
-    """TypeError naming ``what`` unless ``value`` (an array, or a list/tuple of arrays for
-    several inputs) holds real numbers: bool, integer or float dtype."""
+    """TypeError naming ``what`` unless ``value`` (an array, or a list/tuple/dict of arrays for
+    several inputs or outputs) holds real numbers: bool, integer or float dtype."""
+    if isinstance(value, dict):
+        value = list(value.values())
     parts = value if isinstance(value, (list, tuple)) else [value]
     for part in parts:
         _checks.real_array(part, what)
+
+
+def targets(y: Any, n: int, what: str = "y") -> Any:
+    """``y`` checked against ``n`` samples: one array, or (a model of several outputs) a
+    list/tuple of NumPy arrays or a dict of arrays. ValueError when a sample count differs."""
+    if isinstance(y, dict):
+        y = {key: np.asarray(value) for key, value in y.items()}
+        parts = list(y.values())
+    elif isinstance(y, (list, tuple)) and y and all(isinstance(p, np.ndarray) for p in y):
+        # Several target arrays, Keras's form for several outputs (a nested list of numbers
+        # is one array, as before).
+        y = list(y)
+        parts = y
+    else:
+        y = np.asarray(y)
+        parts = [y]
+    check_numeric(parts, what)
+    for part in parts:
+        if part.ndim == 0 or len(part) != n:
+            got = "no sample axis" if part.ndim == 0 else len(part)
+            raise ValueError(f"x has {n} samples but {what} has {got}")
+    return y
 
 
 class Validation(NamedTuple):
@@ -91,7 +116,7 @@ class FitData(NamedTuple):
     """``fit``'s training data after the checks, and its validation data (or None)."""
 
     x: Inputs
-    y: np.ndarray
+    y: Any  # an array, or a list/dict of arrays (several outputs)
     lengths: np.ndarray | None
     sample_weight: np.ndarray | None
     n: int
@@ -121,12 +146,7 @@ def prepare_fit_data(
     options = options or FitOptions()
     check_numeric(x, "x")
     n = num_samples(x)
-    y = np.asarray(y)
-    check_numeric(y, "y")
-    if y.ndim == 0 or len(y) != n:
-        raise ValueError(
-            f"x has {n} samples but y has {'no sample axis' if y.ndim == 0 else len(y)}"
-        )
+    y = targets(y, n)
     if n == 0:
         raise ValueError("fit needs at least one sample, got x with 0 samples")
     lengths = input_lengths(lengths, x)
@@ -156,6 +176,8 @@ def prepare_fit_data(
         return None if a is None else a[rows]
 
     val = Validation(
-        take(x, rows_val), y[rows_val], part(lengths, rows_val), part(weights, rows_val)
+        take(x, rows_val), take(y, rows_val), part(lengths, rows_val), part(weights, rows_val)
     )
-    return FitData(take(x, rows), y[rows], part(lengths, rows), part(weights, rows), split, val)
+    return FitData(
+        take(x, rows), take(y, rows), part(lengths, rows), part(weights, rows), split, val
+    )

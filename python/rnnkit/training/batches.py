@@ -10,7 +10,7 @@ import numpy as np
 
 from ..network import Inputs, input_lengths, num_samples
 from ..threads import in_one_thread_pool
-from .arguments import check_numeric
+from .arguments import check_numeric, targets
 from .weights import fit_sample_weights
 
 if TYPE_CHECKING:  # annotations only
@@ -25,14 +25,8 @@ class BatchData:
     def __init__(self, x: Inputs, y: Any, lengths: Any, sample_weight: Any, class_weight: Any):
         check_numeric(x, "x")
         self.x = x
-        self.y = np.asarray(y)
-        check_numeric(self.y, "y")
         n = num_samples(x)
-        if self.y.ndim == 0 or len(self.y) != n:
-            raise ValueError(
-                f"x has {n} samples but y has "
-                f"{'no sample axis' if self.y.ndim == 0 else len(self.y)}"
-            )
+        self.y = targets(y, n)
         if n == 0:
             raise ValueError("a batch needs at least one sample, got x with 0 samples")
         self.lengths = input_lengths(lengths, x)

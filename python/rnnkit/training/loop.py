@@ -40,7 +40,7 @@ class EpochPlan:
     """What every epoch of one ``fit`` run does: the data and the settings, checked."""
 
     x: Inputs
-    y: np.ndarray
+    y: Any  # an array, or a list/dict of arrays (several outputs)
     lengths: np.ndarray | None
     n: int  # training samples
     epochs: int
@@ -103,7 +103,7 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
         for start in range(0, plan.n, plan.batch_size):
             stop = start + plan.batch_size
             rows: Any = slice(start, stop) if order is None else order[start:stop]
-            xb, yb = take(plan.x, rows), plan.y[rows]
+            xb, yb = take(plan.x, rows), take(plan.y, rows)
             lb = None if plan.lengths is None else plan.lengths[rows]
             wb = None if plan.sample_weight is None else plan.sample_weight[rows]
             nb = num_samples(xb)
@@ -230,7 +230,7 @@ def evaluate_batches(
     total = 0.0
     for start in range(0, n, batch_size):
         rows = slice(start, start + batch_size)
-        xb, yb = take(x, rows), np.asarray(y)[rows]
+        xb, yb = take(x, rows), take(y, rows)
         lb = None if lengths is None else lengths[rows]
         wb = None if sample_weight is None else sample_weight[rows]
         y_pred = trainer.model.forward(xb, training=False, lengths=lb)

@@ -41,6 +41,6 @@ def is_feed(x: Any) -> bool:
     """Whether ``fit``'s ``x`` is a batch feed rather than arrays: an iterator, or a
     Sequence-style object (arrays, array-likes, lists and tuples of arrays are data, not
     feeds)."""
-    if isinstance(x, (np.ndarray, list, tuple, str, bytes, ArrayLike)):
+    if isinstance(x, (np.ndarray, list, tuple, dict, str, bytes, ArrayLike)):
         return False
     return isinstance(x, (Iterator, BatchSequence))

@@ -24,7 +24,7 @@ from ..callbacks import Callback, History
 from ..network import Inputs, Network, input_lengths, num_samples
 from ..threads import in_one_thread_pool
 from . import checkpoints
-from .arguments import FitOptions, prepare_fit_data, unpack_validation
+from .arguments import FitOptions, prepare_fit_data, targets, unpack_validation
 from .dispatch import CallbackList, begin_training
 from .feeds import FeedPlan, check_feed_arguments, evaluate_feed, feed_epoch
 from .loop import (
@@ -406,8 +406,7 @@ class Trainer:
             logs = evaluate_feed(self, x, steps)
         else:
             n = num_samples(x)
-            if len(y) != n:
-                raise ValueError(f"x has {n} samples but y has {len(y)}")
+            y = targets(y, n)
             lengths = input_lengths(lengths, x)
             weights = sample_weights(sample_weight, n)
             logs = evaluate_batches(self, x, y, lengths, batch_size, weights)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .. import _checks
+from ..network import num_samples
 
 __all__ = ["class_sample_weights", "fit_sample_weights", "per_sample_only", "sample_weights"]
 
@@ -69,6 +70,13 @@ def fit_sample_weights(y: np.ndarray, sample_weight: Any, class_weight: Any) -> 
             "sample_weight and class_weight cannot be given together (as in Keras): fold the "
             "class weights into sample_weight"
         )
+    if not isinstance(y, np.ndarray):
+        if class_weight is not None:
+            raise ValueError(
+                "class_weight needs a model of one output (Keras refuses it for several too): "
+                "give sample_weight instead"
+            )
+        return sample_weights(sample_weight, num_samples(y))
     if class_weight is not None:
         return class_sample_weights(y, class_weight)
     return sample_weights(sample_weight, len(y))
