@@ -213,6 +213,23 @@ def test_set_random_seed_reaches_text_generation() -> None:
     assert samples[0] == samples[1] != samples[2]
 
 
+def test_set_random_seed_reaches_fits_shuffling() -> None:
+    # Keras's set_random_seed makes a whole training run reproducible: the shuffle order too.
+    x = np.random.default_rng(0).standard_normal((40, 5, 2))
+    y = np.random.default_rng(1).standard_normal((40, 3))
+
+    def trained(seed: int) -> list[np.ndarray]:
+        set_random_seed(seed)
+        model = rnnkit.Sequential([SimpleRNN(4, seed=0), Dense(3, seed=1)])
+        model.compile("sgd", "mse")
+        model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=True)
+        return model.get_weights()
+
+    first, again, other = trained(7), trained(7), trained(8)
+    assert _equal(first, again)
+    assert not _equal(first, other)  # only the shuffle order differs: weights are seeded
+
+
 @pytest.mark.parametrize(
     "seed,exception", [(None, TypeError), (1.0, TypeError), (True, TypeError), (-1, ValueError)]
 )

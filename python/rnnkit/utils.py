@@ -217,11 +217,8 @@ def set_random_seed(seed: int) -> None:
     ``keras.utils.set_random_seed``: Python's ``random``, NumPy's global generator
     (``np.random.seed``, which user code often draws its data from) and rnnkit's default seeds
     (:func:`rnnkit.layers.set_random_seed`: the initial weights and dropout masks of layers made
-    with ``seed=None``, and :func:`rnnkit.generate`'s sampling). Layers made after the call
-    are then reproducible.
-
-    ``fit(seed=None)`` shuffles from fresh entropy in this version; pass ``fit(seed=...)``
-    for a reproducible order.
+    with ``seed=None``, :func:`rnnkit.generate`'s sampling, and the shuffling of each
+    ``fit(seed=None)``). Layers made and fits run after the call are then reproducible.
 
     Raises:
         TypeError / ValueError: ``seed`` not an int in ``[0, 2**32)`` (NumPy's global seed

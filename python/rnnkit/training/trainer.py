@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _checks, saving
+from .. import _checks, _seeding, saving
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -290,6 +290,7 @@ class Trainer:
         )
         steps_per_epoch = _checks.optional_positive_int(steps_per_epoch, "steps_per_epoch")
         validation_steps = _checks.optional_positive_int(validation_steps, "validation_steps")
+        seed = _seeding.next_seed(seed)  # one per fit: rnnkit.utils.set_random_seed reaches here
         if is_feed(x):
             check_feed_arguments(y, lengths, sample_weight, validation_split)
             if tbptt is not None:
