@@ -3,7 +3,10 @@ thread count (rnnkit.set_num_threads / threadpoolctl) changes speed, not results
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
@@ -270,13 +273,9 @@ def _fork_children(count: int, seconds: float, expected_threads: int) -> list[st
     return problems
 
 
-@pytest.mark.stress
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
-@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
-def test_fork_while_another_thread_runs_kernels():
-    # multiprocessing's fork start method does exactly this. A child used to inherit the
-    # parent's thread bookkeeping mid-update and call into OpenBLAS from the fork handler
-    # (hanging on a lock a vanished thread held, or coming up with one thread).
+def fork_stress() -> list[str]:
+    """Forks children while another thread runs kernels; what went wrong (see _fork_children).
+    Runs in a process of its own (test below), so a parent that hangs fails the test."""
     rnnkit.set_num_threads(2)
     stop, failures = threading.Event(), []
     worker = threading.Thread(target=_kernels_until, args=(stop, failures), daemon=True)
@@ -286,7 +285,36 @@ def test_fork_while_another_thread_runs_kernels():
     finally:
         stop.set()
         worker.join(30)
-    assert not failures, failures
+    return (
+        [repr(f) for f in failures]
+        + problems
+        + (["kernel thread hung"] if worker.is_alive() else [])
+    )
+
+
+@pytest.mark.stress
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_fork_while_another_thread_runs_kernels():
+    # multiprocessing's fork start method does exactly this. A child used to inherit the
+    # parent's thread bookkeeping mid-update and call into OpenBLAS from the fork handler
+    # (hanging on a lock a vanished thread held, or coming up with one thread), and could
+    # inherit OpenBLAS's allocator lock held by a thread in mid-GEMM.
+    tests = os.path.dirname(os.path.abspath(__file__))
+    script = (
+        f"import json, sys; sys.path.insert(0, {tests!r}); import test_ops_threads as t; "
+        "print(json.dumps(t.fork_stress()))"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-W", "ignore::DeprecationWarning", "-c", script],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("the forking process hung (a fork waiting on a kernel that never left)")
+    assert result.returncode == 0, result.stderr[-2000:]
+    problems = json.loads(result.stdout.strip().splitlines()[-1])
     assert not problems, problems
 
 
