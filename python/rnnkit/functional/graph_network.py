@@ -26,6 +26,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .. import _steps
 from ..layers.base import Layer
 from ..layers.symbolic import Node, SymbolicTensor
 from ..network import Inputs, Network
@@ -37,11 +38,12 @@ __all__ = ["GraphNetwork"]
 
 def _merged_lengths(masks: Sequence[np.ndarray | None]) -> np.ndarray | None:
     """One mask for a layer called on several tensors: a step is valid where it is valid in
-    every input (Keras's merge layers AND their masks), i.e. the smallest length."""
-    given = [np.asarray(m, dtype=np.int64) for m in masks if m is not None]
-    if not given:
-        return None
-    return given[0] if len(given) == 1 else np.minimum.reduce(given)
+    every input (Keras's merge layers AND their masks); lengths stay lengths (the smallest),
+    a step mask among them makes the AND of the masks (see :mod:`rnnkit._steps`)."""
+    merged: np.ndarray | None = None
+    for mask in masks:
+        merged = _steps.combine(merged, mask)
+    return merged
 
 
 def _add(grads: dict[int, Any], tensor: SymbolicTensor, value: Any) -> None:

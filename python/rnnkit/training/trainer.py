@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _checks, _seeding, saving
+from .. import _checks, _seeding, _steps, saving
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -132,6 +132,12 @@ class Trainer:
                 f"{np.shape(y_pred)}: use return_sequences=True on the last recurrent layer"
             )
         mask = self._loss_lengths(y_pred, lengths)
+        if loss_from is not None and _steps.is_mask(mask):
+            raise ValueError(
+                "fit_stream does not take a step mask with padding before or between valid "
+                "steps yet (an Embedding(mask_zero=True) or Masking layer found masked steps "
+                "inside a window): streams are unpadded, so drop the mask_zero/Masking layer"
+            )
         scored = y_pred[:, loss_from:] if loss_from else y_pred
         loss = float(self.loss.forward(scored, y, mask, sample_weight))
         check_finite_loss(loss, self._where)
