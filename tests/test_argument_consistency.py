@@ -213,7 +213,9 @@ def test_lengths(entry: Entry, mistake: Mistake) -> None:
     expected = mistake.got
     if not entry.label.startswith("ops.") and np.ndim(mistake.value) == 2:
         # Above the kernels the same argument also takes an (N, T) step mask.
-        expected = "lengths must have shape (N,) = (4,) or be an (N, T) = (4, 5) step mask, got (4, 1)"
+        expected = (
+            "lengths must have shape (N,) = (4,) or be an (N, T) = (4, 5) step mask, got (4, 1)"
+        )
     _expect(entry, mistake, expected)
 
 
