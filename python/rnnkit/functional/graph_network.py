@@ -7,9 +7,10 @@ How it runs:
 * ``forward`` puts the input arrays on the input tensors, then runs the nodes in topological
   order (:func:`.topology.graph_nodes`): each node's layer gets the arrays of its inbound
   tensors (``initial_state`` ones as the call option), the model's ``training`` flag (or the
-  one the call fixed) and the sequence mask ``lengths`` of its main input (the elementwise
-  minimum over several inputs); its outputs and the mask ``output_lengths`` gives are kept per
-  tensor. The model's ``lengths`` are the mask of every input.
+  one the call fixed) and the sequence mask ``lengths`` of its main input (lengths or a
+  step mask, see :mod:`rnnkit._steps`; over several inputs a step is valid where it is in
+  all); its outputs and the mask ``output_lengths`` gives are kept per tensor. The model's
+  ``lengths`` are the mask of every input.
 * ``backward`` runs the nodes in reverse. A tensor read by several nodes gets the sum of their
   gradients; a node none of whose outputs got a gradient is skipped. ``initial_state``
   gradients (``layer.initial_state_grad()``) go back to the tensors that gave the states.

@@ -248,7 +248,8 @@ class Trainer:
                 2 one line per epoch.
             seed: seed of the shuffling; epoch ``e`` uses ``(seed, e)``, so a seeded run is
                 reproducible and resumable. None: fresh entropy.
-            lengths: ``(N,)`` valid steps per sample (sequence mask).
+            lengths: ``(N,)`` valid leading steps per sample, or an ``(N, T)`` bool step mask
+                (any steps masked; not with ``tbptt``): the sequence mask.
             tbptt: walk each batch in windows of this many steps, carrying the recurrent state
                 and cutting the gradient between windows, one update per window (see
                 :mod:`rnnkit.training`). A model with one prediction per step (output

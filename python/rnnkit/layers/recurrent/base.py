@@ -83,7 +83,8 @@ class RecurrentLayer(Layer):
             calls). The batch size must stay fixed until :meth:`reset_state`.
         go_backwards: process each sequence reversed in time. With ``lengths`` only the valid
             prefix of each row is reversed (PyTorch's semantics, not Keras's whole-row
-            reversal): valid steps stay a prefix, so the mask still holds. A sequence output is
+            reversal): valid steps stay a prefix, so the mask still holds. With an ``(N, T)``
+            step mask the whole row is reversed with its mask, as Keras. A sequence output is
             returned in processing (reversed) order, like Keras; ``dx`` is in input order.
         backend: ``"cpp"`` (the C++ kernels of :mod:`rnnkit.ops`) or ``"numpy"`` (the plain
             NumPy reference :mod:`rnnkit.reference`, one step at a time): the same maths, the
@@ -305,9 +306,12 @@ class RecurrentLayer(Layer):
         lengths: np.ndarray | None = None,
         initial_state: np.ndarray | Sequence[np.ndarray] | None = None,
     ) -> Any:
-        """Run the layer. ``initial_state``: ``(N, H)`` array for a one-state cell (or a
-        one-element list, as Keras passes it), a list of one array per state otherwise; it
-        overrides a stateful layer's carried state for this call."""
+        """Run the layer. ``lengths``: ``(N,)`` valid leading steps (packed sequences: zeros
+        out at padded steps) or an ``(N, T)`` bool step mask (Keras: a masked step carries the
+        states, the output repeats the previous one, zeros before a row's first valid step; the
+        last output of a row with no valid step is zeros). ``initial_state``: ``(N, H)`` array
+        for a one-state cell (or a one-element list, as Keras passes it), a list of one array
+        per state otherwise; it overrides a stateful layer's carried state for this call."""
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         d = self.built_shape[1]
@@ -390,8 +394,9 @@ class RecurrentLayer(Layer):
         return dx
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
-        """The mask passes on with a sequence output (valid steps stay a prefix, also with
-        go_backwards); a last-state output has no time axis, hence no mask."""
+        """The mask passes on with a sequence output, as given (lengths: valid steps stay a
+        prefix, also with go_backwards; a step mask is not reversed by go_backwards, as in
+        Keras); a last-state output has no time axis, hence no mask."""
         return lengths if self.return_sequences else None
 
     def get_config(self) -> dict[str, Any]:

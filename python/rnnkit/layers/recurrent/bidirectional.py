@@ -53,7 +53,8 @@ class Bidirectional(Layer):
     ``go_backwards`` and the same ``units``, ``return_sequences`` and ``return_state``.
 
     With ``return_sequences`` the backward layer's output (in reversed order) is reversed back
-    (valid part only, with ``lengths``) so both are aligned in time before merging, as Keras
+    (valid part only with ``lengths``, the whole row with an ``(N, T)`` step mask) so both are
+    aligned in time before merging, as Keras
     does. ``merge_mode``: "concat" (last axis), "sum", "mul", "ave", or None (``forward``
     returns ``[y_forward, y_backward]`` and ``backward`` takes a list of both gradients).
 
