@@ -385,3 +385,33 @@ def test_fit_stream_refuses_a_non_suffix_mask() -> None:
     stream = np.tile(np.array([1, 2, 0, 3, 4]), 20)
     with pytest.raises(ValueError, match="fit_stream does not take a step mask"):
         model.trainer.fit_stream(stream, batch_size=2, bptt=5, verbose=0)
+
+
+@pytest.mark.parametrize(
+    ("cell", "options"),
+    [(SimpleRNN, {}), (SimpleRNN, {"layer_norm": True}), (LSTM, {}), (GRU, {})],
+)
+def test_numpy_backend_agrees_under_a_general_mask(cell: Any, options: dict[str, Any]) -> None:
+    x = rng.standard_normal((3, 6, 2))
+    results = []
+    for backend in ("cpp", "numpy"):
+        layer = cell(3, dtype=F64, seed=0, return_sequences=True, backend=backend, **options)
+        y = layer(x, lengths=GAPS)
+        dx = layer.backward(np.ones_like(y))
+        results.append((y, dx, *(layer.grads[k].copy() for k in sorted(layer.grads))))
+    for a, b in zip(*results):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-11)
+
+
+def test_dropout_trains_under_a_general_mask() -> None:
+    ids, y = _padded(SEQS, "pre"), rng.standard_normal((len(SEQS), 1))
+    model = Sequential(
+        [
+            Embedding(9, 4, mask_zero=True, seed=0, input_shape=(T,)),
+            LSTM(5, dropout=0.2, recurrent_dropout=0.2, seed=1),
+            Dense(1, seed=2),
+        ]
+    )
+    model.compile(loss="mse", optimizer="adam")
+    history = model.fit(ids, y, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
