@@ -188,11 +188,20 @@ def test_masking_compares_in_the_input_dtype() -> None:
     np.testing.assert_array_equal(layer.output_lengths(None), [1])
 
 
-def test_masking_refuses_a_mask_it_cannot_honour() -> None:
+def test_masking_gives_a_step_mask_unless_post_padded() -> None:
     x = _post_padded([3, 3], 4, 2)
     x[1, 0] = 0.0  # pre-padding-like: a masked step before valid ones
-    with pytest.raises(ValueError, match=r"row 1 has a masked step .*padding='post'"):
-        Masking(name="mask")(x)
+    layer = Masking(name="mask")
+    layer(x)
+    np.testing.assert_array_equal(
+        layer.output_lengths(None), [[1, 1, 1, 0], [0, 1, 1, 0]]
+    )  # an (N, T) mask: its valid steps are no prefix of row 1
+    np.testing.assert_array_equal(
+        layer.output_lengths(np.array([2, 4])), [[1, 1, 0, 0], [0, 1, 1, 0]]
+    )
+
+
+def test_masking_refuses_bad_arguments() -> None:
     with pytest.raises(ValueError, match=r"\(N, T, D\)"):
         Masking()(rng.standard_normal((2, 3)))
     with pytest.raises(TypeError, match="mask_value must be a real number"):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _checks
+from . import _steps
 from ._registry import Configurable
 
 __all__ = ["EPSILON", "Loss", "as_float", "step_mask"]
@@ -28,9 +28,10 @@ def as_float(a: Any) -> np.ndarray:
 
 
 def step_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray | None:
-    """Boolean ``(N, T)`` mask of valid steps (``t < lengths[i]``), or None without lengths."""
-    lens = _checks.lengths(lengths, n, t)
-    return None if lens is None else np.arange(t) < lens[:, None]
+    """Boolean ``(N, T)`` mask of valid steps, or None without a mask: ``lengths`` are
+    lengths ``(N,)`` (``t < lengths[i]``) or already a step mask ``(N, T)`` (see
+    :mod:`rnnkit._steps`)."""
+    return _steps.to_mask(lengths, n, t)
 
 
 def _weighted(

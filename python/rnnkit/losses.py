@@ -5,8 +5,9 @@ the regression losses, over samples (and time steps) for the cross-entropies. ``
 returns the gradient of that mean with respect to ``y_pred``, in ``y_pred``'s dtype.
 
 Sequence masks: when ``y_pred`` has a time axis (``(N, T, ...)``, 3 axes or more), ``lengths``
-``(N,)`` marks the valid leading steps of each sample; padded steps contribute nothing (zero
-loss, zero gradient) and the mean is taken over the valid steps only. ``lengths`` with a
+``(N,)`` marks the valid leading steps of each sample, or an ``(N, T)`` bool step mask marks any
+valid steps (:mod:`rnnkit._steps`); masked steps contribute nothing (zero loss, zero gradient)
+and the mean is taken over the valid steps only. ``lengths`` with a
 ``y_pred`` of fewer than 3 axes is an error (there is no time axis to mask).
 
 Cross-entropies take logits by default (``from_logits=True``): rnnkit models end in a linear

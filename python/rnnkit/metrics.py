@@ -11,8 +11,8 @@ under that string (``metrics=["acc"]`` gives ``history["acc"]``), a function und
 ``__name__``, a metric object under its own ``name`` (``RootMeanSquaredError()``:
 ``"root_mean_squared_error"``; every class takes ``name=``).
 
-Masks: with ``lengths`` and a ``y_pred`` that has a time axis (3 axes or more), only valid steps
-count, as in :mod:`rnnkit.losses`.
+Masks: with ``lengths`` (or an ``(N, T)`` step mask) and a ``y_pred`` that has a time axis (3
+axes or more), only valid steps count, as in :mod:`rnnkit.losses`.
 
 Keras's metric functions are here as in Keras: the loss functions of :mod:`rnnkit.losses`
 (``mean_squared_error``, ``mae``, ...) and ``binary_accuracy``, ``categorical_accuracy``,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from . import _checks
+from . import _checks, _steps
 from .layers.base import Layer, _snake_case, walk_layers
 from .layers.recurrent import RecurrentLayer
 
@@ -71,12 +71,13 @@ def num_samples(x: Data) -> int:
 
 
 def input_lengths(lengths: Any, x: Inputs) -> np.ndarray | None:
-    """``lengths`` for the samples of ``x`` as an int64 ``(N,)`` array in ``[0, T]`` (None stays
-    None), through :func:`rnnkit._checks.lengths`. ``T`` is the time axis of a single input
-    array; a model with several inputs has no one ``T``, and its layers check the range against
-    their own."""
+    """The mask given for the samples of ``x`` in its carried form (None stays None), through
+    :func:`rnnkit._steps.check`: lengths ``(N,)`` as int64 in ``[0, T]``, or a step mask
+    ``(N, T)`` of booleans (or 0/1), turned into lengths when it is post-padding. ``T`` is the
+    time axis of a single input array; a model with several inputs has no one ``T``, and its
+    layers check the range against their own."""
     steps = x.shape[1] if isinstance(x, np.ndarray) and x.ndim >= 2 else None
-    return _checks.lengths(lengths, num_samples(x), steps)
+    return _steps.check(lengths, num_samples(x), steps)
 
 
 def take(x: Data, index: slice | np.ndarray) -> Any:

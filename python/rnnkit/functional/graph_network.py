@@ -7,9 +7,10 @@ How it runs:
 * ``forward`` puts the input arrays on the input tensors, then runs the nodes in topological
   order (:func:`.topology.graph_nodes`): each node's layer gets the arrays of its inbound
   tensors (``initial_state`` ones as the call option), the model's ``training`` flag (or the
-  one the call fixed) and the sequence mask ``lengths`` of its main input (the elementwise
-  minimum over several inputs); its outputs and the mask ``output_lengths`` gives are kept per
-  tensor. The model's ``lengths`` are the mask of every input.
+  one the call fixed) and the sequence mask ``lengths`` of its main input (lengths or a
+  step mask, see :mod:`rnnkit._steps`; over several inputs a step is valid where it is in
+  all); its outputs and the mask ``output_lengths`` gives are kept per tensor. The model's
+  ``lengths`` are the mask of every input.
 * ``backward`` runs the nodes in reverse. A tensor read by several nodes gets the sum of their
   gradients; a node none of whose outputs got a gradient is skipped. ``initial_state``
   gradients (``layer.initial_state_grad()``) go back to the tensors that gave the states.
@@ -26,6 +27,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from .. import _steps
 from ..layers.base import Layer
 from ..layers.symbolic import Node, SymbolicTensor
 from ..network import Inputs, Network
@@ -37,11 +39,12 @@ __all__ = ["GraphNetwork"]
 
 def _merged_lengths(masks: Sequence[np.ndarray | None]) -> np.ndarray | None:
     """One mask for a layer called on several tensors: a step is valid where it is valid in
-    every input (Keras's merge layers AND their masks), i.e. the smallest length."""
-    given = [np.asarray(m, dtype=np.int64) for m in masks if m is not None]
-    if not given:
-        return None
-    return given[0] if len(given) == 1 else np.minimum.reduce(given)
+    every input (Keras's merge layers AND their masks); lengths stay lengths (the smallest),
+    a step mask among them makes the AND of the masks (see :mod:`rnnkit._steps`)."""
+    merged: np.ndarray | None = None
+    for mask in masks:
+        merged = _steps.combine(merged, mask)
+    return merged
 
 
 def _add(grads: dict[int, Any], tensor: SymbolicTensor, value: Any) -> None:

@@ -6,8 +6,9 @@ Keras-familiar surface:
 * ``build(input_shape)`` creates ``params`` from the per-sample input shape (no batch axis);
   calling the layer builds it on first use.
 * ``forward(x, training=False, lengths=None)`` returns the output and keeps what ``backward``
-  needs. ``lengths`` (``(N,)`` int64 or None) carries a sequence mask: sample ``i`` has
-  ``lengths[i]`` valid leading time steps.
+  needs. ``lengths`` carries a sequence mask (see :mod:`rnnkit._steps`): ``(N,)`` int64, sample
+  ``i`` has ``lengths[i]`` valid leading time steps; or an ``(N, T)`` bool step mask (any steps
+  masked, Keras's semantics); None: every step is valid.
 * ``backward(dy)`` returns ``dx`` and *overwrites* ``grads`` (same keys and shapes as ``params``).
 * ``output_lengths(lengths)`` tells the next layer which mask follows this one.
 * ``get_config()`` returns JSON-serialisable constructor arguments; ``from_config`` rebuilds.

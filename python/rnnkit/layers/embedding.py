@@ -51,10 +51,11 @@ class Embedding(Layer):
     Args:
         input_dim: vocabulary size; valid ids are ``0 .. input_dim - 1``.
         output_dim: vector size.
-        mask_zero: id 0 is padding (so it is reserved: real tokens use ids 1..). Padding must
-            come after the tokens in each row (post-padding: non-zero ids form a prefix), else
-            ``forward`` raises ValueError. :meth:`output_lengths` then returns the per-row count
-            of non-zero ids of the last forward input, for the recurrent layers that follow.
+        mask_zero: id 0 is padding (so it is reserved: real tokens use ids 1..), anywhere in a
+            row (``pad_sequences`` pads at the front by default). :meth:`output_lengths` then
+            returns the mask of the last forward input for the layers that follow: the per-row
+            count of non-zero ids when they form a prefix of each row (post-padding), else the
+            ``(N, T)`` bool mask of non-zero ids (see :mod:`rnnkit._steps`).
         embeddings_initializer: default ``"uniform"``: Keras's U(-0.05, 0.05).
         dtype, seed, input_shape, name: as for every layer (``input_shape=(T,)``).
         input_length: Keras 2's spelling of ``input_shape=(input_length,)``.
@@ -139,17 +140,15 @@ class Embedding(Layer):
         return ids
 
     def compute_lengths(self, x: Any) -> np.ndarray:
-        """Per-row count of non-zero ids of ``x (N, T)``; ValueError unless they form a prefix
-        of each row (post-padding), naming the first offending row."""
+        """The mask of ``x (N, T)``'s non-zero ids in its carried form: per-row counts when
+        they form a prefix of each row (post-padding), else the ``(N, T)`` bool mask."""
         ids = self._as_ids(x)
         if ids.ndim != 2:
             raise ValueError(
                 f"layer {self.name!r} (Embedding) with mask_zero derives lengths "
                 f"from (N, T) ids, got shape {ids.shape}"
             )
-        return mask_to_lengths(
-            ids != 0, f"layer {self.name!r} (Embedding, mask_zero=True)", "a padding id 0"
-        )
+        return mask_to_lengths(ids != 0)
 
     def forward(
         self, x: np.ndarray, training: bool = False, lengths: np.ndarray | None = None
@@ -172,8 +171,8 @@ class Embedding(Layer):
         return
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
-        """With ``mask_zero``: the lengths derived in the last ``forward`` (the element-wise
-        minimum with ``lengths`` when both exist). Call it after ``forward``. Otherwise
+        """With ``mask_zero``: the mask derived in the last ``forward`` (a step is valid where
+        ``lengths`` also says so, when given). Call it after ``forward``. Otherwise
         ``lengths`` pass through."""
         if not self.mask_zero:
             return lengths

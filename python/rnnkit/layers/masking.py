@@ -1,11 +1,10 @@
-"""Step masks: Keras's ``Masking`` layer, and the one conversion every mask-making layer uses.
+"""Step masks: Keras's ``Masking`` layer, and the one mask step every mask-making layer shares.
 
-rnnkit carries a sequence mask as ``lengths`` (the count of valid leading steps of each row),
-which the recurrent kernels honour exactly (packed sequences). A boolean ``(N, T)`` mask
-becomes lengths when its valid steps form a prefix of each row, i.e. the padding comes after
-the steps (``pad_sequences(..., padding="post")``). A mask with padding before or between valid
-steps cannot be expressed that way yet: :func:`mask_to_lengths` refuses it with an error, so a
-model never trains on steps Keras would have skipped.
+A layer that makes a mask (``Embedding(mask_zero=True)``, ``Masking``) finds a boolean ``(N, T)``
+mask of valid steps in its input and hands it on in its carried form (see :mod:`rnnkit._steps`):
+lengths when the padding comes after the steps (post-padding, the fast packed-sequence path),
+else the step mask itself (pre-padding, gaps), which the recurrent layers honour with Keras's
+semantics.
 """
 
 from __future__ import annotations
@@ -15,60 +14,41 @@ from typing import Any
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, _steps
 from .base import Layer, Shape, no_param_shapes
 
 __all__ = ["Masking", "combine_lengths", "mask_to_lengths"]
 
 
-def mask_to_lengths(valid: np.ndarray, owner: str, padding: str) -> np.ndarray:
-    """The per-row count of ``True`` steps of the boolean ``(N, T)`` mask ``valid``, when they
-    form a prefix of every row.
-
-    Raises ValueError otherwise, naming the first offending row: ``owner`` names the layer and
-    ``padding`` what a masked step is (``"a padding id 0"``)."""
-    lengths = valid.sum(axis=1)
-    prefix = np.arange(valid.shape[1]) < lengths[:, None]
-    bad = np.flatnonzero(np.any(valid != prefix, axis=1))
-    if bad.size:
-        raise ValueError(
-            f"{owner}: row {bad[0]} has {padding} before a valid step. rnnkit's recurrent "
-            "layers honour masks that pad the end of each sequence only (masks before or "
-            "between valid steps are not supported yet): pad after the steps (post-padding), e.g. "
-            "pad_sequences(..., padding='post')"
-        )
-    return lengths.astype(np.int64)
+def mask_to_lengths(valid: np.ndarray) -> np.ndarray:
+    """The boolean ``(N, T)`` mask ``valid`` in its carried form: int64 lengths when its valid
+    steps form a prefix of every row, else the bool mask (:func:`rnnkit._steps.from_mask`)."""
+    return _steps.from_mask(valid)
 
 
-def combine_lengths(
-    given: np.ndarray | None, own: np.ndarray | None, owner: str
-) -> np.ndarray | None:
+def combine_lengths(given: Any, own: np.ndarray | None, owner: str) -> np.ndarray | None:
     """The mask after a layer that makes one (``own``, from its last forward) when ``given``
-    came from below: a step is valid when both say so (the element-wise minimum)."""
+    came from below: a step is valid when both say so (either form, :func:`_steps.combine`)."""
     if own is None:
         raise RuntimeError(f"{owner}: call forward before output_lengths (the mask comes from x)")
-    if given is None:
-        return own
-    return np.minimum(np.asarray(given, dtype=np.int64), own)
+    return _steps.combine(given, own)
 
 
 class Masking(Layer):
     """Keras's ``Masking(mask_value=0.0)``: a time step whose features all equal
     ``mask_value`` is padding. The output is the input with those steps zeroed (as Keras), and
     the layers after it see the mask (:meth:`output_lengths`): recurrent layers skip the
-    padded steps and keep their state over them, and the loss ignores them, so training and
-    every last-state output are Keras's. One difference: a ``return_sequences=True`` layer
-    outputs zeros at a padded step where Keras repeats the last valid output (rnnkit's
-    packed-sequence convention; the loss ignores those steps either way).
+    masked steps and keep their state over them, and the loss ignores them, so training and
+    every last-state output are Keras's. Masked steps may be anywhere (pre-padding, gaps): a
+    ``return_sequences=True`` layer then repeats the previous output there, as Keras. With
+    post-padding the mask travels as lengths and the padded steps output zeros (packed
+    sequences; the loss ignores those steps either way).
 
     Args:
         mask_value: the value that marks a padded step (compared in the input's dtype).
         dtype, input_shape, name: as for every layer (``input_shape=(T, D)``).
 
-    Input ``(N, T, D)``. The padded steps must come after the valid ones in every row
-    (``pad_sequences(..., padding="post", dtype="float32")``); a step equal to ``mask_value``
-    before a valid one raises ValueError naming the row (see :func:`mask_to_lengths`). No
-    parameters; ``backward`` zeroes the gradient of the padded steps.
+    Input ``(N, T, D)``. No parameters; ``backward`` zeroes the gradient of the masked steps.
     """
 
     def __init__(
@@ -109,11 +89,7 @@ class Masking(Layer):
                 f"layer {self.name!r} (Masking) expects input of shape (N, T, D), got {x.shape}"
             )
         valid = np.any(x != x.dtype.type(self.mask_value), axis=-1)
-        self._mask_lengths = mask_to_lengths(
-            valid,
-            f"layer {self.name!r} (Masking)",
-            f"a masked step (every feature equal to mask_value={self.mask_value})",
-        )
+        self._mask_lengths = mask_to_lengths(valid)
         self._keep = valid[..., None].astype(self.dtype)
         return x * self._keep
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _steps
 from ..layers import RecurrentLayer, walk_layers
 from ..layers.recurrent import scoped_states
 from ..network import Inputs, Network
@@ -61,6 +62,17 @@ def check_tbptt_input(x: Inputs) -> np.ndarray:
     return np.asarray(x)
 
 
+def check_tbptt_lengths(lengths: np.ndarray | None) -> None:
+    """ValueError for a given ``(N, T)`` step mask that is not post-padding: TBPTT's windows
+    cut lengths, not masks (yet)."""
+    if _steps.is_mask(lengths):
+        raise ValueError(
+            "tbptt does not take a step mask with padding before or between valid steps "
+            "(lengths= given as an (N, T) mask) yet: pad after the steps "
+            "(pad_sequences(..., padding='post')) and pass lengths, or train without tbptt"
+        )
+
+
 def per_step_model(
     model: Network, x: Inputs, y: np.ndarray, lengths: np.ndarray | None, k: int
 ) -> bool:
@@ -73,6 +85,7 @@ def per_step_model(
     one window, scored against the whole ``y`` either way (False). Call inside
     :func:`carried_state`; the recurrent states are reset to zeros afterwards."""
     x = check_tbptt_input(x)
+    check_tbptt_lengths(lengths)
     t = x.shape[1]
     if k >= t:
         return False
@@ -112,6 +125,7 @@ def windows(
     valid step: a sample whose padding fills the last window still trains the recurrent
     layers, exactly as ``ops.rnn_backward(..., truncate=k)``."""
     x = check_tbptt_input(x)
+    check_tbptt_lengths(lengths)
     t = x.shape[1]
     if not per_step:
         return [(x, y, lengths)], k

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _checks, _seeding, saving
+from .. import _checks, _seeding, _steps, saving
 from .. import losses as losses_module
 from .. import metrics as metrics_module
 from .. import optimizers as optimizers_module
@@ -132,6 +132,12 @@ class Trainer:
                 f"{np.shape(y_pred)}: use return_sequences=True on the last recurrent layer"
             )
         mask = self._loss_lengths(y_pred, lengths)
+        if loss_from is not None and _steps.is_mask(mask):
+            raise ValueError(
+                "fit_stream does not take a step mask with padding before or between valid "
+                "steps yet (an Embedding(mask_zero=True) or Masking layer found masked steps "
+                "inside a window): streams are unpadded, so drop the mask_zero/Masking layer"
+            )
         scored = y_pred[:, loss_from:] if loss_from else y_pred
         loss = float(self.loss.forward(scored, y, mask, sample_weight))
         check_finite_loss(loss, self._where)
@@ -242,7 +248,8 @@ class Trainer:
                 2 one line per epoch.
             seed: seed of the shuffling; epoch ``e`` uses ``(seed, e)``, so a seeded run is
                 reproducible and resumable. None: fresh entropy.
-            lengths: ``(N,)`` valid steps per sample (sequence mask).
+            lengths: ``(N,)`` valid leading steps per sample, or an ``(N, T)`` bool step mask
+                (any steps masked; not with ``tbptt``): the sequence mask.
             tbptt: walk each batch in windows of this many steps, carrying the recurrent state
                 and cutting the gradient between windows, one update per window (see
                 :mod:`rnnkit.training`). A model with one prediction per step (output

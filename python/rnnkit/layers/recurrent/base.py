@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ... import _checks, ops
+from ... import _checks, _steps, ops
 from ..base import Layer, OutputShape, Shape, config_input_shape
 
 __all__ = [
@@ -38,25 +38,23 @@ __all__ = [
     "RecurrentLayer",
     "reverse_sequences",
     "scoped_states",
+    "step_arguments",
 ]
 
 
 def reverse_sequences(x: np.ndarray, lengths: np.ndarray | None = None) -> np.ndarray:
-    """Reverse ``x (N, T, ...)`` in time; with ``lengths``, only the valid prefix of each row.
+    """Reverse ``x (N, T, ...)`` in time as ``go_backwards`` does: with lengths only the valid
+    prefix of each row (PyTorch's packed-sequence reversal: the padded tail stays where it is,
+    so the same lengths still describe the result); with a step mask ``(N, T)`` or None the
+    whole row (Keras's reversal; the mask is reversed with it). Its own inverse. See
+    :func:`rnnkit._steps.reverse`."""
+    return _steps.reverse(x, lengths)
 
-    Row ``i`` becomes ``x[i, L_i-1], ..., x[i, 0], x[i, L_i], ..., x[i, T-1]``: the padded tail
-    stays where it is, so the valid steps remain a prefix and the same ``lengths`` still
-    describe the result (PyTorch's packed-sequence reversal; Keras's ``go_backwards`` reverses
-    the whole padded row instead). The map is its own inverse. One fancy-indexing gather, no
-    Python loop over steps.
-    """
-    if lengths is None:
-        return x[:, ::-1]
-    n, t = x.shape[:2]
-    steps = np.arange(t)
-    lens = np.asarray(lengths, dtype=np.int64)[:, None]
-    cols = np.where(steps < lens, lens - 1 - steps, steps)
-    return x[np.arange(n)[:, None], cols]
+
+def step_arguments(lengths: np.ndarray | None) -> dict[str, np.ndarray | None]:
+    """The kernels' keyword for a layer's mask: ``{"lengths": ...}`` for lengths (or None),
+    ``{"mask": ...}`` for an ``(N, T)`` step mask (see :mod:`rnnkit._steps`)."""
+    return {"mask": lengths} if _steps.is_mask(lengths) else {"lengths": lengths}
 
 
 # What a cell's kernel calls give the layer, as plain tuples (a NamedTuple would cost more per
@@ -85,7 +83,8 @@ class RecurrentLayer(Layer):
             calls). The batch size must stay fixed until :meth:`reset_state`.
         go_backwards: process each sequence reversed in time. With ``lengths`` only the valid
             prefix of each row is reversed (PyTorch's semantics, not Keras's whole-row
-            reversal): valid steps stay a prefix, so the mask still holds. A sequence output is
+            reversal): valid steps stay a prefix, so the mask still holds. With an ``(N, T)``
+            step mask the whole row is reversed with its mask, as Keras. A sequence output is
             returned in processing (reversed) order, like Keras; ``dx`` is in input order.
         backend: ``"cpp"`` (the C++ kernels of :mod:`rnnkit.ops`) or ``"numpy"`` (the plain
             NumPy reference :mod:`rnnkit.reference`, one step at a time): the same maths, the
@@ -138,7 +137,8 @@ class RecurrentLayer(Layer):
         self.states: list[np.ndarray] | None = None
         self._d_initial_states: list[np.ndarray] | None = None
         self._cache: Any = None
-        self._lengths: np.ndarray | None = None
+        # The last forward's (mask, (N, 1) 0/1 of rows with a valid step or None).
+        self._run: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
 
     # -- what a cell supplies -----------------------------------------------------------------
     def _build_cell(self, features: int) -> None:
@@ -306,9 +306,12 @@ class RecurrentLayer(Layer):
         lengths: np.ndarray | None = None,
         initial_state: np.ndarray | Sequence[np.ndarray] | None = None,
     ) -> Any:
-        """Run the layer. ``initial_state``: ``(N, H)`` array for a one-state cell (or a
-        one-element list, as Keras passes it), a list of one array per state otherwise; it
-        overrides a stateful layer's carried state for this call."""
+        """Run the layer. ``lengths``: ``(N,)`` valid leading steps (packed sequences: zeros
+        out at padded steps) or an ``(N, T)`` bool step mask (Keras: a masked step carries the
+        states, the output repeats the previous one, zeros before a row's first valid step; the
+        last output of a row with no valid step is zeros). ``initial_state``: ``(N, H)`` array
+        for a one-state cell (or a one-element list, as Keras passes it), a list of one array
+        per state otherwise; it overrides a stateful layer's carried state for this call."""
         self._build_for(x)
         x = np.asarray(x, dtype=self.dtype)
         d = self.built_shape[1]
@@ -318,17 +321,38 @@ class RecurrentLayer(Layer):
                 f"(N, T, {d}) (batch, time, features), got {x.shape}"
             )
         n, t, _ = x.shape
-        lengths = _checks.lengths(lengths, n, t, where=f"layer {self.name!r}: ")
+        where = f"layer {self.name!r}: "
+        steps = _steps.check(lengths, n, t, where=where)
+        masked = _steps.is_mask(steps)
+        if masked and self.truncate is not None:
+            raise ValueError(
+                f"{where}truncated BPTT (fit(tbptt=...)) does not take a step mask with "
+                "padding before or between valid steps yet: pad after the steps "
+                "(pad_sequences(..., padding='post')), or train without tbptt"
+            )
         initial = self._initial_states(initial_state, n)
+        run_steps = steps
         if self.go_backwards:
             # Reversing the input is all go_backwards needs: the kernel then runs forwards.
-            x = reverse_sequences(x, lengths)
-        outputs, final_states, self._cache = self._cell_forward(x, initial, lengths, training)
-        self._lengths = lengths
+            # A step mask reverses the whole row (Keras), and itself with it.
+            x = reverse_sequences(x, steps)
+            if steps is not None and masked:
+                run_steps = steps[:, ::-1]
+        outputs, final_states, self._cache = self._cell_forward(x, initial, run_steps, training)
+        # Keras's last output of a row without a valid step is zeros, although its final
+        # states are the initial ones (the output repeats the previous one, zeros at first).
+        last_valid = None
+        if masked and not self.return_sequences:
+            valid = _steps.any_valid(run_steps, n)
+            if not valid.all():
+                last_valid = valid[:, None].astype(self.dtype)
+        # One new tuple per call, so a functional graph's per-call cache always captures it.
+        self._run = (steps, last_valid)
         if self.stateful:
             # Constants for the next call: the gradient stops here.
             self.states = [state.copy() for state in final_states]
-        output = outputs if self.return_sequences else final_states[0]
+        last = final_states[0] if last_valid is None else final_states[0] * last_valid
+        output = outputs if self.return_sequences else last
         return [output, *final_states] if self.return_state else output
 
     def backward(self, dy: Any) -> np.ndarray:
@@ -337,6 +361,7 @@ class RecurrentLayer(Layer):
         order; sets ``grads`` and ``d_initial_state``."""
         if self._cache is None:
             raise RuntimeError(f"layer {self.name!r}: backward called before forward")
+        steps, last_valid = self._run
         count = len(self.state_names)
         d_out: Any = dy
         d_states: list[Any] = [None] * count
@@ -355,6 +380,8 @@ class RecurrentLayer(Layer):
             dhs = d_out
         elif d_out is not None:
             # The last output is state 0 itself: its gradient joins that of the final state.
+            if last_valid is not None:
+                d_out = np.asarray(d_out) * last_valid
             d_states[0] = (
                 d_out if d_states[0] is None else np.asarray(d_out) + np.asarray(d_states[0])
             )
@@ -363,12 +390,13 @@ class RecurrentLayer(Layer):
             self._set_grad(key, weight_grads[key])
         self._d_initial_states = d_initial
         if self.go_backwards:
-            dx = reverse_sequences(dx, self._lengths)  # the reversal is its own inverse
+            dx = reverse_sequences(dx, steps)  # the reversal is its own inverse
         return dx
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
-        """The mask passes on with a sequence output (valid steps stay a prefix, also with
-        go_backwards); a last-state output has no time axis, hence no mask."""
+        """The mask passes on with a sequence output, as given (lengths: valid steps stay a
+        prefix, also with go_backwards; a step mask is not reversed by go_backwards, as in
+        Keras); a last-state output has no time axis, hence no mask."""
         return lengths if self.return_sequences else None
 
     def get_config(self) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import numpy as np
 
-from ... import _checks
+from ... import _checks, _steps
 from ..base import (
     Layer,
     OutputShape,
@@ -53,7 +53,8 @@ class Bidirectional(Layer):
     ``go_backwards`` and the same ``units``, ``return_sequences`` and ``return_state``.
 
     With ``return_sequences`` the backward layer's output (in reversed order) is reversed back
-    (valid part only, with ``lengths``) so both are aligned in time before merging, as Keras
+    (valid part only with ``lengths``, the whole row with an ``(N, T)`` step mask) so both are
+    aligned in time before merging, as Keras
     does. ``merge_mode``: "concat" (last axis), "sum", "mul", "ave", or None (``forward``
     returns ``[y_forward, y_backward]`` and ``backward`` takes a list of both gradients).
 
@@ -226,7 +227,9 @@ class Bidirectional(Layer):
             states = [*s_f, *s_b]
         else:
             y_f, y_b = out_f, out_b
-        self._lengths = None if lengths is None else np.asarray(lengths, dtype=np.int64)
+        # The sub-layers checked the mask; lengths reverse the valid prefix back, a step mask
+        # the whole row (as each sub-layer reversed its input).
+        self._lengths = _steps.check(lengths, len(y_f), None)
         if self.return_sequences:
             y_b = reverse_sequences(y_b, self._lengths)  # align the backward pass in time
         self._y = (y_f, y_b)

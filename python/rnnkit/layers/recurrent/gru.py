@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ... import initializers
-from .base import CellBackward, CellForward
+from .base import CellBackward, CellForward, step_arguments
 from .cell_layer import CellLayer
 
 __all__ = ["GRU"]
@@ -115,7 +115,7 @@ class GRU(CellLayer):
             Wh,
             b,
             h0=initial_states[0],
-            lengths=lengths,
+            **step_arguments(lengths),
             recurrent_mask=recurrent_mask,
             reset_after=self.reset_after,
             **self._activations(),

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ... import initializers
-from .base import CellBackward, CellForward
+from .base import CellBackward, CellForward, step_arguments
 from .cell_layer import CellLayer
 
 __all__ = ["LSTM"]
@@ -114,7 +114,7 @@ class LSTM(CellLayer):
     ) -> CellForward:
         Wx, Wh, b = self._weights()
         hs, h_last, c_last, cache = self.kernels.lstm_forward(
-            x, Wx, Wh, b, h0=initial_states[0], c0=initial_states[1], lengths=lengths,
+            x, Wx, Wh, b, h0=initial_states[0], c0=initial_states[1], **step_arguments(lengths),
             recurrent_mask=recurrent_mask, **self._activations(),
         )  # fmt: skip
         return hs, [h_last, c_last], cache

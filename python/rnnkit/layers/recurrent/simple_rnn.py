@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ... import initializers
-from .base import CellBackward, CellForward
+from .base import CellBackward, CellForward, step_arguments
 from .cell_layer import CellLayer
 
 __all__ = ["SimpleRNN"]
@@ -148,8 +148,8 @@ class SimpleRNN(CellLayer):
         common = {
             "h0": initial_states[0],
             "activation": self.activation,
-            "lengths": lengths,
             "recurrent_mask": recurrent_mask,
+            **step_arguments(lengths),
         }
         if self.layer_norm:
             gamma, beta = self.params["gamma"], self.params["beta"]
