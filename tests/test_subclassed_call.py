@@ -249,3 +249,8 @@ def test_a_model_without_call_or_forward_still_says_what_to_implement() -> None:
 
     with pytest.raises(NotImplementedError, match="forward"):
         Empty().predict(np.zeros((2, 3)))
+
+
+def test_a_call_model_is_not_a_layer_of_another_graph() -> None:
+    with pytest.raises(TypeError, match="nested models are not supported"):
+        Seq2Seq()([Input((S, D)), Input((T, 2))])

@@ -54,6 +54,18 @@ implement ``forward`` and ``backward``, and ``get_config`` if ``__init__`` takes
 
 The Trainer, ``save`` and :func:`load_model` work on any such subclass: subclasses register
 themselves by class name, so ``load_model`` finds them (or pass ``custom_objects``).
+
+Or write only Keras's ``call(inputs, training=None)`` composing the layers: ``forward`` and
+``backward`` are then derived from the layer calls ``call()`` makes, traced on symbolic tensors
+(see :mod:`rnnkit.functional.traced`)::
+
+    class Seq2Seq(Model):
+        ...                                             # the same __init__ and get_config
+
+        def call(self, inputs, training=None):
+            source, target_in = inputs
+            _, h = self.encoder(source)
+            return self.head(self.decoder(target_in, initial_state=h))
 """
 
 from __future__ import annotations
@@ -103,8 +115,9 @@ class Model(Network, BatchMethods):
     ``predict``, ``summary``) plus Keras's training surface: :meth:`compile`, :meth:`fit`,
     :meth:`evaluate`, :meth:`save`.
 
-    Subclass it for a custom model: implement :meth:`forward` and :meth:`backward` (and
-    ``get_config`` if ``__init__`` takes arguments); assign layers as attributes.
+    Subclass it for a custom model: implement :meth:`call` (Keras's way: the backward is
+    derived from its layer calls), or :meth:`forward` and :meth:`backward`; assign layers as
+    attributes in ``__init__``, and write ``get_config`` if ``__init__`` takes arguments.
 
     Attributes:
         trainer: the :class:`~rnnkit.training.Trainer` made by :meth:`compile` (None before).

@@ -89,6 +89,12 @@ class CallTracer:
     def graph_for(self, x: Any, training: bool) -> GraphNetwork:
         """The graph for a batch ``x`` (traced now if no earlier trace fits)."""
         kind, keys, leaves = _layout(x)
+        if any(isinstance(leaf, SymbolicTensor) for leaf in leaves):
+            raise TypeError(
+                f"model {self.model.name!r} was called on symbolic tensors: a model is not a "
+                "layer here (nested models are not supported); call its layers instead, or "
+                "build the outer model from them"
+            )
         specs: list[InputSpec] = []
         for leaf in leaves:
             array = np.asarray(leaf)
