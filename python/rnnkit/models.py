@@ -54,6 +54,18 @@ implement ``forward`` and ``backward``, and ``get_config`` if ``__init__`` takes
 
 The Trainer, ``save`` and :func:`load_model` work on any such subclass: subclasses register
 themselves by class name, so ``load_model`` finds them (or pass ``custom_objects``).
+
+Or write only Keras's ``call(inputs, training=None)`` composing the layers: ``forward`` and
+``backward`` are then derived from the layer calls ``call()`` makes, traced on symbolic tensors
+(see :mod:`rnnkit.functional.traced`)::
+
+    class Seq2Seq(Model):
+        ...                                             # the same __init__ and get_config
+
+        def call(self, inputs, training=None):
+            source, target_in = inputs
+            _, h = self.encoder(source)
+            return self.head(self.decoder(target_in, initial_state=h))
 """
 
 from __future__ import annotations
@@ -70,6 +82,7 @@ from .functional import GraphNetwork
 from .functional.config import graph_config, replay_graph
 from .functional.outputs import MultiOutputLoss, OutputLoss, OutputMetric, per_output
 from .functional.summary import summary_text
+from .functional.traced import CallTracer
 from .layers.base import (
     Layer,
     OutputShape,
@@ -102,8 +115,9 @@ class Model(Network, BatchMethods):
     ``predict``, ``summary``) plus Keras's training surface: :meth:`compile`, :meth:`fit`,
     :meth:`evaluate`, :meth:`save`.
 
-    Subclass it for a custom model: implement :meth:`forward` and :meth:`backward` (and
-    ``get_config`` if ``__init__`` takes arguments); assign layers as attributes.
+    Subclass it for a custom model: implement :meth:`call` (Keras's way: the backward is
+    derived from its layer calls), or :meth:`forward` and :meth:`backward`; assign layers as
+    attributes in ``__init__``, and write ``get_config`` if ``__init__`` takes arguments.
 
     Attributes:
         trainer: the :class:`~rnnkit.training.Trainer` made by :meth:`compile` (None before).
@@ -114,6 +128,64 @@ class Model(Network, BatchMethods):
         if cls is Model and (args or "inputs" in kwargs or "outputs" in kwargs):
             return super().__new__(Functional)
         return super().__new__(cls)
+
+    # -- Keras's subclassed model: call() only; forward/backward derived from its layer calls --
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        """Keras's ``call``: override it (instead of ``forward``/``backward``) to compose the
+        layers assigned in ``__init__``; see :mod:`rnnkit.functional.traced`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement call(inputs, training=None), or "
+            "forward(x, training, lengths) and backward(dy)"
+        )
+
+    def _tracer(self) -> CallTracer | None:
+        """The traces of ``call()``; None for a model that does not override ``call``."""
+        if type(self).call is Model.call:
+            return None
+        tracer = vars(self).get("_call_tracer")
+        if tracer is None:
+            tracer = CallTracer(self, self.call)
+            object.__setattr__(self, "_call_tracer", tracer)
+        return cast(CallTracer, tracer)
+
+    def _traced(self, what: str) -> Any:
+        """The graph of the latest forward of a ``call()`` model (None for other models);
+        ValueError before the first forward."""
+        tracer = self._tracer()
+        if tracer is None:
+            return None
+        if tracer.last is None:
+            raise ValueError(
+                f"model {self.name!r} has not yet been built: its layer graph comes from "
+                f"tracing call() on a first batch; call the model on data (model(x), fit or "
+                f"predict) before {what}"
+            )
+        return tracer.last
+
+    def forward(self, x: Inputs, training: bool = False, lengths: np.ndarray | None = None) -> Any:
+        """A ``call()`` model runs the graph traced from ``call()`` for this input structure
+        and ``training`` flag; other subclasses implement ``forward`` themselves."""
+        tracer = self._tracer()
+        if tracer is None:
+            return super().forward(x, training=training, lengths=lengths)
+        graph = tracer.graph_for(x, bool(training))
+        return graph.forward(x, training=bool(training), lengths=lengths)
+
+    def backward(self, dy: Any) -> Any:
+        """A ``call()`` model backpropagates through the graph of its latest forward (every
+        layer's ``grads`` set; layers ``call()`` did not use report zeros)."""
+        graph = self._traced("backward")
+        if graph is None:
+            return super().backward(dy)
+        used = {id(layer) for layer in graph.layers}
+        for layer in self._layers:
+            if id(layer) not in used and layer.built:
+                layer.zero_grads()
+        return graph.backward(dy)
+
+    def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
+        graph = self._traced("output_lengths")
+        return lengths if graph is None else graph.output_lengths(lengths)
 
     # -- Keras-familiar training surface ------------------------------------------------------
     def compile(
@@ -181,7 +253,11 @@ class Model(Network, BatchMethods):
         return resolved
 
     def _output_activation(self) -> str | None:
-        """Name of the element-wise activation the model's last layer applies, if any."""
+        """Name of the element-wise activation the model's last layer applies, if any (for a
+        traced ``call()`` model: the layer making its first output)."""
+        tracer = self._tracer()
+        if tracer is not None and tracer.last is not None:
+            return tracer.last.outputs[0].node.layer.output_activation()
         return self._layers[-1].output_activation() if self._layers else None
 
     def fit(
@@ -294,6 +370,19 @@ class Model(Network, BatchMethods):
         """Write the model (config + weights, plus the compiled trainer's optimizer state when
         compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.saving`. Returns the path."""
         return saving.save_model(self, filepath, trainer=self.trainer)
+
+    def summary(
+        self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = print
+    ) -> str:
+        """Keras's table of the layers; a ``call()`` model shows the graph its latest forward
+        traced, with each call's inbound tensors (ValueError before its first forward)."""
+        graph = self._traced("summary()")
+        if graph is None:
+            return super().summary(line_length, print_fn)
+        text = summary_text(graph, line_length)
+        if print_fn is not None:
+            print_fn(text)
+        return text
 
 
 class Sequential(Model):

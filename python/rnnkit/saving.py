@@ -243,6 +243,8 @@ def _restore_layer(
     layer.name = saved["name"]  # params are keyed by layer name (optimizer state too)
     if not layer.built:
         shape = saved.get("input_shape")
+        if shape is None and not saved.get("weights"):
+            return  # a weightless layer called on several tensors (a merge): built when called
         if shape is None:
             raise ModelFileError(f"{path}: no input shape recorded for layer {layer.name!r}")
         layer.build(tuple(shape))
