@@ -11,12 +11,14 @@ import pytest
 
 from rnnkit.gradcheck import check_gradients
 from rnnkit.layers import (
+    GRU,
     LSTM,
     Add,
     Concatenate,
     Dense,
     Embedding,
     Input,
+    Masking,
     SimpleRNN,
     TimeDistributed,
 )
@@ -316,3 +318,49 @@ def test_bad_graphs_raise_clear_errors() -> None:
     model = Model([a, b], out)
     with pytest.raises(ValueError, match="2 input"):
         model.predict(np.zeros((2, T, D)))
+
+
+def test_gradients_of_a_graph_with_a_shared_layer_two_inputs_two_outputs_and_masks() -> None:
+    # The issue's own case, in one graph: a shared recurrent layer called on two inputs whose
+    # masks pad before and between valid steps (Embedding's zeros, Masking's), two outputs.
+    ids = Input((None,), dtype="int64", name="ids")
+    series = Input((None, 4), dtype="float64", name="series")
+    words = Embedding(6, 4, mask_zero=True, seed=1, dtype="float64", name="emb")(ids)
+    values = Masking(0.0, dtype="float64", name="masking")(series)
+    shared = LSTM(3, return_sequences=True, seed=2, dtype="float64", name="shared")
+    a, b = shared(words), shared(values)
+    out_seq = TimeDistributed(Dense(2, seed=3, dtype="float64"), name="seq_head")(a)
+    last = GRU(2, seed=4, dtype="float64", name="gru")(Concatenate(name="cat")([a, b]))
+    out_vec = Dense(1, seed=5, dtype="float64", name="vec_head")(last)
+    model = Model([ids, series], [out_seq, out_vec])
+    assert [layer.name for layer in model.layers].count("shared") == 1
+    rng = np.random.default_rng(6)
+    x_ids = np.array([[0, 0, 3, 4, 1], [2, 0, 5, 0, 1], [1, 2, 3, 4, 5], [0, 0, 0, 0, 0]])
+    x_series = rng.standard_normal((4, 5, 4))
+    x_series[0, 3:] = 0.0  # post-padded
+    x_series[1, :2] = 0.0  # pre-padded
+    x_series[2, 2] = 0.0  # a gap
+    dy = [rng.standard_normal((4, 5, 2)), rng.standard_normal((4, 1))]
+
+    def f() -> float:
+        out = model.forward([x_ids, x_series], training=True)
+        return float(sum(np.sum(o * d) for o, d in zip(out, dy)))
+
+    f()
+    dx = model.backward(dy)
+    analytic = {k: g.copy() for k, g in model.grads.items()}
+    assert max(check_gradients(f, model.params, analytic).values()) <= 1e-7
+    # The series' gradient: Masking decides validity from exact zeros, so nudging a padded entry
+    # would unmask its step; central differences on the valid entries, zeros on the padded ones.
+    padded = np.all(x_series == 0.0, axis=-1)
+    assert not dx[1][padded].any()
+    eps = 1e-6
+    for n, t in zip(*np.nonzero(~padded)):
+        for k in range(4):
+            x_series[n, t, k] += eps
+            up = f()
+            x_series[n, t, k] -= 2 * eps
+            down = f()
+            x_series[n, t, k] += eps
+            numeric = (up - down) / (2 * eps)
+            assert abs(numeric - dx[1][n, t, k]) <= 1e-7 * max(1.0, abs(numeric)), (n, t, k)
