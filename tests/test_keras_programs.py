@@ -1,0 +1,383 @@
+"""Issue #11's promise, tested: short Keras 3 programs, written once for these tests as Keras
+source, run on rnnkit with only the imports changed, and on Keras itself when it is installed.
+
+Each program is Keras source text using only the module names a Keras user writes
+(``import keras``, ``from keras import layers, callbacks, ...``). :func:`run_program` executes it
+
+* on rnnkit, with its import lines rewritten ``keras`` -> ``rnnkit`` (``import keras`` becomes
+  ``import rnnkit as keras``) and one more documented rewrite: a weights file named
+  ``*.weights.h5`` is named ``*.weights.npz`` (rnnkit writes no HDF5; README, "Keras training
+  features not supported"). Nothing else in a program is changed;
+* on Keras 3 (JAX backend, as CI installs it), as written.
+
+A program ends by binding ``result``, a dict of what it produced (histories, predictions,
+evaluations). Each program's ``check`` asserts on it -- losses fall, a learnable task is learnt,
+and exact equalities where the semantics are deterministic (the same model's predictions through
+two routes, a reloaded checkpoint's loss, ``pad_sequences`` values) -- for whichever library
+ran it; the rnnkit run always happens. When Keras is installed the two results must also have
+the same structure (keys, types, shapes, dtypes), and ``exact`` keys must be equal.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import textwrap
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from rnnkit import _seeding
+
+Result = dict[str, Any]
+
+
+@dataclass
+class Program:
+    source: str
+    check: Callable[[Result], None]
+    exact: tuple[str, ...] = ()  # keys whose values must equal Keras's
+    loose: tuple[str, ...] = ()  # keys compared by type only (e.g. histories cut by EarlyStopping)
+    notes: list[str] = field(default_factory=list)
+
+
+PROGRAMS: dict[str, Program] = {}
+
+
+def program(name: str, source: str, *, exact: tuple[str, ...] = (), loose: tuple[str, ...] = ()):
+    """Register ``source`` under ``name``; the decorated function checks its result."""
+
+    def register(check: Callable[[Result], None]) -> Callable[[Result], None]:
+        PROGRAMS[name] = Program(textwrap.dedent(source), check, exact, loose)
+        return check
+
+    return register
+
+
+# -- running a program ------------------------------------------------------------------------
+
+_IMPORT = re.compile(r"^(\s*)import keras\s*$", re.MULTILINE)
+_FROM = re.compile(r"^(\s*)from keras(\.[\w.]+)? import ", re.MULTILINE)
+
+
+def to_rnnkit(source: str) -> str:
+    """The only changes a program gets: its imports, and the weights-file suffix."""
+    source = _IMPORT.sub(r"\1import rnnkit as keras", source)
+    source = _FROM.sub(lambda m: f"{m.group(1)}from rnnkit{m.group(2) or ''} import ", source)
+    return source.replace(".weights.h5", ".weights.npz")
+
+
+def run_program(name: str, library: str, workdir: Path) -> Result:
+    source = PROGRAMS[name].source
+    if library == "rnnkit":
+        source = to_rnnkit(source)
+    assert "keras" not in source or library == "keras" or "import rnnkit" in source
+    namespace: dict[str, Any] = {"__name__": f"program_{name}", "workdir": str(workdir)}
+    with warnings.catch_warnings():
+        if library == "keras":  # Keras's own, from Variable.numpy() under NumPy 2
+            warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+        exec(compile(source, f"<{name} on {library}>", "exec"), namespace)
+    result = namespace["result"]
+    assert isinstance(result, dict)
+    return result
+
+
+@pytest.fixture(autouse=True)
+def _forget_default_seeds() -> Iterator[None]:
+    yield
+    _seeding.set_random_seed(None)  # a program's set_random_seed must not leak into other tests
+
+
+def _keras() -> Any:
+    os.environ.setdefault("KERAS_BACKEND", "jax")
+    return pytest.importorskip("keras")
+
+
+def structure(value: Any) -> Any:
+    """What must agree between the libraries: containers, keys, array shapes and dtypes."""
+    if isinstance(value, dict):
+        return {key: structure(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [structure(item) for item in value]
+    if isinstance(value, np.ndarray) and value.ndim > 0:
+        return ("array", value.shape, value.dtype.kind)
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, float, np.number, np.ndarray)):
+        return "number"
+    return type(value).__name__
+
+
+def _history_keys(value: Any) -> Any:
+    if isinstance(value, dict):
+        return sorted(value)
+    return structure(value)
+
+
+# -- (1) the functional API ---------------------------------------------------------------------
+
+
+@program(
+    "encoder_decoder",
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    source = rng.standard_normal((128, 5, 3)).astype("float32")
+    target = source[:, ::-1]
+    target_in = np.concatenate([np.zeros_like(target[:, :1]), target[:, :-1]], axis=1)
+
+    encoder_inputs = keras.Input(shape=(None, 3))
+    _, state_h, state_c = layers.LSTM(32, return_state=True)(encoder_inputs)
+    decoder_inputs = keras.Input(shape=(None, 3))
+    decoder_lstm = layers.LSTM(32, return_sequences=True, return_state=True)
+    decoder_seq, _, _ = decoder_lstm(decoder_inputs, initial_state=[state_h, state_c])
+    decoder_dense = layers.Dense(3)
+    model = keras.Model([encoder_inputs, decoder_inputs], decoder_dense(decoder_seq))
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit([source, target_in], target, epochs=25, batch_size=32, verbose=0)
+
+    # Inference models sharing the trained layers; greedy decoding one step at a time.
+    encoder_model = keras.Model(encoder_inputs, [state_h, state_c])
+    h_in, c_in = keras.Input(shape=(32,)), keras.Input(shape=(32,))
+    step_seq, h, c = decoder_lstm(decoder_inputs, initial_state=[h_in, c_in])
+    decoder_model = keras.Model([decoder_inputs, h_in, c_in], [decoder_dense(step_seq), h, c])
+
+    states = encoder_model.predict(source[:8], verbose=0)
+    step = np.zeros((8, 1, 3), "float32")
+    decoded = []
+    for _ in range(5):
+        y, h, c = decoder_model.predict([step, *states], verbose=0)
+        decoded.append(y[:, 0])
+        step, states = y, [h, c]
+    teacher_forced = model.predict([source[:8], target_in[:8]], verbose=0)
+    result = {
+        "history": history.history,
+        "states": states,
+        "decoded": np.stack(decoded, axis=1),
+        "teacher_forced": teacher_forced,
+    }
+    """,
+)
+def _encoder_decoder(result: Result) -> None:
+    loss = result["history"]["loss"]
+    assert len(loss) == 25 and loss[-1] < 0.7 * loss[0]
+    assert result["decoded"].shape == result["teacher_forced"].shape == (8, 5, 3)
+    assert [s.shape for s in result["states"]] == [(8, 32), (8, 32)]
+    # The first decoder input is zeros either way: the shared layers give the same first step.
+    np.testing.assert_allclose(
+        result["decoded"][:, 0], result["teacher_forced"][:, 0], rtol=1e-4, atol=1e-5
+    )
+
+
+@program(
+    "two_inputs",
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(1)
+    rng = np.random.default_rng(1)
+    series = rng.standard_normal((256, 10, 1)).astype("float32")
+    extra = rng.standard_normal((256, 2)).astype("float32")
+    y = series.mean(axis=(1, 2)) * 3 + extra[:, 0] - 0.5 * extra[:, 1]
+
+    series_in = keras.Input(shape=(10, 1), name="series")
+    extra_in = keras.Input(shape=(2,), name="extra")
+    x = layers.GRU(16)(series_in)
+    x = layers.Concatenate()([x, extra_in])
+    x = layers.Dense(16, activation="relu")(x)
+    output = layers.Dense(1)(x)
+    model = keras.Model(inputs=[series_in, extra_in], outputs=output)
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse", metrics=["mae"])
+    history = model.fit(
+        {"series": series, "extra": extra}, y, validation_split=0.25, epochs=20, verbose=0
+    )
+    result = {
+        "history": history.history,
+        "evaluate": model.evaluate([series, extra], y, verbose=0),
+        "predictions": model.predict([series[:4], extra[:4]], verbose=0),
+        "variance": float(y.var()),
+    }
+    """,
+)
+def _two_inputs(result: Result) -> None:
+    history = result["history"]
+    assert sorted(history) == ["loss", "mae", "val_loss", "val_mae"]
+    assert history["val_loss"][-1] < 0.3 * result["variance"] < history["val_loss"][0]
+    loss, mae = result["evaluate"]
+    assert loss < 0.3 * result["variance"] and 0 < mae < 1
+    assert result["predictions"].shape == (4, 1)
+# -- (2) a subclassed model with only __init__ and call() ---------------------------------------
+
+
+@program(
+    "subclassed_call",
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    class SignClassifier(keras.Model):
+        def __init__(self, units=16, **kwargs):
+            super().__init__(**kwargs)
+            self.rnn = layers.SimpleRNN(units)
+            self.dropout = layers.Dropout(0.1)
+            self.classifier = layers.Dense(1, activation="sigmoid")
+
+        def call(self, inputs, training=False):
+            x = self.rnn(inputs)
+            x = self.dropout(x, training=training)
+            return self.classifier(x)
+
+    keras.utils.set_random_seed(2)
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((512, 8, 1)).astype("float32")
+    y = (x.sum(axis=(1, 2)) > 0).astype("float32")
+    model = SignClassifier()
+    model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=32, validation_split=0.2, verbose=0)
+    probabilities = model.predict(x[:5], verbose=0)
+    result = {
+        "history": history.history,
+        "evaluate": model.evaluate(x, y, verbose=0),
+        "probabilities": probabilities,
+        "layers": len(model.layers),
+    }
+    """,
+)
+def _subclassed_call(result: Result) -> None:
+    history = result["history"]
+    assert history["loss"][-1] < history["loss"][0]
+    assert history["val_accuracy"][-1] > 0.85
+    assert result["evaluate"][1] > 0.85
+    p = result["probabilities"]
+    assert p.shape == (5, 1) and ((p > 0) & (p < 1)).all()
+    assert result["layers"] == 3
+
+
+# -- (3) masks: pre-padded token ids, and padded float series -----------------------------------
+
+
+@program(
+    "text_classifier",
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+    from keras.utils import pad_sequences
+
+    keras.utils.set_random_seed(3)
+    rng = np.random.default_rng(3)
+    texts, labels = [], []
+    for _ in range(400):
+        words = list(rng.integers(2, 20, rng.integers(2, 12)))
+        label = int(rng.integers(0, 2))
+        if label:  # the positive class contains word 1 somewhere
+            words[int(rng.integers(0, len(words)))] = 1
+        texts.append(words)
+        labels.append(label)
+    x = pad_sequences(texts, maxlen=12)  # pre-padding: zeros in front
+    y = np.array(labels)
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(None,), dtype="int32"),
+            layers.Embedding(20, 8, mask_zero=True),
+            layers.LSTM(16),
+            layers.Dense(1, activation="sigmoid"),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=12, batch_size=32, verbose=0)
+
+    padded = model.predict(x[:6], verbose=0)
+    alone = np.concatenate(
+        [model.predict(np.array([texts[i]]), verbose=0) for i in range(6)]
+    )
+    result = {"history": history.history, "padded": padded, "alone": alone}
+    """,
+)
+def _text_classifier(result: Result) -> None:
+    history = result["history"]
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["accuracy"][-1] > 0.9
+    # The mask makes the front padding invisible: each row predicts as its sequence alone.
+    np.testing.assert_allclose(result["padded"], result["alone"], rtol=1e-4, atol=1e-6)
+
+
+@program(
+    "masked_series",
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(4)
+    rng = np.random.default_rng(4)
+    series = [rng.uniform(0.1, 1.0, (int(rng.integers(2, 10)), 1)) for _ in range(300)]
+    x = keras.utils.pad_sequences(series, maxlen=10, dtype="float32", value=0.0)
+    y = np.array([s.sum() for s in series], "float32")
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(10, 1)),
+            layers.Masking(mask_value=0.0),
+            layers.GRU(16),
+            layers.Dense(1),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    history = model.fit(x, y, epochs=20, batch_size=32, verbose=0)
+
+    # The same weights in a model for unpadded series of any length.
+    unpadded = keras.Sequential([keras.Input(shape=(None, 1)), layers.GRU(16), layers.Dense(1)])
+    unpadded.set_weights(model.get_weights())
+    alone = np.concatenate(
+        [unpadded.predict(series[i][None].astype("float32"), verbose=0) for i in range(6)]
+    )
+    result = {
+        "history": history.history,
+        "padded": model.predict(x[:6], verbose=0),
+        "alone": alone,
+        "variance": float(y.var()),
+        "weights": [w.shape for w in model.get_weights()],
+    }
+    """,
+)
+def _masked_series(result: Result) -> None:
+    loss = result["history"]["loss"]
+    assert loss[-1] < 0.2 * result["variance"]
+    np.testing.assert_allclose(result["padded"], result["alone"], rtol=1e-4, atol=1e-5)
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_program_runs_on_rnnkit(name: str, tmp_path: Path) -> None:
+    PROGRAMS[name].check(run_program(name, "rnnkit", tmp_path))
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_program_matches_keras(name: str, tmp_path: Path) -> None:
+    _keras()
+    spec = PROGRAMS[name]
+    (tmp_path / "keras").mkdir()
+    (tmp_path / "rnnkit").mkdir()
+    theirs = run_program(name, "keras", tmp_path / "keras")
+    spec.check(theirs)  # the program and its checks are right for Keras itself
+    ours = run_program(name, "rnnkit", tmp_path / "rnnkit")
+    assert sorted(ours) == sorted(theirs)
+    for key in ours:
+        if key in spec.loose:
+            assert _history_keys(ours[key]) == _history_keys(theirs[key]), key
+        else:
+            assert structure(ours[key]) == structure(theirs[key]), key
+    for key in spec.exact:
+        np.testing.assert_equal(ours[key], theirs[key], err_msg=key)
