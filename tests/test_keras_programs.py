@@ -359,6 +359,197 @@ def _masked_series(result: Result) -> None:
     loss = result["history"]["loss"]
     assert loss[-1] < 0.2 * result["variance"]
     np.testing.assert_allclose(result["padded"], result["alone"], rtol=1e-4, atol=1e-5)
+# -- (4) utils, callbacks, weights, batches, stateful layers ------------------------------------
+
+
+@program(
+    "utils",
+    """
+    import numpy as np
+    from keras import utils
+
+    sequences = [[1, 2, 3, 4, 5], [6], [], [7, 8]]
+    result = {
+        "pre": utils.pad_sequences(sequences),
+        "maxlen": utils.pad_sequences(sequences, maxlen=3),
+        "post": utils.pad_sequences(sequences, maxlen=3, padding="post", truncating="post",
+                                    value=-1),
+        "float": utils.pad_sequences([[0.5, 1.5], [2.5]], dtype="float32", padding="post"),
+        "vectors": utils.pad_sequences([np.ones((2, 3)), np.ones((1, 3))], dtype="float32"),
+        "one_hot": utils.to_categorical([0, 2, 1, 2]),
+        "one_hot_classes": utils.to_categorical(np.array([[1], [3]]), num_classes=5),
+    }
+    """,
+    exact=("pre", "maxlen", "post", "float", "vectors", "one_hot", "one_hot_classes"),
+)
+def _utils(result: Result) -> None:
+    assert result["pre"].shape == (4, 5) and result["pre"].dtype == np.int32
+    np.testing.assert_array_equal(result["maxlen"][0], [3, 4, 5])
+    np.testing.assert_array_equal(result["post"][0], [1, 2, 3])
+    np.testing.assert_array_equal(result["post"][1], [6, -1, -1])
+    assert result["vectors"].shape == (2, 2, 3) and result["vectors"][1, 0].sum() == 0
+    assert result["one_hot"].shape == (4, 3) and result["one_hot_classes"].shape == (2, 5)
+
+
+@program(
+    "vector_to_sequence_callbacks",
+    """
+    import os
+    import numpy as np
+    import keras
+    from keras import callbacks, layers
+
+    keras.utils.set_random_seed(5)
+    rng = np.random.default_rng(5)
+    start_slope = rng.uniform(-1, 1, (320, 2)).astype("float32")
+    steps = np.arange(6, dtype="float32")
+    ramps = (start_slope[:, :1] + start_slope[:, 1:] * steps / 5)[..., None]  # (N, 6, 1)
+
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(2,)),
+            layers.RepeatVector(6),
+            layers.SimpleRNN(16, return_sequences=True),
+            layers.TimeDistributed(layers.Dense(1)),
+        ]
+    )
+    model.compile(optimizer=keras.optimizers.RMSprop(0.005), loss="mse")
+
+    def schedule(epoch, lr):
+        return lr if epoch < 5 else lr * 0.9
+
+    best_path = os.path.join(workdir, "best.weights.h5")
+    history = model.fit(
+        start_slope[:256], ramps[:256],
+        validation_data=(start_slope[256:], ramps[256:]),
+        epochs=40, batch_size=32, verbose=0,
+        callbacks=[
+            callbacks.LearningRateScheduler(schedule),
+            callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=2),
+            callbacks.ModelCheckpoint(best_path, monitor="val_loss", save_best_only=True,
+                                      save_weights_only=True),
+            callbacks.EarlyStopping(monitor="val_loss", patience=4, min_delta=1e-4),
+        ],
+    )
+    model.load_weights(best_path)
+    result = {
+        "history": history.history,
+        "best_val_loss": min(history.history["val_loss"]),
+        "reloaded_val_loss": model.evaluate(start_slope[256:], ramps[256:], verbose=0),
+        "predictions": model.predict(start_slope[:3], verbose=0),
+    }
+    """,
+    loose=("history",),
+)
+def _vector_to_sequence_callbacks(result: Result) -> None:
+    history = result["history"]
+    assert sorted(history) == ["learning_rate", "loss", "val_loss"]
+    assert history["val_loss"][-1] < 0.3 * history["val_loss"][0]
+    lr = history["learning_rate"]
+    assert lr[0] == pytest.approx(0.005) and lr[-1] < lr[0]  # the schedule decays it
+    # The checkpoint holds the best epoch's weights: reloaded, they give its validation loss.
+    assert result["reloaded_val_loss"] == pytest.approx(result["best_val_loss"], rel=1e-4)
+    assert result["predictions"].shape == (3, 6, 1)
+
+
+@program(
+    "weights_and_batches",
+    """
+    import os
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(6)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((400, 5, 3)).astype("float32")
+    y = (rng.uniform(size=400) < 0.2).astype("int32")  # 20% positives, nothing to learn
+
+    def build():
+        return keras.Sequential(
+            [keras.Input(shape=(5, 3)), layers.GRU(8), layers.Dense(1, activation="sigmoid")]
+        )
+
+    model = build()
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    history = model.fit(x, y, epochs=15, batch_size=50, class_weight={0: 1.0, 1: 8.0},
+                        verbose=0)
+    mean_probability = float(model.predict(x, verbose=0).mean())
+
+    train_loss = model.train_on_batch(x[:50], y[:50])
+    test_logs = model.test_on_batch(x[:50], y[:50])
+    evaluated = model.evaluate(x[:50], y[:50], batch_size=50, verbose=0)
+    on_batch = model.predict_on_batch(x[:50])
+
+    path = os.path.join(workdir, "model.weights.h5")
+    model.save_weights(path)
+    copy = build()
+    copy.load_weights(path)
+    result = {
+        "history": history.history,
+        "mean_probability": mean_probability,
+        "train_on_batch": train_loss,
+        "test_on_batch": test_logs,
+        "evaluate": evaluated,
+        "predict_on_batch": on_batch,
+        "reloaded": copy.predict(x[:50], verbose=0),
+    }
+    """,
+)
+def _weights_and_batches(result: Result) -> None:
+    assert len(result["history"]["loss"]) == 15
+    # Class 1 weighs 8x: the weighted optimum of a constant is 8*0.2/(8*0.2+0.8) = 2/3, far from
+    # the unweighted 0.2.
+    assert 0.5 < result["mean_probability"] < 0.8
+    assert len(result["test_on_batch"]) == 2  # loss, accuracy
+    np.testing.assert_allclose(result["test_on_batch"], result["evaluate"], rtol=1e-5)
+    assert result["predict_on_batch"].shape == (50, 1)
+    np.testing.assert_allclose(result["reloaded"], result["predict_on_batch"], rtol=1e-6)
+
+
+@program(
+    "stateful",
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(7)
+    wave = np.sin(np.arange(4 * 41) * 0.3).astype("float32").reshape(4, 41)
+    x, y = wave[:, :-1, None], wave[:, 1:, None]  # 4 streams of 40 steps, next value
+
+    rnn = layers.SimpleRNN(16, stateful=True, return_sequences=True)
+    model = keras.Sequential([keras.Input(batch_shape=(4, None, 1)), rnn, layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+    losses = []
+    for epoch in range(15):
+        for start in range(0, 40, 10):  # windows of 10 steps, state carried between them
+            losses.append(model.train_on_batch(x[:, start:start + 10], y[:, start:start + 10]))
+        rnn.reset_states()  # Keras 3 resets layers (Keras 2: model.reset_states())
+
+    # Calling the model carries the state from call to call (Keras 3 on JAX does not carry it
+    # through predict, which is stateless there).
+    whole = np.asarray(model(x))
+    rnn.reset_states()
+    first = np.asarray(model(x[:, :20]))
+    second = np.asarray(model(x[:, 20:]))  # carries on from `first`
+    rnn.reset_states()
+    second_fresh = np.asarray(model(x[:, 20:]))
+    rnn.reset_states()
+    result = {
+        "losses": losses,
+        "whole": whole,
+        "in_two": np.concatenate([first, second], axis=1),
+        "second_fresh": second_fresh,
+    }
+    """,
+)
+def _stateful(result: Result) -> None:
+    losses = result["losses"]
+    assert len(losses) == 60 and np.mean(losses[-4:]) < 0.2 * np.mean(losses[:4])
+    np.testing.assert_allclose(result["in_two"], result["whole"], rtol=1e-4, atol=1e-5)
+    assert not np.allclose(result["second_fresh"], result["whole"][:, 20:], atol=1e-3)
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_program_runs_on_rnnkit(name: str, tmp_path: Path) -> None:
     PROGRAMS[name].check(run_program(name, "rnnkit", tmp_path))
