@@ -25,7 +25,7 @@ import re
 import textwrap
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +43,14 @@ class Program:
     check: Callable[[Result], None]
     exact: tuple[str, ...] = ()  # keys whose values must equal Keras's
     loose: tuple[str, ...] = ()  # keys compared by type only (e.g. histories cut by EarlyStopping)
-    notes: list[str] = field(default_factory=list)
 
 
 PROGRAMS: dict[str, Program] = {}
 
 
-def program(name: str, source: str, *, exact: tuple[str, ...] = (), loose: tuple[str, ...] = ()):
+def program(
+    name: str, source: str, *, exact: tuple[str, ...] = (), loose: tuple[str, ...] = ()
+) -> Callable[[Callable[[Result], None]], Callable[[Result], None]]:
     """Register ``source`` under ``name``; the decorated function checks its result."""
 
     def register(check: Callable[[Result], None]) -> Callable[[Result], None]:
@@ -81,6 +82,7 @@ def run_program(name: str, library: str, workdir: Path) -> Result:
     with warnings.catch_warnings():
         if library == "keras":  # Keras's own, from Variable.numpy() under NumPy 2
             warnings.filterwarnings("ignore", "__array__ implementation", DeprecationWarning)
+            warnings.filterwarnings("ignore", "`shuffle=True` was passed", UserWarning)
         exec(compile(source, f"<{name} on {library}>", "exec"), namespace)
     result = namespace["result"]
     assert isinstance(result, dict)
@@ -217,6 +219,8 @@ def _two_inputs(result: Result) -> None:
     loss, mae = result["evaluate"]
     assert loss < 0.3 * result["variance"] and 0 < mae < 1
     assert result["predictions"].shape == (4, 1)
+
+
 # -- (2) a subclassed model with only __init__ and call() ---------------------------------------
 
 
@@ -359,6 +363,8 @@ def _masked_series(result: Result) -> None:
     loss = result["history"]["loss"]
     assert loss[-1] < 0.2 * result["variance"]
     np.testing.assert_allclose(result["padded"], result["alone"], rtol=1e-4, atol=1e-5)
+
+
 # -- (4) utils, callbacks, weights, batches, stateful layers ------------------------------------
 
 
@@ -550,6 +556,127 @@ def _stateful(result: Result) -> None:
     assert len(losses) == 60 and np.mean(losses[-4:]) < 0.2 * np.mean(losses[:4])
     np.testing.assert_allclose(result["in_two"], result["whole"], rtol=1e-4, atol=1e-5)
     assert not np.allclose(result["second_fresh"], result["whole"][:, 20:], atol=1e-3)
+
+
+# -- (6) smaller habits: metric functions, "acc", clipnorm, dropout, seeds, generators ----------
+
+
+@program(
+    "habits",
+    """
+    import numpy as np
+    import keras
+    from keras import layers
+
+    def abs_error(y_true, y_pred):  # a custom metric function
+        return abs(y_true - y_pred)
+
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((256, 12, 2)).astype("float32")
+    y = (x[:, :, 0].mean(axis=1) > x[:, :, 1].mean(axis=1)).astype("float32")[:, None]
+
+    def train(seed):
+        keras.utils.set_random_seed(seed)
+        model = keras.Sequential(
+            [
+                keras.Input(shape=(12, 2)),
+                layers.SimpleRNN(16, dropout=0.1, recurrent_dropout=0.1),
+                layers.Dense(1, activation="sigmoid"),
+            ]
+        )
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate=0.01, clipnorm=1.0),
+            loss="binary_crossentropy",
+            metrics=["acc", abs_error],
+        )
+        history = model.fit(x, y, epochs=15, batch_size=32, verbose=0)
+        return model, history.history
+
+    model, history = train(seed=8)
+    _, again = train(seed=8)
+    _, other = train(seed=9)
+    result = {
+        "history": history,
+        "again": again,
+        "other": other,
+        "evaluate": model.evaluate(x, y, verbose=0),
+        "predictions": model.predict(x, verbose=0),
+        "y": y,
+    }
+    """,
+)
+def _habits(result: Result) -> None:
+    history = result["history"]
+    assert sorted(history) == ["abs_error", "acc", "loss"]  # logged under the names written
+    assert history["loss"][-1] < 0.7 * history["loss"][0] and history["acc"][-1] > 0.75
+    # set_random_seed makes training (weights, dropout masks, shuffling) repeat exactly.
+    np.testing.assert_allclose(result["again"]["loss"], history["loss"], rtol=1e-6)
+    assert result["other"]["loss"] != history["loss"]
+    _, acc, abs_error = result["evaluate"]
+    y, predictions = result["y"], result["predictions"]
+    assert acc > 0.85 and acc == pytest.approx(((predictions > 0.5) == y).mean())
+    assert abs_error == pytest.approx(np.abs(y - predictions).mean(), rel=1e-4)
+
+
+@program(
+    "generators",
+    """
+    import math
+    import numpy as np
+    import keras
+    from keras import layers
+
+    keras.utils.set_random_seed(10)
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((200, 6, 1)).astype("float32")
+    y = x[:, :, 0].sum(axis=1, keepdims=True) * 0.5
+
+    def batches(batch_size=20):
+        while True:  # infinite: fit needs steps_per_epoch
+            order = np.random.permutation(len(x))
+            for start in range(0, len(x), batch_size):
+                index = order[start:start + batch_size]
+                yield x[index], y[index]
+
+    class Windows(keras.utils.PyDataset):
+        def __init__(self, x, y, batch_size, **kwargs):
+            super().__init__(**kwargs)
+            self.x, self.y, self.batch_size = x, y, batch_size
+
+        def __len__(self):
+            return math.ceil(len(self.x) / self.batch_size)
+
+        def __getitem__(self, index):
+            part = slice(index * self.batch_size, (index + 1) * self.batch_size)
+            return self.x[part], self.y[part]
+
+    def build():
+        model = keras.Sequential([keras.Input(shape=(6, 1)), layers.LSTM(8), layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.02), loss="mse")
+        return model
+
+    from_generator = build()
+    generator_history = from_generator.fit(batches(), steps_per_epoch=10, epochs=10, verbose=0)
+
+    from_dataset = build()
+    dataset = Windows(x, y, batch_size=32)
+    dataset_history = from_dataset.fit(dataset, epochs=10, verbose=0)
+    result = {
+        "generator": generator_history.history,
+        "dataset": dataset_history.history,
+        "evaluate_dataset": from_dataset.evaluate(dataset, verbose=0),
+        "evaluate_arrays": from_dataset.evaluate(x, y, verbose=0),
+        "variance": float(y.var()),
+    }
+    """,
+)
+def _generators(result: Result) -> None:
+    for name in ("generator", "dataset"):
+        loss = result[name]["loss"]
+        assert len(loss) == 10 and loss[-1] < 0.2 * result["variance"] < loss[0], name
+    assert result["evaluate_dataset"] == pytest.approx(result["evaluate_arrays"], rel=1e-4)
+
+
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_program_runs_on_rnnkit(name: str, tmp_path: Path) -> None:
     PROGRAMS[name].check(run_program(name, "rnnkit", tmp_path))
