@@ -253,3 +253,25 @@ def test_keras_spellings_at_the_top_level() -> None:
     assert {"Sequential", "Model", "Input", "utils"} <= set(dir(keras))
     x = keras.utils.pad_sequences([[1, 2]], maxlen=5, dtype="float32")[..., None].repeat(2, -1)
     assert model.predict(x).shape == (1, 1)
+
+
+def test_keras_utils_names_the_batch_feed_base_classes() -> None:
+    """``keras.utils.PyDataset``/``keras.utils.Sequence`` are where Keras users find them."""
+    import rnnkit as keras
+
+    assert keras.utils.PyDataset is keras.training.PyDataset
+    assert keras.utils.Sequence is keras.training.Sequence
+
+    class Batches(keras.utils.PyDataset):
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            return np.full((3, 4, 1), index, np.float32), np.full((3, 1), index, np.float32)
+
+    model = keras.Sequential([keras.Input((4, 1)), SimpleRNN(2, seed=0), Dense(1, seed=1)])
+    model.compile(optimizer="sgd", loss="mse")
+    assert len(model.fit(Batches(), epochs=2, verbose=0).history["loss"]) == 2

@@ -1,5 +1,6 @@
 """Keras's ``keras.utils`` helpers that recurrent programs use: :func:`pad_sequences`,
-:func:`to_categorical` and :func:`set_random_seed`.
+:func:`to_categorical` and :func:`set_random_seed`, and the base classes of a batch feed,
+``Sequence`` and ``PyDataset`` (from :mod:`rnnkit.training`, where ``fit`` reads them).
 
 ``pad_sequences`` and ``to_categorical`` follow Keras 3's results exactly for valid input; where
 Keras silently changes data (float values cast into the default integer ``dtype``, a negative
@@ -15,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from . import _checks, _seeding
+from .training.feeds import PyDataset, Sequence
 
-__all__ = ["pad_sequences", "set_random_seed", "to_categorical"]
+__all__ = ["PyDataset", "Sequence", "pad_sequences", "set_random_seed", "to_categorical"]
 
 
 # -- pad_sequences ------------------------------------------------------------------------------
