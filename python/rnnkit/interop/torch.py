@@ -214,19 +214,23 @@ def _from_recurrent(rnn: Any, return_sequences: bool) -> list[tuple[Layer, list[
     return out
 
 
-def _from_leaf(module: Any, torch: Any) -> list[tuple[Layer, list[np.ndarray]]]:
-    """The rnnkit layers (with their weights) for one PyTorch module."""
+def _from_leaf(module: Any, torch: Any, dtype: str) -> list[tuple[Layer, list[np.ndarray]]]:
+    """The rnnkit layers (with their weights) for one PyTorch module; ``dtype`` is for those
+    without weights (a float32 Dropout would round a float64 model's activations)."""
     nn = torch.nn
     if isinstance(module, recurrent_output_class()):
         return _from_recurrent(module.rnn, module.return_sequences)
     if isinstance(module, (nn.RNN, nn.LSTM, nn.GRU)):
         return _from_recurrent(module, True)
     if isinstance(module, nn.Linear):
-        dtype = _dtype_name(module.weight, "nn.Linear")
         weights = [np.ascontiguousarray(_array(module.weight).T)]
         if module.bias is not None:
             weights.append(_array(module.bias))
-        layer = Dense(module.out_features, use_bias=module.bias is not None, dtype=dtype)
+        layer = Dense(
+            module.out_features,
+            use_bias=module.bias is not None,
+            dtype=_dtype_name(module.weight, "nn.Linear"),
+        )
         return [(layer, weights)]
     if isinstance(module, nn.Embedding):
         if module.max_norm is not None:
@@ -234,11 +238,14 @@ def _from_leaf(module: Any, torch: Any) -> list[tuple[Layer, list[np.ndarray]]]:
                 "from_torch: nn.Embedding(max_norm=...) renormalises rows at lookup; rnnkit's "
                 "Embedding does not"
             )
-        dtype = _dtype_name(module.weight, "nn.Embedding")
-        table = Embedding(module.num_embeddings, module.embedding_dim, dtype=dtype)
+        table = Embedding(
+            module.num_embeddings,
+            module.embedding_dim,
+            dtype=_dtype_name(module.weight, "nn.Embedding"),
+        )
         return [(table, [_array(module.weight)])]
     if isinstance(module, nn.Dropout):
-        return [(Dropout(module.p), [])]
+        return [(Dropout(module.p, dtype=dtype), [])]
     name = type(module).__name__
     if name in _ACTIVATIONS and isinstance(module, getattr(nn, name)):
         if name == "Softmax" and module.dim != -1:
@@ -246,7 +253,7 @@ def _from_leaf(module: Any, torch: Any) -> list[tuple[Layer, list[np.ndarray]]]:
                 f"from_torch: nn.Softmax(dim={module.dim}); rnnkit's softmax is over the last "
                 "axis (dim=-1)"
             )
-        return [(Activation(_ACTIVATIONS[name]), [])]
+        return [(Activation(_ACTIVATIONS[name], dtype=dtype), [])]
     raise TypeError(f"from_torch: no rnnkit layer for {name}; supported: {_SUPPORTED}")
 
 
@@ -306,7 +313,9 @@ def from_torch(module: Any) -> Sequential:
     """
     torch = _torch()
     modules = _leaves(module, torch.nn)
-    pairs = _fold_activations([pair for m in modules for pair in _from_leaf(m, torch)])
+    first = next(iter(module.parameters()), None) if isinstance(module, torch.nn.Module) else None
+    dtype = "float32" if first is None else _dtype_name(first, type(module).__name__)
+    pairs = _fold_activations([pair for m in modules for pair in _from_leaf(m, torch, dtype)])
     shape = _input_shape(modules, torch)
     layers = [layer for layer, _ in pairs]
     stack: list[Any] = layers if shape is None else [Input(shape), *layers]
