@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import pathlib
 import re
 
@@ -20,6 +21,8 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
     namespace: dict = {}
     try:
         for block in blocks:
+            if "import torch" in block and importlib.util.find_spec("torch") is None:
+                continue  # the PyTorch interop example needs the optional torch group
             exec(compile(block, str(README), "exec"), namespace)
     finally:
         _seeding.set_random_seed(None)  # a block seeds rnnkit's defaults: not for later tests
