@@ -51,6 +51,7 @@ _LAZY = {
     "generate": ("text", "generate"),
     "inspection": ("inspection", None),
     "saving": ("saving", None),
+    "interop": ("interop", None),  # from_torch/to_torch; torch itself loads only when called
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first access
@@ -59,6 +60,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first
         callbacks,
         initializers,
         inspection,
+        interop,
         layers,
         losses,
         metrics,
