@@ -28,7 +28,7 @@ N, S, T, D, H = 6, 5, 4, 3, 5
 
 
 class HandWritten(Model):
-    """The encoder-decoder of models.py's docstring, with fixed seeds and names."""
+    """The encoder-decoder of rnnkit.models' docstring, with fixed seeds and names."""
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)

@@ -17,7 +17,7 @@ N, S, T, D, H = 6, 5, 4, 3, 5
 
 
 class CallSeq2Seq(Model):
-    """The encoder-decoder of models.py's docstring, written as Keras users write it."""
+    """The encoder-decoder of rnnkit.models' docstring, written as Keras users write it."""
 
     def __init__(self, units: int = H, name: str | None = None) -> None:
         super().__init__(name=name)

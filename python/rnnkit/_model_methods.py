@@ -1,7 +1,7 @@
 """The parts of Keras's ``Model`` surface that work one batch at a time or on the weights
 alone: ``train_on_batch``, ``test_on_batch``, ``predict_on_batch``, ``save_weights``,
 ``load_weights`` and ``model.optimizer``. A mixin of :class:`rnnkit.models.Model`, kept apart
-so that ``models.py`` stays about building and fitting models."""
+so that ``rnnkit.models`` stays about building and fitting models."""
 
 from __future__ import annotations
 
