@@ -16,6 +16,7 @@
 #include "rnnkit/cells/layer_norm_rnn.hpp"
 #include "rnnkit/cells/lstm.hpp"
 #include "rnnkit/cells/vanilla.hpp"
+#include "rnnkit/packed_product.hpp"
 #include "rnnkit/threads.hpp"
 
 namespace py = pybind11;
@@ -72,6 +73,7 @@ PYBIND11_MODULE(_core, m) {
     py::dict info;
     info["blas_config"] = std::string(rnnkit::blas::config());
     info["blas_core"] = std::string(rnnkit::blas::core_name());
+    info["packed_kernel"] = std::string(rnnkit::packed_kernel_name(rnnkit::packed_kernel()));
     info["eigen_version"] = std::to_string(EIGEN_WORLD_VERSION) + "." +
                             std::to_string(EIGEN_MAJOR_VERSION) + "." +
                             std::to_string(EIGEN_MINOR_VERSION);

@@ -139,9 +139,9 @@ struct ForwardCall {
   const Record<T>& record;
   const States<T, S>& final_states;
   const typename Cell::Options& options;
-  const T* zeros;  // H zeros: the states before step 0 when no initial state is given
-  const T* Wh;     // the recurrent weights as the per-step products read them
-  int ld_Wh;       // ... rows ld_Wh apart
+  const T* zeros;           // H zeros: the states before step 0 when no initial state is given
+  StepOperand<T> Wh_early;  // Wh's columns whose products read h_{t−1}: the first C_early
+  StepOperand<T> Wh_late;   // the late gates' columns (a cell with kLateGates)
   StopRequest& stop;
 };
 
@@ -149,7 +149,8 @@ struct ForwardCall {
 template <typename Cell, typename T>
 void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
   constexpr int S = Cell::kStates;
-  const auto& [batch, w, initial, record, final_states, options, zeros, Wh, ld_Wh, stop] = call;
+  const auto& [batch, w, initial, record, final_states, options, zeros, Wh_early, Wh_late, stop] =
+      call;
   StepTicker ticker(stop);
   const Layout<Cell> at(batch.shape);
   const int M = n1 - n0, steps = batch.shape.T, D = batch.shape.D, H = at.H, C = at.C;
@@ -205,7 +206,7 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       ld_prev = H;
     }
     // The late gates' columns get their product after the early row step (below).
-    if (h_prev) add_times_Wh(product_t, ld_product, h_prev, ld_prev, Wh, ld_Wh, M, H, C_early);
+    if (h_prev) add_times_Wh(product_t, ld_product, h_prev, ld_prev, Wh_early, M, H, C_early);
     auto row_at = [&](int m) {
       const int n = n0 + m;
       ForwardRow<T, S> row{gates_t + static_cast<int64_t>(m) * ld_gates,
@@ -242,7 +243,7 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
         if (!padded(m)) Cell::forward_early_row(options, row_at(m), H);
       }
       add_times_Wh(gates_t + C_early, ld_gates, at.late_input(record.saved, n0, t), steps * at.W,
-                   Wh + C_early, ld_Wh, M, H, C - C_early);
+                   Wh_late, M, H, C - C_early);
       for (int m = 0; m < M; ++m) {
         if (valid(m)) Cell::forward_row(options, row_at(m), H);
       }
@@ -273,14 +274,13 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
 // cost ~10% of a small backward pass).
 template <typename T>
 struct BackwardScratch {
-  T* dZ;         // (N,T,cz): dL/d(pre-activations) in the first C of cz columns per row
-  T* dR;         // (N,T,C): dL/d(recurrent products) of a split-recurrent cell; else dZ itself
-  T* carry;      // K = max(S·H, C) columns per batch row; a slice [n0, n1) owns rows n0·K up
-                 // to n1·K, as S blocks of (M,H): dL/d(states) arriving from the step after;
-                 // after its time loop, as (M,C): dZ's first steps, set apart for dWh
-  int64_t K;     // carry columns per batch row
-  const T* WhT;  // (C,H): Whᵀ row-major, rows ld_WhT apart
-  int ld_WhT;
+  T* dZ;      // (N,T,cz): dL/d(pre-activations) in the first C of cz columns per row
+  T* dR;      // (N,T,C): dL/d(recurrent products) of a split-recurrent cell; else dZ itself
+  T* carry;   // K = max(S·H, C) columns per batch row; a slice [n0, n1) owns rows n0·K up
+              // to n1·K, as S blocks of (M,H): dL/d(states) arriving from the step after;
+              // after its time loop, as (M,C): dZ's first steps, set apart for dWh
+  int64_t K;  // carry columns per batch row
+  StepOperand<T> WhT;  // (C,H): Whᵀ row-major
   int cz;  // dZ's (and dR's) columns per row: C, or a little more (see Driver::backward)
 };
 
@@ -445,9 +445,8 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
       for (int m = 0; m < M; ++m) {
         if (!padded(m)) Cell::backward_late_row(options, row_at(m), H);
       }
-      times_Wh_transposed(late_grad.data(), H, dR_t + C_early, ld_dZ,
-                          scratch.WhT + static_cast<int64_t>(C_early) * scratch.ld_WhT,
-                          scratch.ld_WhT, M, H, C - C_early, false);
+      times_Wh_transposed(late_grad.data(), H, dR_t + C_early, ld_dZ, scratch.WhT, C_early, M, H,
+                          C - C_early, false);
       for (int m = 0; m < M; ++m) {
         if (valid(m)) Cell::backward_row(options, row_at(m), H);
       }
@@ -465,13 +464,12 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
     // dh_{t−1} (+)= dR_t·Whᵀ, into the carry, or into the initial state's gradient at t = 0.
     T* dh_prev = t > 0 ? carry[0] : out.d_initial[0] + static_cast<int64_t>(n0) * H;
     if (!mask_s && !kLate) {
-      times_Wh_transposed(dh_prev, H, dR_t, ld_dZ, scratch.WhT, scratch.ld_WhT, M, H, C,
-                          Cell::kDirectH);
+      times_Wh_transposed(dh_prev, H, dR_t, ld_dZ, scratch.WhT, 0, M, H, C, Cell::kDirectH);
     } else {
       // The product saw h_{t−1} ⊙ mask (and a late-gate cell used it beyond the products too):
       // the gradient with respect to what the product saw reaches h_{t−1} through the mask.
       T* seen = kLate ? product_grad.data() : masked_grad.data();
-      times_Wh_transposed(seen, H, dR_t, ld_dZ, scratch.WhT, scratch.ld_WhT, M, H, C_early, kLate);
+      times_Wh_transposed(seen, H, dR_t, ld_dZ, scratch.WhT, 0, M, H, C_early, kLate);
       for (int64_t i = 0; i < static_cast<int64_t>(M) * H; ++i) {
         const T g = mask_s ? seen[i] * mask_s[i] : seen[i];
         dh_prev[i] = Cell::kDirectH ? dh_prev[i] + g : g;
@@ -591,10 +589,28 @@ void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
         detail::ConstMatrixMap<T>(weights.Wh, H, C);
     Wh = padded_Wh.data();
   }
+  // Products over two rows and more read Wh packed once here, when that pays.
+  const int C_early = C - Cell::kLateGates * H;
+  PackedMatrix<T> packed_early, packed_late;
+  if (batch.shape.N > 1 && PackedMatrix<T>::pays(H, C)) {
+    packed_early = PackedMatrix<T>(weights.Wh, C, H, C_early);
+    if (C_early < C) packed_late = PackedMatrix<T>(weights.Wh + C_early, C, H, C - C_early);
+  }
+  auto operand = [&](int column, const PackedMatrix<T>& packed) {
+    return StepOperand<T>{Wh + column, ld_Wh, packed.empty() ? nullptr : &packed};
+  };
   const int workers = choose_workers(batch.shape.N, detail::sequence_flops<Cell>(batch.shape));
   StopRequest stop;
-  const detail::ForwardCall<Cell, T> call{batch,   weights,      initial, record, final_states,
-                                          options, zeros.data(), Wh,      ld_Wh,  stop};
+  const detail::ForwardCall<Cell, T> call{batch,
+                                          weights,
+                                          initial,
+                                          record,
+                                          final_states,
+                                          options,
+                                          zeros.data(),
+                                          operand(0, packed_early),
+                                          operand(C_early, packed_late),
+                                          stop};
   keep_blas_serial();
   for_each_slice(
       batch.shape.N, workers,
@@ -621,20 +637,24 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
   const std::unique_ptr<T[]> dR(Cell::kSplitRecurrent ? new T[n_rows * shape.T * cz] : nullptr);
   const int64_t K = std::max<int64_t>(S * H, C);
   const std::unique_ptr<T[]> carry(new T[n_rows * static_cast<size_t>(K)]);
-  // Whᵀ, which the BLAS packs on every step, with rows off 1 KiB multiples too.
+  // Whᵀ for the per-step products, with rows off 1 KiB multiples too.
   const int64_t ld_WhT = detail::unaliased_stride<T>(H, 1024);
   const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(C * ld_WhT)]);
   detail::StridedMatrixMap<T>(WhT.get(), C, H, Eigen::OuterStride<>(ld_WhT)) =
       detail::ConstMatrixMap<T>(weights.Wh, H, C).transpose();
+  PackedMatrix<T> packed_WhT;  // for products over two rows and more, when that pays
+  if (shape.N > 1 && PackedMatrix<T>::pays(static_cast<int>(C), static_cast<int>(H))) {
+    packed_WhT = PackedMatrix<T>(WhT.get(), ld_WhT, static_cast<int>(C), static_cast<int>(H));
+  }
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));
   T* dR_or_dZ = Cell::kSplitRecurrent ? dR.get() : dZ.get();
-  const detail::BackwardScratch<T> scratch{dZ.get(),
-                                           dR_or_dZ,
-                                           carry.get(),
-                                           K,
-                                           WhT.get(),
-                                           static_cast<int>(ld_WhT),
-                                           static_cast<int>(cz)};
+  const detail::BackwardScratch<T> scratch{
+      dZ.get(),
+      dR_or_dZ,
+      carry.get(),
+      K,
+      {WhT.get(), static_cast<int>(ld_WhT), packed_WhT.empty() ? nullptr : &packed_WhT},
+      static_cast<int>(cz)};
 
   const int workers = choose_workers(shape.N, 2.0 * detail::sequence_flops<Cell>(shape));
   const int64_t b_size = int64_t{Cell::kBiasRows} * C;

@@ -6,35 +6,50 @@
 #include <cstdint>
 
 #include "rnnkit/blas.hpp"
+#include "rnnkit/packed_product.hpp"
 
 namespace rnnkit::engine {
 
 using blas::Trans;
 
-// out (M×C, rows ld_out apart) += h (M×H, rows ld_h apart) · Wh (H×C, rows ld_W apart: C of
-// Wh's columns). One row is a gemv, whose call costs a fifth of a one-row gemm.
+// A right operand of the per-step products (Wh, or Whᵀ): its rows as the BLAS reads them, and
+// the same matrix packed once per call when that pays (packed_product.hpp). The products pick.
 template <typename T>
-void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const T* Wh, int ld_W, int M, int H,
+struct StepOperand {
+  const T* rows;  // row-major, rows ld apart
+  int ld;
+  const PackedMatrix<T>* packed;  // nullptr: the BLAS does the products
+};
+
+// out (M×C, rows ld_out apart) += h (M×H, rows ld_h apart) · Wh (H×C). One row is a gemv, whose
+// call costs a fifth of a one-row gemm.
+template <typename T>
+void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const StepOperand<T>& Wh, int M, int H,
                   int C) {
   if (M == 1) {
-    blas::gemv(Trans::Yes, H, C, T(1), Wh, ld_W, h, T(1), out);
+    blas::gemv(Trans::Yes, H, C, T(1), Wh.rows, Wh.ld, h, T(1), out);
+  } else if (Wh.packed) {
+    Wh.packed->multiply(out, ld_out, h, ld_h, M, 0, H, true);
   } else {
-    blas::gemm(Trans::No, Trans::No, M, C, H, T(1), h, ld_h, Wh, ld_W, T(1), out, ld_out);
+    blas::gemm(Trans::No, Trans::No, M, C, H, T(1), h, ld_h, Wh.rows, Wh.ld, T(1), out, ld_out);
   }
 }
 
-// out (M×H, rows ld_out apart) = dZ (M×C, rows ld_dZ apart) · Whᵀ, or += with accumulate.
-// WhT holds Whᵀ (C×H, rows ld_WhT apart) row-major: OpenBLAS's kernels for the other orientation
+// out (M×H, rows ld_out apart) = dZ (M×C, rows ld_dZ apart) · Whᵀ[k0 : k0+C, :], or += with
+// accumulate. WhT holds Whᵀ (rows of H) row-major: OpenBLAS's kernels for the other orientation
 // ran at half the speed, both the small gemm (M = H = 32, where this product is half of the
 // backward pass) and the gemv (N = 1, H = 32).
 template <typename T>
-void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const T* WhT, int ld_WhT,
-                         int M, int H, int C, bool accumulate) {
+void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const StepOperand<T>& WhT,
+                         int k0, int M, int H, int C, bool accumulate) {
   const T beta = accumulate ? T(1) : T(0);
+  const T* rows = WhT.rows + static_cast<int64_t>(k0) * WhT.ld;
   if (M == 1) {
-    blas::gemv(Trans::Yes, C, H, T(1), WhT, ld_WhT, dZ, beta, out);
+    blas::gemv(Trans::Yes, C, H, T(1), rows, WhT.ld, dZ, beta, out);
+  } else if (WhT.packed) {
+    WhT.packed->multiply(out, ld_out, dZ, ld_dZ, M, k0, k0 + C, accumulate);
   } else {
-    blas::gemm(Trans::No, Trans::No, M, H, C, T(1), dZ, ld_dZ, WhT, ld_WhT, beta, out, ld_out);
+    blas::gemm(Trans::No, Trans::No, M, H, C, T(1), dZ, ld_dZ, rows, WhT.ld, beta, out, ld_out);
   }
 }
 

@@ -117,7 +117,8 @@ def configuration_text() -> str:
     lines = [
         f"machine: {platform.machine()} {platform.processor() or ''} | "
         f"Python {platform.python_version()} | NumPy {np.__version__}",
-        f"rnnkit: {get_num_threads()} thread(s) | BLAS core {info['blas_core']} | Eigen "
+        f"rnnkit: {get_num_threads()} thread(s) | BLAS core {info['blas_core']} | packed "
+        f"products {info['packed_kernel']} | Eigen "
         f"{info['eigen_version']} | native build: {info['native']}",
     ]
     lines.extend(

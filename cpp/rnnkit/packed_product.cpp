@@ -1,0 +1,252 @@
+// The packed products (packed_product.hpp): packing, the micro-kernels and their choice.
+//
+// A micro-kernel keeps a tile of MR rows × NR columns of C in vector registers and runs down the
+// whole K dimension: per k, NR/L vector loads of the packed panel and MR broadcasts of A, MR·NR/L
+// fused multiply-adds. AVX-512: MR = 12, NR = 2 vectors (24 accumulators of 32); AVX2: MR = 6,
+// NR = 2 vectors (12 of 16). The maths is written once with GCC's vector extensions; each target
+// function below instantiates it for one instruction set (this file compiles with
+// -ffp-contract=fast so that `acc += a * b` becomes one FMA), and the CPU picks at run time.
+#include "rnnkit/packed_product.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define RNNKIT_PACKED_X86 1
+#endif
+
+namespace rnnkit {
+
+namespace {
+
+#define RNNKIT_ALWAYS_INLINE inline __attribute__((always_inline))
+
+// C tile (MR×NV vectors, `cols` ≤ NR valid columns) (+)= A tile · one panel.
+template <typename V, typename T, int MR, int NV>
+RNNKIT_ALWAYS_INLINE void tile(const T* A, int64_t lda, const T* panel, int K, T* C, int64_t ldc,
+                               int cols, bool accumulate) {
+  constexpr int L = sizeof(V) / sizeof(T);
+  constexpr int NR = NV * L;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[r][v] = V{};
+  }
+  if (accumulate) {
+    // C's rows lie far apart (a step's gates in a sequence-long buffer), out of every cache when
+    // their step comes: ask for them now, so that they arrive while the K loop runs.
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) __builtin_prefetch(C + r * ldc + v * L, 1);
+    }
+  }
+  for (int k = 0; k < K; ++k) {
+    V b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) std::memcpy(&b[v], panel + k * NR + v * L, sizeof(V));
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+      const V a = V{} + A[r * lda + k];  // a broadcast
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[r][v] += a * b[v];
+    }
+  }
+  if (cols == NR) {
+#pragma GCC unroll 16
+    for (int r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        V c = acc[r][v];
+        if (accumulate) {
+          V old;
+          std::memcpy(&old, C + r * ldc + v * L, sizeof(V));
+          c += old;
+        }
+        std::memcpy(C + r * ldc + v * L, &c, sizeof(V));
+      }
+    }
+    return;
+  }
+  for (int r = 0; r < MR; ++r) {  // the last panel: only its valid columns reach C
+    T row[NR];
+    std::memcpy(row, acc[r], sizeof(row));
+    T* out = C + r * ldc;
+    for (int j = 0; j < cols; ++j) out[j] = accumulate ? out[j] + row[j] : row[j];
+  }
+}
+
+template <typename V, typename T, int MR, int NV>
+RNNKIT_ALWAYS_INLINE void tile_row(const T* A, int64_t lda, const T* panels, int64_t panel_size,
+                                   int K, int N, T* C, int64_t ldc, bool accumulate) {
+  constexpr int NR = NV * static_cast<int>(sizeof(V) / sizeof(T));
+  for (int j = 0; j < N; j += NR) {
+    tile<V, T, MR, NV>(A, lda, panels + (j / NR) * panel_size, K, C + j, ldc, std::min(NR, N - j),
+                       accumulate);
+  }
+}
+
+// One row tile of `rows` ≤ R rows: the kernel compiled for exactly that many.
+template <typename V, typename T, int R, int NV>
+RNNKIT_ALWAYS_INLINE void tile_rows(int rows, const T* A, int64_t lda, const T* panels,
+                                    int64_t panel_size, int K, int N, T* C, int64_t ldc,
+                                    bool accumulate) {
+  if constexpr (R > 0) {
+    if (rows == R) {
+      tile_row<V, T, R, NV>(A, lda, panels, panel_size, K, N, C, ldc, accumulate);
+    } else {
+      tile_rows<V, T, R - 1, NV>(rows, A, lda, panels, panel_size, K, N, C, ldc, accumulate);
+    }
+  }
+}
+
+// All of C, in row tiles of at most MR rows, as even as they go (16 rows as 8 + 8, not 12 + 4:
+// a 4-row tile is limited by its loads).
+template <typename V, typename T, int MR, int NV>
+RNNKIT_ALWAYS_INLINE void multiply_tiles(const T* A, int64_t lda, const T* panels,
+                                         int64_t panel_size, int K, int N, int M, T* C, int64_t ldc,
+                                         bool accumulate) {
+  const int tiles = (M + MR - 1) / MR;
+  int m = 0;
+  for (int i = 0; i < tiles; ++i) {
+    const int rows = M / tiles + (i < M % tiles ? 1 : 0);
+    tile_rows<V, T, MR, NV>(rows, A + m * lda, lda, panels, panel_size, K, N, C + m * ldc, ldc,
+                            accumulate);
+    m += rows;
+  }
+}
+
+template <typename T>
+using KernelFunction = void (*)(const T* A, int64_t lda, const T* panels, int64_t panel_size, int K,
+                                int N, int M, T* C, int64_t ldc, bool accumulate);
+
+#ifdef RNNKIT_PACKED_X86
+typedef float floats16 __attribute__((vector_size(64)));
+typedef float floats8 __attribute__((vector_size(32)));
+typedef double doubles8 __attribute__((vector_size(64)));
+typedef double doubles4 __attribute__((vector_size(32)));
+
+#define RNNKIT_KERNEL(name, isa, T, V, MR)                                                \
+  __attribute__((target(isa))) void name(const T* A, int64_t lda, const T* panels,        \
+                                         int64_t panel_size, int K, int N, int M, T* C,   \
+                                         int64_t ldc, bool accumulate) {                  \
+    multiply_tiles<V, T, MR, 2>(A, lda, panels, panel_size, K, N, M, C, ldc, accumulate); \
+  }
+RNNKIT_KERNEL(avx512_float, "avx512f,fma", float, floats16, 12)
+RNNKIT_KERNEL(avx512_double, "avx512f,fma", double, doubles8, 12)
+RNNKIT_KERNEL(avx2_float, "avx2,fma", float, floats8, 6)
+RNNKIT_KERNEL(avx2_double, "avx2,fma", double, doubles4, 6)
+#undef RNNKIT_KERNEL
+#endif
+
+PackedKernel best_kernel() {
+#ifdef RNNKIT_PACKED_X86
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+  PackedKernel best = avx512 ? PackedKernel::Avx512 : avx2 ? PackedKernel::Avx2 : PackedKernel::Off;
+  const char* wanted = std::getenv("RNNKIT_PACKED_KERNEL");
+  if (wanted == nullptr) return best;
+  const std::string choice(wanted);
+  // Never a kernel this CPU cannot run: asking for more than it has gets what it has.
+  if (choice == "off") return PackedKernel::Off;
+  if (choice == "avx2") return avx2 ? PackedKernel::Avx2 : PackedKernel::Off;
+  return best;
+#else
+  return PackedKernel::Off;
+#endif
+}
+
+// Columns per panel: two vectors.
+template <typename T>
+int panel_width(PackedKernel kernel) {
+  const int vector_bytes = kernel == PackedKernel::Avx512 ? 64 : 32;
+  return 2 * vector_bytes / static_cast<int>(sizeof(T));
+}
+
+template <typename T>
+KernelFunction<T> kernel_function(PackedKernel kernel);
+
+template <>
+KernelFunction<float> kernel_function<float>(PackedKernel kernel) {
+#ifdef RNNKIT_PACKED_X86
+  if (kernel == PackedKernel::Avx512) return avx512_float;
+  if (kernel == PackedKernel::Avx2) return avx2_float;
+#endif
+  (void)kernel;
+  return nullptr;
+}
+
+template <>
+KernelFunction<double> kernel_function<double>(PackedKernel kernel) {
+#ifdef RNNKIT_PACKED_X86
+  if (kernel == PackedKernel::Avx512) return avx512_double;
+  if (kernel == PackedKernel::Avx2) return avx2_double;
+#endif
+  (void)kernel;
+  return nullptr;
+}
+
+}  // namespace
+
+PackedKernel packed_kernel() {
+  static const PackedKernel chosen = best_kernel();
+  return chosen;
+}
+
+const char* packed_kernel_name(PackedKernel kernel) {
+  switch (kernel) {
+    case PackedKernel::Avx512:
+      return "avx512";
+    case PackedKernel::Avx2:
+      return "avx2";
+    default:
+      return "off";
+  }
+}
+
+template <typename T>
+bool PackedMatrix<T>::pays(int K, int N) {
+  return packed_kernel() != PackedKernel::Off && int64_t{K} * N >= 32 * 1024;
+}
+
+template <typename T>
+PackedMatrix<T>::PackedMatrix(const T* B, int64_t ldb, int K, int N)
+    : K_(K), N_(N), kernel_(packed_kernel()) {
+  NR_ = panel_width<T>(kernel_);
+  const int64_t panels = (N + NR_ - 1) / NR_;
+  const int64_t size = panels * K * NR_;
+  constexpr int64_t align = 64 / sizeof(T);
+  storage_.reset(new T[static_cast<size_t>(size + align)]);
+  const auto address = reinterpret_cast<uintptr_t>(storage_.get());
+  panels_ = storage_.get() + ((64 - address % 64) % 64) / sizeof(T);
+  std::fill_n(panels_, size, T(0));
+  for (int64_t p = 0; p < panels; ++p) {
+    const int j0 = static_cast<int>(p) * NR_;
+    const int cols = std::min(NR_, N - j0);
+    T* panel = panels_ + p * K * NR_;
+    for (int k = 0; k < K; ++k) std::copy_n(B + k * ldb + j0, cols, panel + int64_t{k} * NR_);
+  }
+}
+
+template <typename T>
+void PackedMatrix<T>::multiply(T* C, int64_t ldc, const T* A, int64_t lda, int M, int k0, int k1,
+                               bool accumulate) const {
+  if (M <= 0 || N_ == 0) return;
+  if (k1 <= k0) {  // an empty product: C = 0, or C unchanged
+    if (!accumulate) {
+      for (int m = 0; m < M; ++m) std::fill_n(C + m * ldc, N_, T(0));
+    }
+    return;
+  }
+  kernel_function<T>(kernel_)(A, lda, panels_ + int64_t{k0} * NR_, int64_t{K_} * NR_, k1 - k0, N_,
+                              M, C, ldc, accumulate);
+}
+
+template class PackedMatrix<float>;
+template class PackedMatrix<double>;
+
+}  // namespace rnnkit
