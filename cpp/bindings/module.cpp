@@ -83,6 +83,11 @@ PYBIND11_MODULE(_core, m) {
     info["native"] = false;
 #endif
     info["compiler"] = std::string(__VERSION__);
+#if defined(__SANITIZE_ADDRESS__)
+    info["sanitized"] = true;  // AddressSanitizer: rnnkit's buffers are not recycled
+#else
+    info["sanitized"] = false;
+#endif
     return info;
   });
 }

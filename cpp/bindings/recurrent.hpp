@@ -14,6 +14,7 @@
 
 #include "bindings/checks.hpp"
 #include "bindings/interruptible.hpp"
+#include "bindings/recycled_array.hpp"
 #include "rnnkit/activations.hpp"
 #include "rnnkit/engine/driver.hpp"
 
@@ -139,10 +140,10 @@ class CellBindings {
     const T* mask_data = recurrent_mask(mask, s);
     const T* own = cell_params(own_params, s);
 
-    Array<T> hs({s.N, s.T, s.H});
+    Array<T> hs = recycled_array<T>({s.N, s.T, s.H});
     const int W = Cell::saved_width(s.H);
     std::optional<Array<T>> saved;
-    if (W > 0) saved.emplace(std::vector<py::ssize_t>{s.N, s.T, W});
+    if (W > 0) saved = recycled_array<T>({s.N, s.T, W});
     std::array<Array<T>, S> final_states;
     engine::States<T, S> final_ptrs{};
     for (int i = 0; i < S; ++i) {
@@ -186,7 +187,7 @@ class CellBindings {
     const T* own = cell_params(own_params, s);
 
     const py::ssize_t C = py::ssize_t{Cell::kGates} * s.H;
-    Array<T> dx({s.N, s.T, s.D});
+    Array<T> dx = recycled_array<T>({s.N, s.T, s.D});
     Array<T> dWx({static_cast<py::ssize_t>(s.D), C});
     Array<T> dWh({static_cast<py::ssize_t>(s.H), C});
     Array<T> db = Cell::kBiasRows == 1 ? Array<T>(C) : Array<T>({py::ssize_t{Cell::kBiasRows}, C});

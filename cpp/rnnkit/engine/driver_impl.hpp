@@ -13,6 +13,7 @@
 #include "rnnkit/engine/driver.hpp"
 #include "rnnkit/engine/products.hpp"
 #include "rnnkit/interrupt.hpp"
+#include "rnnkit/recycled_memory.hpp"
 #include "rnnkit/threads.hpp"
 
 namespace rnnkit::engine {
@@ -633,10 +634,10 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
   // dZ rows a multiple of 1 KiB long (4H = 1024 floats at H = 256) put every step's rows of the
   // per-step product 4 KiB apart, aliasing in the L1 cache: pad them by 64 bytes.
   const int64_t cz = detail::unaliased_stride<T>(C, 1024);
-  const std::unique_ptr<T[]> dZ(new T[n_rows * shape.T * cz]);
-  const std::unique_ptr<T[]> dR(Cell::kSplitRecurrent ? new T[n_rows * shape.T * cz] : nullptr);
+  const RecycledArray<T> dZ(n_rows * shape.T * cz);
+  const RecycledArray<T> dR(Cell::kSplitRecurrent ? n_rows * shape.T * cz : 0);
   const int64_t K = std::max<int64_t>(S * H, C);
-  const std::unique_ptr<T[]> carry(new T[n_rows * static_cast<size_t>(K)]);
+  const RecycledArray<T> carry(n_rows * static_cast<size_t>(K));
   // Whᵀ for the per-step products, with rows off 1 KiB multiples too.
   const int64_t ld_WhT = detail::unaliased_stride<T>(H, 1024);
   const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(C * ld_WhT)]);
