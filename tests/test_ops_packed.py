@@ -78,7 +78,11 @@ def test_each_kernel_in_a_fresh_process(kernel):
     env = {**os.environ, "RNNKIT_PACKED_KERNEL": kernel}
     chosen = subprocess.run(
         [sys.executable, "-c", "import rnnkit; print(rnnkit.build_info()['packed_kernel'])"],
-        env=env, capture_output=True, text=True, check=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     ).stdout.split()[-1]  # fmt: skip  (an editable install may print its rebuild first)
     assert chosen == kernel
     result = subprocess.run(
