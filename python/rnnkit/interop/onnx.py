@@ -89,7 +89,10 @@ def _functional_chain(model: Any) -> list[Layer]:
         previous = node.outputs[0] if len(node.outputs) == 1 else None
     ends = nodes[-1].outputs if nodes else []
     if not nodes or [id(t) for t in model.outputs] != [id(t) for t in ends]:
-        raise ValueError(f"to_onnx: model {model.name!r}'s outputs are not its last layer's")
+        raise ValueError(
+            f"to_onnx: model {model.name!r} is not a chain of layers: its outputs are not "
+            "its last layer's"
+        )
     return [node.layer for node in nodes]
 
 
