@@ -215,9 +215,11 @@ def test_a_many_to_one_stack_with_dense_and_activations() -> None:
 
 
 def test_a_functional_chain_exports_like_a_sequential() -> None:
+    # Layers named like the graph's ports get other tensor names.
     x_in = Input((None, D))
-    h = Bidirectional(SimpleRNN(4, return_sequences=True), merge_mode="ave")(x_in)
-    y = TimeDistributed(Dense(2))(LSTM(3, return_sequences=True)(h))
+    h = Bidirectional(SimpleRNN(4, return_sequences=True), merge_mode="ave", name="x")(x_in)
+    h = TimeDistributed(Activation("sigmoid"))(LSTM(3, return_sequences=True, name="output")(h))
+    y = TimeDistributed(Dense(2))(TimeDistributed(Dropout(0.5))(h))
     model = randomise(Model(x_in, y), seed=7)
     assert_exports_exactly(model, inputs(3), None)
     assert_exports_exactly(model, inputs(3), LENGTHS)
@@ -270,6 +272,11 @@ def with_state() -> Model:
         (lambda: built(Embedding(5, 2, mask_zero=True), shape=(None,)), ValueError, "mask_zero"),
         (lambda: built(Dense(3), Embedding(5, 2)), ValueError, "first layer"),
         (lambda: built(Bidirectional(LSTM(3, go_backwards=True))), ValueError, "go_backwards"),
+        (
+            lambda: built(Bidirectional(LSTM(3), backward_layer=GRU(3, go_backwards=True))),
+            ValueError,
+            "differ in class",
+        ),
         (lambda: built(Masking(), LSTM(3)), TypeError, "Masking"),
         (lambda: Sequential([LSTM(3)]), ValueError, "build the model first"),
         (lambda: "not a model", TypeError, "rnnkit model"),

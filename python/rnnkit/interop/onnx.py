@@ -35,8 +35,9 @@ float32), so its graph matches its predict to float32 rounding.
 Refused (ValueError naming the layer and option): ``return_state``, ``stateful``, SimpleRNN
 ``layer_norm``, ``Embedding(mask_zero=True)`` (a mask of zero ids is ONNX's ``sequence_lens``
 only when the zeros trail; pass ``lengths`` instead), an Embedding that is not the first
-layer, a Bidirectional whose wrapped layer has ``go_backwards=True``, ``merge_mode=None`` other
-than last, an unbuilt model. Any other layer (Masking, RepeatVector, merges...) is a TypeError.
+layer, a Bidirectional whose wrapped layer has ``go_backwards=True`` or whose directions differ
+in class, units or ``reset_after``, an unbuilt model. Any other layer (Masking, RepeatVector,
+merges...) is a TypeError.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ import os
 from typing import Any, BinaryIO
 
 from .._atomic_file import atomic_write
+from ..functional import GraphNetwork
 from ..layers import Activation, Bidirectional, Dense, Dropout, Embedding, TimeDistributed
 from ..layers.base import Layer
 from ..layers.recurrent import RecurrentLayer
@@ -74,7 +76,7 @@ def _onnx() -> Any:
 
 
 # -- the model as a chain of layers ------------------------------------------------------------
-def _functional_chain(model: Any) -> list[Layer]:
+def _functional_chain(model: GraphNetwork) -> list[Layer]:
     """The layers of a functional model that is one Input followed by single-input calls, each
     on the previous call's output; ValueError for any other graph."""
     nodes = model.nodes
@@ -108,7 +110,7 @@ def _chain(model: Any) -> tuple[list[Layer], tuple[int | None, ...]]:
                 f"to_onnx: build the model first (unbuilt layers: {unbuilt or 'no layers'})"
             )
         return layers, tuple(layers[0].built_shape)
-    if hasattr(model, "nodes") and hasattr(model, "inputs"):
+    if isinstance(model, GraphNetwork):
         return _functional_chain(model), tuple(model.inputs[0].sample_shape)
     raise TypeError(f"to_onnx takes a Sequential or a functional model, got {type(model).__name__}")
 
@@ -194,6 +196,7 @@ def _build(
     layers: list[Layer], x: Port, lengths: bool
 ) -> tuple[GraphBuilder, list[Port], list[Port]]:
     g = GraphBuilder()
+    g.used.update(("x", "lengths", "output", "output_0", "output_1"))  # the ports' names
     inputs = [x]
     current = [Tensor(x.name, x.shape)]
     if lengths:
@@ -202,8 +205,8 @@ def _build(
         inputs.append(Port("lengths", "INT32", ("batch",)))
         current[0].lengths = "lengths"
     for k, layer in enumerate(layers):
-        if len(current) != 1:
-            raise refuse(layers[k - 1], "merge_mode=None exports only as the last layer")
+        # A layer with two outputs (Bidirectional, merge_mode=None) can only be the last of a
+        # chain: neither a Sequential nor _functional_chain passes a pair on.
         current = _layer_outputs(g, layer, current[0], first=k == 0)
     names = ["output"] if len(current) == 1 else [f"output_{k}" for k in range(len(current))]
     outputs = []

@@ -2,7 +2,7 @@
 ``ModelProto`` at the end (:func:`make_model`).
 
 Recording plain tuples and NumPy arrays keeps ``onnx`` out of everything but the last step, so
-the layer translations (:mod:`rnnkit.interop.onnx_layers`, :mod:`rnnkit.interop.onnx_recurrent`)
+the layer translations (:mod:`rnnkit.interop.onnx`, :mod:`rnnkit.interop.onnx_recurrent`)
 never import it. Every tensor is float32 except the token ids (int64) and ``lengths`` (int32,
 what the recurrent operators' ``sequence_lens`` takes).
 """
@@ -56,13 +56,17 @@ class GraphBuilder:
 
     nodes: list[tuple[str, list[str], list[str], dict[str, Any]]] = field(default_factory=list)
     constants: dict[str, np.ndarray] = field(default_factory=dict)
-    _counts: dict[str, int] = field(default_factory=dict)
+    used: set[str] = field(default_factory=set)
 
     def fresh(self, hint: str) -> str:
-        """A name not used before, ``hint`` or ``hint_<k>``."""
-        k = self._counts.get(hint, 0)
-        self._counts[hint] = k + 1
-        return hint if k == 0 else f"{hint}_{k}"
+        """A name not used before: ``hint``, else ``hint_1``, ``hint_2``, ... (a layer may be
+        called "x" or "output", the graph's own port names, which are taken first)."""
+        name, k = hint, 0
+        while name in self.used:
+            k += 1
+            name = f"{hint}_{k}"
+        self.used.add(name)
+        return name
 
     def constant(self, hint: str, value: Any, dtype: Any = np.float32) -> str:
         """Add ``value`` (cast to ``dtype``) as an initializer; its name."""
