@@ -23,7 +23,7 @@ from each row's last valid step, which is rnnkit's packed semantics.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -128,9 +128,8 @@ def _attributes(layer: CellLayer, directions: list[CellLayer]) -> dict[str, Any]
 def _directions(layer: Layer) -> tuple[list[CellLayer], str]:
     """The layers of each direction, in ONNX's order, and the ``direction`` attribute."""
     if not isinstance(layer, Bidirectional):
-        _operator(layer)
-        cell = layer if isinstance(layer, CellLayer) else None
-        assert cell is not None  # every class _operator accepts is a CellLayer
+        _operator(layer)  # a TypeError for anything but SimpleRNN, LSTM and GRU: CellLayers
+        cell = cast(CellLayer, layer)
         return [cell], "reverse" if cell.go_backwards else "forward"
     pair = [layer.forward_layer, layer.backward_layer]
     operators = {_operator(d) for d in pair}
