@@ -5,13 +5,18 @@
   :class:`~rnnkit.models.Sequential` computing the same outputs.
 - :func:`to_torch`: an rnnkit ``Sequential`` of the matching layers -> an ``nn.Sequential``
   computing the same outputs.
+- :func:`to_onnx`: an rnnkit ``Sequential`` (or functional chain) -> an ONNX graph with the
+  standard ``RNN``/``LSTM``/``GRU`` operators that onnxruntime runs (also
+  ``model.export(path, format="onnx")``).
 
-PyTorch is imported inside these functions only (``import rnnkit.interop`` never loads it);
-see :mod:`rnnkit.interop.torch` for what maps and what is refused.
+PyTorch and onnx are imported inside these functions only (``import rnnkit.interop`` loads
+neither); see :mod:`rnnkit.interop.torch` and :mod:`rnnkit.interop.onnx` for what maps and what is
+refused.
 """
 
 from __future__ import annotations
 
+from .onnx import to_onnx
 from .torch import from_torch, to_torch
 
-__all__ = ["from_torch", "to_torch"]
+__all__ = ["from_torch", "to_onnx", "to_torch"]

@@ -284,6 +284,24 @@ class Model(Network, BatchMethods):
         compiled) to one ``.npz`` file, atomically. See :mod:`rnnkit.saving`. Returns the path."""
         return saving.save_model(self, filepath, trainer=self.trainer)
 
+    def export(
+        self,
+        filepath: str | os.PathLike,
+        format: str = "tf_saved_model",
+        verbose: bool | None = None,
+        input_signature: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        """Keras 3's ``Model.export`` with ``format="onnx"``, the one format rnnkit writes
+        (any other is a ValueError; Keras's default ``"tf_saved_model"`` needs TensorFlow):
+        :func:`rnnkit.interop.to_onnx` of this model to ``filepath``, atomically.
+        ``input_signature`` must be None (shapes come from the built model); ``kwargs``:
+        ``opset_version`` (Keras's) and ``lengths`` (rnnkit's: a ``lengths`` input).
+        ``verbose`` prints where the file went."""
+        from ..interop.onnx import export_model
+
+        export_model(self, filepath, format, verbose, input_signature, kwargs)
+
     def summary(
         self, line_length: int | None = None, print_fn: Callable[[str], Any] | None = print
     ) -> str:
