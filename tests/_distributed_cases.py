@@ -114,8 +114,26 @@ def _fit_stream(trainer_class: type, **extra: Any) -> tuple[Any, Any]:
     return trainer, history
 
 
+def _fit_tbptt(trainer_class: type, **extra: Any) -> tuple[Any, Any]:
+    """SimpleRNN many-to-many in TBPTT windows of 3 steps (the last window 2): one update
+    per window, the state carried between them, 7 samples in batches of 4."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((7, 8, 2))
+    y = np.cumsum(x[:, :, :1], axis=1)
+    model = Sequential(
+        [
+            SimpleRNN(4, input_shape=(8, 2), return_sequences=True, seed=12, dtype=F64),
+            Dense(1, seed=13, dtype=F64),
+        ]
+    )
+    trainer = trainer_class(model, "mse", "adam", clip_value=0.5, **extra)
+    history = trainer.fit(x, y, batch_size=4, epochs=2, seed=7, tbptt=3, verbose=0)
+    return trainer, history
+
+
 CASES: dict[str, Callable[..., tuple[Any, Any]]] = {
     "fit": _fit_many_to_one,
+    "tbptt": _fit_tbptt,
     "lengths": _fit_lengths,
     "mask_zero": _fit_mask_zero,
     "stream": _fit_stream,

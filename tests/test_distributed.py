@@ -78,7 +78,8 @@ def test_same_weights_and_history_as_one_process(
     ranks: int, tmp_path: Path, references: dict[str, dict[str, np.ndarray]]
 ) -> None:
     """fit (uneven shares, shuffling, sample weights, clipping, validation, metrics), fit with
-    lengths and per-step weights, fit with an Embedding's mask, fit_stream with TBPTT(4, 6):
+    lengths and per-step weights, fit with an Embedding's mask, fit in TBPTT windows (value
+    clipping), fit_stream with TBPTT(4, 6):
     the final weights and every logged figure match one process to 1e-10 relative."""
     run_script(ranks, "equal", tmp_path)
     for name, want in references.items():

@@ -68,7 +68,9 @@ class DistributedTrainer(Trainer):
         reducer: the :class:`~rnnkit.distributed._reduce.UpdateReducer` (``seconds`` spent in
             ``Allreduce``, ``updates``).
 
-    Not supported yet (ValueError): ``fit`` with ``tbptt`` or a generator/Sequence ``x``.
+    Not supported yet (ValueError): ``fit`` with ``tbptt`` and ``lengths`` together, or with a
+    generator/Sequence ``x``. ``compute_gradients``, ``predict`` and ``model.train_on_batch``
+    run on each rank alone, on the data it passes.
     """
 
     def __init__(
@@ -178,8 +180,10 @@ class DistributedTrainer(Trainer):
                     raise ValueError(
                         "DistributedTrainer.fit takes array data, not a generator or a Sequence"
                     )
-                if a["tbptt"] is not None:
-                    raise ValueError("DistributedTrainer.fit does not take tbptt yet")
+                if a["tbptt"] is not None and a["lengths"] is not None:
+                    # A window every sample of a share pads is skipped (tbptt.windows): the
+                    # ranks would run different numbers of updates.
+                    raise ValueError("DistributedTrainer.fit does not take tbptt with lengths yet")
                 skip = ("self", "callbacks", "verbose", "seed")
                 return {f"argument {k}": describe(v) for k, v in a.items() if k not in skip}
 
