@@ -135,6 +135,7 @@ def test_one_rank_raising_aborts_the_job(tmp_path: Path) -> None:
     assert "not reached" not in done.stdout
 
 
+@pytest.mark.skipif(not EXAMPLE.exists(), reason="tests run from a copy without examples/")
 def test_example_trains_under_two_ranks() -> None:
     done = launch(2, str(EXAMPLE), "--quick")
     assert done.returncode == 0, done.stdout + done.stderr
