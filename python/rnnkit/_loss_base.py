@@ -72,6 +72,10 @@ class Loss(Configurable):
 
     def __init__(self) -> None:
         self._grad: np.ndarray | None = None
+        #: How many items the last :meth:`forward` averaged over (valid steps times elements;
+        #: 0 when every step was masked): its mean is ``sum / max(count, 1)``. A data-parallel
+        #: run weighs each process's gradient by it (see :mod:`rnnkit.distributed`).
+        self.count = 0
 
     def __call__(
         self,
@@ -122,6 +126,7 @@ class Loss(Configurable):
         else:
             count = per_item.size
             total = float(np.sum(per_item))
+        self.count = count
         count = max(count, 1)  # all steps padded: loss 0, gradient 0
         self._grad = (grad / count).astype(y_pred.dtype, copy=False)
         return total / count

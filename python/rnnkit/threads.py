@@ -35,10 +35,29 @@ def get_num_threads() -> int:
 MAX_THREADS = 1024  # far beyond any machine's cores; the BLAS may cap it lower (its MAX_THREADS)
 
 
+_chosen_by_user = False  # set_num_threads was called: rnnkit.distributed keeps that count
+
+
 def set_num_threads(n: int) -> None:
     """Set the number of threads rnnkit's kernels may use, ``1 <= n <= 1024``. A call running
     in another thread keeps the count it started with."""
+    global _chosen_by_user
     _core.set_num_threads(_checks.integer(n, "n", minimum=1, maximum=MAX_THREADS))
+    _chosen_by_user = True
+
+
+def set_default_num_threads(n: int) -> None:
+    """Set the kernels' thread count as a default, not as the program's choice (so
+    :func:`num_threads_chosen` stays as it was): :mod:`rnnkit.distributed`'s share of the
+    cores."""
+    _core.set_num_threads(_checks.integer(n, "n", minimum=1, maximum=MAX_THREADS))
+
+
+def num_threads_chosen() -> bool:
+    """Whether the program called :func:`set_num_threads` (rather than running on the
+    default count): :class:`rnnkit.distributed.DistributedTrainer` then leaves the count
+    alone instead of giving each process its share of the cores."""
+    return _chosen_by_user
 
 
 def build_info() -> dict:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # annotations only
 __all__ = [
     "EpochPlan",
     "StreamPlan",
+    "batch_logs",
     "evaluate_batches",
     "evaluate_windows",
     "fit_epoch",
@@ -77,7 +78,7 @@ def running_logs(metrics: Sequence[Metric], loss_sum: float, weight_sum: float) 
     return logs
 
 
-def _batch_logs(trainer: Trainer, loss: float, y_pred: Any, y: Any, mask: Any) -> dict[str, float]:
+def batch_logs(trainer: Trainer, loss: float, y_pred: Any, y: Any, mask: Any) -> dict[str, float]:
     """One update's logs; the metrics' running states take the batch in as well."""
     logs = {"loss": loss}
     for metric in trainer.metrics:
@@ -101,12 +102,13 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         # NaN/inf are detected explicitly and raised as NonFiniteLossError.
         for start in range(0, plan.n, plan.batch_size):
-            stop = start + plan.batch_size
+            stop = min(start + plan.batch_size, plan.n)
+            nb = stop - start  # the batch's samples (over all processes, when data-parallel)
             rows: Any = slice(start, stop) if order is None else order[start:stop]
+            rows = trainer._local_rows(rows)
             xb, yb = take(plan.x, rows), take(plan.y, rows)
             lb = None if plan.lengths is None else plan.lengths[rows]
             wb = None if plan.sample_weight is None else plan.sample_weight[rows]
-            nb = num_samples(xb)
             updates: Sequence[tuple[Inputs, Any, np.ndarray | None]]
             if plan.tbptt is None:
                 updates = [(xb, yb, lb)]
@@ -119,12 +121,12 @@ def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) 
                     trainer._where = (epoch, step)
                     cbs.on_batch_begin(step, {})
                     loss, y_pred, mask = trainer._forward_loss(xw, yw, lw, sample_weight=wb)
+                    loss, step_logs = trainer._reduce_update(loss, y_pred, yw, mask)
                     trainer._apply_update(loss)
-                    batch_logs = _batch_logs(trainer, loss, y_pred, yw, mask)
                     weight = nb * (1 if plan.tbptt is None else np.shape(xw)[1])
                     loss_sum += loss * weight
                     weight_sum += weight
-                    cbs.on_batch_end(step, batch_logs)
+                    cbs.on_batch_end(step, step_logs)
                     step += 1
                     if trainer.model.stop_training:
                         break  # a callback asked to stop: end the epoch after this update
@@ -159,14 +161,15 @@ def stream_epoch(
     """One epoch of ``fit_stream`` over the streams, the state of ``rnns`` (made stateful by
     the caller) carried from window to window and reset to zeros at the start; see
     :meth:`Trainer.fit_stream` for the TBPTT(k1, k2) spans. Returns the epoch's logs."""
-    X, Y, steps, add_axis = plan.views
+    X, Y, steps, add_axis = trainer._local_streams(plan.views)
     k1, k2, ends = plan.k1, plan.k2, plan.ends
     cbs.on_epoch_begin(epoch, {})
     for metric in trainer.metrics:
         metric.reset_state()
     zeros: States = [None] * len(rnns)
     set_states(rnns, zeros)
-    progress = ProgressBar(steps * X.shape[0], epoch, plan.epochs, plan.verbose, unit="steps")
+    streams = plan.views.X.shape[0]  # all of them, also when this process carries a share
+    progress = ProgressBar(steps * streams, epoch, plan.epochs, plan.verbose, unit="steps")
     loss_sum, weight_sum = 0.0, 0.0
     carry: States = [None] * len(rnns)  # the carried states at step carry_at
     carry_at = 0
@@ -191,14 +194,14 @@ def stream_epoch(
                     set_states(rnns, carry)
                     trainer.model.forward(window(X, carry_at, next_start, add_axis), training=False)
                     carry, carry_at = get_states(rnns), next_start
+            loss, step_logs = trainer._reduce_update(loss, y_pred, yw, mask)
             trainer._apply_update(loss)
-            batch_logs = _batch_logs(trainer, loss, y_pred, yw, mask)
             weight = end - prev_end
             loss_sum += loss * weight
             weight_sum += weight
             prev_end = end
-            cbs.on_batch_end(step, batch_logs)
-            progress.update(end * X.shape[0], running_logs(trainer.metrics, loss_sum, weight_sum))
+            cbs.on_batch_end(step, step_logs)
+            progress.update(end * streams, running_logs(trainer.metrics, loss_sum, weight_sum))
             if trainer.model.stop_training:
                 break  # a callback asked to stop: this epoch ends here
     logs = running_logs(trainer.metrics, loss_sum, weight_sum)

@@ -30,6 +30,7 @@ from .feeds import FeedPlan, check_feed_arguments, evaluate_feed, feed_epoch
 from .loop import (
     EpochPlan,
     StreamPlan,
+    batch_logs,
     evaluate_batches,
     evaluate_windows,
     fit_epoch,
@@ -38,7 +39,7 @@ from .loop import (
 from .progress import format_value
 from .rollback import UpdateGuard, check_finite_gradients, check_finite_loss
 from .sources import is_feed
-from .streams import bptt_pair, stream_views, window_ends
+from .streams import StreamViews, bptt_pair, stream_views, window_ends
 from .tbptt import carried_state, check_tbptt_input, per_step_model, windows
 from .weights import per_sample_only, sample_weights
 
@@ -140,7 +141,6 @@ class Trainer:
             )
         scored = y_pred[:, loss_from:] if loss_from else y_pred
         loss = float(self.loss.forward(scored, y, mask, sample_weight))
-        check_finite_loss(loss, self._where)
         dy = self.loss.backward()
         if loss_from:
             full = np.zeros_like(y_pred)
@@ -150,8 +150,11 @@ class Trainer:
         return loss, scored, mask
 
     def _apply_update(self, loss: float) -> None:
-        """Clip, then step the optimizer under the rollback guard: an update that produced
-        non-finite weights or optimizer state is undone (see :mod:`.rollback`)."""
+        """Check the loss and the gradients, clip, then step the optimizer under the rollback
+        guard: an update that produced non-finite weights or optimizer state is undone (see
+        :mod:`.rollback`). The checks sit here, after :meth:`_reduce_update`, so that a
+        data-parallel run decides on the reduced figures, the same on every process."""
+        check_finite_loss(loss, self._where)
         params = self.model.trainable_params
         grads = self.model.trainable_grads
         check_finite_gradients(grads, self._where, loss)
@@ -160,6 +163,23 @@ class Trainer:
         if self.clip_norm is not None:
             optimizers_module.clip_by_global_norm(grads, self.clip_norm)
         self._guard.step(self.optimizer, params, grads, self._where, loss)
+
+    # -- the data-parallel seam: identities here, rnnkit.distributed overrides them -----------
+    def _local_rows(self, rows: slice | np.ndarray) -> slice | np.ndarray:
+        """The rows of one batch this process computes: all of them."""
+        return rows
+
+    def _local_streams(self, views: StreamViews) -> StreamViews:
+        """The parallel streams of ``fit_stream`` this process carries: all of them."""
+        return views
+
+    def _reduce_update(
+        self, loss: float, y_pred: Any, y: Any, mask: np.ndarray | None
+    ) -> tuple[float, dict[str, float]]:
+        """Called between the backward pass (the layers hold this batch's gradients) and
+        :meth:`_apply_update`: returns the update's loss and its logs (the metrics' running
+        states take the batch in). One process has nothing to combine."""
+        return loss, batch_logs(self, loss, y_pred, y, mask)
 
     @in_one_thread_pool
     def compute_gradients(
