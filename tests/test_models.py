@@ -11,7 +11,7 @@ import pytest
 
 from rnnkit import optimizers
 from rnnkit.gradcheck import check_gradients
-from rnnkit.layers import Dense, Embedding, Input, SimpleRNN, TimeDistributed
+from rnnkit.layers import GRU, Bidirectional, Dense, Embedding, Input, SimpleRNN, TimeDistributed
 from rnnkit.models import Model, Sequential
 from rnnkit.training import Trainer
 
@@ -217,6 +217,13 @@ def test_stacking_error_names_the_layer(with_shape: bool) -> None:
         model.add(SimpleRNN(32, name="second"))
     assert [layer.name for layer in model.layers] == ["first"]  # the bad layer is not kept
     model.add(Dense(1))  # a Dense after the last-state RNN is fine
+
+
+def test_unmerged_bidirectional_must_be_last() -> None:
+    layers = [Input((None, 3)), Bidirectional(GRU(3, return_sequences=True), merge_mode=None)]
+    Sequential(list(layers)).build()  # last: its two outputs are the model's
+    with pytest.raises(ValueError, match="merge_mode=None: it returns a list"):
+        Sequential([*layers, GRU(2)])
 
 
 def test_duplicate_layer_names_rejected() -> None:

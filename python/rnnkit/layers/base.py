@@ -361,7 +361,8 @@ def check_stack(layers: Sequence[Layer]) -> None:
     Dropout, Activation) in between or not, and no layer that adds a time axis again
     (:meth:`Layer.adds_time`, a RepeatVector). The message names both layers by index and name and
     says ``set return_sequences=True on <name>``. Also raises ValueError for a layer with
-    ``return_state=True`` (its output is a list, which a linear stack cannot pass on), and for
+    ``return_state=True`` or a Bidirectional with ``merge_mode=None`` before the last layer (its
+    output is a list, which a linear stack cannot pass on), and for
     an :class:`~rnnkit.layers.InputLayer` anywhere but first.
     """
     collapsed: tuple[int, Layer] | None = None  # the last layer that dropped the time axis
@@ -372,6 +373,12 @@ def check_stack(layers: Sequence[Layer]) -> None:
             raise ValueError(
                 f"layer {index} ({layer.name!r}) is an Input: it can only be the "
                 "first layer of a stack (it fixes the model's input shape)"
+            )
+        if getattr(layer, "merge_mode", "") is None and index < len(layers) - 1:
+            raise ValueError(
+                f"layer {index} ({layer.name!r}) has merge_mode=None: it returns a list "
+                "[forward, backward], which the next layer of a stack cannot take; choose a "
+                "merge_mode, or build a functional model to use both outputs"
             )
         if layer.return_state:
             raise ValueError(
