@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from rnnkit.layers import GRU, LSTM, Dense, Embedding, SimpleRNN
+from rnnkit.layers import GRU, LSTM, Dense, Dropout, Embedding, SimpleRNN, TimeDistributed
 from rnnkit.models import Sequential
 from rnnkit.optimizers import SGD
 
@@ -95,13 +95,15 @@ def _fit_mask_zero(trainer_class: type, **extra: Any) -> tuple[Any, Any]:
 
 
 def _fit_stream(trainer_class: type, **extra: Any) -> tuple[Any, Any]:
-    """A char-LM on a token stream: 5 streams (uneven shares), TBPTT(4, 6), validation."""
+    """A char-LM on a token stream: 5 streams (uneven shares), TBPTT(4, 6), dropout,
+    validation."""
     rng = np.random.default_rng(4)
     ids = rng.integers(0, 7, 160)
     model = Sequential(
         [
             Embedding(7, 4, seed=9, dtype=F64),
             LSTM(6, return_sequences=True, seed=10, dtype=F64),
+            Dropout(0.2, seed=16, dtype=F64),  # masks over the streams each rank carries
             Dense(7, seed=11, dtype=F64),
         ]
     )
@@ -111,6 +113,28 @@ def _fit_stream(trainer_class: type, **extra: Any) -> tuple[Any, Any]:
     history = trainer.fit_stream(
         ids[:130], batch_size=5, bptt=(4, 6), epochs=2, verbose=0, validation_sequence=ids[130:]
     )
+    return trainer, history
+
+
+def _fit_dropout(trainer_class: type, **extra: Any) -> tuple[Any, Any]:
+    """Every random mask rnnkit draws in training (a GRU's input and recurrent dropout, a
+    Dropout layer, a Dropout inside TimeDistributed, which flattens time into the batch axis):
+    each rank's rows of the masks one process draws, 10 samples in batches of 4 (shares of 1
+    and 2 under 3 ranks)."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((10, 6, 3))
+    y = rng.standard_normal((10, 6, 2))
+    model = Sequential(
+        [
+            GRU(5, input_shape=(6, 3), return_sequences=True, dropout=0.3,
+                recurrent_dropout=0.4, seed=12, dtype=F64),
+            Dropout(0.25, seed=13, dtype=F64),
+            TimeDistributed(Dropout(0.2, seed=14, dtype=F64)),
+            Dense(2, seed=15, dtype=F64),
+        ]
+    )  # fmt: skip
+    trainer = trainer_class(model, "mse", "adam", **extra)
+    history = trainer.fit(x, y, batch_size=4, epochs=2, seed=8, verbose=0)
     return trainer, history
 
 
@@ -137,6 +161,7 @@ CASES: dict[str, Callable[..., tuple[Any, Any]]] = {
     "lengths": _fit_lengths,
     "mask_zero": _fit_mask_zero,
     "stream": _fit_stream,
+    "dropout": _fit_dropout,
 }
 
 

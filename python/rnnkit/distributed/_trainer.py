@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from .. import _checks, _seeding, threads
 from ..callbacks import Callback, CSVLogger, History, JSONLogger, ModelCheckpoint
+from ..layers._random_masks import sample_share
 from ..network import Inputs, Network, input_lengths, num_samples
 from ..training import NonFiniteLossError, Trainer
 from ..training.arguments import targets
@@ -93,18 +94,28 @@ class DistributedTrainer(Trainer):
             threads.set_default_num_threads(max(1, _mpi.cores() // _mpi.local_size(self.comm)))
         self.reducer = UpdateReducer(self.comm)
         self._depth = 0  # entry points running: nested ones (validation) skip the checks
+        self._share: tuple[int, int, int] | None = None  # this rank's rows of the batch
 
     # -- the seam -----------------------------------------------------------------------------
     def _local_rows(self, rows: slice | np.ndarray) -> slice | np.ndarray:
+        total = rows.stop - rows.start if isinstance(rows, slice) else len(rows)
+        start, stop = _mpi.share(total, self.rank, self.size)
+        self._share = (start, stop, total)
         if isinstance(rows, slice):
-            start, stop = _mpi.share(rows.stop - rows.start, self.rank, self.size)
             return slice(rows.start + start, rows.start + stop)
-        start, stop = _mpi.share(len(rows), self.rank, self.size)
         return rows[start:stop]
 
     def _local_streams(self, views: StreamViews) -> StreamViews:
         start, stop = _mpi.share(views.X.shape[0], self.rank, self.size)
+        self._share = (start, stop, views.X.shape[0])
         return StreamViews(views.X[start:stop], views.Y[start:stop], views.steps, views.add_axis)
+
+    def _forward_loss(self, *args: Any, **kwargs: Any) -> Any:
+        # Dropout masks: this rank's rows of the masks one process draws for the whole batch.
+        if self._share is None:
+            return super()._forward_loss(*args, **kwargs)
+        with sample_share(*self._share):
+            return super()._forward_loss(*args, **kwargs)
 
     def _reduce_update(
         self, loss: float, y_pred: Any, y: Any, mask: np.ndarray | None
@@ -144,6 +155,8 @@ class DistributedTrainer(Trainer):
                 _mpi.abort(self.comm, err)
             finally:
                 self._depth -= 1
+                if self._depth == 0:
+                    self._share = None  # a later call on this rank's own data is not shared
 
     def _start(self, checks: Callable[[], dict[str, str]], seed: Any = None) -> Any:
         """The agreement checks (skipped inside a run); rank 0's ``seed``."""

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _checks
+from ._random_masks import keep_mask
 from .base import Layer, make_rng, no_param_shapes
 
 __all__ = ["Dropout"]
@@ -59,7 +60,7 @@ class Dropout(Layer):
         if not training or self.rate == 0.0:
             self.mask = None
             return x
-        keep = self.rng.random(x.shape) >= self.rate
+        keep = keep_mask(self.rng, x.shape, self.rate)
         self.mask = keep.astype(self.dtype) / self.dtype.type(1.0 - self.rate)
         return x * self.mask
 

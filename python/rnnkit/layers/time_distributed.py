@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ._random_masks import rows_per_sample
 from .base import (
     Layer,
     Shape,
@@ -108,7 +109,8 @@ class TimeDistributed(Layer):
                 f"(N, T, ...), got {x.shape}"
             )
         self._nt = x.shape[:2]
-        y = self.layer.forward(x.reshape((-1, *x.shape[2:])), training=training)
+        with rows_per_sample(x.shape[1]):  # the wrapped layer's masks, one block per sample
+            y = self.layer.forward(x.reshape((-1, *x.shape[2:])), training=training)
         return y.reshape(self._nt + y.shape[1:])
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:

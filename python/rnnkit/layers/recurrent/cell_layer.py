@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ... import _checks, initializers, ops
+from .._random_masks import keep_mask
 from ..base import make_rng
 from .base import CellBackward, CellForward, RecurrentLayer
 
@@ -140,7 +141,7 @@ class CellLayer(RecurrentLayer):
 
     def _mask(self, shape: tuple[int, int], rate: float) -> np.ndarray:
         assert self.rng is not None  # made in __init__ whenever a rate is positive
-        keep = self.rng.random(shape) >= rate
+        keep = keep_mask(self.rng, shape, rate)
         return keep.astype(self.dtype) / self.dtype.type(1.0 - rate)
 
     def _cell_forward(
