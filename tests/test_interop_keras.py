@@ -309,23 +309,42 @@ def test_an_rnnkit_functional_chain_and_a_stateful_model(keras: Any) -> None:
     assert from_keras(keras_model).layers[0].stateful
 
 
+def test_a_batch_size_fixed_by_keras_binds_only_stateful_layers(keras: Any) -> None:
+    """A Keras model built by a call on data has that batch size in its input shape; rnnkit
+    keeps it only where a stateful layer needs it."""
+    keras_model = keras.Sequential([keras.layers.SimpleRNN(2, unroll=True)])
+    keras_model(np.zeros((1, 4, 3), dtype="float32"))
+    assert keras_model.inputs[0].shape == (1, 4, 3)
+    x = np.random.default_rng(18).normal(size=(3, 4, 3)).astype("float32")
+    model = from_keras(randomise(keras_model, seed=19))
+    assert relative_error(model.predict(x, verbose=0), keras_outputs(keras_model, x)) <= 1e-5
+    stateful = keras.Sequential(
+        [keras.Input((4, 3), batch_size=3), keras.layers.GRU(2, stateful=True)]
+    )
+    with pytest.raises(ValueError, match="batch"):
+        from_keras(stateful).predict(x[:2], verbose=0)
+
+
 # -- float64 -----------------------------------------------------------------------------------
 FLOAT64_SCRIPT = """
 import numpy as np, keras
 from rnnkit.interop import from_keras, to_keras
 keras.config.set_floatx("float64")
+L = keras.layers
 x = np.random.default_rng(0).normal(size=(3, 6, 2))
-layers = [keras.Input((6, 2)), keras.layers.Bidirectional(keras.layers.LSTM(3,
-    return_sequences=True, unroll=True)), keras.layers.GRU(4, reset_after=False,
-    return_sequences=True, unroll=True), keras.layers.SimpleRNN(3, activation="relu",
-    unroll=True), keras.layers.Dense(2)]
-k = keras.Sequential(layers)
+k = keras.Sequential([keras.Input((6, 2)),
+    L.Bidirectional(L.LSTM(3, activation="linear", return_sequences=True, unroll=True)),
+    L.GRU(4, activation="relu", reset_after=False, return_sequences=True, unroll=True),
+    L.GRU(4, activation="linear", return_sequences=True, unroll=True),
+    L.SimpleRNN(3, activation="relu", return_sequences=True, unroll=True),
+    L.SimpleRNN(3, activation="linear", unroll=True), L.Dense(2, activation="sigmoid")])
 rng = np.random.default_rng(1)
 for layer in k.layers:
     layer.set_weights([rng.uniform(-0.6, 0.6, w.shape) for w in layer.get_weights()])
 model = from_keras(k)
 assert all(w.dtype == np.float64 for w in model.get_weights())
 expected = np.asarray(k(x))
+assert expected.dtype == np.float64 and np.std(expected) > 1e-3, expected
 error = np.max(np.abs(model.predict(x, verbose=0) - expected)) / np.max(np.abs(expected))
 back = to_keras(model)
 assert all(np.array_equal(a, b) for a, b in zip(k.get_weights(), back.get_weights()))
@@ -334,6 +353,9 @@ print(error)
 
 
 def test_float64_matches_keras_on_jax_with_x64(keras: Any) -> None:
+    """Keras 3.15's ``ops.tanh`` computes in float32 even on float64 input (its
+    ``result_type(float64, float)`` is float32), so its float64 tanh cells are float32-accurate;
+    the float64 model uses the activations Keras computes in float64 (linear, relu, sigmoid)."""
     pytest.importorskip("jax")
     environment = {**os.environ, "KERAS_BACKEND": "jax", "JAX_ENABLE_X64": "1"}
     run = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
 import re
 
@@ -23,6 +24,10 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
         for block in blocks:
             if "import torch" in block and importlib.util.find_spec("torch") is None:
                 continue  # the PyTorch interop example needs the optional torch group
+            if "import keras" in block:
+                if importlib.util.find_spec("keras") is None:
+                    continue  # the Keras interop example needs the optional keras group
+                monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
             exec(compile(block, str(README), "exec"), namespace)
     finally:
         _seeding.set_random_seed(None)  # a block seeds rnnkit's defaults: not for later tests

@@ -50,7 +50,12 @@ equivalent for (a custom layer, a subclass) is a TypeError. In particular:
   ``Input(shape, batch_size=N)``.
 - Weights travel, not the carried states of stateful layers, the optimizer or the training
   mode. Keras on JAX keeps float64 weights only with ``jax_enable_x64``; :func:`to_keras`
-  warns when the backend rounds them.
+  warns when the backend rounds them. Keras 3.15 computes ``tanh`` in float32 even on float64
+  input, so a float64 Keras model with tanh cells is only float32-accurate; rnnkit's float64
+  is float64 throughout.
+- ``go_backwards=True`` with post-padding reverses only each row's valid steps in rnnkit
+  (Keras reverses whole rows): the same last output and states, but a ``return_sequences``
+  output's steps sit elsewhere (inside ``Bidirectional`` they are aligned again, as Keras's).
 """
 
 from __future__ import annotations
