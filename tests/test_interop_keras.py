@@ -325,6 +325,29 @@ def test_a_batch_size_fixed_by_keras_binds_only_stateful_layers(keras: Any) -> N
         from_keras(stateful).predict(x[:2], verbose=0)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_a_last_layer_returning_its_states(keras: Any, bidirectional: bool) -> None:
+    """Keras's [output, *states] outputs: a functional rnnkit Model, and back to Keras."""
+    lstm = keras.layers.LSTM(3, return_state=True, unroll=True)
+    last = keras.layers.Bidirectional(lstm, merge_mode="ave") if bidirectional else lstm
+    inputs = keras.Input((5, 2))
+    outputs = last(keras.layers.SimpleRNN(4, return_sequences=True, unroll=True)(inputs))
+    keras_model = randomise(keras.Model(inputs, outputs), seed=20)
+    x = np.random.default_rng(21).normal(size=(3, 5, 2)).astype("float32")
+    expected = keras_outputs(keras_model, x)
+    model = from_keras(keras_model)
+    assert isinstance(model, Model) and not isinstance(model, Sequential)
+    got = model.predict(x, verbose=0)
+    assert len(got) == len(expected) == (5 if bidirectional else 3)
+    for a, b in zip(got, expected, strict=True):
+        assert relative_error(a, b) <= TOLERANCE["float32"]
+    back = to_keras(model)
+    assert isinstance(back, keras.Sequential) and back.layers[-1].return_state
+    assert_same_weights(keras_model.layers[1:], back)  # Keras lists a functional's Input
+    for a, b in zip(keras_outputs(back, x), expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 # -- float64 -----------------------------------------------------------------------------------
 FLOAT64_SCRIPT = """
 import numpy as np, keras
@@ -398,7 +421,9 @@ def keras_refusals(keras: Any) -> list[tuple[Any, type[Exception], str]]:
     )
     shared = layers.Dense(3)
     twice = keras.Model(inputs, shared(shared(inputs)))
-    states = keras.Model(inputs, layers.LSTM(2, return_state=True)(inputs))
+    mid_states = keras.Model(inputs, layers.Dense(1)(layers.GRU(2, return_state=True)(inputs)[0]))
+    h, c = layers.LSTM(2, return_state=True)(inputs)[1:]
+    states = keras.Model(inputs, [c, h])  # not [output, *states] in order
     return [
         (sequential(MyDense(2)), TypeError, "MyDense"),
         (sequential(layers.Conv1D(2, 2)), TypeError, "Conv1D"),
@@ -407,11 +432,11 @@ def keras_refusals(keras: Any) -> list[tuple[Any, type[Exception], str]]:
         (sequential(layers.Dense(2, dtype="mixed_float16")), ValueError, "mixed_float16"),
         (sequential(layers.Dense(2, activation="gelu")), ValueError, "'dense.*gelu"),
         (sequential(layers.Dropout(0.5, noise_shape=(None, 1, 3))), ValueError, "noise_shape"),
-        (sequential(layers.LSTM(2, return_state=True)), ValueError, "return_state"),
+        (mid_states, ValueError, "return_state=True before the last layer"),
         (keras.Sequential([layers.Dense(2)]), ValueError, "build the Keras model"),
         (branch, ValueError, "not a chain"),
         (twice, ValueError, "more than once"),
-        (states, ValueError, "3 outputs"),
+        (states, ValueError, "2 outputs"),
         (layers.Dense(2), TypeError, "Sequential or functional"),
     ]
 

@@ -16,7 +16,7 @@ from .. import initializers
 from ..layers import Bidirectional, Input, TimeDistributed
 from ..layers.base import Layer
 from ..layers.recurrent.base import RecurrentLayer
-from ..models import Sequential
+from ..models import Model, Sequential
 from ._common import FLOAT_DTYPES, refusal
 from ._keras_common import CLASSES, INITIALIZERS, SUPPORTED, keras_module
 
@@ -117,14 +117,6 @@ def _options(layer: Any, kind: str, strict: bool) -> dict[str, Any]:
     if kind not in ("Bidirectional", "TimeDistributed"):  # wrappers take their layer's dtype
         options["dtype"] = _dtype(layer)
     for key, value in layer.get_config().items():
-        if key == "return_state" and value:
-            raise refusal(
-                "from_keras",
-                layer.name,
-                kind,
-                "return_state=True: a chain of layers cannot pass on [output, *states] "
-                "(rnnkit's Sequential refuses it); take the states from the layer itself",
-            )
         if key in _COPIED[kind]:
             options[key] = value
         elif key in INITIALIZERS:
@@ -195,15 +187,29 @@ def _bidirectional(layer: Any, keras: Any, strict: bool, options: dict[str, Any]
     return converted
 
 
+def _check_outputs(model: Any) -> None:
+    """A chain has one output, or all the outputs of its last layer's call in their order:
+    ``[output, *states]`` of a recurrent layer with ``return_state=True``."""
+    histories = [tuple(tensor._keras_history) for tensor in model.outputs]
+    operation, node_index, _ = histories[0]
+    node = operation._inbound_nodes[node_index]
+    every = [(operation, node_index, k) for k in range(len(node.output_tensors))]
+    if len(histories) > 1 and histories != every:
+        raise ValueError(
+            f"from_keras: model {model.name!r} has {len(histories)} outputs that are not the "
+            "[output, *states] of its last layer; a chain of layers has one output"
+        )
+
+
 def _functional_chain(model: Any, keras: Any) -> tuple[list[Any], Any]:
     """The layers of a functional model from its input to its output, refusing any graph that
     is not one chain of single-input, single-output calls."""
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
+    if len(model.inputs) != 1:
         raise ValueError(
-            f"from_keras: model {model.name!r} has {len(model.inputs)} inputs and "
-            f"{len(model.outputs)} outputs; an rnnkit Sequential has one of each (a layer with "
-            "return_state=True as the output has several)"
+            f"from_keras: model {model.name!r} has {len(model.inputs)} inputs; a chain of layers "
+            "has one"
         )
+    _check_outputs(model)
     chain: list[Any] = []
     tensor = model.outputs[0]
     while True:
@@ -263,9 +269,12 @@ def _move_weights(source: Any, target: Layer, keras: Any) -> None:
         target.set_weights(weights)
 
 
-def from_keras(model: Any, strict: bool = True) -> Sequential:
+def from_keras(model: Any, strict: bool = True) -> Sequential | Model:
     """An rnnkit :class:`~rnnkit.models.Sequential` computing what the Keras 3 ``model``
-    computes, with its weights (copied) and every option rnnkit has.
+    computes, with its weights (copied) and every option rnnkit has; a functional
+    :class:`~rnnkit.models.Model` of the same chain when its last layer has
+    ``return_state=True`` (its outputs are ``[output, *states]``, which a Sequential cannot
+    return).
 
     Args:
         model: a built ``keras.Sequential``, or a functional ``keras.Model`` that is one chain
@@ -294,8 +303,23 @@ def from_keras(model: Any, strict: bool = True) -> Sequential:
     stateful = any(_stateful(layer) for layer in layers)
     batch_size = shape[0] if stateful else None
     rnnkit_input = Input(shape[1:], dtype=str(input_tensor.dtype), batch_size=batch_size)
-    stack: list[Any] = [rnnkit_input, *layers]
-    converted = Sequential(stack, name=model.name)
+    inner = [layer for layer in layers[:-1] if layer.return_state]
+    if inner:
+        raise refusal(
+            "from_keras",
+            inner[0].name,
+            type(inner[0]).__name__,
+            "return_state=True before the last layer: a chain cannot pass [output, *states] on",
+        )
+    converted: Sequential | Model
+    if layers[-1].return_state:  # a Sequential cannot return a list: the same chain as a graph
+        tensor = rnnkit_input
+        for layer in layers:
+            tensor = layer(tensor)
+        converted = Model(rnnkit_input, tensor, name=model.name)
+    else:
+        stack: list[Any] = [rnnkit_input, *layers]
+        converted = Sequential(stack, name=model.name)
     for source, target in zip(chain, layers):
         _move_weights(source, target, keras)
     return converted

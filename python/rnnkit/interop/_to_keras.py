@@ -105,7 +105,8 @@ def _functional_chain(model: Any) -> tuple[list[Layer], Any]:
                 f"layer {node.layer.name!r})"
             )
         previous = node.outputs[0] if len(node.outputs) == 1 else None
-    if previous is None or len(model.outputs) != 1 or model.outputs[0] is not previous:
+    # The last call may return [output, *states] (return_state=True): all of them, in order.
+    if not nodes or [id(t) for t in model.outputs] != [id(t) for t in nodes[-1].outputs]:
         raise ValueError(f"to_keras: model {model.name!r} is not a chain to one output")
     layers = [node.layer for node in nodes]
     if len({id(layer) for layer in layers}) != len(layers):

@@ -25,8 +25,9 @@ Keras 3                                    rnnkit
 ``TimeDistributed``, ``Dropout``,          the same
 ``RepeatVector``
 ``Input`` (``batch_size`` too)             ``Input``
-``Sequential``; a functional ``Model``     ``Sequential`` (:func:`to_keras` also takes an
-that is one chain input -> output          rnnkit functional chain)
+``Sequential``; a functional ``Model``     ``Sequential`` (a functional ``Model`` when the
+that is one chain input -> output          last layer returns its states; :func:`to_keras`
+                                           also takes an rnnkit functional chain)
 =========================================  ===============================================
 
 Names, ``trainable``, the dtype (float32 or float64) and the initialisers travel too. Every key
@@ -38,8 +39,10 @@ equivalent for (a custom layer, a subclass) is a TypeError. In particular:
   update); rnnkit has neither, so :func:`from_keras` refuses them unless ``strict=False``, which
   drops them: the outputs are the same, further training in rnnkit is not Keras's. The same
   goes for an initialiser one side has no equivalent for.
-- ``return_state=True`` cannot be passed on by a chain of layers in either library (rnnkit's
-  Sequential refuses it; a Keras model outputting the states is not one chain): refused.
+- ``return_state=True`` on the last layer: :func:`from_keras` gives a functional rnnkit
+  ``Model`` of the same chain (outputs ``[output, *states]``, which a Sequential cannot
+  return), and :func:`to_keras` takes such a model back to a Keras Sequential. Earlier in the
+  chain it is refused (the next layer would get a list).
 - ``zero_output_for_mask`` is accepted and not kept: what a ``return_sequences`` output holds at
   masked steps follows the mask's form in rnnkit (README, "Keras features rnnkit does not
   support"); every valid step and every last output is Keras's.
