@@ -62,8 +62,12 @@ def relative_error(a: Any, b: Any) -> float:
 
 def keras_outputs(model: Any, x: np.ndarray) -> Any:
     """The model called eagerly (inference mode): faster than predict for tiny models."""
+    import keras
+
     out = model(x, training=False)
-    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+    if isinstance(out, (list, tuple)):
+        return [keras.ops.convert_to_numpy(o) for o in out]
+    return keras.ops.convert_to_numpy(out)
 
 
 def assert_same_weights(keras_model: Any, model: Any) -> None:
@@ -438,6 +442,7 @@ def keras_refusals(keras: Any) -> list[tuple[Any, type[Exception], str]]:
         (twice, ValueError, "more than once"),
         (states, ValueError, "2 outputs"),
         (layers.Dense(2), TypeError, "Sequential or functional"),
+        (keras.Model(inputs, inputs), ValueError, "no layers"),
     ]
 
 

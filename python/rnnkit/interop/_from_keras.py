@@ -296,6 +296,8 @@ def from_keras(model: Any, strict: bool = True) -> Sequential | Model:
     """
     keras = keras_module()
     chain, input_tensor = _keras_chain(model, keras)
+    if not chain:
+        raise ValueError(f"from_keras: model {model.name!r} has no layers besides its input")
     layers = [_convert(layer, keras, strict) for layer in chain]
     shape = tuple(input_tensor.shape)
     # Keras fixes the batch size of a model built by a call on data; only a stateful layer needs
