@@ -450,6 +450,11 @@ def test_from_keras_refuses(keras: Any) -> None:
     for keras_model, error, match in keras_refusals(keras):
         with pytest.raises(error, match=match):
             from_keras(keras_model)
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    with pytest.raises(TypeError, match="strict must be True or False"):
+        from_keras(model, strict="no")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="strict must be True or False"):
+        to_keras(from_keras(model), strict=None)  # type: ignore[arg-type]
 
 
 def test_strict_false_drops_what_shapes_training_only(keras: Any) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["FLOAT_DTYPES", "import_optional", "refusal"]
+__all__ = ["FLOAT_DTYPES", "check_strict", "import_optional", "refusal"]
 
 #: The dtypes rnnkit's layers compute in.
 FLOAT_DTYPES = ("float32", "float64")
@@ -25,3 +25,9 @@ def refusal(function: str, name: str, kind: str, why: str) -> ValueError:
     """The ValueError of a converter (``function``) that cannot express layer ``name`` (of class
     ``kind``) because of ``why`` (the option, its value and what the other side lacks)."""
     return ValueError(f"{function}: layer {name!r} ({kind}): {why}")
+
+
+def check_strict(strict: Any, function: str) -> None:
+    """A converter's ``strict`` flag must be a bool (a truthy string would silently be True)."""
+    if not isinstance(strict, bool):
+        raise TypeError(f"{function}: strict must be True or False, got {strict!r}")

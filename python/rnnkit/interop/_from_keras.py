@@ -17,7 +17,7 @@ from ..layers import Bidirectional, Input, TimeDistributed
 from ..layers.base import Layer
 from ..layers.recurrent.base import RecurrentLayer
 from ..models import Model, Sequential
-from ._common import FLOAT_DTYPES, refusal
+from ._common import FLOAT_DTYPES, check_strict, refusal
 from ._keras_common import CLASSES, INITIALIZERS, SUPPORTED, keras_module
 
 __all__ = ["from_keras"]
@@ -295,6 +295,7 @@ def from_keras(model: Any, strict: bool = True) -> Sequential | Model:
             names the layer and the option).
     """
     keras = keras_module()
+    check_strict(strict, "from_keras")
     chain, input_tensor = _keras_chain(model, keras)
     if not chain:
         raise ValueError(f"from_keras: model {model.name!r} has no layers besides its input")

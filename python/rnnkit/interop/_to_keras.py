@@ -11,7 +11,7 @@ from ..layers.base import Layer
 from ..layers.recurrent.base import RecurrentLayer
 from ..layers.symbolic import Node
 from ..models import Sequential
-from ._common import refusal
+from ._common import check_strict, refusal
 from ._keras_common import CLASSES, INITIALIZERS, SUPPORTED, keras_module
 
 __all__ = ["to_keras"]
@@ -171,6 +171,7 @@ def to_keras(model: Any, strict: bool = True) -> Any:
             names the layer and the option, e.g. ``SimpleRNN(layer_norm=True)``).
     """
     keras = keras_module()
+    check_strict(strict, "to_keras")
     layers, shape, batch_size = _chain(model)
     exported = [_export(layer, keras, strict) for layer in layers]
     input_dtype = "int32" if isinstance(layers[0], Embedding) else layers[0].dtype.name
