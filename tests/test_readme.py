@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import pathlib
 import re
 
@@ -28,6 +29,10 @@ def test_readme_python_blocks_run(tmp_path, monkeypatch):
                 or importlib.util.find_spec("onnx") is None
             ):
                 continue  # the ONNX example needs the optional onnx group
+            if "import keras" in block:
+                if importlib.util.find_spec("keras") is None:
+                    continue  # the Keras interop example needs the optional keras group
+                monkeypatch.setenv("KERAS_BACKEND", os.environ.get("KERAS_BACKEND", "jax"))
             exec(compile(block, str(README), "exec"), namespace)
     finally:
         _seeding.set_random_seed(None)  # a block seeds rnnkit's defaults: not for later tests

@@ -51,7 +51,7 @@ _LAZY = {
     "generate": ("text", "generate"),
     "inspection": ("inspection", None),
     "saving": ("saving", None),
-    "interop": ("interop", None),  # from_torch/to_torch; torch itself loads only when called
+    "interop": ("interop", None),  # torch and keras load only when a converter is called
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs; at run time these load on first access

@@ -51,6 +51,7 @@ from ..layers import Activation, Bidirectional, Dense, Dropout, Embedding, TimeD
 from ..layers.base import Layer
 from ..layers.recurrent import RecurrentLayer
 from ..network import Network, get_model_class
+from ._common import import_optional
 from .onnx_graph import OPSET, GraphBuilder, Port, Tensor, make_model
 from .onnx_recurrent import recurrent_outputs, refuse
 
@@ -68,11 +69,7 @@ _SUPPORTED = (
 
 def _onnx() -> Any:
     """The ``onnx`` module, or an ImportError saying how to install it."""
-    try:
-        import onnx
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
-    return onnx
+    return import_optional("onnx", INSTALL_HINT)
 
 
 # -- the model as a chain of layers ------------------------------------------------------------

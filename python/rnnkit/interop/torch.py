@@ -66,6 +66,7 @@ from ..layers import (
 from ..layers.base import Layer
 from ..layers.recurrent.cell_layer import CellLayer
 from ..models import Sequential
+from ._common import FLOAT_DTYPES, import_optional, refusal
 
 __all__ = ["from_torch", "to_torch"]
 
@@ -83,11 +84,7 @@ _SUPPORTED = (
 
 def _torch() -> Any:
     """The ``torch`` module, or an ImportError saying how to install it."""
-    try:
-        import torch
-    except ImportError as error:
-        raise ImportError(INSTALL_HINT) from error
-    return torch
+    return import_optional("torch", INSTALL_HINT)
 
 
 def _gru_order(units: int) -> np.ndarray:
@@ -98,7 +95,7 @@ def _gru_order(units: int) -> np.ndarray:
 
 def _dtype_name(tensor: Any, what: str) -> str:
     name = str(tensor.dtype).removeprefix("torch.")
-    if name not in ("float32", "float64"):
+    if name not in FLOAT_DTYPES:
         raise ValueError(
             f"from_torch: {what} has dtype {tensor.dtype}; rnnkit computes in float32 or "
             "float64 (convert the module with .float() or .double() first)"
@@ -328,7 +325,7 @@ def from_torch(module: Any) -> Sequential:
 
 # -- rnnkit -> PyTorch -------------------------------------------------------------------------
 def _refuse(layer: Layer, why: str) -> ValueError:
-    return ValueError(f"to_torch: layer {layer.name!r} ({type(layer).__name__}): {why}")
+    return refusal("to_torch", layer.name, type(layer).__name__, why)
 
 
 # Config entries the two directions of a Bidirectional may differ in.
