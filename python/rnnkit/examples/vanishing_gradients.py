@@ -13,7 +13,8 @@ gradient, across gaps where the simple cell falls to chance).
 The copy task is a fair race: every cell has the same units, initialisers as users get them
 (Keras's defaults: orthogonal recurrent weights, ``unit_forget_bias`` for the LSTM), optimizer,
 learning rate, gradient clipping, data and epoch budget, and every run stops as soon as it
-solves its training set (so the fast learners finish early; none gets more epochs than another).
+solves its training set (the gated cells need a fraction of the budget; the SimpleRNN spends all
+of it at the long gaps).
 
 Run: ``python examples/09_vanishing_gradients.py`` (``--quick`` for the test-sized run).
 """
@@ -158,9 +159,9 @@ def copy_task(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Marked-symbol copy-memory data, one sequence per entry of ``gaps``: ``x (n, length,
     symbols + 2)`` one-hot, where every step but the last carries a random symbol (channels
-    ``0 .. symbols-1``), the step ``gaps[i]`` steps before the last is marked (channel
-    ``symbols``), and the last step is the recall cue (channel ``symbols + 1``); ``y (n,)`` the
-    marked symbol, to output at the last step."""
+    ``0 .. symbols-1``), step ``length - 2 - gaps[i]`` is marked (channel ``symbols``: ``gaps[i]``
+    distractor steps lie between the mark and the last step), and the last step is the recall
+    cue (channel ``symbols + 1``); ``y (n,)`` the marked symbol, to output at the last step."""
     gaps = np.asarray(gaps)
     if gaps.ndim != 1 or not np.issubdtype(gaps.dtype, np.integer):
         raise TypeError(f"gaps must be a 1-D integer array, got {gaps.dtype} of shape {gaps.shape}")
