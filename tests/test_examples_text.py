@@ -196,10 +196,26 @@ def test_state_gradient_norms_match_backward_on_suffixes() -> None:
         assert np.isclose(norms[step], np.linalg.norm(dh, axis=1).mean(), rtol=1e-9)
 
 
+def test_copy_task_marks_the_symbol_to_recall() -> None:
+    gaps = np.array([0, 3, 7])
+    x, y = vanishing_gradients.copy_task(gaps, 9, 4, np.random.default_rng(0))
+    assert x.shape == (3, 9, 6) and y.shape == (3,)
+    assert np.all(x[:, :-1, :4].sum(axis=2) == 1) and np.all(x[:, -1, :5] == 0)
+    assert np.all(x[:, -1, 5] == 1) and np.all(x[:, :-1, 5] == 0)
+    marked = np.argwhere(x[:, :, 4] == 1)  # exactly one mark per row, gap steps before the cue
+    np.testing.assert_array_equal(marked, [[0, 7], [1, 4], [2, 0]])
+    np.testing.assert_array_equal(y, x[[0, 1, 2], [7, 4, 0], :4].argmax(axis=1))
+    with pytest.raises(ValueError, match=r"gaps must lie in 0 \.\. length - 2 = 7"):
+        vanishing_gradients.copy_task(np.array([8]), 9, 4, np.random.default_rng(0))
+    with pytest.raises(TypeError, match="gaps must be a 1-D integer array"):
+        vanishing_gradients.copy_task(np.array([1.5]), 9, 4, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="cell must be one of"):
+        vanishing_gradients.copy_task_accuracy(5, vanishing_gradients.SMALL, cell="RNN")
+
+
 def test_vanishing_gradients_example(tmp_path: Path) -> None:
     # Measured (SMALL, T=60): the norm 59 steps back is ~1e-12 of the last step's for
-    # tanh/orthogonal, ~1e-75 for tanh/small, ~1e4 for tanh/large; copy task (4 symbols): every
-    # cell 100% at gap 10 (seeds 0 and 1); at gap 100 a lottery between chance and ~70%.
+    # tanh/orthogonal, ~1e-75 for tanh/small, ~1e4 for tanh/large.
     results = vanishing_gradients.run(vanishing_gradients.SMALL, out_dir=str(tmp_path), verbose=0)
     ratio = results["ratio"]
     assert ratio["tanh/orthogonal"] > 1e20 * ratio["tanh/small"]
@@ -211,6 +227,10 @@ def test_vanishing_gradients_example(tmp_path: Path) -> None:
     np.testing.assert_allclose(truncated[:k], full[:k], rtol=1e-9)
     accuracy = results["copy_accuracy"]
     assert list(accuracy) == ["SimpleRNN", "LSTM", "GRU"]
+    # Copy task, 4 symbols (chance 25%), seeds 0-4 measured: at gap 10 SimpleRNN 92-100%, the
+    # gated cells 100%; at gap 40 SimpleRNN 19-28% (chance), LSTM 99-100%, GRU 100%.
     for by_gap in accuracy.values():
-        assert by_gap[10] >= 0.9 and 0.0 <= by_gap[100] <= 1.0
+        assert by_gap[10] >= 0.9
+    assert accuracy["LSTM"][40] >= 0.9 and accuracy["GRU"][40] >= 0.9
+    assert accuracy["SimpleRNN"][40] <= 0.4
     assert all(is_png(p) for p in results["figures"].values())

@@ -117,6 +117,9 @@ class Layer:
     # True when ``forward`` returns a list ``[output, *states]`` (a recurrent layer or wrapper
     # built with ``return_state=True``), which a linear stack cannot pass on.
     return_state: bool = False
+    # True when ``forward`` returns the two directions as a list ``[forward, backward]`` (a
+    # Bidirectional with ``merge_mode=None``), which the next layer of a stack cannot take.
+    splits_directions: bool = False
     # The generator of a layer that draws random numbers in training (Dropout); a trainer
     # checkpoint saves and restores its state. None for deterministic layers.
     rng: np.random.Generator | None = None
@@ -374,7 +377,7 @@ def check_stack(layers: Sequence[Layer]) -> None:
                 f"layer {index} ({layer.name!r}) is an Input: it can only be the "
                 "first layer of a stack (it fixes the model's input shape)"
             )
-        if getattr(layer, "merge_mode", "") is None and index < len(layers) - 1:
+        if layer.splits_directions and index < len(layers) - 1:
             raise ValueError(
                 f"layer {index} ({layer.name!r}) has merge_mode=None: it returns a list "
                 "[forward, backward], which the next layer of a stack cannot take; choose a "

@@ -88,6 +88,7 @@ class Bidirectional(Layer):
             name=name or f"bidirectional_{layer.name}", input_shape=None, dtype=layer.dtype.name
         )
         self.merge_mode = merge_mode
+        self.splits_directions = merge_mode is None
         self._template = layer
         self.forward_layer = _clone(layer, "forward_" + layer.name, layer.go_backwards, 0)
         if backward_layer is None:
