@@ -425,5 +425,7 @@ def test_million_step_stream_trains_in_flat_memory() -> None:
     small, _ = stream_peak(10**5)  # 10 windows
     large, loss = stream_peak(10**6)  # 100 windows; the stream alone is 4 MB
     assert np.isfinite(loss)
-    assert large < 1_000_000, large  # far below the 4 MB of the stream itself
+    # Half the 4 MB of the stream itself: about 0.55 MB alone; up to 1.03 MB was seen in the
+    # whole suite, where other tests' objects are freed (and allocated) meanwhile.
+    assert large < 2_000_000, large
     assert large < 1.5 * small + 50_000, (small, large)
