@@ -124,22 +124,23 @@ using KernelFunction = void (*)(const T* A, int64_t lda, const T* panels, int64_
                                 int N, int M, T* C, int64_t ldc, bool accumulate);
 
 #ifdef RNNKIT_PACKED_X86
-typedef float floats16 __attribute__((vector_size(64)));
-typedef float floats8 __attribute__((vector_size(32)));
-typedef double doubles8 __attribute__((vector_size(64)));
-typedef double doubles4 __attribute__((vector_size(32)));
+// One function per instruction set, each instantiated for float and double. The vector type is
+// declared inside, where the target attribute lets GCC give it that set's registers.
+template <typename T>
+__attribute__((target("avx512f,fma"))) void avx512_kernel(const T* A, int64_t lda, const T* panels,
+                                                          int64_t panel_size, int K, int N, int M,
+                                                          T* C, int64_t ldc, bool accumulate) {
+  typedef T V __attribute__((vector_size(64)));
+  multiply_tiles<V, T, 12, 2>(A, lda, panels, panel_size, K, N, M, C, ldc, accumulate);
+}
 
-#define RNNKIT_KERNEL(name, isa, T, V, MR)                                                \
-  __attribute__((target(isa))) void name(const T* A, int64_t lda, const T* panels,        \
-                                         int64_t panel_size, int K, int N, int M, T* C,   \
-                                         int64_t ldc, bool accumulate) {                  \
-    multiply_tiles<V, T, MR, 2>(A, lda, panels, panel_size, K, N, M, C, ldc, accumulate); \
-  }
-RNNKIT_KERNEL(avx512_float, "avx512f,fma", float, floats16, 12)
-RNNKIT_KERNEL(avx512_double, "avx512f,fma", double, doubles8, 12)
-RNNKIT_KERNEL(avx2_float, "avx2,fma", float, floats8, 6)
-RNNKIT_KERNEL(avx2_double, "avx2,fma", double, doubles4, 6)
-#undef RNNKIT_KERNEL
+template <typename T>
+__attribute__((target("avx2,fma"))) void avx2_kernel(const T* A, int64_t lda, const T* panels,
+                                                     int64_t panel_size, int K, int N, int M, T* C,
+                                                     int64_t ldc, bool accumulate) {
+  typedef T V __attribute__((vector_size(32)));
+  multiply_tiles<V, T, 6, 2>(A, lda, panels, panel_size, K, N, M, C, ldc, accumulate);
+}
 #endif
 
 PackedKernel best_kernel() {
@@ -168,23 +169,10 @@ int panel_width(PackedKernel kernel) {
 }
 
 template <typename T>
-KernelFunction<T> kernel_function(PackedKernel kernel);
-
-template <>
-KernelFunction<float> kernel_function<float>(PackedKernel kernel) {
+KernelFunction<T> kernel_function(PackedKernel kernel) {
 #ifdef RNNKIT_PACKED_X86
-  if (kernel == PackedKernel::Avx512) return avx512_float;
-  if (kernel == PackedKernel::Avx2) return avx2_float;
-#endif
-  (void)kernel;
-  return nullptr;
-}
-
-template <>
-KernelFunction<double> kernel_function<double>(PackedKernel kernel) {
-#ifdef RNNKIT_PACKED_X86
-  if (kernel == PackedKernel::Avx512) return avx512_double;
-  if (kernel == PackedKernel::Avx2) return avx2_double;
+  if (kernel == PackedKernel::Avx512) return avx512_kernel<T>;
+  if (kernel == PackedKernel::Avx2) return avx2_kernel<T>;
 #endif
   (void)kernel;
   return nullptr;
