@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from .base import (
     Layer,
+    StepFunction,
     check_stack,
     deserialize_layer,
     get_layer_class,
@@ -67,6 +68,7 @@ __all__ = [
     "RecurrentLayer",
     "RepeatVector",
     "SimpleRNN",
+    "StepFunction",
     "SymbolicTensor",
     "TimeDistributed",
     "check_stack",

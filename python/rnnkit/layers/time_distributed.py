@@ -15,6 +15,7 @@ import numpy as np
 from .base import (
     Layer,
     Shape,
+    StepFunction,
     config_input_shape,
     deserialize_layer,
     get_layer_class,
@@ -110,6 +111,10 @@ class TimeDistributed(Layer):
         self._nt = x.shape[:2]
         y = self.layer.forward(x.reshape((-1, *x.shape[2:])), training=training)
         return y.reshape(self._nt + y.shape[1:])
+
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        """The wrapped layer's: one step of ``N`` rows is what it sees in ``forward``."""
+        return self.layer.step_function(batch_size) if self.built else None
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         dy = np.asarray(dy)
