@@ -111,8 +111,10 @@ class Sampler:
         # ufuncs with out= and the reductions as ufunc methods, which skip the array
         # methods' argument handling (np.cumsum is np.add.accumulate, .sum() np.add.reduce).
         p, cdf = self._p, self._cdf
-        p[...] = logits  # float64 before dividing, as sample_logits converts first
-        np.divide(p, self.temperature, out=p)
+        if self.temperature == 1.0:  # x / 1.0 is x: the division is skipped, exactly
+            p[...] = logits
+        else:  # converted to float64 before dividing, as sample_logits converts first
+            np.divide(logits, self.temperature, out=p, dtype=np.float64)
         np.subtract(p, np.maximum.reduce(p), out=p)
         np.exp(p, out=p)
         total = float(np.add.reduce(p))

@@ -147,7 +147,7 @@ def _row_text(r: GenerationRow) -> str:
     agree = "-" if r.greedy_agree is None else f"{r.greedy_agree}/100"
     return (
         f"{r.preset:<8}{r.hidden:>7}{r.rnnkit:>14,.0f}{r.forward_path:>14,.0f}"
-        f"{torch_text:>22}{ratio:>10}{agree:>9}"
+        f"{torch_text:>22}{ratio:>14}{agree:>9}"
     )
 
 
@@ -162,7 +162,7 @@ def run(
     print(f"\nrnnkit.generate, {length} characters after a {len(PRIME)}-character prime, temp 1")
     print(
         f"{'preset':<8}{'units':>7}{'rnnkit ch/s':>14}{'forward path':>14}"
-        f"{'torch loop ch/s':>22}{'rnnkit/torch':>10}{'greedy':>9}"
+        f"{'torch loop ch/s':>22}{'rnnkit/torch':>14}{'greedy':>9}"
     )
     rows = []
     for preset in presets:
