@@ -135,7 +135,10 @@ def test_models_without_a_step_path_take_the_forward_path(monkeypatch):
             return super().forward(x, training, lengths) * 2
 
     subclassed = stack(Embedding(V, 4, seed=1), GRU(6, return_sequences=True), OwnForward(V))
-    for model in (functional, masked, both_ways, subclassed):
+    wrapped = stack(
+        Embedding(V, 4, seed=1), GRU(6, return_sequences=True), TimeDistributed(OwnForward(V))
+    )
+    for model in (functional, masked, both_ways, subclassed, wrapped):
         assert StepRunner.for_model(model, V) is None
         fast = rnnkit.generate(model, "ab", 25, 0.8, seed=4, vocab=VOCAB)
         assert fast == generate_by_forward(monkeypatch, model, "ab", 25, 0.8, 4, VOCAB)

@@ -19,28 +19,19 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .layers import Embedding, Layer, StepFunction
+from .layers import Embedding, Layer, StepFunction, step_function_of
 from .models import Sequential
 from .network import Network
 
 __all__ = ["Sampler", "StepRunner"]
 
 
-def _defining_class(cls: type, name: str) -> type:
-    """The class of ``cls``'s MRO whose body defines ``name``."""
-    return next(k for k in cls.__mro__ if name in vars(k))
-
-
 def _layer_steps(layers: Sequence[Layer]) -> list[StepFunction] | None:
-    """Each layer's step function, or None when one has none, or when a subclass overrides
-    ``forward`` below the class that wrote its step function (the step would not be its
-    forward's)."""
+    """Each layer's step function (:func:`~rnnkit.layers.step_function_of`), or None when
+    one has none."""
     steps = []
     for layer in layers:
-        cls = type(layer)
-        if not issubclass(_defining_class(cls, "step_function"), _defining_class(cls, "forward")):
-            return None
-        step = layer.step_function(1)
+        step = step_function_of(layer, 1)
         if step is None:
             return None
         steps.append(step)

@@ -38,6 +38,7 @@ from .base import (
     serialize_layer,
     set_random_seed,
     shapes_compatible,
+    step_function_of,
     walk_layers,
 )
 from .dense import Activation, Dense
@@ -79,5 +80,6 @@ __all__ = [
     "serialize_layer",
     "set_random_seed",
     "shapes_compatible",
+    "step_function_of",
     "walk_layers",
 ]

@@ -405,6 +405,20 @@ def check_stack(layers: Sequence[Layer]) -> None:
             collapsed = None
 
 
+def _defining_class(cls: type, name: str) -> type:
+    """The class of ``cls``'s MRO whose body defines ``name``."""
+    return next(k for k in cls.__mro__ if name in vars(k))
+
+
+def step_function_of(layer: Layer, batch_size: int) -> StepFunction | None:
+    """``layer.step_function(batch_size)``, or None when a subclass overrides ``forward``
+    below the class that wrote its step function: that step would not be its forward's."""
+    cls = type(layer)
+    if not issubclass(_defining_class(cls, "step_function"), _defining_class(cls, "forward")):
+        return None
+    return layer.step_function(batch_size)
+
+
 def walk_layers(layers: Iterable[Layer]) -> Iterator[Layer]:
     """Every layer of ``layers`` followed, depth first, by the layers it holds
     (:meth:`Layer.sublayers`)."""

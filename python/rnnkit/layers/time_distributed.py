@@ -21,6 +21,7 @@ from .base import (
     get_layer_class,
     serialize_layer,
     shapes_compatible,
+    step_function_of,
 )
 
 __all__ = ["TimeDistributed"]
@@ -114,7 +115,7 @@ class TimeDistributed(Layer):
 
     def step_function(self, batch_size: int) -> StepFunction | None:
         """The wrapped layer's: one step of ``N`` rows is what it sees in ``forward``."""
-        return self.layer.step_function(batch_size) if self.built else None
+        return step_function_of(self.layer, batch_size) if self.built else None
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         dy = np.asarray(dy)
