@@ -58,9 +58,15 @@ MODELS: dict[str, Callable[[], Sequential]] = {
     "lstm": lambda: stack(
         Embedding(V, 8, seed=1), LSTM(16, return_sequences=True, seed=2), head(td=False)
     ),
-    "gru": lambda: stack(Embedding(V, 8, seed=1), GRU(12, return_sequences=True, seed=2), head()),
+    "gru_with_dropout": lambda: stack(
+        Embedding(V, 8, seed=1),
+        GRU(12, return_sequences=True, dropout=0.3, recurrent_dropout=0.3, seed=2),
+        head(),
+    ),
     "gru_reset_before": lambda: stack(
-        Embedding(V, 8, seed=1), GRU(12, return_sequences=True, reset_after=False, seed=2), head()
+        Embedding(V, 8, seed=1),
+        GRU(12, return_sequences=True, reset_after=False, go_backwards=True, seed=2),
+        head(),
     ),
     "stacked_one_hot": lambda: stack(
         SimpleRNN(16, return_sequences=True, seed=2, input_shape=(None, V)),
