@@ -22,7 +22,9 @@ from rnnkit.layers import (  # noqa: E402
     Embedding,
     Input,
     Masking,
+    RepeatVector,
     SimpleRNN,
+    TimeDistributed,
 )
 from rnnkit.models import Sequential  # noqa: E402
 
@@ -205,6 +207,28 @@ def test_linear_after_a_recurrent_module_applies_at_every_step() -> None:
     x = torch.randn(2, 6, 3, dtype=torch.float64)
     expected = stack[1](stack[0](x).transpose(0, 1))[0].transpose(0, 1)
     assert_close(from_torch(stack).predict(numpy_of(x), verbose=0), numpy_of(expected), "float64")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_time_distributed_dense_becomes_its_linear(dtype: str) -> None:
+    model = Sequential(
+        [
+            Embedding(7, 4, seed=1, dtype=dtype),
+            SimpleRNN(5, return_sequences=True, seed=2, dtype=dtype),
+            TimeDistributed(Dense(6, activation="tanh", seed=3, dtype=dtype)),
+            TimeDistributed(Dropout(0.5, dtype=dtype)),
+        ]
+    )
+    model.build((None,))
+    back = to_torch(model)
+    kinds = [type(m).__name__ for m in back]
+    assert kinds == ["Embedding", "RecurrentOutput", "Linear", "Tanh", "Dropout"]
+    ids = np.random.default_rng(0).integers(0, 7, size=(3, 8))
+    with torch.no_grad():
+        got = numpy_of(back(torch.from_numpy(ids)))
+    assert_close(got, model.predict(ids, verbose=0), dtype)
+    with pytest.raises(TypeError, match="TimeDistributed of Dense"):
+        to_torch(built(LSTM(4, return_sequences=True), TimeDistributed(RepeatVector(2))))
 
 
 # -- what is refused ----------------------------------------------------------------------------

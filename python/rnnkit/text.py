@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _checks, _seeding
+from ._generation import Sampler, StepRunner
 from .layers import Embedding, RecurrentLayer
 from .layers.recurrent import scoped_states
 
@@ -249,7 +250,11 @@ def generate(
     """Continue ``prime`` with ``length`` characters sampled from a character model.
 
     The prime is fed through the model in one call (its recurrent layers made stateful), then
-    each sampled character is fed back one step at a time, carrying the state. ``model`` maps
+    each sampled character is fed back one step at a time, carrying the state: through each
+    layer's step function (:meth:`rnnkit.layers.Layer.step_function`: one kernel call per
+    recurrent layer, buffers reused) when the model is a :class:`~rnnkit.models.Sequential`
+    stack of layers that have one (Embedding, SimpleRNN, LSTM, GRU, Dense, TimeDistributed,
+    Dropout, Activation), else through ``model.forward``; both give the same text. ``model`` maps
     ``(1, T)`` ids (or one-hot ``(1, T, V)`` when its first layer is not an Embedding) to logits
     ``(1, T, V)``. The model's own stateful flags and carried states are restored afterwards.
 
@@ -276,14 +281,39 @@ def generate(
     length = _checks.non_negative_int(length, "length")
     temperature = _checks.non_negative_real(temperature, "temperature")
     rng = _seeding.make_rng(seed)  # None: rnnkit.utils.set_random_seed's stream, if set
-    out: list[int] = []
+    ids = vocab.encode(prime)
     with scoped_states(recurrent_layers(model), stateful=True):
-        ids = vocab.encode(prime)[None, :]
-        for _ in range(length):
-            logits = model.forward(_model_input(model, ids, len(vocab)), training=False)
-            out.append(sample_logits(logits[0, -1], temperature, rng))
-            ids = np.array([[out[-1]]], dtype=np.int64)
+        if length == 0:
+            return ""
+        logits = model.forward(_model_input(model, ids[None, :], len(vocab)), training=False)
+        runner = StepRunner.for_model(model, len(vocab))
+        if runner is None:
+            out = _continue_by_forward(model, logits, length, len(vocab), (temperature, rng))
+            return vocab.decode(out)
+        sample = Sampler(logits.shape[-1], temperature, rng)
+        out = [sample(logits[0, -1])]
+        for _ in range(length - 1):
+            out.append(sample(runner.step(out[-1])))
     return vocab.decode(out)
+
+
+def _continue_by_forward(
+    model: Network,
+    logits: np.ndarray,
+    length: int,
+    vocab_size: int,
+    sampling: tuple[float, np.random.Generator],
+) -> list[int]:
+    """``length`` ids sampled after the prime's ``logits``, each fed back through
+    ``model.forward`` as a ``(1, 1)`` sequence: the path of any model (and the reference the
+    step runner is tested against). ``sampling``: ``(temperature, rng)``."""
+    temperature, rng = sampling
+    out = [sample_logits(logits[0, -1], temperature, rng)]
+    for _ in range(length - 1):
+        ids = np.array([[out[-1]]], dtype=np.int64)
+        logits = model.forward(_model_input(model, ids, vocab_size), training=False)
+        out.append(sample_logits(logits[0, -1], temperature, rng))
+    return out
 
 
 # -- showing samples ----------------------------------------------------------------------------

@@ -94,8 +94,11 @@ class Row:
         }
 
 
-def environment_warning(environ: Mapping[str, str] = os.environ) -> str | None:
-    """A warning line when a variable that skews OpenBLAS's speed is set, else None."""
+def environment_warning(
+    environ: Mapping[str, str] = os.environ, command: str = "python -m rnnkit bench ..."
+) -> str | None:
+    """A warning line when a variable that skews OpenBLAS's speed is set, else None; it
+    tells how to run ``command`` without them."""
     found = [name for name in SKEWING_VARIABLES if name in environ]
     if not found:
         return None
@@ -104,7 +107,7 @@ def environment_warning(environ: Mapping[str, str] = os.environ) -> str | None:
     return (
         f"WARNING: {settings} is set: on AVX-512 hosts it forces OpenBLAS's AVX2 kernels and "
         f"halves the GEMM peak, so these numbers are skewed. Re-run with "
-        f"`env {unset} python -m rnnkit bench ...`"
+        f"`env {unset} {command}`"
     )
 
 

@@ -19,6 +19,7 @@ PyTorch                                     rnnkit
 ``Sigmoid`` / ``Softmax(dim=-1)``)
 ``nn.Embedding``                            ``Embedding``
 ``nn.Dropout``                              ``Dropout``
+(the same, by :func:`to_torch`)             ``TimeDistributed(Dense | Activation | Dropout)``
 ``nn.Sequential`` of the above              ``Sequential``
 ==========================================  ====================================================
 
@@ -62,6 +63,7 @@ from ..layers import (
     Embedding,
     Input,
     SimpleRNN,
+    TimeDistributed,
 )
 from ..layers.base import Layer
 from ..layers.recurrent.cell_layer import CellLayer
@@ -452,10 +454,18 @@ def _to_modules(layer: Layer, torch: Any) -> list[Any]:
         return [embedding]
     if isinstance(layer, (Bidirectional, CellLayer)):
         return [_to_recurrent(layer, torch)]
+    if isinstance(layer, TimeDistributed) and isinstance(layer.layer, _PER_STEP):
+        # nn.Linear and the activations act on the last axis, hence on every step already.
+        return _to_modules(layer.layer, torch)
     raise TypeError(
         f"to_torch: no PyTorch module for {type(layer).__name__} {layer.name!r}; supported: "
-        "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Activation, Embedding, Dropout"
+        "SimpleRNN, LSTM, GRU, Bidirectional, Dense, Activation, Embedding, Dropout, and "
+        "TimeDistributed of Dense, Activation or Dropout"
     )
+
+
+# Layers that act on the last axis alone, so that TimeDistributed adds nothing to them.
+_PER_STEP = (Dense, Activation, Dropout)
 
 
 def to_torch(model: Sequential) -> Any:
@@ -464,9 +474,11 @@ def to_torch(model: Sequential) -> Any:
     ``model``: a built rnnkit :class:`~rnnkit.models.Sequential` of SimpleRNN (tanh or relu),
     LSTM and GRU (default activations, ``reset_after=True``), Bidirectional (concat), Dense
     (linear, relu, tanh, sigmoid or softmax: ``nn.Linear`` and the activation's module),
-    Activation, Embedding and Dropout. Each recurrent layer becomes a one-layer, batch-first
-    module wrapped so that it returns a tensor: every step, or the last with
-    ``return_sequences=False`` (:func:`recurrent_output_class`). Weights are copied, in the
+    Activation, Embedding and Dropout, and TimeDistributed wrapping a Dense, Activation or
+    Dropout (the wrapped layer's modules, which act on every step as they are). Each
+    recurrent layer becomes a one-layer, batch-first module wrapped so that it returns a
+    tensor: every step, or the last with ``return_sequences=False``
+    (:func:`recurrent_output_class`). Weights are copied, in the
     model's dtype.
 
     Raises:

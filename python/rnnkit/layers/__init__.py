@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from .base import (
     Layer,
+    StepFunction,
     check_stack,
     deserialize_layer,
     get_layer_class,
@@ -37,6 +38,7 @@ from .base import (
     serialize_layer,
     set_random_seed,
     shapes_compatible,
+    step_function_of,
     walk_layers,
 )
 from .dense import Activation, Dense
@@ -67,6 +69,7 @@ __all__ = [
     "RecurrentLayer",
     "RepeatVector",
     "SimpleRNN",
+    "StepFunction",
     "SymbolicTensor",
     "TimeDistributed",
     "check_stack",
@@ -77,5 +80,6 @@ __all__ = [
     "serialize_layer",
     "set_random_seed",
     "shapes_compatible",
+    "step_function_of",
     "walk_layers",
 ]

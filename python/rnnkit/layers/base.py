@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,9 @@ Shape = tuple[int | None, ...]
 # What compute_output_shape gives: one shape, or a list for a layer with several outputs (a
 # recurrent layer with return_state, a Bidirectional with merge_mode=None).
 OutputShape = Shape | list[Shape]
+# One time step of a layer at inference (see Layer.step_function): the step's input rows in,
+# its output rows out.
+StepFunction = Callable[[np.ndarray], np.ndarray]
 
 _layer_counter = itertools.count(1)
 
@@ -269,6 +272,16 @@ class Layer:
         initial states. A functional graph sends it back to the tensors that gave them."""
         return None
 
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        """A function that runs this layer at inference on one time step of ``batch_size``
+        rows: it takes the step's input without the time axis (``(N, D)`` rows, or ``(N,)``
+        ids) and returns the step's output likewise, exactly as ``forward`` would compute that
+        step of a ``(N, 1, ...)`` input. It may return the same buffer at every call (valid
+        until the next call) and carries a recurrent layer's states from step to step, starting
+        from the carried states of a stateful layer. None (the default) when the layer has no
+        such function; generation then runs the whole model's ``forward`` per step."""
+        return None
+
     def output_activation(self) -> str | None:
         """Name of the element-wise activation this layer applies last, if any (Keras's
         ``compile`` reads cross-entropies and metrics as probabilities after a sigmoid or
@@ -400,6 +413,20 @@ def check_stack(layers: Sequence[Layer]) -> None:
             collapsed = (index, layer)
         elif layer.adds_time():
             collapsed = None
+
+
+def _defining_class(cls: type, name: str) -> type:
+    """The class of ``cls``'s MRO whose body defines ``name``."""
+    return next(k for k in cls.__mro__ if name in vars(k))
+
+
+def step_function_of(layer: Layer, batch_size: int) -> StepFunction | None:
+    """``layer.step_function(batch_size)``, or None when a subclass overrides ``forward``
+    below the class that wrote its step function: that step would not be its forward's."""
+    cls = type(layer)
+    if not issubclass(_defining_class(cls, "step_function"), _defining_class(cls, "forward")):
+        return None
+    return layer.step_function(batch_size)
 
 
 def walk_layers(layers: Iterable[Layer]) -> Iterator[Layer]:

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import _checks, activations, initializers
-from .base import Layer, Shape, config_input_shape, make_rng, no_param_shapes
+from .base import Layer, Shape, StepFunction, config_input_shape, make_rng, no_param_shapes
 
 __all__ = ["Activation", "Dense"]
 
@@ -113,6 +113,24 @@ class Dense(Layer):
         self._y = self.activation.forward(a)
         return self._y.reshape((*self._lead, self.units))
 
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        """Rows ``(N, D)`` in, ``activation(rows @ W + b)`` out: the same product and bias
+        as ``forward``, written into one buffer."""
+        if not self.built:
+            return None
+        W = self.params["W"]
+        b = self.params["b"] if self.use_bias else None
+        out = np.empty((batch_size, self.units), dtype=self.dtype)
+        dtype, activation = self.dtype, self.activation
+
+        def step(x: np.ndarray) -> np.ndarray:
+            np.matmul(x if x.dtype == dtype else x.astype(dtype), W, out=out)
+            if b is not None:
+                np.add(out, b, out=out)  # what forward's `a += b` does
+            return activation.forward(out)
+
+        return step
+
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._x2 is None:
             raise RuntimeError(f"layer {self.name!r}: backward called before forward")
@@ -168,6 +186,10 @@ class Activation(Layer):
         self._x = np.asarray(x, dtype=self.dtype)
         self._y = self.activation.forward(self._x)
         return self._y
+
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        dtype, activation = self.dtype, self.activation
+        return lambda x: activation.forward(x if x.dtype == dtype else x.astype(dtype))
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         if self._x is None:

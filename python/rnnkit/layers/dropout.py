@@ -9,7 +9,7 @@ import numpy as np
 
 from .. import _checks
 from ._random_masks import keep_mask
-from .base import Layer, make_rng, no_param_shapes
+from .base import Layer, StepFunction, make_rng, no_param_shapes
 
 __all__ = ["Dropout"]
 
@@ -63,6 +63,11 @@ class Dropout(Layer):
         keep = keep_mask(self.rng, x.shape, self.rate)
         self.mask = keep.astype(self.dtype) / self.dtype.type(1.0 - self.rate)
         return x * self.mask
+
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        """The identity (in the layer's dtype), as at inference."""
+        dtype = self.dtype
+        return lambda x: x if x.dtype == dtype else x.astype(dtype)
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         dy = np.asarray(dy, dtype=self.dtype)

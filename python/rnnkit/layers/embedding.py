@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _checks, initializers
-from .base import Layer, Shape, config_input_shape, make_rng
+from .base import Layer, Shape, StepFunction, config_input_shape, make_rng
 from .masking import combine_lengths, mask_to_lengths
 
 __all__ = ["Embedding", "scatter_add_rows"]
@@ -42,6 +42,10 @@ def scatter_add_rows(out: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None
         members = order[np.repeat(repeated, counts)]  # the rows of repeated ids, grouped by id
         group_starts = np.concatenate(([0], np.cumsum(counts[repeated])[:-1]))
         out[sorted_ids[starts[repeated]]] = np.add.reduceat(rows[members], group_starts, axis=0)
+
+
+def _in_range(ids: np.ndarray, limit: int) -> bool:
+    return bool(ids.size == 0 or (ids.min() >= 0 and ids.max() < limit))
 
 
 class Embedding(Layer):
@@ -162,6 +166,28 @@ class Embedding(Layer):
         self._mask_lengths = self.compute_lengths(ids) if self.mask_zero else None
         self._ids = ids
         return self.params["embeddings"][ids]
+
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        """Ids ``(N,)`` in, their rows ``(N, output_dim)`` out, into one buffer. None with
+        ``mask_zero``: a step of padding changes what the layers after it do."""
+        if self.mask_zero or not self.built:
+            return None
+        table = self.params["embeddings"]
+        rows = np.empty((batch_size, self.output_dim), dtype=table.dtype)
+        limit = self.input_dim
+
+        def lookup(ids: np.ndarray) -> np.ndarray:
+            if ids.size == 1:  # generation: a Python int is checked and copied in a tenth
+                i = int(ids[0])  # of the time of two reductions and a take
+                if not 0 <= i < limit:
+                    self._as_ids(ids)  # raises forward's ValueError, naming the range
+                rows[0] = table[i]
+                return rows
+            if not _in_range(ids, limit):
+                self._as_ids(ids)
+            return np.take(table, ids, axis=0, out=rows)
+
+        return lookup
 
     def backward(self, dy: np.ndarray) -> None:
         if self._ids is None:

@@ -16,11 +16,13 @@ from ._random_masks import rows_per_sample
 from .base import (
     Layer,
     Shape,
+    StepFunction,
     config_input_shape,
     deserialize_layer,
     get_layer_class,
     serialize_layer,
     shapes_compatible,
+    step_function_of,
 )
 
 __all__ = ["TimeDistributed"]
@@ -112,6 +114,10 @@ class TimeDistributed(Layer):
         with rows_per_sample(x.shape[1]):  # the wrapped layer's masks, one block per sample
             y = self.layer.forward(x.reshape((-1, *x.shape[2:])), training=training)
         return y.reshape(self._nt + y.shape[1:])
+
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        """The wrapped layer's: one step of ``N`` rows is what it sees in ``forward``."""
+        return step_function_of(self.layer, batch_size) if self.built else None
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         dy = np.asarray(dy)

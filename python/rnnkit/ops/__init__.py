@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Literal
 
 from .. import _checks
-from ._sequence import CellSpec, SequenceCache
+from ._sequence import CellSpec, SequenceCache, repeat_forward
 from .gru import GRU_CELL, GRUCache, gru_backward, gru_forward
 from .ln_rnn import LN_RNN_CELL, LNRNNCache, ln_rnn_backward, ln_rnn_forward
 from .lstm import LSTM_CELL, LSTMCache, lstm_backward, lstm_forward
@@ -42,6 +42,7 @@ __all__ = [
     "ln_rnn_forward",
     "lstm_backward",
     "lstm_forward",
+    "repeat_forward",
     "rnn_backward",
     "rnn_forward",
 ]

@@ -20,6 +20,7 @@ from .._native import _core
 from ._arguments import (
     float_input,
     kernel_layout,
+    kernel_ready,
     require_shape,
     shape_text,
     truncation,
@@ -239,6 +240,26 @@ def sequence_forward(
     # valid step (Keras's "previous output" starts at zeros), the carried h after it.
     outputs = hs if seen is None else hs * seen[:, :, None]
     return outputs, finals, cache
+
+
+def repeat_forward(
+    cache: SequenceCache, x: np.ndarray, initial: tuple[np.ndarray | None, ...]
+) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+    """``(hs, final_states)`` of the call that made ``cache`` (same cell, weights,
+    activations and cell parameters; no mask, lengths or recurrent dropout) on new inputs ``x``
+    and ``initial`` states, without the checks and conversions of a first call: for a caller
+    that runs one short sequence after another, generation one step at a time. ``x`` must
+    have the dtype of the weights and be C-contiguous (the kernel checks shapes and refuses
+    other dtypes with TypeError); ``initial`` holds one ``(N, H)`` array or None per state."""
+    if not kernel_ready(x) or x.dtype != cache.Wx.dtype:
+        raise TypeError(
+            f"x must be a C-contiguous {cache.Wx.dtype} array like the first call's, got {x.dtype}"
+        )
+    hs, finals, _ = cache.cell.forward(
+        x, cache.Wx, cache.Wh, cache.b, initial, None, cache.activations, None,
+        cache.cell_params, None,
+    )  # fmt: skip
+    return hs, finals
 
 
 def sequence_backward(

@@ -30,7 +30,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ... import _checks, _steps, ops
-from ..base import Layer, OutputShape, Shape, config_input_shape
+from ..base import Layer, OutputShape, Shape, StepFunction, config_input_shape
+from .stepping import RecurrentStepper
 
 __all__ = [
     "CellBackward",
@@ -392,6 +393,15 @@ class RecurrentLayer(Layer):
         if self.go_backwards:
             dx = reverse_sequences(dx, steps)  # the reversal is its own inverse
         return dx
+
+    def step_function(self, batch_size: int) -> StepFunction | None:
+        """A :class:`~rnnkit.layers.recurrent.stepping.RecurrentStepper`: step rows ``(N, D)``
+        in, ``h`` rows ``(N, H)`` out, from the carried states of a stateful layer (else zeros)
+        on; the layer's own ``states`` are left alone. None unless the layer returns its
+        sequence and nothing else (a last-state output has no step to give)."""
+        if not self.built or not self.return_sequences or self.return_state:
+            return None
+        return RecurrentStepper(self, batch_size)
 
     def output_lengths(self, lengths: np.ndarray | None) -> np.ndarray | None:
         """The mask passes on with a sequence output, as given (lengths: valid steps stay a
