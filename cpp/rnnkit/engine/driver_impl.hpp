@@ -124,6 +124,10 @@ int64_t unaliased_stride(int64_t cols, int64_t alias_bytes) {
   return bytes % alias_bytes == 0 ? cols + 64 / static_cast<int64_t>(sizeof(T)) : cols;
 }
 
+// Steps from which the BLAS products' padded copy of Wh pays for itself (Driver::forward): a
+// copy costs about one pass over Wh, and saved ~15% of each product's.
+constexpr int kStepsToRepayCopy = 8;
+
 // Multiply-adds of one direction (forward or backward) over the whole batch.
 template <typename Cell>
 double sequence_flops(const SequenceShape& s) {
@@ -580,22 +584,26 @@ void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
   BlasInUse blas_in_use;
   const int H = batch.shape.H, C = Cell::kGates * H;
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));
-  // The products read a copy of Wh whose rows are off 4 KiB multiples (detail::unaliased_stride).
-  std::vector<T> padded_Wh;
-  const T* Wh = weights.Wh;
-  const int ld_Wh = static_cast<int>(detail::unaliased_stride<T>(C, 4096));
-  if (ld_Wh != C) {
-    padded_Wh.resize(static_cast<size_t>(H) * ld_Wh);
-    detail::StridedMatrixMap<T>(padded_Wh.data(), H, C, Eigen::OuterStride<>(ld_Wh)) =
-        detail::ConstMatrixMap<T>(weights.Wh, H, C);
-    Wh = padded_Wh.data();
-  }
   // Products over two rows and more read Wh packed once here, when that pays.
   const int C_early = C - Cell::kLateGates * H;
   PackedMatrix<T> packed_early, packed_late;
   if (batch.shape.N > 1 && PackedMatrix<T>::pays(H, C)) {
     packed_early = PackedMatrix<T>(weights.Wh, C, H, C_early);
     if (C_early < C) packed_late = PackedMatrix<T>(weights.Wh + C_early, C, H, C - C_early);
+  }
+  // The BLAS's products read a copy of Wh whose rows are off 4 KiB multiples
+  // (detail::unaliased_stride), when there are steps enough to repay the copy: one step of one
+  // row (generation, a character at a time) spent 45 of its 59 µs copying an LSTM's 1 MiB Wh.
+  std::vector<T> padded_Wh;
+  const T* Wh = weights.Wh;
+  int ld_Wh = C;
+  const int padded_ld = static_cast<int>(detail::unaliased_stride<T>(C, 4096));
+  if (padded_ld != C && packed_early.empty() && batch.shape.T >= detail::kStepsToRepayCopy) {
+    ld_Wh = padded_ld;
+    padded_Wh.resize(static_cast<size_t>(H) * ld_Wh);
+    detail::StridedMatrixMap<T>(padded_Wh.data(), H, C, Eigen::OuterStride<>(ld_Wh)) =
+        detail::ConstMatrixMap<T>(weights.Wh, H, C);
+    Wh = padded_Wh.data();
   }
   auto operand = [&](int column, const PackedMatrix<T>& packed) {
     return StepOperand<T>{Wh + column, ld_Wh, packed.empty() ? nullptr : &packed};
