@@ -50,6 +50,8 @@ from . import _checks
 from ._buffers import copy_into
 from ._registry import Registry, class_and_config
 from .clipping import clip_by_global_norm, clip_by_norm, clip_by_value, scale_to_global_norm
+from .ops import layer_math
+from .ops._arguments import FLOAT_DTYPES, kernel_ready
 from .schedules import (
     SCHEDULES,
     ExponentialDecay,
@@ -77,6 +79,14 @@ __all__ = [
 
 
 # -- optimizers -------------------------------------------------------------------------------
+
+
+def _kernel_ready(p: np.ndarray, g: np.ndarray, *state: np.ndarray) -> bool:
+    """Whether the C++ updates can take these arrays as they are: float32 or float64, one dtype,
+    C-contiguous, aligned, the updated ones writeable (otherwise the NumPy formulas run)."""
+    if p.dtype not in FLOAT_DTYPES or g.dtype != p.dtype or not kernel_ready(g):
+        return False
+    return all(a.dtype == p.dtype and kernel_ready(a) and a.flags.writeable for a in (p, *state))
 
 
 @dataclasses.dataclass
@@ -282,6 +292,9 @@ class SGD(Optimizer):
             p -= lr * g
             return
         v = self._slot("momentum", name, p)
+        if _kernel_ready(p, g, v):
+            layer_math.sgd_momentum_update(p, g, v, lr, self.momentum, self.nesterov)
+            return
         v *= self.momentum
         v -= lr * g
         if self.nesterov:
@@ -397,9 +410,12 @@ class Adam(Optimizer):
     def _update(self, name: str, p: np.ndarray, g: np.ndarray, lr: float, t: int) -> None:
         m = self._slot("m", name, p)
         v = self._slot("v", name, p)
+        lr_t = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
+        if _kernel_ready(p, g, m, v):  # one pass on the C++ core instead of NumPy's seven
+            layer_math.adam_update(p, g, m, v, lr_t, self.beta_1, self.beta_2, self.epsilon)
+            return
         m += (1 - self.beta_1) * (g - m)
         v += (1 - self.beta_2) * (g * g - v)
-        lr_t = lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t)
         p -= lr_t * m / (np.sqrt(v) + self.epsilon)
 
     def get_config(self) -> dict[str, Any]:
