@@ -140,13 +140,15 @@ _PROBE = textwrap.dedent(
         return total
 
     def settled():
-        # OpenBLAS's idle workers spin and yield for a while before they sleep; wait for that.
-        last = switches()
-        for _ in range(50):
+        # OpenBLAS's idle workers spin and yield for a while (~0.1 s) before they sleep: wait
+        # until their count has stood still for 0.3 s.
+        last, still = switches(), 0
+        for _ in range(100):
             time.sleep(0.1)
             now = switches()
-            if now == last:
-                return now
+            still = still + 1 if now == last else 0
+            if still == 3:
+                break
             last = now
         return last
 
