@@ -110,11 +110,20 @@ def test_ctrl_c_stops_a_long_forward(sigint_raises_stopped, threads, shape):
     ops.rnn_forward(*long_case(8, 200, 64).values())
     rnnkit.set_num_threads(threads)
     n, t, h = shape
-    case = long_case(n, t, h)
-    part = {**case, "x": case["x"][:, : t // 20]}
-    whole = 20 * seconds_of(lambda: ops.rnn_forward(part["x"], part["Wx"], part["Wh"], part["b"]))
+    needed = SIGNAL_AFTER + STOP_WITHIN + 0.3
+    for _ in range(3):
+        case = long_case(n, t, h)
+        part = {**case, "x": case["x"][:, : t // 20]}
+        whole = 20 * seconds_of(
+            lambda part=part: ops.rnn_forward(part["x"], part["Wx"], part["Wh"], part["b"])
+        )
+        if whole > needed:
+            break
+        # A fast host (the packed products on AVX-512) ends the call too soon: wider states
+        # cost H² per step for H more memory.
+        h = 64 * int(np.ceil(h * np.sqrt(1.5 * needed / whole) / 64))
     # Long enough that stopping in time cannot be the call simply ending.
-    assert whole > SIGNAL_AFTER + STOP_WITHIN + 0.3, f"the call ({whole:.2f} s) is too short"
+    assert whole > needed, f"the call ({whole:.2f} s) is too short"
     x, Wx, Wh, b = case["x"], case["Wx"], case["Wh"], case["b"]
     waited = interrupted_after(lambda: ops.rnn_forward(x, Wx, Wh, b))
     assert waited < STOP_WITHIN, f"stopped {waited:.3f} s after Ctrl-C (whole call ≈ {whole:.2f} s)"

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "bindings/checks.hpp"
+#include "bindings/layer_math.hpp"
 #include "bindings/recurrent.hpp"
 #include "rnnkit/activations.hpp"
 #include "rnnkit/blas.hpp"
@@ -41,6 +42,10 @@ PYBIND11_MODULE(_core, m) {
   rnnkit::bindings::bind_cell<rnnkit::cells::Gru>(m);
   rnnkit::bindings::bind_cell<rnnkit::cells::GruResetBefore>(m);
   rnnkit::bindings::bind_cell<rnnkit::cells::LayerNormRnn>(m);
+  rnnkit::bindings::bind_dense(m);
+  rnnkit::bindings::bind_cross_entropy(m);
+  rnnkit::bindings::bind_optimizer_updates(m);
+  rnnkit::bindings::bind_embedding(m);
 
   m.def(
       "fast_tanh",

@@ -79,3 +79,39 @@ def get_num_threads() -> int: ...
 def set_num_threads(n: int) -> None: ...
 def park_kernels_for_exit() -> None: ...
 def build_info() -> dict[str, object]: ...
+
+# The non-recurrent maths (cpp/bindings/layer_math.hpp); rnnkit.ops.layer_math wraps them.
+def dense_forward(x: _Float, W: _Float, b: _Float | None, activation: str) -> _Float: ...
+def dense_backward(
+    x: _Float,
+    W: _Float,
+    y: _Float,
+    dy: _Float,
+    activation: str,
+    dW: _Float | None,
+    db: _Float | None,
+    want_dx: bool,
+) -> _Float | None: ...
+def sparse_cross_entropy(
+    scores: _Float,
+    labels: _Index,
+    weights: npt.NDArray[np.float64] | None,
+    valid: npt.NDArray[np.uint8] | None,
+    from_logits: bool,
+    scale: float,
+) -> tuple[float, _Float]: ...
+def adam_update(
+    p: _Float,
+    g: _Float,
+    m: _Float,
+    v: _Float,
+    lr_t: float,
+    beta_1: float,
+    beta_2: float,
+    epsilon: float,
+) -> None: ...
+def sgd_momentum_update(
+    p: _Float, g: _Float, velocity: _Float, lr: float, momentum: float, nesterov: bool
+) -> None: ...
+def sum_of_squares(g: _Float) -> float: ...
+def embedding_scatter_add(out: _Float, ids: _Index, rows: _Float) -> None: ...

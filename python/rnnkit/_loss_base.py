@@ -14,7 +14,7 @@ import numpy as np
 from . import _steps
 from ._registry import Configurable
 
-__all__ = ["EPSILON", "Loss", "as_float", "step_mask"]
+__all__ = ["EPSILON", "Loss", "as_float", "item_weights", "step_mask", "valid_items"]
 
 EPSILON = 1e-7  # Keras's backend epsilon: probability clipping when from_logits=False
 
@@ -34,25 +34,42 @@ def step_mask(lengths: np.ndarray | None, n: int, t: int) -> np.ndarray | None:
     return _steps.to_mask(lengths, n, t)
 
 
+def item_weights(sample_weight: Any, item_shape: tuple[int, ...]) -> np.ndarray:
+    """``sample_weight`` as float weights broadcastable over losses of ``item_shape`` (trailing
+    axes of 1 added); the weights' shape must be a leading part of ``item_shape`` (a trailing
+    axis of 1 may be extra, as Keras squeezes it)."""
+    w = as_float(sample_weight)
+    while w.ndim > 1 and w.shape[-1] == 1 and w.ndim > len(item_shape) - 1:
+        w = w[..., 0]
+    if w.ndim == 0 or w.ndim > len(item_shape) or w.shape != item_shape[: w.ndim]:
+        raise ValueError(
+            f"sample_weight has shape {w.shape}, which does not fit losses of shape "
+            f"{item_shape}: give one weight per sample (N,) or, for sequence outputs, "
+            "per step (N, T)"
+        )
+    return w.reshape(w.shape + (1,) * (len(item_shape) - w.ndim))
+
+
 def _weighted(
     per_item: np.ndarray, grad: np.ndarray, sample_weight: Any
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``per_item`` and ``grad`` times the weights, broadcast over their trailing axes; the
-    weights' shape must be a leading part of ``per_item``'s (a trailing axis of 1 may be
-    extra, as Keras squeezes it)."""
-    w = as_float(sample_weight)
-    while w.ndim > 1 and w.shape[-1] == 1 and w.ndim > per_item.ndim - 1:
-        w = w[..., 0]
-    if w.ndim == 0 or w.ndim > per_item.ndim or w.shape != per_item.shape[: w.ndim]:
+    """``per_item`` and ``grad`` times the weights (:func:`item_weights`), broadcast over their
+    trailing axes."""
+    w = item_weights(sample_weight, per_item.shape)
+    return per_item * w, grad * w.reshape(w.shape + (1,) * (grad.ndim - w.ndim))
+
+
+def valid_items(lengths: np.ndarray | None, y_shape: tuple[int, ...]) -> np.ndarray | None:
+    """The ``(N, T)`` bool mask of valid steps of a ``(N, T, ...)`` prediction, or None
+    without ``lengths``; ValueError when ``y_shape`` has no time axis to mask."""
+    if lengths is None:
+        return None
+    if len(y_shape) < 3:
         raise ValueError(
-            f"sample_weight has shape {w.shape}, which does not fit losses of shape "
-            f"{per_item.shape}: give one weight per sample (N,) or, for sequence outputs, "
-            "per step (N, T)"
+            f"lengths mask the time axis of a (N, T, ...) y_pred, but y_pred "
+            f"has shape {y_shape} (no time axis)"
         )
-    return (
-        per_item * w.reshape(w.shape + (1,) * (per_item.ndim - w.ndim)),
-        grad * w.reshape(w.shape + (1,) * (grad.ndim - w.ndim)),
-    )
+    return step_mask(lengths, y_shape[0], y_shape[1])
 
 
 class Loss(Configurable):
@@ -108,14 +125,7 @@ class Loss(Configurable):
         per_item, grad = self._compute(y_pred, y_true)
         if sample_weight is not None:
             per_item, grad = _weighted(per_item, grad, sample_weight)
-        mask = None
-        if lengths is not None:
-            if y_pred.ndim < 3:
-                raise ValueError(
-                    f"lengths mask the time axis of a (N, T, ...) y_pred, but y_pred "
-                    f"has shape {y_pred.shape} (no time axis)"
-                )
-            mask = step_mask(lengths, y_pred.shape[0], y_pred.shape[1])
+        mask = valid_items(lengths, y_pred.shape)
         if mask is not None:
             # Broadcast the (N, T) step mask over the remaining axes of per_item / grad.
             m_items = mask.reshape(mask.shape + (1,) * (per_item.ndim - 2))

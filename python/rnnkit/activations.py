@@ -25,6 +25,7 @@ __all__ = [
     "Sigmoid",
     "Softmax",
     "Tanh",
+    "builtin_name",
     "get",
     "log_softmax",
     "sigmoid",
@@ -162,6 +163,13 @@ def get(identifier: str | ActivationFunction | None) -> ActivationFunction:
     raise TypeError(
         f"activation must be None, a name or an ActivationFunction, got {type(identifier).__name__}"
     )
+
+
+def builtin_name(activation: ActivationFunction) -> str | None:
+    """The name of ``activation`` when it is one of this module's own functions (not a
+    subclass, whose maths may differ), else None: the C++ kernels compute exactly these."""
+    cls = _BY_NAME.get(activation.name)
+    return activation.name if cls is not None and type(activation) is cls else None
 
 
 def serialize(activation: ActivationFunction | None) -> str:

@@ -20,6 +20,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from . import _checks
+from .ops import layer_math
+from .ops._arguments import FLOAT_DTYPES, kernel_ready
 
 __all__ = [
     "clip_by_global_norm",
@@ -36,9 +38,17 @@ def _arrays(grads: Grads) -> list[np.ndarray]:
     return list(grads.values()) if isinstance(grads, Mapping) else list(grads)
 
 
+def _sum_of_squares(g: np.ndarray) -> float:
+    """Σ g² in float64: one pass of the C++ core for float32/float64 arrays, NumPy otherwise."""
+    g = np.asarray(g)
+    if g.dtype in FLOAT_DTYPES and kernel_ready(g):
+        return layer_math.sum_of_squares(g)
+    return float(np.sum(np.square(g, dtype=np.float64)))
+
+
 def global_norm(grads: Grads) -> float:
     """The L2 norm of all the gradients together (float64)."""
-    return math.sqrt(sum(float(np.sum(np.square(g, dtype=np.float64))) for g in _arrays(grads)))
+    return math.sqrt(sum(_sum_of_squares(g) for g in _arrays(grads)))
 
 
 def clip_by_global_norm(grads: Grads, max_norm: float) -> float:
@@ -72,7 +82,7 @@ def clip_by_norm(grads: Grads, max_norm: float) -> None:
     ``g * max_norm / max(norm(g), max_norm)`` (arrays within the norm are left as they are)."""
     max_norm = _checks.positive_real(max_norm, "max_norm")
     for g in _arrays(grads):
-        norm = math.sqrt(float(np.sum(np.square(g, dtype=np.float64))))
+        norm = math.sqrt(_sum_of_squares(g))
         if norm > max_norm:
             g *= max_norm / norm
 

@@ -30,10 +30,12 @@ import numpy as np
 
 from . import _checks
 from ._loss_base import EPSILON as _EPSILON
-from ._loss_base import Loss, step_mask
+from ._loss_base import Loss, item_weights, step_mask, valid_items
 from ._loss_base import as_float as _float
 from ._registry import Registry, class_and_config
 from .activations import log_softmax, sigmoid, softmax
+from .ops import layer_math
+from .ops._arguments import FLOAT_DTYPES
 
 __all__ = [
     "BinaryCrossentropy",
@@ -206,6 +208,43 @@ class SparseCategoricalCrossentropy(Loss):
                 f"(N, T, C), got shape {y_pred.shape}"
             )
         return _class_ids(y_pred, y_true, type(self).__name__)
+
+    def forward(
+        self,
+        y_pred: np.ndarray,
+        y_true: np.ndarray,
+        lengths: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
+    ) -> float:
+        """As :meth:`Loss.forward`; float32 and float64 predictions take one pass of the C++
+        core (loss, weights, mask and gradient together: docs/performance.md, "One BLAS
+        pool"), other dtypes the NumPy formulation."""
+        y_pred = _float(y_pred)
+        if y_pred.dtype not in FLOAT_DTYPES:
+            return super().forward(y_pred, y_true, lengths, sample_weight)
+        ids = self._check_targets(y_pred, np.asarray(y_true))
+        items = y_pred.shape[:-1]
+        weights = None
+        if sample_weight is not None:
+            weights = np.broadcast_to(item_weights(sample_weight, items), items).ravel()
+        mask = valid_items(lengths, y_pred.shape)
+        valid = None
+        count = int(np.prod(items, dtype=np.int64))
+        if mask is not None:
+            steps = mask.reshape(mask.shape + (1,) * (len(items) - 2))
+            valid = np.broadcast_to(steps, items).ravel()
+            count = int(mask.sum()) * int(np.prod(items[2:], dtype=np.int64))
+        count = max(count, 1)  # all steps padded: loss 0, gradient 0
+        total, grad = layer_math.sparse_softmax_cross_entropy(
+            y_pred.reshape(-1, y_pred.shape[-1]),
+            ids.ravel(),
+            weights,
+            valid,
+            from_logits=self.from_logits,
+            scale=1.0 / count,
+        )
+        self._grad = grad.reshape(y_pred.shape)
+        return total / count
 
     def _compute(self, y_pred: np.ndarray, y_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         onehot = np.zeros_like(y_pred)

@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 
 from .. import _checks, activations, initializers
+from ..ops import layer_math
+from ..ops._arguments import FLOAT_DTYPES, kernel_ready
 from .base import Layer, Shape, StepFunction, config_input_shape, make_rng, no_param_shapes
 
 __all__ = ["Activation", "Dense"]
@@ -64,6 +66,7 @@ class Dense(Layer):
         self._inits = (initializers.get(kernel_initializer), initializers.get(bias_initializer))
         self.seed = seed
         self._x2: np.ndarray | None = None
+        self._kernel: str | None = None
         self._build_if_shape_given(input_shape)
 
     def build(self, input_shape: Shape) -> None:
@@ -106,6 +109,13 @@ class Dense(Layer):
         self._check_built_input(x, 2, f"(N, ..., {d})")
         self._lead = x.shape[:-1]
         self._x2 = x.reshape(-1, d)  # all N*T rows at once: one GEMM
+        self._kernel = self._kernel_activation()
+        if self._kernel is not None:
+            # On rnnkit's pool, NumPy's BLAS asleep (docs/performance.md, "One BLAS pool").
+            self._y = layer_math.dense_forward(
+                self._x2, self.params["W"], self.params.get("b"), self._kernel
+            )
+            return self._y.reshape((*self._lead, self.units))
         a = self._x2 @ self.params["W"]
         if self.use_bias:
             a += self.params["b"]
@@ -135,11 +145,37 @@ class Dense(Layer):
         if self._x2 is None:
             raise RuntimeError(f"layer {self.name!r}: backward called before forward")
         dy2 = np.asarray(dy, dtype=self.dtype).reshape(-1, self.units)
+        if self._kernel is not None:
+            return self._kernel_backward(dy2, self._kernel)
         da = self.activation.backward(dy2, self._a, self._y)
         self._set_grad("W", self._x2.T @ da)
         if self.use_bias:
             self._set_grad("b", da.sum(axis=0))
         return (da @ self.params["W"].T).reshape((*self._lead, self._x2.shape[1]))
+
+    def _kernel_activation(self) -> str | None:
+        """The activation's name when the C++ kernels cover this layer (float32/float64 and
+        one of rnnkit.activations' own functions), else None: the NumPy formulation runs."""
+        if self.dtype not in FLOAT_DTYPES:
+            return None
+        return activations.builtin_name(self.activation)
+
+    def _kernel_backward(self, dy2: np.ndarray, kernel: str) -> np.ndarray:
+        """The backward on the C++ kernels: the weight gradients straight into ``grads``
+        (ready arrays, as ``_add_param`` makes them; else through a copy), ``dx`` returned."""
+        assert self._x2 is not None and self._y is not None
+        outs = {}
+        for key, g in self.grads.items():
+            ready = g.dtype == self.dtype and kernel_ready(g) and g.flags.writeable
+            outs[key] = g if ready else np.empty(self.params[key].shape, self.dtype)
+        dx = layer_math.dense_backward(
+            self._x2, self.params["W"], self._y, dy2, kernel, dW=outs["W"], db=outs.get("b")
+        )
+        for key, out in outs.items():
+            if out is not self.grads[key]:
+                self._set_grad(key, out)
+        assert dx is not None
+        return dx.reshape((*self._lead, self._x2.shape[1]))
 
     def output_activation(self) -> str | None:
         return self.activation.name
