@@ -124,12 +124,16 @@ class Dense(Layer):
         return self._y.reshape((*self._lead, self.units))
 
     def step_function(self, batch_size: int) -> StepFunction | None:
-        """Rows ``(N, D)`` in, ``activation(rows @ W + b)`` out: the same product and bias
-        as ``forward``, written into one buffer."""
+        """Rows ``(N, D)`` in, ``activation(rows @ W + b)`` out, computed as ``forward``
+        computes it: its C++ kernel where it uses one, else the same NumPy product and bias,
+        written into one buffer."""
         if not self.built:
             return None
         W = self.params["W"]
         b = self.params["b"] if self.use_bias else None
+        kernel = self._kernel_activation()
+        if kernel is not None:  # forward's own kernel, so that each step equals forward's bits
+            return lambda x: layer_math.dense_forward(x, W, b, kernel)
         out = np.empty((batch_size, self.units), dtype=self.dtype)
         dtype, activation = self.dtype, self.activation
 
