@@ -14,7 +14,7 @@ import numpy as np
 from . import _steps
 from ._registry import Configurable
 
-__all__ = ["EPSILON", "Loss", "as_float", "item_weights", "step_mask", "valid_items"]
+__all__ = ["EPSILON", "Loss", "as_float", "item_count", "item_weights", "step_mask", "valid_items"]
 
 EPSILON = 1e-7  # Keras's backend epsilon: probability clipping when from_logits=False
 
@@ -70,6 +70,14 @@ def valid_items(lengths: np.ndarray | None, y_shape: tuple[int, ...]) -> np.ndar
             f"has shape {y_shape} (no time axis)"
         )
     return step_mask(lengths, y_shape[0], y_shape[1])
+
+
+def item_count(mask: np.ndarray | None, item_shape: tuple[int, ...]) -> int:
+    """How many items a mean over losses of ``item_shape`` covers: all of them, or with a
+    ``(N, T)`` step ``mask`` the valid steps' items (0 when every step is masked)."""
+    if mask is None:
+        return int(np.prod(item_shape, dtype=np.int64))
+    return int(mask.sum()) * int(np.prod(item_shape[2:], dtype=np.int64))
 
 
 class Loss(Configurable):
@@ -129,14 +137,12 @@ class Loss(Configurable):
         if mask is not None:
             # Broadcast the (N, T) step mask over the remaining axes of per_item / grad.
             m_items = mask.reshape(mask.shape + (1,) * (per_item.ndim - 2))
-            count = int(mask.sum()) * int(np.prod(per_item.shape[2:], dtype=np.int64))
             total = float(np.sum(per_item, where=np.broadcast_to(m_items, per_item.shape)))
             # np.where, not a product: a non-finite value at a padded step must not leak in.
             grad = np.where(mask.reshape(mask.shape + (1,) * (grad.ndim - 2)), grad, 0.0)
         else:
-            count = per_item.size
             total = float(np.sum(per_item))
-        self.count = count
+        count = self.count = item_count(mask, per_item.shape)
         count = max(count, 1)  # all steps padded: loss 0, gradient 0
         self._grad = (grad / count).astype(y_pred.dtype, copy=False)
         return total / count

@@ -30,7 +30,7 @@ import numpy as np
 
 from . import _checks
 from ._loss_base import EPSILON as _EPSILON
-from ._loss_base import Loss, item_weights, step_mask, valid_items
+from ._loss_base import Loss, item_count, item_weights, step_mask, valid_items
 from ._loss_base import as_float as _float
 from ._registry import Registry, class_and_config
 from .activations import log_softmax, sigmoid, softmax
@@ -229,12 +229,11 @@ class SparseCategoricalCrossentropy(Loss):
             weights = np.broadcast_to(item_weights(sample_weight, items), items).ravel()
         mask = valid_items(lengths, y_pred.shape)
         valid = None
-        count = int(np.prod(items, dtype=np.int64))
         if mask is not None:
             steps = mask.reshape(mask.shape + (1,) * (len(items) - 2))
             valid = np.broadcast_to(steps, items).ravel()
-            count = int(mask.sum()) * int(np.prod(items[2:], dtype=np.int64))
-        count = max(count, 1)  # all steps padded: loss 0, gradient 0
+        self.count = item_count(mask, items)  # what a data-parallel run weighs this mean by
+        count = max(self.count, 1)  # all steps padded: loss 0, gradient 0
         total, grad = layer_math.sparse_softmax_cross_entropy(
             y_pred.reshape(-1, y_pred.shape[-1]),
             ids.ravel(),
