@@ -28,7 +28,14 @@ import numpy as np
 from ..training.streams import StreamViews, stream_views
 from . import _mpi
 
-__all__ = ["ShardSchedule", "cut_streams", "local_streams", "shape_only", "warn_dropped_steps"]
+__all__ = [
+    "ShardSchedule",
+    "cut_streams",
+    "local_streams",
+    "own_steps",
+    "shape_only",
+    "warn_dropped_steps",
+]
 
 
 def shape_only(value: Any) -> str:
@@ -79,6 +86,20 @@ class ShardSchedule:
 def local_streams(batch_size: int, rank: int, size: int) -> tuple[int, int]:
     """``[start, stop)``: the streams of ``batch_size`` that ``rank`` carries."""
     return _mpi.share(batch_size, rank, size)
+
+
+def own_steps(
+    sequence: np.ndarray, targets: np.ndarray | None, streams: int, batch_size: int
+) -> int:
+    """How long this rank's ``streams`` (of the ``batch_size``) cut from its own sequence
+    would be; ValueError saying so when it gives them no step."""
+    try:
+        return stream_views(sequence, targets, streams).steps
+    except ValueError as err:
+        raise ValueError(
+            f"this rank carries {streams} of the {batch_size} streams, cut from its own "
+            f"sequence: {err}"
+        ) from err
 
 
 def cut_streams(

@@ -35,7 +35,14 @@ from . import _mpi
 from ._agree import DistributedError, agree, describe, weights_digest
 from ._evaluate import evaluate_shared, evaluate_streams_shared
 from ._reduce import UpdateReducer
-from ._shards import ShardSchedule, cut_streams, local_streams, shape_only, warn_dropped_steps
+from ._shards import (
+    ShardSchedule,
+    cut_streams,
+    local_streams,
+    own_steps,
+    shape_only,
+    warn_dropped_steps,
+)
 
 __all__ = ["DistributedTrainer"]
 
@@ -347,7 +354,7 @@ class DistributedTrainer(Trainer):
                 if not self.sharded:
                     return {f"argument {k}": describe(v) for k, v in a.items() if k not in skip}, 0
                 start, stop = local_streams(a["batch_size"], self.rank, self.size)
-                steps = stream_views(a["sequence"], a["targets"], stop - start).steps
+                steps = own_steps(a["sequence"], a["targets"], stop - start, a["batch_size"])
                 found = {f"argument {k}": shape_only(v) for k, v in a.items() if k not in skip}
                 return found, (steps, describe(a["sequence"]))
 
@@ -454,7 +461,7 @@ class DistributedTrainer(Trainer):
                 start, stop = local_streams(batch_size, self.rank, self.size)
 
                 def checks() -> tuple[dict[str, str], tuple[int]]:
-                    steps = stream_views(sequence, targets, stop - start).steps
+                    steps = own_steps(sequence, targets, stop - start, batch_size)
                     return {"the data": shape_only([sequence, targets, batch_size, k])}, (steps,)
 
                 _, figures = self._start(checks, gather=True)
