@@ -65,6 +65,11 @@ def shard_faults(out: str) -> None:
     """Shard mode: shards of different sizes are fine, but a different feature shape, a
     rank's inconsistent shard or too small a batch fail on every rank alike; identical shards
     warn on rank 0; training then still works on the same ranks."""
+    for bad in ("shards", 1):
+        try:
+            DistributedTrainer(small(), "mse", "sgd", data=bad)
+        except (TypeError, ValueError) as err:
+            print(f"rank {RANK} data={bad!r}: {type(err).__name__}: {err}", flush=True)
     trainer = DistributedTrainer(small(), "mse", "sgd", data="sharded")
     x, y = data(12 if RANK == 0 else 10)
     wide = np.concatenate([x, x[:, :, :1]], axis=2) if RANK == 1 else x

@@ -139,6 +139,8 @@ def test_sharded_faults_fail_on_every_rank_and_identical_shards_warn(tmp_path: P
             "this rank carries 2 of the 4 streams" in out
         )
         assert f"rank {rank} recovered, 10 updates" in out  # 4 with identical shards, then 6
+        assert f"rank {rank} data='shards': ValueError: data must be 'replicated'" in out
+        assert f"rank {rank} data=1: TypeError: data must be a str" in out
     assert out.count("warned: fit with data='sharded': every rank passed the same data") == 1
     assert "rank 1 warned" not in out
 

@@ -480,7 +480,7 @@ class DistributedTrainer(Trainer):
     save_checkpoint = save
 
     def __repr__(self) -> str:
-        return f"{super().__repr__()[:-1]}, rank={self.rank}, size={self.size})"
+        return f"{super().__repr__()[:-1]}, rank={self.rank}, size={self.size}, data={self.data!r})"
 
 
 DistributedTrainer.fit.__signature__ = inspect.signature(Trainer.fit)  # type: ignore[attr-defined]
