@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import numpy as np
 from mpi4py import MPI
 
 import rnnkit
 from _distributed_cases import CASES, outcome  # found next to this script: sys.path[0]
+from _sharded_cases import SHARD_CASES
 from rnnkit.callbacks import Callback, CSVLogger, EarlyStopping, ModelCheckpoint
 from rnnkit.distributed import DistributedError, DistributedTrainer
 from rnnkit.layers import Dense, SimpleRNN
@@ -48,6 +50,46 @@ def equal(out: str) -> None:
         trainer, history = case(DistributedTrainer)
         if RANK == 0:
             np.savez(os.path.join(out, f"{name}.npz"), **outcome(trainer, history))
+
+
+def sharded(out: str) -> None:
+    """Every case of tests/_sharded_cases.py, each rank on its own shard; rank 0 writes
+    ``OUT/<case>.npz``."""
+    for name, case in SHARD_CASES.items():
+        _, found = case.sharded(DistributedTrainer, RANK, SIZE)
+        if RANK == 0:
+            np.savez(os.path.join(out, f"{name}.npz"), **found)
+
+
+def shard_faults(out: str) -> None:
+    """Shard mode: shards of different sizes are fine, but a different feature shape, a
+    rank's inconsistent shard or too small a batch fail on every rank alike; identical shards
+    warn on rank 0; training then still works on the same ranks."""
+    for bad in ("shards", 1):
+        try:
+            DistributedTrainer(small(), "mse", "sgd", data=bad)
+        except (TypeError, ValueError) as err:
+            print(f"rank {RANK} data={bad!r}: {type(err).__name__}: {err}", flush=True)
+    trainer = DistributedTrainer(small(), "mse", "sgd", data="sharded")
+    x, y = data(12 if RANK == 0 else 10)
+    wide = np.concatenate([x, x[:, :, :1]], axis=2) if RANK == 1 else x
+    expect_error("features", lambda: trainer.fit(wide, y, batch_size=4, verbose=0))
+    expect_error("targets", lambda: trainer.fit(x, y[: len(y) - RANK], batch_size=4, verbose=0))
+    expect_error("batch", lambda: trainer.fit(x, y, batch_size=1, verbose=0))
+    expect_error("evaluate", lambda: trainer.evaluate(wide, y, batch_size=4))
+    series = np.ones((40 if RANK == 0 else 1, 2))  # rank 1's 2 streams get no step
+    expect_error(
+        "stream", lambda: trainer.fit_stream(series, series[:, :1], batch_size=4, verbose=0)
+    )
+    same_x, same_y = data(8)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(same_x, same_y, batch_size=4, verbose=0)
+    for warning in caught:
+        print(f"rank {RANK} warned: {warning.message}", flush=True)
+    history = trainer.fit(x, y, batch_size=4, epochs=1, verbose=0)
+    print(f"rank {RANK} recovered, {trainer.reducer.updates} updates", flush=True)
+    assert np.isfinite(history.history["loss"][0])
 
 
 def expect_error(what: str, run: object) -> None:
@@ -120,4 +162,6 @@ def abort(out: str) -> None:
 
 if __name__ == "__main__":
     mode, directory = sys.argv[1], sys.argv[2]
-    {"equal": equal, "faults": faults, "rank0": rank0, "abort": abort}[mode](directory)
+    modes = {"equal": equal, "faults": faults, "rank0": rank0, "abort": abort}
+    modes.update({"sharded": sharded, "shard_faults": shard_faults})
+    modes[mode](directory)

@@ -49,6 +49,8 @@ PARAMETER_EXEMPTIONS = {
     "monitor, verbose, save_best_only, save_weights_only, mode, save_freq, "
     "initial_value_threshold) and rnnkit's save_trainer",
     "rnnkit.training.trainer:Trainer.fit": "Model.fit's arguments, which it receives",
+    "rnnkit.distributed._trainer:DistributedTrainer.__init__": "Trainer's six arguments and "
+    "the three MPI settings of a run: comm, num_threads, data (replicated or sharded)",
     "rnnkit.training.trainer:Trainer.fit_stream": "a fit-style entry point (data, batching, "
     "epochs, callbacks, validation), as Keras's fit",
     "rnnkit.ops._sequence:sequence_forward": "the generic forward takes every per-call array a "

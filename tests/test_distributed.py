@@ -21,6 +21,7 @@ import pytest
 pytest.importorskip("mpi4py")
 
 from _distributed_cases import CASES, outcome
+from _sharded_cases import SHARD_CASES, uneven_updates
 from rnnkit.training import Trainer
 
 HERE = Path(__file__).resolve().parent
@@ -90,6 +91,58 @@ def test_same_weights_and_history_as_one_process(
             assert relative_error(got[key], value) <= 1e-10, (name, key)
         # The updates moved the loss: a comparison of untrained weights would prove nothing.
         assert relative_error(want["h:loss"][-1:], want["h:loss"][:1]) > 1e-3, name
+
+
+@pytest.mark.parametrize("ranks", [1, 2, 3])
+def test_sharded_training_equals_one_process_on_the_arranged_batches(
+    ranks: int, tmp_path: Path
+) -> None:
+    """data="sharded", each rank on its own shard (of different sizes): the final weights
+    and every logged figure match one process's Trainer on the samples arranged as the
+    global batches are formed (tests/_sharded_cases.py builds the arrangement itself), to
+    1e-10 relative. Cases: no shuffling with weights, clipping and validation; each rank's
+    own seeded order with lengths, per-step weights and every dropout mask; uneven shards
+    (empty shares at the end, the agreed number of updates, evaluate); token streams of
+    different lengths with TBPTT(4, 6) and dropout."""
+    run_script(ranks, "sharded", tmp_path)
+    for name, case in SHARD_CASES.items():
+        _, want = case.reference(ranks)
+        got = np.load(tmp_path / f"{name}.npz")
+        assert sorted(got.files) == sorted(want), name
+        for key, value in want.items():
+            assert got[key].shape == value.shape, (name, key)
+            assert relative_error(got[key], value) <= 1e-10, (name, key)
+        assert relative_error(want["h:loss"][-1:], want["h:loss"][:1]) > 1e-3, name
+    uneven = np.load(tmp_path / "uneven.npz")
+    assert int(uneven["updates"][0]) == 2 * uneven_updates(ranks)  # 2 epochs
+
+
+def test_sharded_faults_fail_on_every_rank_and_identical_shards_warn(tmp_path: Path) -> None:
+    """A different feature shape, one rank's inconsistent shard, a batch smaller than the
+    ranks, a rank whose sequence gives its streams no step: DistributedError on every rank,
+    nobody left in a collective; shards of 12 and 10 samples train (6 updates, batches of 4)."""
+    done = run_script(2, "shard_faults", tmp_path)
+    out = done.stdout
+    for rank in (0, 1):
+        assert (
+            f"rank {rank} features: DistributedError: the ranks disagree on argument x: rank 0 "
+            "has float64(*, 5, 2), rank 1 has float64(*, 5, 3)" in out
+        )
+        assert (
+            f"rank {rank} targets: DistributedError: rank 1 refused its arguments: ValueError: "
+            "x has 10 samples but y has 9" in out
+        )
+        assert f"rank {rank} batch: DistributedError: rank 0 refused its arguments: " in out
+        assert f"rank {rank} evaluate: DistributedError: the ranks disagree on the data" in out
+        assert (
+            f"rank {rank} stream: DistributedError: rank 1 refused its arguments: ValueError: "
+            "this rank carries 2 of the 4 streams" in out
+        )
+        assert f"rank {rank} recovered, 10 updates" in out  # 4 with identical shards, then 6
+        assert f"rank {rank} data='shards': ValueError: data must be 'replicated'" in out
+        assert f"rank {rank} data=1: TypeError: data must be a str" in out
+    assert out.count("warned: fit with data='sharded': every rank passed the same data") == 1
+    assert "rank 1 warned" not in out
 
 
 def test_mismatched_data_and_weights_fail_on_every_rank(tmp_path: Path) -> None:

@@ -26,6 +26,10 @@ are its streams' scored steps) and per batch (window) of the evaluation passes, 
 are means of batch losses weighted by batch size: each batch's ``(c L, c)`` is reduced, one
 ``Allreduce`` per pass. Metrics reduce their sums and counts the same way.
 
+With ``DistributedTrainer(..., data="sharded")`` each rank passes its own shard of the data
+and takes its share of every global batch from it (see :mod:`._shards`): the shares still
+partition the batch's items, so the same weighting holds.
+
 One update sends one float64 buffer of ``P + 2 + 2 m`` numbers (``P`` trainable parameters,
 ``m`` metrics): see docs/architecture.md for how that scales.
 """

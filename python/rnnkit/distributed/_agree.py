@@ -1,7 +1,8 @@
-"""Checks that every process starts a run alike: the same arguments and data (or the same
-error), the same weights. Each is one ``allgather`` of a short description, so it costs a
-hash of the data, and a mismatch raises :class:`DistributedError` on every rank alike
-instead of leaving some waiting in a collective."""
+"""Checks that every process starts a run alike: the same arguments and data (in shard mode
+data of the same kind, see :mod:`._shards`), or the same error, and the same weights. Each is
+one ``allgather`` of a short description, so it costs a hash of the data, and a mismatch
+raises :class:`DistributedError` on every rank alike instead of leaving some waiting in a
+collective."""
 
 from __future__ import annotations
 
@@ -56,16 +57,21 @@ def _mismatch(what: str, values: list[Any]) -> str | None:
     )
 
 
-def agree(comm: Any, local: Callable[[], dict[str, str]], seed: Any) -> Any:
-    """Run ``local`` (this rank's checks, returning ``{what: description}``), gather every
+def agree(
+    comm: Any, local: Callable[[], tuple[dict[str, str], Any]], seed: Any
+) -> tuple[Any, list[Any]]:
+    """Run ``local`` (this rank's checks, returning ``({what: description}, figures)``: the
+    descriptions must agree, the figures, such as its sample count, may differ), gather every
     rank's outcome, and raise :class:`DistributedError` on every rank if any rank failed or
-    any description differs from rank 0's. Returns rank 0's ``seed``."""
+    any description differs from rank 0's. Returns rank 0's ``seed`` and every rank's
+    figures."""
     try:
-        outcome: tuple[dict[str, str] | None, str | None] = (local(), None)
+        found, figures = local()
+        outcome: tuple[dict[str, str] | None, Any, str | None] = (found, figures, None)
     except (ValueError, TypeError) as err:
-        outcome = (None, f"{type(err).__name__}: {err}")
+        outcome = (None, None, f"{type(err).__name__}: {err}")
     gathered = comm.allgather((outcome, seed))
-    for rank, ((_, error), _) in enumerate(gathered):
+    for rank, ((_, _, error), _) in enumerate(gathered):
         if error is not None:
             raise DistributedError(f"rank {rank} refused its arguments: {error}")
     first = gathered[0][0][0]
@@ -74,8 +80,9 @@ def agree(comm: Any, local: Callable[[], dict[str, str]], seed: Any) -> Any:
         problem = _mismatch(what, [entry[0][0][what] for entry in gathered])
         if problem is not None:
             raise DistributedError(
-                problem + ". Every rank must pass the same data and arguments, and start "
-                "from the same weights (build the model with the same seed on every rank, "
-                "or call trainer.broadcast_weights() first)"
+                problem + ". Every rank must pass the same arguments and start from the same "
+                "weights (build the model with the same seed on every rank, or call "
+                "trainer.broadcast_weights() first), and the same data, or with "
+                "data='sharded' data of the same dtypes and shapes past the sample axis"
             )
-    return gathered[0][1]
+    return gathered[0][1], [entry[0][1] for entry in gathered]

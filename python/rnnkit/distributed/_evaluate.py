@@ -1,4 +1,5 @@
-"""The evaluation passes split over ranks: ``evaluate`` (each batch's rows shared out) and
+"""The evaluation passes split over ranks: ``evaluate`` (each batch's rows shared out, or in
+shard mode each rank's share of every batch taken from its own samples) and
 ``evaluate_stream`` (the streams shared out), with one ``Allreduce`` at the end.
 
 The single-process figures are means of batch (window) losses weighted by batch size (window
@@ -9,6 +10,7 @@ exactly the batch loss one process computes. Metrics add their sums and counts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,16 +59,14 @@ def evaluate_shared(
     x: Inputs,
     y: Any,
     lengths: np.ndarray | None,
-    batch_size: int,
     sample_weight: np.ndarray | None,
-    n: int,
+    batches: Iterable[tuple[Any, int]],
 ) -> dict[str, float]:
-    """``evaluate``'s pass over ``n`` samples, each batch's rows shared out over the ranks."""
+    """``evaluate``'s pass: ``batches`` gives this rank's rows of each batch and the batch's
+    size over all ranks (the same number of batches on every rank)."""
     per_batch, sizes = [], []
     metrics = np.zeros(2 * len(trainer.metrics))
-    for start in range(0, n, batch_size):
-        stop = min(start + batch_size, n)
-        rows = trainer._local_rows(slice(start, stop))
+    for rows, size in batches:
         xb, yb = take(x, rows), take(y, rows)
         lb = None if lengths is None else lengths[rows]
         wb = None if sample_weight is None else sample_weight[rows]
@@ -76,7 +76,7 @@ def evaluate_shared(
             loss = float(trainer.loss.forward(y_pred, yb, mask, wb))
         count = trainer.loss.count
         per_batch.append((loss * count, float(count)))
-        sizes.append(stop - start)
+        sizes.append(size)
         metrics = _add(metrics, metric_sums(trainer, y_pred, yb, mask))
     return _finish(trainer, per_batch, metrics, sizes)
 

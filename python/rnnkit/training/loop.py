@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +32,7 @@ __all__ = [
     "evaluate_windows",
     "fit_epoch",
     "running_logs",
+    "shuffled_batches",
     "stream_epoch",
 ]
 
@@ -87,25 +88,33 @@ def batch_logs(trainer: Trainer, loss: float, y_pred: Any, y: Any, mask: Any) ->
     return logs
 
 
-def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) -> dict[str, float]:
-    """One epoch of ``fit``: shuffled batches, one update each (one per window with TBPTT),
-    then the validation pass. Returns the epoch's logs."""
-    cbs.on_epoch_begin(epoch, {})
+def shuffled_batches(trainer: Trainer, plan: EpochPlan, epoch: int) -> Iterator[tuple[Any, int]]:
+    """The batches of one epoch of ``fit``: ``batch_size`` consecutive samples of the epoch's
+    order (shuffled with ``(seed, epoch)`` when ``plan.shuffle``), each as the rows this
+    process computes (``trainer._local_rows``) and the batch's size."""
     order = None
     if plan.shuffle:
         rng = np.random.default_rng(None if plan.seed is None else [int(plan.seed), epoch])
         order = rng.permutation(plan.n)
+    for start in range(0, plan.n, plan.batch_size):
+        stop = min(start + plan.batch_size, plan.n)
+        rows: Any = slice(start, stop) if order is None else order[start:stop]
+        yield trainer._local_rows(rows), stop - start
+
+
+def fit_epoch(trainer: Trainer, plan: EpochPlan, epoch: int, cbs: CallbackList) -> dict[str, float]:
+    """One epoch of ``fit``: shuffled batches, one update each (one per window with TBPTT),
+    then the validation pass. Returns the epoch's logs."""
+    cbs.on_epoch_begin(epoch, {})
     for metric in trainer.metrics:
         metric.reset_state()
-    progress = ProgressBar(plan.n, epoch, plan.epochs, plan.verbose)
+    samples, _ = trainer._epoch_size(plan.n, plan.batch_size)
+    progress = ProgressBar(samples, epoch, plan.epochs, plan.verbose)
     loss_sum, weight_sum, step, done = 0.0, 0.0, 0, 0
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         # NaN/inf are detected explicitly and raised as NonFiniteLossError.
-        for start in range(0, plan.n, plan.batch_size):
-            stop = min(start + plan.batch_size, plan.n)
-            nb = stop - start  # the batch's samples (over all processes, when data-parallel)
-            rows: Any = slice(start, stop) if order is None else order[start:stop]
-            rows = trainer._local_rows(rows)
+        # nb: the batch's samples (over all processes, when data-parallel).
+        for rows, nb in trainer._batches(plan, epoch):
             xb, yb = take(plan.x, rows), take(plan.y, rows)
             lb = None if plan.lengths is None else plan.lengths[rows]
             wb = None if plan.sample_weight is None else plan.sample_weight[rows]
@@ -168,7 +177,7 @@ def stream_epoch(
         metric.reset_state()
     zeros: States = [None] * len(rnns)
     set_states(rnns, zeros)
-    streams = plan.views.X.shape[0]  # all of them, also when this process carries a share
+    streams = plan.batch_size  # all of them, also when this process carries a share
     progress = ProgressBar(steps * streams, epoch, plan.epochs, plan.verbose, unit="steps")
     loss_sum, weight_sum = 0.0, 0.0
     carry: States = [None] * len(rnns)  # the carried states at step carry_at

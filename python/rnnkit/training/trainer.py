@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -34,6 +34,7 @@ from .loop import (
     evaluate_batches,
     evaluate_windows,
     fit_epoch,
+    shuffled_batches,
     stream_epoch,
 )
 from .progress import format_value
@@ -172,6 +173,22 @@ class Trainer:
     def _local_streams(self, views: StreamViews) -> StreamViews:
         """The parallel streams of ``fit_stream`` this process carries: all of them."""
         return views
+
+    def _batches(self, plan: EpochPlan, epoch: int) -> Iterator[tuple[Any, int]]:
+        """The batches of one epoch of ``fit``: the rows of each that this process computes,
+        and the batch's size over all processes."""
+        return shuffled_batches(self, plan, epoch)
+
+    def _epoch_size(self, n: int, batch_size: int) -> tuple[int, int]:
+        """The samples and the batches of one epoch of ``fit`` on ``n`` samples, over all
+        processes."""
+        return n, math.ceil(n / batch_size)
+
+    def _stream_views(
+        self, sequence: np.ndarray, targets: np.ndarray | None, batch_size: int
+    ) -> StreamViews:
+        """The ``batch_size`` parallel streams ``fit_stream`` cuts from ``sequence``."""
+        return stream_views(sequence, targets, batch_size)
 
     def _reduce_update(
         self, loss: float, y_pred: Any, y: Any, mask: np.ndarray | None
@@ -368,13 +385,14 @@ class Trainer:
             validation_batch_size=validation_batch_size,
             sample_weight=data.sample_weight,
         )
+        samples, steps = self._epoch_size(data.n, batch_size)
         history, cbs = begin_training(
             self,
             {
                 "epochs": epochs,
                 "batch_size": batch_size,
-                "samples": data.n,
-                "steps": math.ceil(data.n / batch_size),
+                "samples": samples,
+                "steps": steps,
                 "verbose": verbose,
             },
             callbacks,
@@ -497,7 +515,7 @@ class Trainer:
         epochs = _checks.non_negative_int(epochs, "epochs")
         initial_epoch = _checks.non_negative_int(initial_epoch, "initial_epoch")
         verbose = _checks.verbosity(verbose)
-        views = stream_views(sequence, targets, batch_size)
+        views = self._stream_views(sequence, targets, batch_size)
         plan = StreamPlan(
             views=views,
             k1=k1,
