@@ -566,12 +566,9 @@ void backward_slice(const BackwardCall<Cell, T>& call, const WeightGrads<T>& dw,
                     cz, rows, H, C - C_early);
   }
 
-  Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db(dw.db, C);
-  db += ConstStridedMatrixMap<T>(dZ_s, rows, C, Eigen::OuterStride<>(cz)).colwise().sum();
+  accumulate_column_sums(dw.db, dZ_s, rows, C, cz);
   if constexpr (Cell::kSplitRecurrent) {  // the second bias row: the recurrent products'
-    Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>> db_recurrent(dw.db + C, C);
-    db_recurrent +=
-        ConstStridedMatrixMap<T>(dR_s, rows, C, Eigen::OuterStride<>(cz)).colwise().sum();
+    accumulate_column_sums(dw.db + C, dR_s, rows, C, cz);
   }
 }
 

@@ -68,6 +68,18 @@ void accumulate_At_B(T* out, int ld_out, const T* A, int lda, const T* B, int ld
   }
 }
 
+// out (C) += the column sums of rows (n_rows × C, rows ld apart): a bias gradient summed over
+// time, row by row. Eigen's column-wise sum of a row-major map walked down each column of four,
+// which read the matrix from memory four times over (4.4% of a GRU backward pass at
+// (64, 100, 128, 256)).
+template <typename T>
+void accumulate_column_sums(T* out, const T* rows, int64_t n_rows, int C, int64_t ld) {
+  for (int64_t r = 0; r < n_rows; ++r) {
+    const T* row = rows + r * ld;
+    for (int j = 0; j < C; ++j) out[j] += row[j];
+  }
+}
+
 // The same with every matrix contiguous.
 template <typename T>
 void accumulate_At_B(T* out, const T* A, const T* B, int64_t k, int m, int n) {
