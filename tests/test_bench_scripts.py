@@ -90,7 +90,7 @@ def test_demo_step_bench_times_and_prints(capsys):
     assert row.shape == (3, 64, 6) and row.rnnkit_ms > 0 and row.ratio is None
     assert np.isclose(row.first_loss, np.log(demo_step.VOCAB_SIZE), rtol=0.05)  # near uniform
     if importlib.util.find_spec("torch") is not None:
-        seconds, threads = demo_step._time_torch(lambda: 0.0, 1)
+        seconds, threads = demo_step.fastest_torch_threads(lambda: 0.0, 1)
         assert seconds >= 0.0 and threads in (1, 2)
     args = ["--repeat", "1", "--rounds", "1", "--hidden", "4", "--batch", "2", "--no-torch"]
     assert demo_step.main(args) == 0

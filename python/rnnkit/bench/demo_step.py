@@ -29,7 +29,7 @@ from ..models import Sequential
 from ..threads import get_num_threads, one_thread_pool
 from .report import configuration_text, environment_warning
 from .timing import SETTLE_S, median_seconds
-from .torch_side import TORCH_THREADS, torch_available
+from .torch_side import TORCH_THREADS, fastest_torch_threads, torch_available
 
 __all__ = ["StepRow", "demo_problem", "main", "rnnkit_step", "time_step", "torch_step"]
 
@@ -139,25 +139,10 @@ def time_step(
             seconds = median_seconds(run, repeat, settle_s=SETTLE_S)
         row.rnnkit_ms = min(row.rnnkit_ms, seconds * 1e3)
         if torch_run is not None:
-            best_torch = min(best_torch, _time_torch(torch_run, repeat))
+            best_torch = min(best_torch, fastest_torch_threads(torch_run, repeat))
     if torch_run is not None:
         row.torch_ms, row.torch_threads = best_torch[0] * 1e3, best_torch[1]
     return row
-
-
-def _time_torch(run: Callable[[], float], repeat: int) -> tuple[float, int]:
-    """``(seconds, threads)`` at the faster of :data:`TORCH_THREADS`; torch's setting kept."""
-    import torch
-
-    original = torch.get_num_threads()
-    best = (float("inf"), 0)
-    try:
-        for threads in TORCH_THREADS:
-            torch.set_num_threads(threads)
-            best = min(best, (median_seconds(run, repeat, settle_s=SETTLE_S), threads))
-    finally:
-        torch.set_num_threads(original)
-    return best
 
 
 def _report(row: StepRow) -> str:

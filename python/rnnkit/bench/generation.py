@@ -25,7 +25,7 @@ from ..models import Sequential
 from ..text import CharVocab, generate, recurrent_layers
 from .report import configuration_text, environment_warning
 from .timing import SETTLE_S, median_seconds
-from .torch_side import TORCH_THREADS, torch_available
+from .torch_side import fastest_torch_threads, torch_available
 
 __all__ = ["PRESETS", "char_model", "main", "run", "time_preset", "torch_generator"]
 
@@ -120,21 +120,11 @@ def time_preset(
     units = recurrent_layers(model)[0].units
     row = GenerationRow(preset, units, length / rnnkit_s, length / forward_s)
     if with_torch:
-        import torch
-
         torch_run = torch_generator(model)
-        original = torch.get_num_threads()
-        best = (float("inf"), 0)
-        try:
-            for threads in TORCH_THREADS:
-                torch.set_num_threads(threads)
-                seconds = median_seconds(
-                    lambda: torch_run(PRIME, length, 1.0, 0), repeat, settle_s=SETTLE_S
-                )
-                best = min(best, (seconds, threads))
-        finally:
-            torch.set_num_threads(original)
-        row.torch, row.torch_threads = length / best[0], best[1]
+        seconds, row.torch_threads = fastest_torch_threads(
+            lambda: torch_run(PRIME, length, 1.0, 0), repeat
+        )
+        row.torch = length / seconds
         greedy = VOCAB.decode(torch_run(PRIME, 100, 0.0, 0))
         ours = generate(model, PRIME, 100, temperature=0.0, vocab=VOCAB)
         row.greedy_agree = next((i for i, (a, b) in enumerate(zip(greedy, ours)) if a != b), 100)

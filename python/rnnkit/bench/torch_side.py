@@ -12,7 +12,14 @@ import numpy as np
 from .cells import CellBench, Problem
 from .timing import SETTLE_S, median_seconds
 
-__all__ = ["TORCH_THREADS", "time_torch", "torch_available", "torch_layer", "torch_step"]
+__all__ = [
+    "TORCH_THREADS",
+    "fastest_torch_threads",
+    "time_torch",
+    "torch_available",
+    "torch_layer",
+    "torch_step",
+]
 
 TORCH_THREADS = (1, 2)  # torch thread counts tried; the faster counts
 
@@ -72,12 +79,11 @@ def torch_step(cell: CellBench, p: Problem) -> Callable[[], Any]:
     return run
 
 
-def time_torch(cell: CellBench, p: Problem, repeat: int) -> tuple[float, int]:
-    """``(seconds, threads)``: the median forward+backward at the fastest of
-    :data:`TORCH_THREADS`. torch's thread setting is restored afterwards."""
+def fastest_torch_threads(run: Callable[[], Any], repeat: int) -> tuple[float, int]:
+    """``(seconds, threads)``: the median of ``run`` at the fastest of :data:`TORCH_THREADS`.
+    torch's thread setting is restored afterwards."""
     import torch
 
-    run = torch_step(cell, p)
     original = torch.get_num_threads()
     best = (float("inf"), 0)
     try:
@@ -87,3 +93,9 @@ def time_torch(cell: CellBench, p: Problem, repeat: int) -> tuple[float, int]:
     finally:
         torch.set_num_threads(original)
     return best
+
+
+def time_torch(cell: CellBench, p: Problem, repeat: int) -> tuple[float, int]:
+    """``(seconds, threads)``: the median forward+backward of ``cell``'s torch layer at the
+    fastest of :data:`TORCH_THREADS`."""
+    return fastest_torch_threads(torch_step(cell, p), repeat)
