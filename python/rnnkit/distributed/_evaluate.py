@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..network import Inputs, take
-from ..training.loop import running_logs
+from ..network import Inputs
+from ..training.loop import evaluate_batch, running_logs
 from ..training.streams import StreamViews, window
 from . import _mpi
 from ._reduce import metric_sums, take_metric_sums
@@ -67,13 +67,7 @@ def evaluate_shared(
     per_batch, sizes = [], []
     metrics = np.zeros(2 * len(trainer.metrics))
     for rows, size in batches:
-        xb, yb = take(x, rows), take(y, rows)
-        lb = None if lengths is None else lengths[rows]
-        wb = None if sample_weight is None else sample_weight[rows]
-        y_pred = trainer.model.forward(xb, training=False, lengths=lb)
-        mask = trainer._loss_lengths(y_pred, lb)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            loss = float(trainer.loss.forward(y_pred, yb, mask, wb))
+        loss, y_pred, yb, mask = evaluate_batch(trainer, (x, y, lengths, sample_weight), rows)
         count = trainer.loss.count
         per_batch.append((loss * count, float(count)))
         sizes.append(size)

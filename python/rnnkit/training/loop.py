@@ -28,6 +28,7 @@ __all__ = [
     "EpochPlan",
     "StreamPlan",
     "batch_logs",
+    "evaluate_batch",
     "evaluate_batches",
     "evaluate_windows",
     "fit_epoch",
@@ -242,16 +243,27 @@ def evaluate_batches(
     total = 0.0
     for start in range(0, n, batch_size):
         rows = slice(start, start + batch_size)
-        xb, yb = take(x, rows), take(y, rows)
-        lb = None if lengths is None else lengths[rows]
-        wb = None if sample_weight is None else sample_weight[rows]
-        y_pred = trainer.model.forward(xb, training=False, lengths=lb)
-        mask = trainer._loss_lengths(y_pred, lb)
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            total += float(trainer.loss.forward(y_pred, yb, mask, wb)) * num_samples(xb)
+        loss, y_pred, yb, mask = evaluate_batch(trainer, (x, y, lengths, sample_weight), rows)
+        total += loss * (min(start + batch_size, n) - start)
         for metric in trainer.metrics:
             metric.update_state(y_pred, yb, mask)
     return running_logs(trainer.metrics, total, n)  # total / n: the weighted mean
+
+
+def evaluate_batch(
+    trainer: Trainer, data: tuple[Inputs, Any, Any, Any], rows: Any
+) -> tuple[float, Any, Any, Any]:
+    """``(loss, y_pred, y, mask)`` of ``rows`` of ``data = (x, y, lengths, sample_weight)``
+    with ``training=False``: one batch of an evaluation pass."""
+    x, y, lengths, sample_weight = data
+    xb, yb = take(x, rows), take(y, rows)
+    lb = None if lengths is None else lengths[rows]
+    wb = None if sample_weight is None else sample_weight[rows]
+    y_pred = trainer.model.forward(xb, training=False, lengths=lb)
+    mask = trainer._loss_lengths(y_pred, lb)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        loss = float(trainer.loss.forward(y_pred, yb, mask, wb))
+    return loss, y_pred, yb, mask
 
 
 def evaluate_windows(trainer: Trainer, views: StreamViews, k: int) -> dict[str, float]:
