@@ -646,8 +646,7 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
   // Whᵀ for the per-step products, with rows off 1 KiB multiples too.
   const int64_t ld_WhT = detail::unaliased_stride<T>(H, 1024);
   const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(C * ld_WhT)]);
-  detail::StridedMatrixMap<T>(WhT.get(), C, H, Eigen::OuterStride<>(ld_WhT)) =
-      detail::ConstMatrixMap<T>(weights.Wh, H, C).transpose();
+  transpose_into(WhT.get(), ld_WhT, weights.Wh, C, static_cast<int>(H), static_cast<int>(C));
   PackedMatrix<T> packed_WhT;  // for products over two rows and more, when that pays
   if (shape.N > 1 && PackedMatrix<T>::pays(static_cast<int>(C), static_cast<int>(H))) {
     packed_WhT = PackedMatrix<T>(WhT.get(), ld_WhT, static_cast<int>(C), static_cast<int>(H));

@@ -68,6 +68,24 @@ void accumulate_At_B(T* out, int ld_out, const T* A, int lda, const T* B, int ld
   }
 }
 
+// dst (cols × rows, rows ld_dst apart) = srcᵀ, src (rows × cols, rows ld_src apart), in 16×16
+// blocks: the element-by-element transpose of Eigen's assignment walked src down its columns,
+// a new cache line (and, at 4 KiB strides, the same cache set) per element: Whᵀ of an LSTM at
+// H = 256 took 740 µs that way, 125 µs in blocks; at H = 128, 167 µs against 17.
+template <typename T>
+void transpose_into(T* dst, int64_t ld_dst, const T* src, int64_t ld_src, int rows, int cols) {
+  constexpr int kBlock = 16;
+  for (int i0 = 0; i0 < rows; i0 += kBlock) {
+    const int i1 = std::min(i0 + kBlock, rows);
+    for (int j0 = 0; j0 < cols; j0 += kBlock) {
+      const int j1 = std::min(j0 + kBlock, cols);
+      for (int j = j0; j < j1; ++j) {
+        for (int i = i0; i < i1; ++i) dst[j * ld_dst + i] = src[i * ld_src + j];
+      }
+    }
+  }
+}
+
 // out (C) += the column sums of rows (n_rows × C, rows ld apart): a bias gradient summed over
 // time, row by row. Eigen's column-wise sum of a row-major map walked down each column of four,
 // which read the matrix from memory four times over (4.4% of a GRU backward pass at
