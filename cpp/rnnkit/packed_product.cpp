@@ -23,19 +23,22 @@ namespace {
 
 #define RNNKIT_ALWAYS_INLINE inline __attribute__((always_inline))
 
-// C tile (MR×NV vectors, `cols` ≤ NR valid columns) (+)= A tile · one panel.
+// out's tile (MR×NV vectors, `cols` ≤ NR valid columns) = A tile · one panel, plus what out
+// says to add (its old values, a bias row).
 template <typename V, typename T, int MR, int NV>
-RNNKIT_ALWAYS_INLINE void tile(const T* A, int64_t lda, const T* panel, int K, T* C, int64_t ldc,
-                               int cols, bool accumulate) {
+RNNKIT_ALWAYS_INLINE void tile(const T* A, int64_t lda, const T* panel, int K,
+                               const ProductOutput<T>& out, int cols) {
   constexpr int L = sizeof(V) / sizeof(T);
   constexpr int NR = NV * L;
+  T* C = out.C;
+  const int64_t ldc = out.ldc;
   V acc[MR][NV];
 #pragma GCC unroll 16
   for (int r = 0; r < MR; ++r) {
 #pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) acc[r][v] = V{};
   }
-  if (accumulate) {
+  if (out.accumulate) {
     // C's rows lie far apart (a step's gates in a sequence-long buffer), out of every cache when
     // their step comes: ask for them now, so that they arrive while the K loop runs.
 #pragma GCC unroll 16
@@ -56,12 +59,18 @@ RNNKIT_ALWAYS_INLINE void tile(const T* A, int64_t lda, const T* panel, int K, T
     }
   }
   if (cols == NR) {
+    V bias[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      bias[v] = V{};
+      if (out.bias) std::memcpy(&bias[v], out.bias + v * L, sizeof(V));
+    }
 #pragma GCC unroll 16
     for (int r = 0; r < MR; ++r) {
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
-        V c = acc[r][v];
-        if (accumulate) {
+        V c = acc[r][v] + bias[v];
+        if (out.accumulate) {
           V old;
           std::memcpy(&old, C + r * ldc + v * L, sizeof(V));
           c += old;
@@ -74,31 +83,33 @@ RNNKIT_ALWAYS_INLINE void tile(const T* A, int64_t lda, const T* panel, int K, T
   for (int r = 0; r < MR; ++r) {  // the last panel: only its valid columns reach C
     T row[NR];
     std::memcpy(row, acc[r], sizeof(row));
-    T* out = C + r * ldc;
-    for (int j = 0; j < cols; ++j) out[j] = accumulate ? out[j] + row[j] : row[j];
+    T* dst = C + r * ldc;
+    for (int j = 0; j < cols; ++j) {
+      const T start = (out.accumulate ? dst[j] : T(0)) + (out.bias ? out.bias[j] : T(0));
+      dst[j] = start + row[j];
+    }
   }
 }
 
 template <typename V, typename T, int MR, int NV>
 RNNKIT_ALWAYS_INLINE void tile_row(const T* A, int64_t lda, const T* panels, int64_t panel_size,
-                                   int K, int N, T* C, int64_t ldc, bool accumulate) {
+                                   int K, int N, const ProductOutput<T>& out) {
   constexpr int NR = NV * static_cast<int>(sizeof(V) / sizeof(T));
   for (int j = 0; j < N; j += NR) {
-    tile<V, T, MR, NV>(A, lda, panels + (j / NR) * panel_size, K, C + j, ldc, std::min(NR, N - j),
-                       accumulate);
+    tile<V, T, MR, NV>(A, lda, panels + (j / NR) * panel_size, K, out.at(0, j),
+                       std::min(NR, N - j));
   }
 }
 
 // One row tile of `rows` ≤ R rows: the kernel compiled for exactly that many.
 template <typename V, typename T, int R, int NV>
 RNNKIT_ALWAYS_INLINE void tile_rows(int rows, const T* A, int64_t lda, const T* panels,
-                                    int64_t panel_size, int K, int N, T* C, int64_t ldc,
-                                    bool accumulate) {
+                                    int64_t panel_size, int K, int N, const ProductOutput<T>& out) {
   if constexpr (R > 0) {
     if (rows == R) {
-      tile_row<V, T, R, NV>(A, lda, panels, panel_size, K, N, C, ldc, accumulate);
+      tile_row<V, T, R, NV>(A, lda, panels, panel_size, K, N, out);
     } else {
-      tile_rows<V, T, R - 1, NV>(rows, A, lda, panels, panel_size, K, N, C, ldc, accumulate);
+      tile_rows<V, T, R - 1, NV>(rows, A, lda, panels, panel_size, K, N, out);
     }
   }
 }
@@ -107,21 +118,20 @@ RNNKIT_ALWAYS_INLINE void tile_rows(int rows, const T* A, int64_t lda, const T* 
 // a 4-row tile is limited by its loads).
 template <typename V, typename T, int MR, int NV>
 RNNKIT_ALWAYS_INLINE void multiply_tiles(const T* A, int64_t lda, const T* panels,
-                                         int64_t panel_size, int K, int N, int M, T* C, int64_t ldc,
-                                         bool accumulate) {
+                                         int64_t panel_size, int K, int N, int M,
+                                         const ProductOutput<T>& out) {
   const int tiles = (M + MR - 1) / MR;
   int m = 0;
   for (int i = 0; i < tiles; ++i) {
     const int rows = M / tiles + (i < M % tiles ? 1 : 0);
-    tile_rows<V, T, MR, NV>(rows, A + m * lda, lda, panels, panel_size, K, N, C + m * ldc, ldc,
-                            accumulate);
+    tile_rows<V, T, MR, NV>(rows, A + m * lda, lda, panels, panel_size, K, N, out.at(m, 0));
     m += rows;
   }
 }
 
 template <typename T>
 using KernelFunction = void (*)(const T* A, int64_t lda, const T* panels, int64_t panel_size, int K,
-                                int N, int M, T* C, int64_t ldc, bool accumulate);
+                                int N, int M, const ProductOutput<T>& out);
 
 #ifdef RNNKIT_PACKED_X86
 // One function per instruction set, each instantiated for float and double. The vector type is
@@ -129,17 +139,17 @@ using KernelFunction = void (*)(const T* A, int64_t lda, const T* panels, int64_
 template <typename T>
 __attribute__((target("avx512f,fma"))) void avx512_kernel(const T* A, int64_t lda, const T* panels,
                                                           int64_t panel_size, int K, int N, int M,
-                                                          T* C, int64_t ldc, bool accumulate) {
+                                                          const ProductOutput<T>& out) {
   typedef T V __attribute__((vector_size(64)));
-  multiply_tiles<V, T, 12, 2>(A, lda, panels, panel_size, K, N, M, C, ldc, accumulate);
+  multiply_tiles<V, T, 12, 2>(A, lda, panels, panel_size, K, N, M, out);
 }
 
 template <typename T>
 __attribute__((target("avx2,fma"))) void avx2_kernel(const T* A, int64_t lda, const T* panels,
-                                                     int64_t panel_size, int K, int N, int M, T* C,
-                                                     int64_t ldc, bool accumulate) {
+                                                     int64_t panel_size, int K, int N, int M,
+                                                     const ProductOutput<T>& out) {
   typedef T V __attribute__((vector_size(32)));
-  multiply_tiles<V, T, 6, 2>(A, lda, panels, panel_size, K, N, M, C, ldc, accumulate);
+  multiply_tiles<V, T, 6, 2>(A, lda, panels, panel_size, K, N, M, out);
 }
 #endif
 
@@ -221,17 +231,20 @@ PackedMatrix<T>::PackedMatrix(const T* B, int64_t ldb, int K, int N)
 }
 
 template <typename T>
-void PackedMatrix<T>::multiply(T* C, int64_t ldc, const T* A, int64_t lda, int M, int k0, int k1,
-                               bool accumulate) const {
+void PackedMatrix<T>::multiply(const ProductOutput<T>& out, const T* A, int64_t lda, int M, int k0,
+                               int k1) const {
   if (M <= 0 || N_ == 0) return;
-  if (k1 <= k0) {  // an empty product: C = 0, or C unchanged
-    if (!accumulate) {
-      for (int m = 0; m < M; ++m) std::fill_n(C + m * ldc, N_, T(0));
+  if (k1 <= k0) {  // an empty product: C = its start
+    for (int m = 0; m < M; ++m) {
+      T* row = out.C + m * out.ldc;
+      for (int j = 0; j < N_; ++j) {
+        row[j] = (out.accumulate ? row[j] : T(0)) + (out.bias ? out.bias[j] : T(0));
+      }
     }
     return;
   }
   kernel_function<T>(kernel_)(A, lda, panels_ + int64_t{k0} * NR_, int64_t{K_} * NR_, k1 - k0, N_,
-                              M, C, ldc, accumulate);
+                              M, out);
 }
 
 template class PackedMatrix<float>;

@@ -17,6 +17,21 @@ enum class PackedKernel { Off, Avx2, Avx512 };
 PackedKernel packed_kernel();
 const char* packed_kernel_name(PackedKernel kernel);
 
+// Where a product goes and what it adds to: C (rows ldc apart) = A·B, plus C's old values with
+// accumulate, plus the row vector `bias` (N values) on every row when given.
+template <typename T>
+struct ProductOutput {
+  T* C;
+  int64_t ldc;
+  bool accumulate = false;
+  const T* bias = nullptr;
+
+  // The same output from row `row` and column `column` on.
+  ProductOutput at(int64_t row, int column) const {
+    return {C + row * ldc + column, ldc, accumulate, bias ? bias + column : nullptr};
+  }
+};
+
 template <typename T>
 class PackedMatrix {
  public:
@@ -30,11 +45,10 @@ class PackedMatrix {
 
   bool empty() const { return K_ == 0; }
 
-  // C (M×N, rows ldc apart) = A·B[k0:k1, :], or += with accumulate; A is M×(k1−k0), rows lda
-  // apart. A row range of B reads a part of each panel, so one packing serves products over
-  // some of B's rows too.
-  void multiply(T* C, int64_t ldc, const T* A, int64_t lda, int M, int k0, int k1,
-                bool accumulate) const;
+  // out's M×N block = A·B[k0:k1, :] plus what out adds; A is M×(k1−k0), rows lda apart. A row
+  // range of B reads a part of each panel, so one packing serves products over some of B's
+  // rows too.
+  void multiply(const ProductOutput<T>& out, const T* A, int64_t lda, int M, int k0, int k1) const;
 
  private:
   std::unique_ptr<T[]> storage_;

@@ -181,10 +181,6 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       blas::gemm(Trans::No, Trans::No, static_cast<int>(rows), C, D, T(1), x_s, D, w.Wx, C, T(1),
                  gates_s, at.stride);
     }
-    if constexpr (Cell::kSplitRecurrent) {  // the recurrent products start from the second bias
-      StridedMatrixMap<T>(at.recurrent(record.saved, n0, 0), rows, C, Eigen::OuterStride<>(at.W))
-          .rowwise() = ConstRowVectorMap<T>(w.b + C, C);
-    }
   }
 
   const T* mask_s =
@@ -211,7 +207,13 @@ void forward_slice(const ForwardCall<Cell, T>& call, int n0, int n1) {
       ld_prev = H;
     }
     // The late gates' columns get their product after the early row step (below).
-    if (h_prev) add_times_Wh(product_t, ld_product, h_prev, ld_prev, Wh_early, M, H, C_early);
+    if constexpr (Cell::kSplitRecurrent) {
+      // The recurrent product in its own columns, from the second bias row: written here, step
+      // by step, rather than added onto a sequence-long copy of the bias made beforehand.
+      bias_plus_times_Wh(product_t, ld_product, h_prev, ld_prev, Wh_early, M, H, C_early, w.b + C);
+    } else if (h_prev) {
+      add_times_Wh(product_t, ld_product, h_prev, ld_prev, Wh_early, M, H, C_early);
+    }
     auto row_at = [&](int m) {
       const int n = n0 + m;
       ForwardRow<T, S> row{gates_t + static_cast<int64_t>(m) * ld_gates,

@@ -29,10 +29,24 @@ void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const StepOperand<T>
   if (M == 1) {
     blas::gemv(Trans::Yes, H, C, T(1), Wh.rows, Wh.ld, h, T(1), out);
   } else if (Wh.packed) {
-    Wh.packed->multiply(out, ld_out, h, ld_h, M, 0, H, true);
+    Wh.packed->multiply({out, ld_out, true}, h, ld_h, M, 0, H);
   } else {
     blas::gemm(Trans::No, Trans::No, M, C, H, T(1), h, ld_h, Wh.rows, Wh.ld, T(1), out, ld_out);
   }
+}
+
+// out (M×C, rows ld_out apart) = bias (C) + h · Wh, or the bias alone when h is null (no
+// previous state). Packed, the kernel adds the bias as it stores; otherwise the rows get the bias
+// first and the BLAS adds onto it.
+template <typename T>
+void bias_plus_times_Wh(T* out, int ld_out, const T* h, int ld_h, const StepOperand<T>& Wh, int M,
+                        int H, int C, const T* bias) {
+  if (h && M > 1 && Wh.packed) {
+    Wh.packed->multiply({out, ld_out, false, bias}, h, ld_h, M, 0, H);
+    return;
+  }
+  for (int m = 0; m < M; ++m) std::copy_n(bias, C, out + static_cast<int64_t>(m) * ld_out);
+  if (h) add_times_Wh(out, ld_out, h, ld_h, Wh, M, H, C);
 }
 
 // out (M×H, rows ld_out apart) = dZ (M×C, rows ld_dZ apart) · Whᵀ[k0 : k0+C, :], or += with
@@ -47,7 +61,7 @@ void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const StepO
   if (M == 1) {
     blas::gemv(Trans::Yes, C, H, T(1), rows, WhT.ld, dZ, beta, out);
   } else if (WhT.packed) {
-    WhT.packed->multiply(out, ld_out, dZ, ld_dZ, M, k0, k0 + C, accumulate);
+    WhT.packed->multiply({out, ld_out, accumulate}, dZ, ld_dZ, M, k0, k0 + C);
   } else {
     blas::gemm(Trans::No, Trans::No, M, H, C, T(1), dZ, ld_dZ, rows, WhT.ld, beta, out, ld_out);
   }
