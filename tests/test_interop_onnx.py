@@ -13,6 +13,7 @@ import pytest
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
+from rnnkit import activations  # noqa: E402
 from rnnkit.interop import to_onnx  # noqa: E402
 from rnnkit.layers import (  # noqa: E402
     GRU,
@@ -299,15 +300,38 @@ def test_to_onnx_checks_its_arguments() -> None:
     with pytest.raises(ValueError, match="time axis"):
         to_onnx(Sequential([Input((D,)), Dense(2)]), lengths=True)
     assert to_onnx(model, opset_version=21).opset_import[0].version == 21
+    # Each opset with the IR version it came with, so that runtimes of its time can load it.
+    assert [to_onnx(model, opset_version=v).ir_version for v in (14, 15, 16, 17)] == [7, 8, 8, 8]
+
+
+def test_an_activation_that_is_not_rnnkit_own_is_refused() -> None:
+    class Swish(activations.ActivationFunction):
+        name = "swish"
+
+        def forward(self, a: np.ndarray) -> np.ndarray:
+            return a / (1.0 + np.exp(-a))
+
+        def backward(self, dy: np.ndarray, a: np.ndarray, y: np.ndarray) -> np.ndarray:
+            raise NotImplementedError
+
+    class OddTanh(activations.Tanh):  # keeps the name "tanh", changes the maths
+        def forward(self, a: np.ndarray) -> np.ndarray:
+            return 2.0 * np.tanh(a)
+
+    for activation in (Swish(), OddTanh()):
+        model = Sequential([Input((None, D)), SimpleRNN(3), Dense(2, activation=activation)])
+        model.build()
+        with pytest.raises(ValueError, match="has no ONNX operator"):
+            to_onnx(model)
 
 
 def test_a_functional_model_that_is_not_a_chain_is_refused() -> None:
     x_in = Input((None, D))
     y = LSTM(3)(x_in)
-    with pytest.raises(ValueError, match="chain of layers: its outputs"):
+    with pytest.raises(ValueError, match="not a chain to one output"):
         to_onnx(Model(x_in, [y, Dense(2)(y)]))
     branches = Add()([LSTM(3)(x_in), GRU(3)(x_in)])
-    with pytest.raises(ValueError, match=r"chain of layers .* at layer 'gru"):
+    with pytest.raises(ValueError, match=r"chain of layers from one input \(at layer 'gru"):
         to_onnx(Model(x_in, branches))
 
 

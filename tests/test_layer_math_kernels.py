@@ -229,6 +229,19 @@ def test_cross_entropy_non_finite_values(dtype):
 # -- bad arguments: ValueError/TypeError naming the argument ------------------------------------
 
 
+def test_fractional_ids_labels_and_flags_are_refused_not_truncated():
+    scores = np.zeros((2, 3))
+    with pytest.raises(TypeError, match="labels must hold integers"):
+        lm.sparse_softmax_cross_entropy(scores, np.array([1.7, 2.9]))
+    with pytest.raises(TypeError, match="valid must hold integers"):
+        lm.sparse_softmax_cross_entropy(scores, np.array([1, 2]), valid=np.array([0.4, 1]))
+    with pytest.raises(TypeError, match="ids must hold integers"):
+        lm.embedding_scatter_add(np.zeros((3, 2)), np.array([0.9, 2.5]), np.ones((2, 2)))
+    # Integer flags other than 0/1 count as valid (a uint8 cast would wrap 256 to 0).
+    total, _ = lm.sparse_softmax_cross_entropy(scores, np.array([1, 2]), valid=np.array([256, 0]))
+    assert total == pytest.approx(np.log(3.0))
+
+
 def test_bad_arguments_name_the_argument():
     x, W = np.zeros((3, 4)), np.zeros((4, 2))
     with pytest.raises(ValueError, match="activation"):

@@ -66,6 +66,15 @@ def test_packed_float32_matches_float64(cell, hidden):
     assert max(errors.values()) <= 1e-4, errors
 
 
+def test_an_unknown_kernel_name_gets_the_blas():
+    env = {**os.environ, "RNNKIT_PACKED_KERNEL": "AVX2"}  # names are lower case
+    chosen = subprocess.run(
+        [sys.executable, "-c", "import rnnkit; print(rnnkit.build_info()['packed_kernel'])"],
+        env=env, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout.split()[-1]  # fmt: skip
+    assert chosen == "off"
+
+
 def _kernels_this_cpu_runs() -> list[str]:
     best = rnnkit.build_info()["packed_kernel"]
     return {"avx512": ["avx512", "avx2", "off"], "avx2": ["avx2", "off"]}.get(best, ["off"])

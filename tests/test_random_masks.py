@@ -47,5 +47,7 @@ def test_rows_that_are_not_the_share_are_drawn_alone():
 def test_contexts_are_undone():
     with sample_share(1, 2, 3), rows_per_sample(2):
         pass
-    rng = np.random.default_rng(3)
-    assert keep_mask(rng, (4, 5), 0.3).shape == (4, 5)
+    # (2, 5) is exactly the rows that share would take (1 sample x 2 rows): left in force, it
+    # would draw the whole batch's 6 rows and return rows 2..3, not the plain draw.
+    plain = np.random.default_rng(3).random((2, 5)) >= 0.3
+    np.testing.assert_array_equal(keep_mask(np.random.default_rng(3), (2, 5), 0.3), plain)

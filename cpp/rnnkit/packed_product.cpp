@@ -162,10 +162,11 @@ PackedKernel best_kernel() {
   const char* wanted = std::getenv("RNNKIT_PACKED_KERNEL");
   if (wanted == nullptr) return best;
   const std::string choice(wanted);
-  // Never a kernel this CPU cannot run: asking for more than it has gets what it has.
-  if (choice == "off") return PackedKernel::Off;
+  // Never a kernel this CPU cannot run: asking for more than it has gets what it has. A value
+  // it does not know (a typo) gets the BLAS, which is always right, never a guess.
+  if (choice == "avx512") return best;
   if (choice == "avx2") return avx2 ? PackedKernel::Avx2 : PackedKernel::Off;
-  return best;
+  return PackedKernel::Off;
 #else
   return PackedKernel::Off;
 #endif

@@ -12,7 +12,7 @@ namespace rnnkit {
 
 // The micro-kernel a process uses: the widest this CPU runs, unless the environment variable
 // RNNKIT_PACKED_KERNEL says "avx512", "avx2" or "off" (read once; the tests run every kernel
-// this way). "off", or a CPU with neither, leaves the products to the BLAS.
+// this way). "off", any other value, or a CPU with neither leaves the products to the BLAS.
 enum class PackedKernel { Off, Avx2, Avx512 };
 PackedKernel packed_kernel();
 const char* packed_kernel_name(PackedKernel kernel);

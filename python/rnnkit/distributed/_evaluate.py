@@ -19,7 +19,7 @@ from ..network import Inputs
 from ..training.loop import evaluate_batch, running_logs
 from ..training.streams import StreamViews, window
 from . import _mpi
-from ._reduce import metric_sums, take_metric_sums
+from ._reduce import metric_sums, reported_count, take_metric_sums
 
 if TYPE_CHECKING:  # annotations only
     from ._trainer import DistributedTrainer
@@ -68,7 +68,7 @@ def evaluate_shared(
     metrics = np.zeros(2 * len(trainer.metrics))
     for rows, size in batches:
         loss, y_pred, yb, mask = evaluate_batch(trainer, (x, y, lengths, sample_weight), rows)
-        count = trainer.loss.count
+        count = reported_count(trainer)
         per_batch.append((loss * count, float(count)))
         sizes.append(size)
         metrics = _add(metrics, metric_sums(trainer, y_pred, yb, mask))
@@ -88,7 +88,7 @@ def evaluate_streams_shared(
         y_pred = trainer.model.forward(window(X, start, stop, add_axis), training=False)
         y_true = window(Y, start, stop, add_axis)
         loss = float(trainer.loss.forward(y_pred, y_true))
-        count = trainer.loss.count
+        count = reported_count(trainer)
         per_window.append((loss * count, float(count)))
         lengths.append(stop - start)
         metrics = _add(metrics, metric_sums(trainer, y_pred, y_true, None))

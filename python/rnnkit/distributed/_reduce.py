@@ -19,7 +19,7 @@ from . import _mpi
 if TYPE_CHECKING:  # annotations only
     from ..training import Trainer
 
-__all__ = ["UpdateReducer", "metric_sums"]
+__all__ = ["UpdateReducer", "metric_sums", "reported_count"]
 
 
 def metric_sums(trainer: Trainer, y_pred: Any, y: Any, mask: Any) -> list[float]:
@@ -43,6 +43,20 @@ def take_metric_sums(trainer: Trainer, sums: np.ndarray) -> dict[str, float]:
     return logs
 
 
+def reported_count(trainer: Trainer) -> int:
+    """How many items the loss's last mean covered (``Loss.count``), which every data-parallel
+    sum weighs by; TypeError for a loss that did not report it. The count is then marked as
+    read (-1), so that a loss which skips ``Loss.forward`` next time shows up, not a stale one."""
+    count = trainer.loss.count
+    if count < 0:
+        raise TypeError(
+            f"{type(trainer.loss).__name__} did not report how many items its mean covers "
+            "(Loss.count): a data-parallel loss must use rnnkit.losses.Loss.forward"
+        )
+    trainer.loss.count = -1
+    return count
+
+
 class UpdateReducer:
     """Combines the ranks' gradients, loss and metrics of one update (see the module text).
 
@@ -63,12 +77,7 @@ class UpdateReducer:
         """Replace the layers' gradients by the global batch's, in place; the global loss and
         batch logs."""
         MPI = _mpi.load()
-        count = trainer.loss.count
-        if count < 0:
-            raise TypeError(
-                f"{type(trainer.loss).__name__} did not report how many items its mean covers "
-                "(Loss.count): a data-parallel loss must use rnnkit.losses.Loss.forward"
-            )
+        count = reported_count(trainer)
         grads = list(trainer.model.trainable_grads.values())
         sums = metric_sums(trainer, y_pred, y, mask)
         size = sum(g.size for g in grads) + 2 + len(sums)
@@ -85,7 +94,6 @@ class UpdateReducer:
         self.comm.Allreduce(MPI.IN_PLACE, buf, op=MPI.SUM)
         self.seconds += time.perf_counter() - start
         self.updates += 1
-        trainer.loss.count = -1  # a loss that skips Loss.forward shows up next update
         scale = 1.0 / max(buf[at + 1], 1.0)  # Loss.forward's max(count, 1): all masked
         at = 0
         for g in grads:

@@ -9,9 +9,8 @@ from ..functional.graph_network import GraphNetwork
 from ..layers import Bidirectional, Embedding, TimeDistributed
 from ..layers.base import Layer
 from ..layers.recurrent.base import RecurrentLayer
-from ..layers.symbolic import Node
 from ..models import Sequential
-from ._common import check_strict, refusal
+from ._common import check_strict, functional_chain, refusal
 from ._keras_common import CLASSES, INITIALIZERS, SUPPORTED, keras_module
 
 __all__ = ["to_keras"]
@@ -93,27 +92,6 @@ def _export(layer: Layer, keras: Any, strict: bool) -> Any:
     return exported
 
 
-def _functional_chain(model: Any) -> tuple[list[Layer], Any]:
-    """The layers of an rnnkit functional model that is one chain, and its input tensor."""
-    nodes: list[Node] = [node for node in model.nodes if not node.layer.is_input_layer]
-    previous = model.inputs[0] if len(model.inputs) == 1 else None
-    for node in nodes:
-        inputs = node.input_list
-        if previous is None or len(inputs) != 1 or inputs[0] is not previous or node.initial_state:
-            raise ValueError(
-                f"to_keras: model {model.name!r} is not a chain of layers from one input (at "
-                f"layer {node.layer.name!r})"
-            )
-        previous = node.outputs[0] if len(node.outputs) == 1 else None
-    # The last call may return [output, *states] (return_state=True): all of them, in order.
-    if not nodes or [id(t) for t in model.outputs] != [id(t) for t in nodes[-1].outputs]:
-        raise ValueError(f"to_keras: model {model.name!r} is not a chain to one output")
-    layers = [node.layer for node in nodes]
-    if len({id(layer) for layer in layers}) != len(layers):
-        raise ValueError(f"to_keras: model {model.name!r} calls a layer twice (shared weights)")
-    return layers, model.inputs[0]
-
-
 def _chain(model: Any) -> tuple[list[Layer], tuple[int | None, ...], int | None]:
     """The layers, the per-sample input shape and the fixed batch size (or None) of ``model``."""
     if isinstance(model, Sequential):
@@ -124,7 +102,7 @@ def _chain(model: Any) -> tuple[list[Layer], tuple[int | None, ...], int | None]
         batch_size = model.input_layer.batch_size if model.input_layer is not None else None
         return layers, tuple(layers[0].built_shape), batch_size
     if isinstance(model, GraphNetwork):  # a functional Model
-        layers, tensor = _functional_chain(model)
+        layers, tensor = functional_chain(model, "to_keras"), model.inputs[0]
         return layers, tuple(tensor.shape[1:]), tensor.shape[0]
     raise TypeError(
         f"to_keras takes an rnnkit Sequential or a functional chain, got {type(model).__name__}"

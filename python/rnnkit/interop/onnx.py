@@ -46,12 +46,13 @@ import os
 from typing import Any, BinaryIO
 
 from .._atomic_file import atomic_write
+from ..activations import builtin_name
 from ..functional import GraphNetwork
 from ..layers import Activation, Bidirectional, Dense, Dropout, Embedding, TimeDistributed
 from ..layers.base import Layer
 from ..layers.recurrent import RecurrentLayer
 from ..network import Network, get_model_class
-from ._common import import_optional
+from ._common import functional_chain, import_optional
 from .onnx_graph import OPSET, GraphBuilder, Port, Tensor, make_model
 from .onnx_recurrent import recurrent_outputs, refuse
 
@@ -73,28 +74,6 @@ def _onnx() -> Any:
 
 
 # -- the model as a chain of layers ------------------------------------------------------------
-def _functional_chain(model: GraphNetwork) -> list[Layer]:
-    """The layers of a functional model that is one Input followed by single-input calls, each
-    on the previous call's output; ValueError for any other graph."""
-    nodes = model.nodes
-    previous = model.inputs[0] if len(model.inputs) == 1 else None
-    for node in nodes:
-        if previous is None or node.inputs is not previous or node.initial_state:
-            raise ValueError(
-                f"to_onnx: model {model.name!r} is not a chain of layers (one input, each "
-                f"layer called once on the output of the one before); at layer "
-                f"{node.layer.name!r}"
-            )
-        previous = node.outputs[0] if len(node.outputs) == 1 else None
-    ends = nodes[-1].outputs if nodes else []
-    if not nodes or [id(t) for t in model.outputs] != [id(t) for t in ends]:
-        raise ValueError(
-            f"to_onnx: model {model.name!r} is not a chain of layers: its outputs are not "
-            "its last layer's"
-        )
-    return [node.layer for node in nodes]
-
-
 def _chain(model: Any) -> tuple[list[Layer], tuple[int | None, ...]]:
     """The model's layers in order and its per-sample input shape."""
     if not isinstance(model, Network):
@@ -108,12 +87,22 @@ def _chain(model: Any) -> tuple[list[Layer], tuple[int | None, ...]]:
             )
         return layers, tuple(layers[0].built_shape)
     if isinstance(model, GraphNetwork):
-        return _functional_chain(model), tuple(model.inputs[0].sample_shape)
+        return functional_chain(model, "to_onnx"), tuple(model.inputs[0].sample_shape)
     raise TypeError(f"to_onnx takes a Sequential or a functional model, got {type(model).__name__}")
 
 
 # -- the layers around the recurrent ones ------------------------------------------------------
-def _activation(g: GraphBuilder, x: Tensor, name: str, hint: str) -> Tensor:
+def _activation(g: GraphBuilder, x: Tensor, layer: Dense | Activation) -> Tensor:
+    """``layer``'s activation after ``x``: rnnkit's own functions only (a user's, or a subclass
+    of rnnkit's that keeps its name, may compute something no ONNX operator does)."""
+    name = builtin_name(layer.activation)
+    if name is None or (name not in _ACTIVATIONS and name not in ("linear", "softmax")):
+        raise refuse(
+            layer,
+            f"activation {layer.activation.name!r} has no ONNX operator here (exported: "
+            f"linear, softmax, {', '.join(_ACTIVATIONS)})",
+        )
+    hint = layer.name
     if name == "linear":
         return x
     if name == "softmax":
@@ -131,7 +120,7 @@ def _dense(g: GraphBuilder, layer: Dense, x: Tensor) -> Tensor:
         y = g.op("MatMul", [x.name, w], layer.name + "_matmul")
         if b:
             y = g.op("Add", [y, b], layer.name + "_add")
-    return _activation(g, Tensor(y, shape, x.lengths), layer.activation.name, layer.name)
+    return _activation(g, Tensor(y, shape, x.lengths), layer)
 
 
 def _layer_outputs(g: GraphBuilder, layer: Layer, x: Tensor, first: bool) -> list[Tensor]:
@@ -150,7 +139,7 @@ def _layer_outputs(g: GraphBuilder, layer: Layer, x: Tensor, first: bool) -> lis
     if isinstance(layer, Dense):
         return [_dense(g, layer, x)]
     if isinstance(layer, Activation):
-        return [_activation(g, x, layer.activation.name, layer.name)]
+        return [_activation(g, x, layer)]
     if isinstance(layer, Dropout):
         return [x]
     if isinstance(layer, Embedding):

@@ -19,9 +19,10 @@ __all__ = ["OPSET", "GraphBuilder", "Port", "Tensor", "make_model"]
 #: The default opset: every operator used here has had its current form since 14 or earlier,
 #: and onnxruntime has run opset 17 since 1.11.
 OPSET = 17
-# The IR version that goes with OPSET (onnx's own table: opset 17 came with IR 8); an older
+# The IR version that goes with each opset onnx.py accepts (onnx's own table: opset 17 came
+# with IR 8); an older
 # onnxruntime refuses a model whose IR version is newer than it knows.
-_IR_VERSION = {17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
+_IR_VERSION = {14: 7, 15: 8, 16: 8, 17: 8, 18: 8, 19: 9, 20: 9, 21: 10}
 
 
 @dataclass

@@ -30,6 +30,7 @@ import numpy as np
 from ..layers import GRU, LSTM, Bidirectional, SimpleRNN
 from ..layers.base import Layer
 from ..layers.recurrent.cell_layer import CellLayer
+from ._common import refusal
 from .onnx_graph import GraphBuilder, Tensor
 
 __all__ = ["recurrent_outputs", "refuse"]
@@ -56,7 +57,7 @@ _REFUSED = (
 
 def refuse(layer: Layer, why: str) -> ValueError:
     """The error for an option that has no ONNX equivalent."""
-    return ValueError(f"to_onnx: layer {layer.name!r} ({type(layer).__name__}): {why}")
+    return refusal("to_onnx", layer.name, type(layer).__name__, why)
 
 
 def _gate_order(layer: CellLayer) -> np.ndarray:

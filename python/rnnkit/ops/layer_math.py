@@ -57,6 +57,15 @@ def _in_place(name: str, array: Any, dtype: np.dtype, size: int | None = None) -
     return array
 
 
+def _integers(name: str, value: Any, kinds: str = "iu") -> np.ndarray:
+    """``value`` as C-contiguous int64, refusing floats (which np.require would truncate:
+    class 1.7 taken as 1) with a TypeError naming it."""
+    array = np.asarray(value)
+    if array.dtype.kind not in kinds:
+        raise TypeError(f"{name} must hold integers, got dtype {array.dtype}")
+    return np.require(array, dtype=np.int64, requirements=["C", "A"])
+
+
 def _matrix(name: str, value: Any, dtype: np.dtype) -> np.ndarray:
     array = float_input(name, value, dtype)
     if array.ndim != 2:
@@ -132,13 +141,13 @@ def sparse_softmax_cross_entropy(
     rows, classes = scores.shape
     if classes < 1:
         raise ValueError(f"scores must have at least one class, got {shape_text(scores.shape)}")
-    labels = np.require(labels, dtype=np.int64, requirements=["C", "A"])
+    labels = _integers("labels", labels)
     require_shape("labels", labels, (rows,), "({0},)")
     if weights is not None:
         weights = np.require(weights, dtype=np.float64, requirements=["C", "A"])
         require_shape("weights", weights, (rows,), "({0},)")
     if valid is not None:
-        valid = np.require(valid, dtype=np.uint8, requirements=["C", "A"])
+        valid = (_integers("valid", valid, "biu") != 0).astype(np.uint8)  # 256 is valid too
         require_shape("valid", valid, (rows,), "({0},)")
     total, grad = _core.sparse_cross_entropy(
         scores, labels, weights, valid, bool(from_logits), float(scale)
@@ -202,7 +211,7 @@ def embedding_scatter_add(out: np.ndarray, ids: np.ndarray, rows: np.ndarray) ->
     _in_place("out", out, dtype)
     if out.ndim != 2:
         raise ValueError(f"out must have shape (V, D), got {shape_text(out.shape)}")
-    ids = np.require(np.asarray(ids).reshape(-1), dtype=np.int64, requirements=["C", "A"])
+    ids = _integers("ids", np.asarray(ids).reshape(-1))
     rows = float_input("rows", rows, dtype)
     require_shape("rows", rows, (ids.size, out.shape[1]), "({0}, {1})")
     _core.embedding_scatter_add(out, ids, rows)
