@@ -23,6 +23,7 @@ from .tbptt import carried_state, windows
 
 if TYPE_CHECKING:  # annotations only
     from .trainer import Trainer
+    from .update import UpdateSteps
 
 __all__ = [
     "EpochPlan",
@@ -80,7 +81,9 @@ def running_logs(metrics: Sequence[Metric], loss_sum: float, weight_sum: float) 
     return logs
 
 
-def batch_logs(trainer: Trainer, loss: float, y_pred: Any, y: Any, mask: Any) -> dict[str, float]:
+def batch_logs(
+    trainer: UpdateSteps, loss: float, y_pred: Any, y: Any, mask: Any
+) -> dict[str, float]:
     """One update's logs; the metrics' running states take the batch in as well."""
     logs = {"loss": loss}
     for metric in trainer.metrics:
@@ -89,7 +92,9 @@ def batch_logs(trainer: Trainer, loss: float, y_pred: Any, y: Any, mask: Any) ->
     return logs
 
 
-def shuffled_batches(trainer: Trainer, plan: EpochPlan, epoch: int) -> Iterator[tuple[Any, int]]:
+def shuffled_batches(
+    trainer: UpdateSteps, plan: EpochPlan, epoch: int
+) -> Iterator[tuple[Any, int]]:
     """The batches of one epoch of ``fit``: ``batch_size`` consecutive samples of the epoch's
     order (shuffled with ``(seed, epoch)`` when ``plan.shuffle``), each as the rows this
     process computes (``trainer._local_rows``) and the batch's size."""
