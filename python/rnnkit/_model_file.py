@@ -32,6 +32,7 @@ __all__ = [
     "array_entry",
     "atomic_savez",
     "read_model_file",
+    "weight_entries",
     "write_model_file",
 ]
 
@@ -159,6 +160,20 @@ def read_model_file(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
             f"{FORMAT_VERSION})" + ("; it was written by a newer rnnkit: upgrade" if newer else "")
         )
     return config, arrays
+
+
+def weight_entries(params: dict[str, np.ndarray], arrays: dict[str, np.ndarray]) -> list[dict]:
+    """Store a layer's ``params`` in ``arrays`` (named ``w0``, ``w1``, ... in file order) and
+    return the header entries that name them (``{"key", "array", "shape", "dtype"}``), which
+    :func:`array_entry` reads back."""
+    entries = []
+    for key, value in params.items():
+        name = f"w{len(arrays)}"
+        arrays[name] = np.ascontiguousarray(value)
+        entries.append(
+            {"key": key, "array": name, "shape": list(value.shape), "dtype": value.dtype.name}
+        )
+    return entries
 
 
 def array_entry(

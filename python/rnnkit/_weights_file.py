@@ -24,6 +24,7 @@ from ._model_file import (
     ModelFileError,
     array_entry,
     read_model_file,
+    weight_entries,
     write_model_file,
 )
 
@@ -75,13 +76,7 @@ def save_weights(model: Network, filepath: str | os.PathLike, overwrite: bool = 
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for layer in model.layers:
-        entries = []
-        for key, value in layer.params.items():
-            name = f"w{len(arrays)}"
-            arrays[name] = np.ascontiguousarray(value)
-            entries.append(
-                {"key": key, "array": name, "shape": list(value.shape), "dtype": value.dtype.name}
-            )
+        entries = weight_entries(layer.params, arrays)
         layers.append({"name": layer.name, "class_name": type(layer).__name__, "weights": entries})
     header = {
         "format": FORMAT_NAME,

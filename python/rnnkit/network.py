@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from . import _checks, _steps
+from ._summary_table import format_summary
 from .layers.base import Layer, _snake_case, walk_layers
 from .layers.recurrent import RecurrentLayer
 
@@ -346,30 +347,9 @@ class Network:
                     f"{layer.count_params():,}" if layer.built else "0 (unbuilt)",
                 )
             )
-        widths = [max(len(row[i]) for row in rows) + 3 for i in range(2)]
-        width = sum(widths) + max(len(row[2]) for row in rows)
-        if line_length is not None and line_length > width:
-            widths[0] += line_length - width  # spare room goes to the name column
-            width = line_length
         total = self.count_params()
         trainable = sum(layer.count_params() for layer in self._layers if layer.trainable)
-
-        def fmt(row: tuple[str, str, str]) -> str:
-            return f"{row[0]:<{widths[0]}}{row[1]:<{widths[1]}}{row[2]}".rstrip()
-
-        lines = [f'Model: "{self.name}"', "_" * width, fmt(rows[0]), "=" * width]
-        for i, row in enumerate(rows[1:]):
-            lines.append(fmt(row))
-            if i < len(rows) - 2:
-                lines.append("_" * width)
-        lines += [
-            "=" * width,
-            f"Total params: {total:,}",
-            f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}",
-            "_" * width,
-        ]
-        text = "\n".join(lines)
+        text = format_summary(self.name, rows, line_length, total, trainable)
         if print_fn is not None:
             print_fn(text)
         return text

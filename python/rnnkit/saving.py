@@ -64,6 +64,7 @@ from ._model_file import (
     ModelFileError,
     array_entry,
     read_model_file,
+    weight_entries,
     write_model_file,
 )
 from .layers.base import Layer, get_layer_class, shapes_compatible
@@ -177,13 +178,7 @@ def save_model(model: Network, filepath: PathLike, trainer: CheckpointSource | N
     arrays: dict[str, np.ndarray] = {}
     layers = []
     for layer in model.layers:
-        weights = []
-        for key, value in layer.params.items():
-            name = f"w{len(arrays)}"
-            arrays[name] = np.ascontiguousarray(value)
-            weights.append(
-                {"key": key, "array": name, "shape": list(value.shape), "dtype": value.dtype.name}
-            )
+        weights = weight_entries(layer.params, arrays)
         layers.append(
             {
                 "name": layer.name,

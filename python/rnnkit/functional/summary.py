@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._summary_table import format_summary
 from ..layers.symbolic import Node, SymbolicTensor
 
 if TYPE_CHECKING:  # annotations only
@@ -41,27 +42,6 @@ def summary_text(model: GraphNetwork, line_length: int | None = None) -> str:
         rows.append(
             (f"{layer.name} ({type(layer).__name__})", shape, params, ", ".join(inbound) or "-")
         )
-    widths = [max(len(row[i]) for row in rows) + 3 for i in range(3)]
-    width = sum(widths) + max(len(row[3]) for row in rows)
-    if line_length is not None and line_length > width:
-        widths[0] += line_length - width
-        width = line_length
-
-    def fmt(row: tuple[str, str, str, str]) -> str:
-        return f"{row[0]:<{widths[0]}}{row[1]:<{widths[1]}}{row[2]:<{widths[2]}}{row[3]}".rstrip()
-
     total = model.count_params()
     trainable = sum(layer.count_params() for layer in model.layers if layer.trainable)
-    lines = [f'Model: "{model.name}"', "_" * width, fmt(rows[0]), "=" * width]
-    for i, row in enumerate(rows[1:]):
-        lines.append(fmt(row))
-        if i < len(rows) - 2:
-            lines.append("_" * width)
-    lines += [
-        "=" * width,
-        f"Total params: {total:,}",
-        f"Trainable params: {trainable:,}",
-        f"Non-trainable params: {total - trainable:,}",
-        "_" * width,
-    ]
-    return "\n".join(lines)
+    return format_summary(model.name, rows, line_length, total, trainable)
