@@ -66,6 +66,37 @@ def test_packed_float32_matches_float64(cell, hidden):
     assert max(errors.values()) <= 1e-4, errors
 
 
+# One sequence reads Wh packed from 8 steps on, through the one-row kernel: hidden sizes whose
+# G·H columns fill 1 to 5+ panels (8–32 columns each), partial ones included, and inner dimensions
+# K (H forward, G·H backward) below and past its interleaved partial sums (4 for one panel).
+ONE_ROW = [(cell, h) for cell in (RNN, LN_RNN, LSTM, GRU, GRU_RESET_BEFORE) for h in (3, 21, 70)]
+
+
+@pytest.mark.parametrize(
+    ("cell", "hidden"), ONE_ROW, ids=[f"{c.label or c.name}-{h}" for c, h in ONE_ROW]
+)
+@pytest.mark.parametrize("length", [11, 6])  # a full sequence; padded steps after the sixth
+def test_one_sequence_packed_matches_the_twin(cell, hidden, length):
+    case = random_case(
+        cell,
+        hidden,
+        (1, 11, 4, hidden),
+        activations=("tanh",) if cell in (RNN, LN_RNN) else ("tanh", "sigmoid"),
+        lengths=np.array([length]),
+        recurrent_dropout=0.25 if hidden == 21 else 0.0,
+    )
+    ours, ref = run(cell, ops, case, 4), run(cell, reference, case, 4)
+    errors = {k: max_rel_diff(ours[k], ref[k]) for k in ref}
+    assert max(errors.values()) <= 1e-12, errors
+    case32 = {k: v.astype(np.float32) if isinstance(v, np.ndarray) and v.dtype == np.float64
+              else v for k, v in case.items()}  # fmt: skip
+    case32["initial"] = tuple(s.astype(np.float32) for s in case["initial"])
+    case32["d_final"] = tuple(s.astype(np.float32) for s in case["d_final"])
+    out32 = run(cell, ops, case32, 4)
+    errors32 = {k: max_rel_diff(out32[k], ours[k]) for k in ours}
+    assert max(errors32.values()) <= 1e-4, errors32
+
+
 def test_an_unknown_kernel_name_gets_the_blas():
     env = {**os.environ, "RNNKIT_PACKED_KERNEL": "AVX2"}  # names are lower case
     chosen = subprocess.run(

@@ -117,12 +117,105 @@ RNNKIT_ALWAYS_INLINE void tile_rows(int rows, const T* A, int64_t lda, const T* 
   }
 }
 
+// One row of C over NP ≤ 4 panels at once. A single row gives a tile only 2·NP accumulators,
+// one dependent chain of FMAs each, and an FMA's result comes 4 cycles after it starts while two
+// start per cycle: under 8 chains the kernel waits on itself (H = 32: one panel, 2 chains, a
+// quarter of the rate). So the row runs 8 / (2·NP) interleaved partial sums over k (PH phases),
+// added together at the end.
+template <typename V, typename T, int NP>
+RNNKIT_ALWAYS_INLINE void row_tile(const T* a, const T* panels, int64_t panel_size, int K,
+                                   const ProductOutput<T>& out, int cols) {
+  constexpr int L = sizeof(V) / sizeof(T);
+  constexpr int NR = 2 * L;
+  constexpr int PH = NP == 1 ? 4 : NP == 2 ? 2 : 1;
+  V acc[PH][NP][2];
+#pragma GCC unroll 4
+  for (int p = 0; p < PH; ++p) {
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) acc[p][q][0] = acc[p][q][1] = V{};
+  }
+  int k = 0;
+  for (; k + PH <= K; k += PH) {
+#pragma GCC unroll 4
+    for (int p = 0; p < PH; ++p) {
+      const V x = a[k + p] - V{};  // a broadcast (see tile)
+#pragma GCC unroll 4
+      for (int q = 0; q < NP; ++q) {
+        const T* b = panels + q * panel_size + int64_t{k + p} * NR;
+        V b0, b1;
+        std::memcpy(&b0, b, sizeof(V));
+        std::memcpy(&b1, b + L, sizeof(V));
+        acc[p][q][0] += x * b0;
+        acc[p][q][1] += x * b1;
+      }
+    }
+  }
+  for (; k < K; ++k) {
+    const V x = a[k] - V{};
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) {
+      const T* b = panels + q * panel_size + int64_t{k} * NR;
+      V b0, b1;
+      std::memcpy(&b0, b, sizeof(V));
+      std::memcpy(&b1, b + L, sizeof(V));
+      acc[0][q][0] += x * b0;
+      acc[0][q][1] += x * b1;
+    }
+  }
+#pragma GCC unroll 4
+  for (int p = 1; p < PH; ++p) {
+#pragma GCC unroll 4
+    for (int q = 0; q < NP; ++q) {
+      acc[0][q][0] += acc[p][q][0];
+      acc[0][q][1] += acc[p][q][1];
+    }
+  }
+  T row[NP * NR];
+  std::memcpy(row, acc[0], sizeof(row));
+  T* dst = out.C;
+  for (int j = 0; j < cols; ++j) {
+    const T start = (out.accumulate ? dst[j] : T(0)) + (out.bias ? out.bias[j] : T(0));
+    dst[j] = start + row[j];
+  }
+}
+
+// C's one row (M = 1: a step of a single sequence), four panels at a time.
+template <typename V, typename T>
+RNNKIT_ALWAYS_INLINE void multiply_row(const T* a, const T* panels, int64_t panel_size, int K,
+                                       int N, const ProductOutput<T>& out) {
+  constexpr int NR = 2 * static_cast<int>(sizeof(V) / sizeof(T));
+  const int n_panels = (N + NR - 1) / NR;
+  for (int p = 0; p < n_panels; p += 4) {
+    const T* first = panels + p * panel_size;
+    const ProductOutput<T> part = out.at(0, p * NR);
+    const int cols = std::min(4 * NR, N - p * NR);
+    switch (std::min(4, n_panels - p)) {
+      case 4:
+        row_tile<V, T, 4>(a, first, panel_size, K, part, cols);
+        break;
+      case 3:
+        row_tile<V, T, 3>(a, first, panel_size, K, part, cols);
+        break;
+      case 2:
+        row_tile<V, T, 2>(a, first, panel_size, K, part, cols);
+        break;
+      default:
+        row_tile<V, T, 1>(a, first, panel_size, K, part, cols);
+    }
+  }
+}
+
 // All of C, in row tiles of at most MR rows, as even as they go (16 rows as 8 + 8, not 12 + 4:
 // a 4-row tile is limited by its loads).
 template <typename V, typename T, int MR, int NV>
 RNNKIT_ALWAYS_INLINE void multiply_tiles(const T* A, int64_t lda, const T* panels,
                                          int64_t panel_size, int K, int N, int M,
                                          const ProductOutput<T>& out) {
+  if (M == 1) {
+    static_assert(NV == 2, "multiply_row reads panels two vectors wide");
+    multiply_row<V, T>(A, panels, panel_size, K, N, out);
+    return;
+  }
   const int tiles = (M + MR - 1) / MR;
   int m = 0;
   for (int i = 0; i < tiles; ++i) {

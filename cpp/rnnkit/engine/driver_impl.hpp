@@ -128,6 +128,15 @@ int64_t unaliased_stride(int64_t cols, int64_t alias_bytes) {
 // copy costs about one pass over Wh, and saved ~15% of each product's.
 constexpr int kStepsToRepayCopy = 8;
 
+// Whether the per-step products of `rows`-row slices read their K×N operand packed
+// (packed_product.hpp): over two rows and more when that pays; one row (a single sequence, whose
+// packed row kernel outran the BLAS's gemv) when there are steps enough to repay the packing.
+template <typename T>
+bool packs_step_operand(int64_t rows, int steps, int K, int N) {
+  if (packed_kernel() == PackedKernel::Off) return false;
+  return rows > 1 ? PackedMatrix<T>::pays(K, N) : steps >= kStepsToRepayCopy;
+}
+
 // Multiply-adds of one direction (forward or backward) over the whole batch.
 template <typename Cell>
 double sequence_flops(const SequenceShape& s) {
@@ -583,10 +592,10 @@ void Driver<Cell, T>::forward(const Batch<T>& batch, const Weights<T>& weights,
   BlasInUse blas_in_use;
   const int H = batch.shape.H, C = Cell::kGates * H;
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));
-  // Products over two rows and more read Wh packed once here, when that pays.
+  // The per-step products read Wh packed once here, when that pays.
   const int C_early = C - Cell::kLateGates * H;
   PackedMatrix<T> packed_early, packed_late;
-  if (batch.shape.N > 1 && PackedMatrix<T>::pays(H, C)) {
+  if (detail::packs_step_operand<T>(batch.shape.N, batch.shape.T, H, C)) {
     packed_early = PackedMatrix<T>(weights.Wh, C, H, C_early);
     if (C_early < C) packed_late = PackedMatrix<T>(weights.Wh + C_early, C, H, C - C_early);
   }
@@ -649,8 +658,8 @@ void Driver<Cell, T>::backward(const Batch<T>& batch, const Weights<T>& weights,
   const int64_t ld_WhT = detail::unaliased_stride<T>(H, 1024);
   const std::unique_ptr<T[]> WhT(new T[static_cast<size_t>(C * ld_WhT)]);
   transpose_into(WhT.get(), ld_WhT, weights.Wh, C, static_cast<int>(H), static_cast<int>(C));
-  PackedMatrix<T> packed_WhT;  // for products over two rows and more, when that pays
-  if (shape.N > 1 && PackedMatrix<T>::pays(static_cast<int>(C), static_cast<int>(H))) {
+  PackedMatrix<T> packed_WhT;
+  if (detail::packs_step_operand<T>(shape.N, shape.T, static_cast<int>(C), static_cast<int>(H))) {
     packed_WhT = PackedMatrix<T>(WhT.get(), ld_WhT, static_cast<int>(C), static_cast<int>(H));
   }
   const std::vector<T> zeros(static_cast<size_t>(H), T(0));

@@ -21,15 +21,15 @@ struct StepOperand {
   const PackedMatrix<T>* packed;  // nullptr: the BLAS does the products
 };
 
-// out (M×C, rows ld_out apart) += h (M×H, rows ld_h apart) · Wh (H×C). One row is a gemv, whose
-// call costs a fifth of a one-row gemm.
+// out (M×C, rows ld_out apart) += h (M×H, rows ld_h apart) · Wh (H×C). Unpacked, one row is a
+// gemv, whose call costs a fifth of a one-row gemm.
 template <typename T>
 void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const StepOperand<T>& Wh, int M, int H,
                   int C) {
-  if (M == 1) {
-    blas::gemv(Trans::Yes, H, C, T(1), Wh.rows, Wh.ld, h, T(1), out);
-  } else if (Wh.packed) {
+  if (Wh.packed) {
     Wh.packed->multiply({out, ld_out, true}, h, ld_h, M, 0, H);
+  } else if (M == 1) {
+    blas::gemv(Trans::Yes, H, C, T(1), Wh.rows, Wh.ld, h, T(1), out);
   } else {
     blas::gemm(Trans::No, Trans::No, M, C, H, T(1), h, ld_h, Wh.rows, Wh.ld, T(1), out, ld_out);
   }
@@ -41,7 +41,7 @@ void add_times_Wh(T* out, int ld_out, const T* h, int ld_h, const StepOperand<T>
 template <typename T>
 void bias_plus_times_Wh(T* out, int ld_out, const T* h, int ld_h, const StepOperand<T>& Wh, int M,
                         int H, int C, const T* bias) {
-  if (h && M > 1 && Wh.packed) {
+  if (h && Wh.packed) {
     Wh.packed->multiply({out, ld_out, false, bias}, h, ld_h, M, 0, H);
     return;
   }
@@ -58,10 +58,10 @@ void times_Wh_transposed(T* out, int ld_out, const T* dZ, int ld_dZ, const StepO
                          int k0, int M, int H, int C, bool accumulate) {
   const T beta = accumulate ? T(1) : T(0);
   const T* rows = WhT.rows + static_cast<int64_t>(k0) * WhT.ld;
-  if (M == 1) {
-    blas::gemv(Trans::Yes, C, H, T(1), rows, WhT.ld, dZ, beta, out);
-  } else if (WhT.packed) {
+  if (WhT.packed) {
     WhT.packed->multiply({out, ld_out, accumulate}, dZ, ld_dZ, M, k0, k0 + C);
+  } else if (M == 1) {
+    blas::gemv(Trans::Yes, C, H, T(1), rows, WhT.ld, dZ, beta, out);
   } else {
     blas::gemm(Trans::No, Trans::No, M, H, C, T(1), dZ, ld_dZ, rows, WhT.ld, beta, out, ld_out);
   }
